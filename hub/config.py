@@ -1,0 +1,67 @@
+"""Settings: environment variables prefixed ``HUB_`` (and a ``.env`` file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.xml.parser import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH
+
+SmevVersion = Literal["1.1", "1.2", "1.3"]
+_MASK = "********"
+
+
+class Settings(BaseSettings):
+    """Everything the hub can be told from outside; ``hub config`` prints it."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HUB_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="auto: console on a terminal, JSON otherwise"
+    )
+    xml_max_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0, description="largest XML message accepted")
+    xml_max_depth: int = Field(DEFAULT_MAX_DEPTH, gt=1, le=250, description="deepest XML nesting")
+    crypto_backend: Literal["auto", "openssl", "pure"] = Field(
+        "auto", description="GOST implementation: OpenSSL's engine, pure Python, or auto"
+    )
+    signing_key: Path | None = Field(None, description="PEM PKCS#8 GOST private key file")
+    signing_cert: Path | None = Field(None, description="X.509 certificate (PEM or DER) file")
+    signing_key_pin: SecretStr | None = Field(
+        None, description="PIN of a hardware or CSP key container (remote/CryptoPro signers)"
+    )
+    smev_version: SmevVersion = Field("1.3", description="SMEV message-exchange version to send")
+    reference_dir: Path = Field(
+        Path("../shared"), description="reference material (official SMEV schemas)"
+    )
+    smev_xsd_dir: Path | None = Field(
+        None, description="official SMEV schemas; default <reference_dir>/smev/xsd"
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+    @property
+    def effective_smev_xsd_dir(self) -> Path:
+        return self.smev_xsd_dir or self.reference_dir / "smev" / "xsd"
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings as plain values, secrets replaced by asterisks."""
+        shown: dict[str, Any] = {}
+        for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                shown[name] = _MASK if value.get_secret_value() else ""
+            else:
+                shown[name] = str(value) if isinstance(value, Path) else value
+        shown["effective_smev_xsd_dir"] = str(self.effective_smev_xsd_dir)
+        return shown
