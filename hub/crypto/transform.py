@@ -8,6 +8,8 @@ directly gives byte-for-byte the same result without serializing and re-parsing.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from lxml import etree
 
 _WHITESPACE = " \t\n\r"
@@ -16,26 +18,35 @@ _ATTRIBUTE_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"':
 
 
 class _Prefixes:
-    """Prefix scopes: ``ns1``, ``ns2``… by first use, one counter for the whole output."""
+    """Prefixes ``ns1``, ``ns2``… by first use, one counter for the whole output.
+
+    A URI is bound at most once along any path (a bound URI is reused, never
+    rebound), so one dict of active bindings plus per-element undo lists is
+    the whole scope stack.
+    """
+
+    __slots__ = ("active", "counter")
 
     def __init__(self) -> None:
         self.counter = 0
-        self.scopes: list[dict[str, str]] = []
+        self.active: dict[str, str] = {}
 
-    def find(self, uri: str) -> str | None:
-        for scope in reversed(self.scopes):
-            if uri in scope:
-                return scope[uri]
-        return None
-
-    def bind(self, uri: str, declarations: list[str]) -> str:
-        prefix = self.find(uri)
+    def bind(self, uri: str, declared: list[str], added: list[str]) -> str:
+        prefix = self.active.get(uri)
         if prefix is None:
             self.counter += 1
-            prefix = f"ns{self.counter}"
-            self.scopes[-1][uri] = prefix
-            declarations.append(f' xmlns:{prefix}="{uri.translate(_ATTRIBUTE_ESCAPES)}"')
+            prefix = self.active[uri] = f"ns{self.counter}"
+            added.append(uri)
+            declared.append(f' xmlns:{prefix}="{uri.translate(_ATTRIBUTE_ESCAPES)}"')
         return prefix
+
+
+@lru_cache(maxsize=4096)
+def _split(name: str) -> tuple[str, str]:
+    if name[0] == "{":
+        uri, _, local = name[1:].partition("}")
+        return uri, local
+    return "", name
 
 
 def smev_transform(element: etree._Element) -> bytes:
@@ -46,47 +57,50 @@ def smev_transform(element: etree._Element) -> bytes:
 
 
 def _attribute_order(item: tuple[str, str]) -> tuple[int, str, str]:
-    name = etree.QName(item[0])
+    uri, local = _split(item[0])
     # Namespaced attributes first (by URI, then local name), then plain ones by name.
-    return (0, name.namespace, name.localname) if name.namespace else (1, "", name.localname)
+    return (0, uri, local) if uri else (1, "", local)
 
 
-def _qualified(name: etree.QName, prefixes: _Prefixes, declarations: list[str]) -> str:
-    if not name.namespace:
-        return name.localname
-    return f"{prefixes.bind(name.namespace, declarations)}:{name.localname}"
+def _qualified(name: str, prefixes: _Prefixes, declared: list[str], added: list[str]) -> str:
+    uri, local = _split(name)
+    return f"{prefixes.bind(uri, declared, added)}:{local}" if uri else local
 
 
-def _start_tag(element: etree._Element, prefixes: _Prefixes) -> tuple[str, str]:
-    declarations: list[str] = []
-    tag = _qualified(etree.QName(element), prefixes, declarations)
+def _start_tag(element: etree._Element, prefixes: _Prefixes, added: list[str]) -> tuple[str, str]:
+    declared: list[str] = []
+    tag = _qualified(element.tag, prefixes, declared, added)  # type: ignore[arg-type]
+    attrib = element.attrib
+    if not attrib:
+        return f"<{tag}{''.join(declared)}>", tag
     attributes = [
-        f' {_qualified(etree.QName(key), prefixes, declarations)}='
-        f'"{value.translate(_ATTRIBUTE_ESCAPES)}"'
-        for key, value in sorted(element.attrib.items(), key=_attribute_order)
+        f' {_qualified(key, prefixes, declared, added)}="{value.translate(_ATTRIBUTE_ESCAPES)}"'
+        for key, value in sorted(attrib.items(), key=_attribute_order)
     ]
-    return f"<{tag}{''.join(declarations)}{''.join(attributes)}>", tag
+    return f"<{tag}{''.join(declared)}{''.join(attributes)}>", tag
 
 
 def _write(element: etree._Element, prefixes: _Prefixes, out: list[str]) -> None:
-    prefixes.scopes.append({})
-    start, tag = _start_tag(element, prefixes)
+    added: list[str] = []
+    start, tag = _start_tag(element, prefixes, added)
     out.append(start)
     # c14n drops comments and PIs, merging the text around them into one text node:
     # whitespace is judged on the merged text, as SMEV's transform sees it.
-    pending = [element.text or ""]
+    text = element.text or ""
     for child in element:
         if isinstance(child.tag, str):
-            _flush_text(pending, out)
+            _write_text(text, out)
             _write(child, prefixes, out)
-        pending.append(child.tail or "")
-    _flush_text(pending, out)
+            text = child.tail or ""
+        else:
+            text += child.tail or ""
+    _write_text(text, out)
     out.append(f"</{tag}>")
-    prefixes.scopes.pop()
+    for uri in added:
+        del prefixes.active[uri]
 
 
-def _flush_text(pending: list[str], out: list[str]) -> None:
-    text = "".join(pending)
-    pending.clear()
-    if text.strip(_WHITESPACE):
-        out.append(text.translate(_TEXT_ESCAPES))
+def _write_text(text: str, out: list[str]) -> None:
+    if text and text.strip(_WHITESPACE):
+        needs_escape = "&" in text or "<" in text or ">" in text
+        out.append(text.translate(_TEXT_ESCAPES) if needs_escape else text)

@@ -29,7 +29,9 @@ _DIGEST_ALIASES = {DIGEST_METHOD}
 
 _NSMAP = {"ds": DS_NS}
 _find_signatures = etree.XPath("//ds:Signature", namespaces=_NSMAP)
-_find_by_id = etree.XPath("//*[@Id=$id or @ID=$id or @id=$id]")
+_find_by_id = etree.XPath("//*[@Id=$id]")
+# Other tools spell the attribute ID or id; look for those only when Id finds nothing.
+_find_by_other_id = etree.XPath("//*[@ID=$id or @id=$id]")
 
 
 def _ds(name: str) -> str:
@@ -248,7 +250,7 @@ def _b64(text: str | None, what: str) -> bytes:
 def _target(signature: etree._Element, uri: str | None) -> etree._Element:
     if not uri or not uri.startswith("#"):
         raise SignatureError(f"Reference URI {uri!r} does not point to an element by Id")
-    found = _find_by_id(signature, id=uri[1:])
+    found = _find_by_id(signature, id=uri[1:]) or _find_by_other_id(signature, id=uri[1:])
     if len(found) != 1:
         raise SignatureError(f"Reference URI {uri!r} matches {len(found)} elements, expected 1")
     element: etree._Element = found[0]
