@@ -1,0 +1,46 @@
+"""Namespace-tolerant child navigation used by the readers (lxml only, no XPath per call)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from lxml import etree
+
+
+def localname(element: etree._Element) -> str:
+    """The local part of an element's tag."""
+    return str(element.tag).rpartition("}")[2]
+
+
+def children(element: etree._Element | None) -> Iterator[etree._Element]:
+    """Element children only: comments and processing instructions are skipped."""
+    if element is None:
+        return
+    for node in element:
+        if isinstance(node.tag, str):
+            yield node
+
+
+def child(element: etree._Element | None, name: str) -> etree._Element | None:
+    """The first child with local name ``name`` in any namespace: readers are lenient."""
+    # lxml's tag filter matches "{*}name" in C: any namespace or none, elements only.
+    return None if element is None else next(element.iterchildren(f"{{*}}{name}"), None)
+
+
+def all_children(element: etree._Element | None, name: str) -> list[etree._Element]:
+    """Every child with local name ``name``."""
+    return [] if element is None else list(element.iterchildren(f"{{*}}{name}"))
+
+
+def text(element: etree._Element | None, name: str | None = None) -> str | None:
+    """Stripped text of ``element`` (or of its child ``name``); None when absent or empty."""
+    target = element if name is None else child(element, name)
+    if target is None or target.text is None:
+        return None
+    value = target.text.strip()
+    return value or None
+
+
+def first_child(element: etree._Element | None) -> etree._Element | None:
+    """The first element child, if any."""
+    return next(children(element), None)
