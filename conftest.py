@@ -7,6 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from hub.crypto.backends.openssl import OpenSSLBackend
+from hub.crypto.backends.pure import PureBackend
+from hub.crypto.devcert import generate_private_key, self_signed_certificate
+from hub.crypto.xmldsig import LocalKeySigner, XmlSigner
+from hub.errors import BackendUnavailableError
+
 PROJECT_ROOT = Path(__file__).resolve().parent
 
 
@@ -45,8 +51,6 @@ def _require(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def openssl_backend():  # type: ignore[no-untyped-def]
-    from hub.crypto.backends.openssl import OpenSSLBackend
-    from hub.errors import BackendUnavailableError
 
     try:
         return OpenSSLBackend()
@@ -56,7 +60,6 @@ def openssl_backend():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def pure_backend():  # type: ignore[no-untyped-def]
-    from hub.crypto.backends.pure import PureBackend
 
     return PureBackend()
 
@@ -70,7 +73,6 @@ def fast_backend(openssl_backend):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def dev_key_pair(fast_backend):  # type: ignore[no-untyped-def]
     """A private key and its self-signed certificate, made for this test run."""
-    from hub.crypto.devcert import generate_private_key, self_signed_certificate
 
     key = generate_private_key()
     return key, self_signed_certificate(fast_backend, key, "hub test signer")
@@ -78,7 +80,6 @@ def dev_key_pair(fast_backend):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def xml_signer(fast_backend, dev_key_pair):  # type: ignore[no-untyped-def]
-    from hub.crypto.xmldsig import LocalKeySigner, XmlSigner
 
     key, cert = dev_key_pair
     return XmlSigner(LocalKeySigner(fast_backend, key, cert), fast_backend)

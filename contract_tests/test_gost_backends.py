@@ -46,7 +46,9 @@ def test_public_keys_agree(backend, other) -> None:  # type: ignore[no-untyped-d
 
 
 @pytest.mark.parametrize("curve", sorted(set(CURVES)))
-def test_every_supported_curve_signs_and_verifies(curve: str, openssl_backend, pure_backend) -> None:  # type: ignore[no-untyped-def]
+def test_every_supported_curve_signs_and_verifies(
+    curve: str, openssl_backend, pure_backend
+) -> None:  # type: ignore[no-untyped-def]
     key = generate_private_key(curve)
     digest = openssl_backend.digest(curve.encode())
     signature = openssl_backend.sign(key, digest)

@@ -11,7 +11,6 @@ from lxml import etree
 
 from hub.crypto import GostBackend
 from hub.crypto.xmldsig import XmlVerifier
-
 from hub.errors import SchemaValidationError
 from hub.smev import (
     Ack,
@@ -55,13 +54,22 @@ def _content() -> etree._Element:
 def _attachments(version: str) -> list[MtomAttachment | FileStoreAttachment]:
     rich = version == "1.3"
     return [
-        MtomAttachment("att-1", "application/pdf", b"%PDF-1.4 ...", signature_pkcs7=b"\x30\x03",
-                       namespace_uri="urn:attachment" if rich else None),
+        MtomAttachment(
+            "att-1",
+            "application/pdf",
+            b"%PDF-1.4 ...",
+            signature_pkcs7=b"\x30\x03",
+            namespace_uri="urn:attachment" if rich else None,
+        ),
         MtomAttachment("att-2", "image/jpeg", b"\xff\xd8\xff"),
-        FileStoreAttachment("0f4c2a4e-1111-4222-8333-444455556666", "qUqP5cyxm6YcTAhz05Hph5gvu9M=",
-                            "application/zip", file_name="scan.zip" if rich else None,
-                            namespace_uri="urn:attachment" if rich else None,
-                            signature_pkcs7=b"\x30\x03"),
+        FileStoreAttachment(
+            "0f4c2a4e-1111-4222-8333-444455556666",
+            "qUqP5cyxm6YcTAhz05Hph5gvu9M=",
+            "application/zip",
+            file_name="scan.zip" if rich else None,
+            namespace_uri="urn:attachment" if rich else None,
+            signature_pkcs7=b"\x30\x03",
+        ),
     ]
 
 
@@ -104,8 +112,10 @@ def send_response_rejected(version: str, signer: ElementSigner) -> etree._Elemen
 
 
 def send_response_rejected_full(version: str, signer: ElementSigner) -> etree._Element:
-    codes = sorted({"ACCESS_DENIED", "UNKNOWN_REQUEST_DESCRIPTION"}
-                   | ({"FAILURE"} if version != "1.2" else set()))
+    codes = sorted(
+        {"ACCESS_DENIED", "UNKNOWN_REQUEST_DESCRIPTION"}
+        | ({"FAILURE"} if version != "1.2" else set())
+    )
     rejections = [Rejection(code, f"reason {code}") for code in codes]
     return build_send_response(SendResponse("to", rejections=rejections), version, signer)
 
@@ -124,8 +134,13 @@ def get_request_minimal(version: str, signer: ElementSigner) -> etree._Element:
 
 
 def get_request_full(version: str, signer: ElementSigner) -> etree._Element:
-    selector = Selector(ZAGS, "ROGDINFRequest", node_id="node-01",
-                        timestamp=datetime(2026, 5, 1, 9, 30, tzinfo=UTC), element_id="SEL_1")
+    selector = Selector(
+        ZAGS,
+        "ROGDINFRequest",
+        node_id="node-01",
+        timestamp=datetime(2026, 5, 1, 9, 30, tzinfo=UTC),
+        element_id="SEL_1",
+    )
     return build_get_request(selector, version, signer)
 
 
@@ -158,12 +173,22 @@ def get_status_full(version: str, signer: ElementSigner) -> etree._Element:
 CASES: dict[str, Case] = {
     case.__name__: case
     for case in (
-        send_request_minimal, send_request_full,
-        send_response_content_minimal, send_response_content_full,
-        send_response_rejected, send_response_rejected_full,
-        send_response_status, send_response_status_full,
-        get_request_minimal, get_request_full, get_response_minimal, get_response_full,
-        ack_minimal, ack_full, get_status_minimal, get_status_full,
+        send_request_minimal,
+        send_request_full,
+        send_response_content_minimal,
+        send_response_content_full,
+        send_response_rejected,
+        send_response_rejected_full,
+        send_response_status,
+        send_response_status_full,
+        get_request_minimal,
+        get_request_full,
+        get_response_minimal,
+        get_response_full,
+        ack_minimal,
+        ack_full,
+        get_status_minimal,
+        get_status_full,
     )
 }
 
@@ -189,9 +214,7 @@ def test_built_message_validates(
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_signed_messages_carry_the_signature(
-    version: str, element_signer: ElementSigner
-) -> None:
+def test_signed_messages_carry_the_signature(version: str, element_signer: ElementSigner) -> None:
     message = read_message(serialize(send_request_full(version, element_signer)))
     assert [e.get("Id") for e in message.signed_elements] == ["SIGNED_BY_CONSUMER"]
 

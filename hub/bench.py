@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from lxml import etree
 from rich.console import Console
@@ -58,7 +59,8 @@ def _payload() -> etree._Element:
 
 
 def _response_envelope() -> etree._Element:
-    envelope = etree.Element(f"{{{SOAP}}}Envelope", nsmap={"soap": SOAP, "ns2": TYPES, None: BASIC})
+    nsmap = cast(dict[str, str], {"soap": SOAP, "ns2": TYPES, None: BASIC})
+    envelope = etree.Element(f"{{{SOAP}}}Envelope", nsmap=nsmap)
     operation = _sub(_sub(envelope, SOAP, "Body"), TYPES, "GetResponseResponse")
     message = _sub(operation, TYPES, "ResponseMessage")
     response = _sub(message, TYPES, "Response")
@@ -132,9 +134,7 @@ def measure(backend: GostBackend, seconds: float) -> list[Measurement]:
             sign_envelope(copy.deepcopy(template), signer)
         ),
     }
-    return [
-        Measurement(backend.name, name, *_rate(op, seconds)) for name, op in operations.items()
-    ]
+    return [Measurement(backend.name, name, *_rate(op, seconds)) for name, op in operations.items()]
 
 
 def _one_core() -> None:

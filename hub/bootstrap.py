@@ -46,7 +46,9 @@ class Hub:
     @cached_property
     def key_signer(self) -> KeySigner:
         override: KeySigner | None = self._override("key_signer")
-        return override or self._local_key_signer()
+        if override is not None:
+            return override
+        return self._local_key_signer()
 
     def _local_key_signer(self) -> LocalKeySigner:
         key_path, cert_path = self.settings.signing_key, self.settings.signing_cert

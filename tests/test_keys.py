@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from asn1crypto import core
 
+from hub.crypto import keys
 from hub.crypto.devcert import generate_private_key, self_signed_certificate
-from hub.crypto.keys import Certificate, PrivateKey, PublicKey, load_certificate, load_private_key
+from hub.crypto.keys import PrivateKey, PublicKey, load_certificate, load_private_key
 from hub.errors import KeyMaterialError
 
 
@@ -69,10 +71,20 @@ def _openssl(*args: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
 
 
 @pytest.mark.integration
-def test_key_written_by_the_openssl_engine_loads_and_signs(tmp_path: Path, openssl_backend, pure_backend) -> None:  # type: ignore[no-untyped-def]
+def test_key_written_by_the_openssl_engine_loads_and_signs(
+    tmp_path: Path, openssl_backend, pure_backend
+) -> None:  # type: ignore[no-untyped-def]
     made = _openssl(
-        "genpkey", "-engine", "gost", "-algorithm", "gost2012_256",
-        "-pkeyopt", "paramset:A", "-out", "key.pem", cwd=tmp_path,
+        "genpkey",
+        "-engine",
+        "gost",
+        "-algorithm",
+        "gost2012_256",
+        "-pkeyopt",
+        "paramset:A",
+        "-out",
+        "key.pem",
+        cwd=tmp_path,
     )
     assert made.returncode == 0, made.stderr
     key = load_private_key((tmp_path / "key.pem").read_bytes())
@@ -88,11 +100,30 @@ def test_openssl_verifies_what_the_hub_signs(tmp_path: Path, openssl_backend, de
     (tmp_path / "cert.pem").write_bytes(cert.to_pem())
     sign_input = (tmp_path / "data").read_bytes()
     (tmp_path / "sig").write_bytes(openssl_backend.sign(key, openssl_backend.digest(sign_input)))
-    extracted = _openssl("x509", "-engine", "gost", "-in", "cert.pem", "-pubkey", "-noout", "-out", "pub.pem", cwd=tmp_path)
+    extracted = _openssl(
+        "x509",
+        "-engine",
+        "gost",
+        "-in",
+        "cert.pem",
+        "-pubkey",
+        "-noout",
+        "-out",
+        "pub.pem",
+        cwd=tmp_path,
+    )
     assert extracted.returncode == 0, extracted.stderr
     checked = _openssl(
-        "dgst", "-engine", "gost", "-md_gost12_256", "-verify", "pub.pem",
-        "-signature", "sig", "data", cwd=tmp_path,
+        "dgst",
+        "-engine",
+        "gost",
+        "-md_gost12_256",
+        "-verify",
+        "pub.pem",
+        "-signature",
+        "sig",
+        "data",
+        cwd=tmp_path,
     )
     assert b"Verified OK" in checked.stdout, checked.stdout + checked.stderr
     chain = _openssl("verify", "-engine", "gost", "-CAfile", "cert.pem", "cert.pem", cwd=tmp_path)
@@ -102,10 +133,6 @@ def test_openssl_verifies_what_the_hub_signs(tmp_path: Path, openssl_backend, de
 @pytest.mark.unit
 @pytest.mark.parametrize("layout", ["integer", "octet-string"])
 def test_secret_layouts_of_older_engines(layout: str) -> None:
-    from asn1crypto import core
-
-    from hub.crypto import keys
-
     key = generate_private_key()
     info = keys._PrivateKeyInfo.load(key.to_der())
     wrapped = (

@@ -52,8 +52,9 @@ class RecordingSigner:
     def __call__(self, element: etree._Element) -> etree._Element:
         self.signed.append(element)
         signature = etree.Element(f"{{{DS}}}Signature", nsmap={"ds": DS})
-        reference = etree.SubElement(etree.SubElement(signature, f"{{{DS}}}SignedInfo"),
-                                     f"{{{DS}}}Reference")
+        reference = etree.SubElement(
+            etree.SubElement(signature, f"{{{DS}}}SignedInfo"), f"{{{DS}}}Reference"
+        )
         reference.set("URI", f"#{element.get('Id')}")
         etree.SubElement(signature, f"{{{DS}}}SignatureValue").text = "AAAA"
         return signature
@@ -76,10 +77,16 @@ def ns(version: str) -> tuple[str, str]:
 
 def full_request(**overrides: object) -> SendRequest:
     fields: dict[str, object] = {
-        "content": content(), "reference_message_id": MSG_ID, "transaction_code": "TC",
-        "node_id": "n1", "eol": datetime(2030, 1, 1, tzinfo=UTC), "test_message": True,
-        "attachments": [MtomAttachment("a1", "application/pdf", b"pdf"),
-                        FileStoreAttachment("f-1", "hash", "application/zip")],
+        "content": content(),
+        "reference_message_id": MSG_ID,
+        "transaction_code": "TC",
+        "node_id": "n1",
+        "eol": datetime(2030, 1, 1, tzinfo=UTC),
+        "test_message": True,
+        "attachments": [
+            MtomAttachment("a1", "application/pdf", b"pdf"),
+            FileStoreAttachment("f-1", "hash", "application/zip"),
+        ],
         "business_process_metadata": [etree.Element("{urn:bpm}frgu")],
     }
     fields.update(overrides)
@@ -98,13 +105,22 @@ def test_send_request_element_order_and_namespaces(version: str) -> None:
     op = operation_element(envelope)
     assert op.tag == f"{{{types}}}SendRequestRequest"
     assert names(op) == [
-        "SenderProvidedRequestData", "AttachmentContentList", "CallerInformationSystemSignature"
+        "SenderProvidedRequestData",
+        "AttachmentContentList",
+        "CallerInformationSystemSignature",
     ]
     data = op[0]
     assert names(data) == [
-        "MessageID", "ReferenceMessageID", "TransactionCode", "NodeID", "EOL",
-        "MessagePrimaryContent", "AttachmentHeaderList", "RefAttachmentHeaderList",
-        "BusinessProcessMetadata", "TestMessage",
+        "MessageID",
+        "ReferenceMessageID",
+        "TransactionCode",
+        "NodeID",
+        "EOL",
+        "MessagePrimaryContent",
+        "AttachmentHeaderList",
+        "RefAttachmentHeaderList",
+        "BusinessProcessMetadata",
+        "TestMessage",
     ]
     by_name = {etree.QName(c).localname: etree.QName(c).namespace for c in data}
     assert by_name["MessageID"] == types and by_name["TestMessage"] == types
@@ -146,10 +162,18 @@ def test_rich_attachment_headers_in_1_3() -> None:
     header = op.find(f".//{{{basic}}}AttachmentHeader")
     ref = op.find(f".//{{{basic}}}RefAttachmentHeader")
     assert header is not None and names(header) == [
-        "contentId", "NamespaceUri", "MimeType", "SignaturePKCS7"
+        "contentId",
+        "NamespaceUri",
+        "MimeType",
+        "SignaturePKCS7",
     ]
-    assert ref is not None and names(ref) == ["uuid", "FileName", "NamespaceUri", "Hash",
-                                              "MimeType"]
+    assert ref is not None and names(ref) == [
+        "uuid",
+        "FileName",
+        "NamespaceUri",
+        "Hash",
+        "MimeType",
+    ]
 
 
 @pytest.mark.parametrize("version", ["1.1", "1.3"])
@@ -193,18 +217,25 @@ def test_content_is_copied_not_moved() -> None:
 def test_send_response_variants(version: str) -> None:
     types, _ = ns(version)
     signer = RecordingSigner()
-    op = operation_element(build_send_response(SendResponse("to", content=content()), version,
-                                               signer))
+    op = operation_element(
+        build_send_response(SendResponse("to", content=content()), version, signer)
+    )
     assert names(op) == ["SenderProvidedResponseData", "CallerInformationSystemSignature"]
     assert names(op[0]) == ["MessageID", "To", "MessagePrimaryContent"]
     assert op[0].get("Id") == "SIGNED_BY_CALLER"
-    rejected = operation_element(build_send_response(
-        SendResponse("to", rejections=[Rejection("NO_DATA", "d"), Rejection("ACCESS_DENIED", "e")]),
-        version))
+    rejected = operation_element(
+        build_send_response(
+            SendResponse(
+                "to", rejections=[Rejection("NO_DATA", "d"), Rejection("ACCESS_DENIED", "e")]
+            ),
+            version,
+        )
+    )
     assert names(rejected[0]) == ["MessageID", "To", "RequestRejected", "RequestRejected"]
     assert names(rejected[0][2]) == ["RejectionReasonCode", "RejectionReasonDescription"]
-    status = operation_element(build_send_response(
-        SendResponse("to", status=RequestStatus(5, "d", [("k", "v")])), version))[0]
+    status = operation_element(
+        build_send_response(SendResponse("to", status=RequestStatus(5, "d", [("k", "v")])), version)
+    )[0]
     assert names(status[2]) == ["StatusCode", "StatusParameter", "StatusDescription"]
     assert status[2].tag == f"{{{types}}}RequestStatus"
 
@@ -274,43 +305,87 @@ def _biz(tag: str) -> etree._Element:
 @pytest.mark.parametrize(
     ("make", "match"),
     [
-        (lambda: build_send_request(SendRequest(content(), message_id=MSG_ID.upper())),
-         "not a lower-case UUID"),
-        (lambda: build_send_request(SendRequest(content(), message_id=str(uuid.uuid4()))),
-         "version-4 UUID"),
+        (
+            lambda: build_send_request(SendRequest(content(), message_id=MSG_ID.upper())),
+            "not a lower-case UUID",
+        ),
+        (
+            lambda: build_send_request(SendRequest(content(), message_id=str(uuid.uuid4()))),
+            "version-4 UUID",
+        ),
         (lambda: build_send_request(SendRequest(_biz("NoNamespace"))), "namespace-qualified"),
         (lambda: build_send_request(SendRequest(_biz(f"{{{ns('1.3')[1]}}}X"))), "basic namespace"),
-        (lambda: build_send_request(SendRequest(content(), eol=datetime(2030, 1, 1))),
-         "no time zone"),
+        (
+            lambda: build_send_request(SendRequest(content(), eol=datetime(2030, 1, 1))),
+            "no time zone",
+        ),
         (lambda: build_send_request(SendRequest(content(), node_id="n" * 51)), "allows 50"),
         (lambda: build_send_request(SendRequest(content(), element_id="1bad")), "NCName"),
-        (lambda: build_send_request(full_request(attachments=[
-            MtomAttachment("a", "application/pdf", b""), MtomAttachment("a", "text/plain", b"")])),
-         "used twice"),
-        (lambda: build_send_request(full_request(attachments=[
-            MtomAttachment("SIGNED_BY_CONSUMER", "text/plain", b"")])), "used twice"),
-        (lambda: build_send_request(full_request(attachments=[
-            MtomAttachment("a", "pdf", b"")])), "MimeType 'pdf'"),
-        (lambda: build_send_request(full_request(attachments=[
-            FileStoreAttachment("f", "h", "text/plain", file_name="x")]), "1.2"),
-         "only in the 1.3 schema"),
-        (lambda: build_send_request(full_request(business_process_metadata=[_biz("x")])),
-         "its own namespace"),
+        (
+            lambda: build_send_request(
+                full_request(
+                    attachments=[
+                        MtomAttachment("a", "application/pdf", b""),
+                        MtomAttachment("a", "text/plain", b""),
+                    ]
+                )
+            ),
+            "used twice",
+        ),
+        (
+            lambda: build_send_request(
+                full_request(attachments=[MtomAttachment("SIGNED_BY_CONSUMER", "text/plain", b"")])
+            ),
+            "used twice",
+        ),
+        (
+            lambda: build_send_request(full_request(attachments=[MtomAttachment("a", "pdf", b"")])),
+            "MimeType 'pdf'",
+        ),
+        (
+            lambda: build_send_request(
+                full_request(
+                    attachments=[FileStoreAttachment("f", "h", "text/plain", file_name="x")]
+                ),
+                "1.2",
+            ),
+            "only in the 1.3 schema",
+        ),
+        (
+            lambda: build_send_request(full_request(business_process_metadata=[_biz("x")])),
+            "its own namespace",
+        ),
         (lambda: build_send_response(SendResponse("to")), "exactly one of"),
-        (lambda: build_send_response(
-            SendResponse("to", content=content(), status=RequestStatus(1, "d"))),
-         "exactly one of"),
-        (lambda: build_send_response(SendResponse("", status=RequestStatus(1, "d"))),
-         "To is required"),
-        (lambda: build_send_response(SendResponse(
-            "to", status=RequestStatus(1, "d"), attachments=[MtomAttachment("a", "text/plain", b"")]
-        )),
-         "only go with content"),
-        (lambda: build_send_response(SendResponse("to", rejections=[Rejection("FAILURE", "d")]),
-                                     "1.2"),
-         "not in the 1.2 schema"),
-        (lambda: build_send_response(SendResponse("to", status=RequestStatus(2**31, "d"))),
-         "xs:int"),
+        (
+            lambda: build_send_response(
+                SendResponse("to", content=content(), status=RequestStatus(1, "d"))
+            ),
+            "exactly one of",
+        ),
+        (
+            lambda: build_send_response(SendResponse("", status=RequestStatus(1, "d"))),
+            "To is required",
+        ),
+        (
+            lambda: build_send_response(
+                SendResponse(
+                    "to",
+                    status=RequestStatus(1, "d"),
+                    attachments=[MtomAttachment("a", "text/plain", b"")],
+                )
+            ),
+            "only go with content",
+        ),
+        (
+            lambda: build_send_response(
+                SendResponse("to", rejections=[Rejection("FAILURE", "d")]), "1.2"
+            ),
+            "not in the 1.2 schema",
+        ),
+        (
+            lambda: build_send_response(SendResponse("to", status=RequestStatus(2**31, "d"))),
+            "xs:int",
+        ),
         (lambda: build_get_request(Selector(namespace_uri=BIZ)), "both namespace_uri"),
         (lambda: build_get_request(Selector(BIZ, "a:b")), "NCName"),
         (lambda: build_ack(Ack("not-a-uuid")), "not a lower-case UUID"),

@@ -23,12 +23,18 @@ EXPECTED: dict[str, tuple[type[SmevFaultError], bool, FaultAction]] = {
     "InvalidContent": (f.InvalidContentError, False, FaultAction.FAIL),
     "SignatureVerificationFault": (f.SignatureVerificationFaultError, False, FaultAction.FAIL),
     "BusinessDataTypeIsNotSupported": (
-        f.BusinessDataTypeIsNotSupportedError, False, FaultAction.FAIL),
+        f.BusinessDataTypeIsNotSupportedError,
+        False,
+        FaultAction.FAIL,
+    ),
     "UnknownMessageType": (f.UnknownMessageTypeError, False, FaultAction.FAIL),
     "TransactionCodeInvalid": (f.TransactionCodeInvalidError, False, FaultAction.FAIL),
     "AttachmentSizeLimitExceeded": (f.AttachmentSizeLimitExceededError, False, FaultAction.FAIL),
     "AttachmentContentMiscoordination": (
-        f.AttachmentContentMiscoordinationError, False, FaultAction.FAIL),
+        f.AttachmentContentMiscoordinationError,
+        False,
+        FaultAction.FAIL,
+    ),
     "QuoteLimitExceeded": (f.QuoteLimitExceededError, True, FaultAction.SLOW_DOWN),
     "AccessDenied": (f.AccessDeniedError, False, FaultAction.FAIL),
     "SenderIsNotRegistered": (f.SenderIsNotRegisteredError, False, FaultAction.FAIL),
@@ -37,8 +43,7 @@ EXPECTED: dict[str, tuple[type[SmevFaultError], bool, FaultAction]] = {
     "TargetMessageIsNotFound": (f.TargetMessageIsNotFoundError, False, FaultAction.FAIL),
     "EndOfLifeReached": (f.EndOfLifeReachedError, False, FaultAction.FAIL),
     "RequestIsNotFound": (f.RequestIsNotFoundError, False, FaultAction.FAIL),
-    "IncorrectResponseContentType": (
-        f.IncorrectResponseContentTypeError, False, FaultAction.FAIL),
+    "IncorrectResponseContentType": (f.IncorrectResponseContentTypeError, False, FaultAction.FAIL),
 }
 
 
@@ -67,14 +72,22 @@ def test_fault_type_maps_to_class(fault_type: str, version: str) -> None:
     fault = message.fault
     assert fault is not None
     assert (fault.type, fault.code, fault.description, fault.faultcode) == (
-        fault_type, "C-1", "D", "soap:Client")
+        fault_type,
+        "C-1",
+        "D",
+        "soap:Client",
+    )
     assert (fault.retryable, fault.action) == (retryable, action)
     with pytest.raises(cls) as caught:
         raise_for_fault(message)
     error = caught.value
     assert isinstance(error, SmevFaultError) and isinstance(error, HubError)
     assert (error.retryable, error.action, error.smev_code, error.description) == (
-        retryable, action, "C-1", "D")
+        retryable,
+        action,
+        "C-1",
+        "D",
+    )
     assert (error.faultcode, error.faultstring) == ("soap:Client", "отказ")
     json.dumps(error.as_dict())
 
@@ -95,29 +108,43 @@ def test_genuine_signature_fault(smev_samples_dir: Path) -> None:
 
 @pytest.mark.parametrize(
     "sub_type",
-    ["PoorSOAPEnvelopeFormat", "NoSignatureFound", "IncorrectSignatureTarget",
-     "SignatureIsInvalid", "CertificateIsNotFound", "CertificateIsExpired"],
+    [
+        "PoorSOAPEnvelopeFormat",
+        "NoSignatureFound",
+        "IncorrectSignatureTarget",
+        "SignatureIsInvalid",
+        "CertificateIsNotFound",
+        "CertificateIsExpired",
+    ],
 )
 def test_signature_sub_types(sub_type: str) -> None:
-    detail = (f"<f:SignatureVerificationFault><f:SignatureVerificationFault>{sub_type}"
-              "</f:SignatureVerificationFault></f:SignatureVerificationFault>")
+    detail = (
+        f"<f:SignatureVerificationFault><f:SignatureVerificationFault>{sub_type}"
+        "</f:SignatureVerificationFault></f:SignatureVerificationFault>"
+    )
     fault = read_message(soap_fault(detail)).fault
     assert fault is not None and fault.sub_type == sub_type
 
 
 def test_invalid_content_lists_validation_errors() -> None:
-    detail = ("<f:InvalidContent><Code>SMEV-403</Code>"
-              '<f:ValidationError errorPosition="12">cvc-complex-type.2.4.a</f:ValidationError>'
-              '<f:ValidationError errorPosition="x">second</f:ValidationError></f:InvalidContent>')
+    detail = (
+        "<f:InvalidContent><Code>SMEV-403</Code>"
+        '<f:ValidationError errorPosition="12">cvc-complex-type.2.4.a</f:ValidationError>'
+        '<f:ValidationError errorPosition="x">second</f:ValidationError></f:InvalidContent>'
+    )
     fault = read_message(soap_fault(detail)).fault
     assert fault is not None
     assert [(e.message, e.position) for e in fault.validation_errors] == [
-        ("cvc-complex-type.2.4.a", 12), ("second", None)]
+        ("cvc-complex-type.2.4.a", 12),
+        ("second", None),
+    ]
 
 
 def test_type_specific_fields_are_kept() -> None:
-    detail = ("<f:QuoteLimitExceeded><f:RemainedTotalQuoteSize>10</f:RemainedTotalQuoteSize>"
-              "<f:RealTotalAttachmentSize>20</f:RealTotalAttachmentSize></f:QuoteLimitExceeded>")
+    detail = (
+        "<f:QuoteLimitExceeded><f:RemainedTotalQuoteSize>10</f:RemainedTotalQuoteSize>"
+        "<f:RealTotalAttachmentSize>20</f:RealTotalAttachmentSize></f:QuoteLimitExceeded>"
+    )
     fault = read_message(soap_fault(detail)).fault
     assert fault is not None
     assert fault.extra == {"RemainedTotalQuoteSize": "10", "RealTotalAttachmentSize": "20"}
@@ -131,9 +158,11 @@ def test_unknown_fault_type_falls_back() -> None:
 
 
 def test_fault_without_detail() -> None:
-    raw = (b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
-           b"<soap:Fault><faultcode>soap:Server</faultcode><faultstring>Internal Error"
-           b"</faultstring></soap:Fault></soap:Body></soap:Envelope>")
+    raw = (
+        b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+        b"<soap:Fault><faultcode>soap:Server</faultcode><faultstring>Internal Error"
+        b"</faultstring></soap:Fault></soap:Body></soap:Envelope>"
+    )
     message = read_message(raw)
     assert (message.kind, message.version) == ("fault", None)
     assert message.fault is not None and message.fault.error_class is f.UnknownSmevFaultError
@@ -156,7 +185,8 @@ def test_no_fault_no_raise(smev_samples_dir: Path) -> None:
 def test_async_fault_unknown_number() -> None:
     element = etree.fromstring(
         b'<SmevFault xmlns="urn://x-artefacts-smev-gov-ru/services/message-exchange/types/1.2">'
-        b"<Code>SMEV-999</Code><Description>?</Description></SmevFault>")
+        b"<Code>SMEV-999</Code><Description>?</Description></SmevFault>"
+    )
     fault = f.read_async_fault(element)
     assert (fault.type, fault.version, fault.smev_error) == ("Unknown", "1.2", "SMEV-999")
     assert isinstance(fault.to_error(), f.UnknownSmevFaultError)

@@ -45,9 +45,7 @@ def test_default_namespace_becomes_a_prefix_and_unused_declarations_vanish() -> 
 
 
 def test_attributes_sorted_namespaced_first_then_plain() -> None:
-    out = transform(
-        '<a xmlns:p="urn:z" xmlns:q="urn:b" z="1" p:m="2" b="3" q:y="4" q:a="5"/>'
-    )
+    out = transform('<a xmlns:p="urn:z" xmlns:q="urn:b" z="1" p:m="2" b="3" q:y="4" q:a="5"/>')
     assert out == (
         '<a xmlns:ns1="urn:b" xmlns:ns2="urn:z" ns1:a="5" ns1:y="4" ns2:m="2" b="3" z="1"></a>'
     )

@@ -45,7 +45,9 @@ def _signed_texts(root: etree._Element) -> list[etree._Element]:
 
 
 @pytest.mark.unit
-def test_changing_one_character_of_any_signed_value_breaks_the_digest(sample: bytes, fast_backend) -> None:  # type: ignore[no-untyped-def]
+def test_changing_one_character_of_any_signed_value_breaks_the_digest(
+    sample: bytes, fast_backend
+) -> None:  # type: ignore[no-untyped-def]
     verifier = XmlVerifier(fast_backend)
     count = len(_signed_texts(parse_xml(sample)))
     assert count >= 6
@@ -102,7 +104,9 @@ def _signed_document(xml_signer, body: etree._Element) -> etree._Element:  # typ
 NAMESPACES = st.sampled_from([None, "urn:a", "urn://x-artefacts-smev-gov-ru/1.3", "http://b/"])
 NAMES = st.sampled_from(["Фамилия", "Name", "a", "MessageID", "x-y", "_z"])
 TEXTS = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Cn", "Co"), blacklist_characters="\x00")
+    alphabet=st.characters(
+        blacklist_categories=("Cs", "Cc", "Cn", "Co"), blacklist_characters="\x00"
+    )
     | st.sampled_from(["&", "<", ">", '"', "'", " ", "\n", "\t"]),
     max_size=20,
 )
@@ -144,7 +148,9 @@ def _tamper_targets(element: etree._Element) -> list[tuple[etree._Element, str |
 @pytest.mark.unit
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=documents(), data=st.data())
-def test_tampering_with_any_text_or_attribute_breaks_it(body, data, xml_signer, fast_backend) -> None:  # type: ignore[no-untyped-def]
+def test_tampering_with_any_text_or_attribute_breaks_it(
+    body, data, xml_signer, fast_backend
+) -> None:  # type: ignore[no-untyped-def]
     root = _signed_document(xml_signer, body)
     signed = root.xpath("//*[@Id='SIGNED']")[0]
     targets = _tamper_targets(signed)

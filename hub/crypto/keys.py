@@ -37,28 +37,28 @@ CURVES: dict[str, str] = {
 DEFAULT_CURVE = "1.2.643.2.2.35.1"
 
 
-class _GostKeyParams(core.Sequence):
+class _GostKeyParams(core.Sequence):  # type: ignore[misc]
     _fields = [  # noqa: RUF012 - asn1crypto's declaration style
         ("public_key_param_set", core.ObjectIdentifier),
         ("digest_param_set", core.ObjectIdentifier, {"optional": True}),
     ]
 
 
-class _GostAlgorithm(core.Sequence):
+class _GostAlgorithm(core.Sequence):  # type: ignore[misc]
     _fields = [  # noqa: RUF012
         ("algorithm", core.ObjectIdentifier),
         ("parameters", _GostKeyParams, {"optional": True}),
     ]
 
 
-class _SubjectPublicKeyInfo(core.Sequence):
+class _SubjectPublicKeyInfo(core.Sequence):  # type: ignore[misc]
     _fields = [  # noqa: RUF012
         ("algorithm", _GostAlgorithm),
         ("public_key", core.OctetBitString),
     ]
 
 
-class _PrivateKeyInfo(core.Sequence):
+class _PrivateKeyInfo(core.Sequence):  # type: ignore[misc]
     _fields = [  # noqa: RUF012
         ("version", core.Integer),
         ("private_key_algorithm", _GostAlgorithm),

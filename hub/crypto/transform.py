@@ -9,6 +9,7 @@ directly gives byte-for-byte the same result without serializing and re-parsing.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import cast
 
 from lxml import etree
 
@@ -69,13 +70,13 @@ def _qualified(name: str, prefixes: _Prefixes, declared: list[str], added: list[
 
 def _start_tag(element: etree._Element, prefixes: _Prefixes, added: list[str]) -> tuple[str, str]:
     declared: list[str] = []
-    tag = _qualified(element.tag, prefixes, declared, added)  # type: ignore[arg-type]
-    attrib = element.attrib
-    if not attrib:
+    tag = _qualified(element.tag, prefixes, declared, added)
+    if not element.attrib:
         return f"<{tag}{''.join(declared)}>", tag
+    items = cast(list[tuple[str, str]], element.attrib.items())
     attributes = [
         f' {_qualified(key, prefixes, declared, added)}="{value.translate(_ATTRIBUTE_ESCAPES)}"'
-        for key, value in sorted(attrib.items(), key=_attribute_order)
+        for key, value in sorted(items, key=_attribute_order)
     ]
     return f"<{tag}{''.join(declared)}{''.join(attributes)}>", tag
 

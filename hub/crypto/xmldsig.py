@@ -8,7 +8,7 @@ import copy
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from lxml import etree
 
@@ -24,7 +24,10 @@ ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 SIGNATURE_METHOD = "urn:ietf:params:xml:ns:cpxmlsec:algorithms:gostr34102012-gostr34112012-256"
 DIGEST_METHOD = "urn:ietf:params:xml:ns:cpxmlsec:algorithms:gostr34112012-256"
 # Older senders still name the same algorithms by these URIs.
-_SIGNATURE_ALIASES = {SIGNATURE_METHOD, "urn:ietf:params:xml:ns:cpxmlsec:algorithms:gostr34102012-256"}
+_SIGNATURE_ALIASES = {
+    SIGNATURE_METHOD,
+    "urn:ietf:params:xml:ns:cpxmlsec:algorithms:gostr34102012-256",
+}
 _DIGEST_ALIASES = {DIGEST_METHOD}
 
 _NSMAP = {"ds": DS_NS}
@@ -44,7 +47,8 @@ class KeySigner(Protocol):
     ``sign`` gets the canonical SignedInfo bytes and returns the 64-byte s‖r value.
     """
 
-    certificate: Certificate
+    @property
+    def certificate(self) -> Certificate: ...
 
     def sign(self, data: bytes) -> bytes: ...
 
@@ -166,7 +170,8 @@ class XmlVerifier:
         self, root: etree._Element, now: datetime | None = None
     ) -> list[SignatureReport]:
         moment = now or datetime.now(UTC)
-        return [self.verify(signature, moment) for signature in _find_signatures(root)]
+        signatures = cast(list[etree._Element], _find_signatures(root))
+        return [self.verify(signature, moment) for signature in signatures]
 
     def verify(self, signature: etree._Element, now: datetime) -> SignatureReport:
         parts = _SignatureParts(signature)
@@ -181,8 +186,12 @@ class XmlVerifier:
         except HubError as exc:
             return parts.failed(str(exc))
         return SignatureReport(
-            parts.uri, digest_valid, signature_valid, parts.signature_method,
-            cert_info, not certificate.is_valid_at(now),
+            parts.uri,
+            digest_valid,
+            signature_valid,
+            parts.signature_method,
+            cert_info,
+            not certificate.is_valid_at(now),
         )
 
     def _digest_valid(self, parts: _SignatureParts) -> bool:
@@ -211,7 +220,9 @@ class _SignatureParts:
         self._check_algorithms(reference)
         self.transforms = [t.get("Algorithm", "") for t in reference.iter(_ds("Transform"))]
         self.digest_value = _b64(self._one(reference, "DigestValue").text, "DigestValue")
-        self.signature_value = _b64(self._one(self.signature, "SignatureValue").text, "SignatureValue")
+        self.signature_value = _b64(
+            self._one(self.signature, "SignatureValue").text, "SignatureValue"
+        )
         self.certificate_text = "".join(
             (self._one(self.signature, "X509Certificate").text or "").split()
         )
@@ -250,11 +261,13 @@ def _b64(text: str | None, what: str) -> bytes:
 def _target(signature: etree._Element, uri: str | None) -> etree._Element:
     if not uri or not uri.startswith("#"):
         raise SignatureError(f"Reference URI {uri!r} does not point to an element by Id")
-    found = _find_by_id(signature, id=uri[1:]) or _find_by_other_id(signature, id=uri[1:])
+    found = cast(
+        list[etree._Element],
+        _find_by_id(signature, id=uri[1:]) or _find_by_other_id(signature, id=uri[1:]),
+    )
     if len(found) != 1:
         raise SignatureError(f"Reference URI {uri!r} matches {len(found)} elements, expected 1")
-    element: etree._Element = found[0]
-    return element
+    return found[0]
 
 
 def _apply_transforms(

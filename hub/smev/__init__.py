@@ -17,13 +17,13 @@ from hub.smev.build import (
     build_send_request,
     build_send_response,
     new_message_id,
-    operation_element,
     serialize,
 )
 from hub.smev.faults import FaultAction, SmevFault, SmevFaultError, raise_for_fault
 from hub.smev.model import Rejection, RequestStatus
 from hub.smev.read import MessageMetadata, SmevAttachment, SmevMessage, read_message
 from hub.smev.schemas import SmevSchemas, load_schema, validate
+from hub.smev.signing import operation_element, sign_envelope
 from hub.smev.versions import SmevVersion, version_of
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "raise_for_fault",
     "read_message",
     "serialize",
+    "sign_envelope",
     "validate",
     "version_of",
 ]

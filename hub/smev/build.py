@@ -30,7 +30,7 @@ from lxml import etree
 
 from hub.errors import PermanentError
 from hub.smev.model import Rejection, RequestStatus
-from hub.smev.signing import operation_element, place_signature
+from hub.smev.signing import place_signature
 from hub.smev.versions import SOAP_ENV_NS, XMLDSIG_NS, SmevVersion, as_version, is_message_id
 
 _NCNAME = re.compile(r"^[^\W\d][\w.\-]*$")
@@ -163,8 +163,9 @@ def build_send_request(
 ) -> etree._Element:
     """SendRequestRequest envelope; signed by ``signer`` when given."""
     doc = _start(version, "SendRequestRequest")
-    data = doc.signable(doc.operation, doc.version.ns.types, "SenderProvidedRequestData",
-                        req.element_id)
+    data = doc.signable(
+        doc.operation, doc.version.ns.types, "SenderProvidedRequestData", req.element_id
+    )
     message_id = _own_message_id(req.message_id)
     doc.t(data, "MessageID", message_id)
     _request_chain(doc, data, req, message_id)
@@ -185,8 +186,9 @@ def build_send_response(
     """SendResponseRequest envelope with content, rejection(s) or a business status."""
     _one_answer(resp)
     doc = _start(version, "SendResponseRequest")
-    data = doc.signable(doc.operation, doc.version.ns.types, "SenderProvidedResponseData",
-                        resp.element_id)
+    data = doc.signable(
+        doc.operation, doc.version.ns.types, "SenderProvidedResponseData", resp.element_id
+    )
     doc.t(data, "MessageID", _own_message_id(resp.message_id))
     doc.t(data, "To", _required(_limited(resp.to, 4000, "To"), "To"))
     if resp.content is not None:
@@ -288,8 +290,9 @@ def _build_get(
     operation: str, selector: Selector, version: str | SmevVersion, signer: ElementSigner | None
 ) -> etree._Element:
     doc = _start(version, operation)
-    sel = doc.signable(doc.operation, doc.version.ns.basic, "MessageTypeSelector",
-                       selector.element_id)
+    sel = doc.signable(
+        doc.operation, doc.version.ns.basic, "MessageTypeSelector", selector.element_id
+    )
     if (selector.namespace_uri is None) != (selector.root_element is None):
         raise SmevBuildError(
             "MessageTypeSelector needs both namespace_uri and root_element, or neither (got "
@@ -486,9 +489,7 @@ def _own_message_id(value: str | None) -> str:
 
 def _message_ref(value: str, name: str) -> str:
     if not is_message_id(value):
-        raise SmevBuildError(
-            f"{name} {value!r} is not a lower-case UUID (8-4-4-4-12 hex digits)"
-        )
+        raise SmevBuildError(f"{name} {value!r} is not a lower-case UUID (8-4-4-4-12 hex digits)")
     return value
 
 

@@ -40,7 +40,14 @@ from hub.smev.versions import (
 from hub.xml import Attachment, XmlDocument, parse_message
 
 Kind = Literal[
-    "request", "response", "rejected", "status", "async_status", "empty", "accepted", "ack",
+    "request",
+    "response",
+    "rejected",
+    "status",
+    "async_status",
+    "empty",
+    "accepted",
+    "ack",
     "fault",
 ]
 # The hub's own polls (GetRequest/GetResponse/GetStatus requests) and a consumer's Cancel
@@ -68,8 +75,13 @@ class SmevAttachment:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready; the file-store password is left out on purpose."""
         return {
-            "kind": self.kind, "id": self.id, "mime_type": self.mime_type, "size": self.size,
-            "hash": self.hash, "file_name": self.file_name, "namespace_uri": self.namespace_uri,
+            "kind": self.kind,
+            "id": self.id,
+            "mime_type": self.mime_type,
+            "size": self.size,
+            "hash": self.hash,
+            "file_name": self.file_name,
+            "namespace_uri": self.namespace_uri,
         }
 
 
@@ -130,24 +142,32 @@ class SmevMessage:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no business content, no file-store passwords)."""
         return {
-            "version": self.version, "operation": self.operation, "kind": self.kind,
-            "message_id": self.message_id, "original_message_id": self.original_message_id,
+            "version": self.version,
+            "operation": self.operation,
+            "kind": self.kind,
+            "message_id": self.message_id,
+            "original_message_id": self.original_message_id,
             "reference_message_id": self.reference_message_id,
-            "transaction_code": self.transaction_code, "node_id": self.node_id,
-            "status_category": self.status_category, "status_details": self.status_details,
+            "transaction_code": self.transaction_code,
+            "node_id": self.node_id,
+            "status_category": self.status_category,
+            "status_details": self.status_details,
             "content_name": self.content_name,
             "fault": self.fault.to_dict() if self.fault else None,
             "attachments": [a.to_dict() for a in self.attachments],
-            "rejections": [{"code": r.code, "description": r.description}
-                           for r in self.rejections],
+            "rejections": [{"code": r.code, "description": r.description} for r in self.rejections],
             "request_status": _status_dict(self.request_status),
-            "reply_to": self.reply_to, "to": self.to, "test_message": self.test_message,
-            "eol": self.eol, "ack_accepted": self.ack_accepted,
+            "reply_to": self.reply_to,
+            "to": self.to,
+            "test_message": self.test_message,
+            "eol": self.eol,
+            "ack_accepted": self.ack_accepted,
             "signed_by_smev_async": self.signed_by_smev_async,
             "metadata": _metadata_dict(self.metadata),
             "queues": [{"name": n, "pending": p} for n, p in self.queues],
-            "signed_elements": [{"element": e.tag, "id": e.get("Id")}
-                                for e in self.signed_elements],
+            "signed_elements": [
+                {"element": e.tag, "id": e.get("Id")} for e in self.signed_elements
+            ],
         }
 
 
@@ -194,7 +214,8 @@ def _smev_operation(operation: etree._Element) -> _Fields:
     if reader is None:
         raise SmevMessageError(
             f"unsupported SMEV {version.value} operation element <{name}>",
-            line=operation.sourceline, operation=name,
+            line=operation.sourceline,
+            operation=name,
         )
     return {"version": version.value, "operation": name, **reader(operation)}
 
@@ -259,16 +280,21 @@ def _incoming_request(request: etree._Element, contents: etree._Element | None) 
     metadata = _metadata(child(request, "MessageMetadata"))
     fields = _request_data(data, contents, child(request, "FSAttachmentsList"))
     return {
-        **fields, "kind": "request", "reply_to": text(request, "ReplyTo"),
-        "metadata": metadata, "status_category": metadata.status if metadata else None,
+        **fields,
+        "kind": "request",
+        "reply_to": text(request, "ReplyTo"),
+        "metadata": metadata,
+        "status_category": metadata.status if metadata else None,
     }
 
 
 def _cancel(cancel: etree._Element) -> _Fields:
     metadata = _metadata(child(cancel, "MessageMetadata"))
     return {
-        "kind": "request", "message_id": text(cancel, "MessageID"),
-        "original_message_id": text(cancel, "MessageReference"), "metadata": metadata,
+        "kind": "request",
+        "message_id": text(cancel, "MessageID"),
+        "original_message_id": text(cancel, "MessageReference"),
+        "metadata": metadata,
     }
 
 
@@ -307,8 +333,10 @@ def _accepted(op: etree._Element) -> _Fields:
     if metadata is None:
         raise _missing(op, "MessageMetadata")
     return {
-        "kind": "accepted", "message_id": metadata.message_id,
-        "status_category": metadata.status, "metadata": metadata,
+        "kind": "accepted",
+        "message_id": metadata.message_id,
+        "status_category": metadata.status,
+        "metadata": metadata,
     }
 
 
@@ -318,7 +346,8 @@ def _ack_request(op: etree._Element) -> _Fields:
         raise _missing(op, "AckTargetMessage")
     accepted = target.get("accepted")
     return {
-        "kind": "ack", "message_id": text(target),
+        "kind": "ack",
+        "message_id": text(target),
         "ack_accepted": None if accepted is None else accepted.strip() in ("true", "1"),
     }
 
@@ -395,8 +424,13 @@ def _response_data(
     if content is not None:
         root = first_child(content)
         attachments = _attachments(data, contents, fs_list)
-        return {**base, "kind": "response", "content": root, "content_name": _clark(root),
-                "attachments": attachments}
+        return {
+            **base,
+            "kind": "response",
+            "content": root,
+            "content_name": _clark(root),
+            "attachments": attachments,
+        }
     rejections = all_children(data, "RequestRejected")
     if rejections:
         return {**base, "kind": "rejected", "rejections": tuple(map(_rejection, rejections))}
@@ -408,7 +442,8 @@ def _response_data(
         return {**base, **_async_status(async_status)}
     raise SmevMessageError(
         "SenderProvidedResponseData has none of MessagePrimaryContent, RequestRejected, "
-        "RequestStatus, AsyncProcessingStatus", line=data.sourceline,
+        "RequestStatus, AsyncProcessingStatus",
+        line=data.sourceline,
     )
 
 
@@ -463,9 +498,13 @@ def _attachments(
         for c in all_children(contents, "AttachmentContent")
     }
     mtom = [
-        SmevAttachment("mtom", text(h, "contentId") or "", text(h, "MimeType"),
-                       size=sizes.get(text(h, "contentId") or ""),
-                       namespace_uri=text(h, "NamespaceUri"))
+        SmevAttachment(
+            "mtom",
+            text(h, "contentId") or "",
+            text(h, "MimeType"),
+            size=sizes.get(text(h, "contentId") or ""),
+            namespace_uri=text(h, "NamespaceUri"),
+        )
         for h in all_children(child(data, "AttachmentHeaderList"), "AttachmentHeader")
     ]
     return (*mtom, *_file_store(child(data, "RefAttachmentHeaderList"), fs_list))
@@ -479,16 +518,28 @@ def _file_store(
     for header in all_children(headers, "RefAttachmentHeader"):
         key = text(header, "uuid") or ""
         auth = access.pop(key, None)
-        found.append(SmevAttachment(
-            "filestore", key, text(header, "MimeType"), hash=text(header, "Hash"),
-            file_name=text(header, "FileName") or text(auth, "FileName"),
-            namespace_uri=text(header, "NamespaceUri"),
-            user_name=text(auth, "UserName"), password=text(auth, "Password"),
-        ))
+        found.append(
+            SmevAttachment(
+                "filestore",
+                key,
+                text(header, "MimeType"),
+                hash=text(header, "Hash"),
+                file_name=text(header, "FileName") or text(auth, "FileName"),
+                namespace_uri=text(header, "NamespaceUri"),
+                user_name=text(auth, "UserName"),
+                password=text(auth, "Password"),
+            )
+        )
     # Lenient: a file-store entry without its header is still an attachment.
     found.extend(
-        SmevAttachment("filestore", key, None, file_name=text(a, "FileName"),
-                       user_name=text(a, "UserName"), password=text(a, "Password"))
+        SmevAttachment(
+            "filestore",
+            key,
+            None,
+            file_name=text(a, "FileName"),
+            user_name=text(a, "UserName"),
+            password=text(a, "Password"),
+        )
         for key, a in access.items()
     )
     return found
@@ -522,8 +573,11 @@ def _missing(parent: etree._Element, name: str) -> SmevMessageError:
 def _status_dict(status: RequestStatus | None) -> dict[str, Any] | None:
     if status is None:
         return None
-    return {"code": status.code, "description": status.description,
-            "parameters": [list(p) for p in status.parameters]}
+    return {
+        "code": status.code,
+        "description": status.description,
+        "parameters": [list(p) for p in status.parameters],
+    }
 
 
 def _metadata_dict(metadata: MessageMetadata | None) -> dict[str, Any] | None:

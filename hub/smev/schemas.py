@@ -30,8 +30,9 @@ def _load(xsd_dir: str, version: SmevVersion) -> etree.XMLSchema:
     try:
         return etree.XMLSchema(etree.parse(str(path), parser))
     except (etree.XMLSyntaxError, etree.XMLSchemaParseError) as exc:
-        raise ConfigurationError(f"SMEV {version.value} schema {path} does not load: {exc}",
-                                 path=str(path)) from exc
+        raise ConfigurationError(
+            f"SMEV {version.value} schema {path} does not load: {exc}", path=str(path)
+        ) from exc
 
 
 def validate(element: etree._Element, version: str | SmevVersion, xsd_dir: str | Path) -> None:

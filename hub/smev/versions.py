@@ -22,12 +22,25 @@ _SMEV_NS = re.compile(
 _MESSAGE_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 _COMMON_STATUSES = frozenset(
-    {"doesNotExist", "requestIsQueued", "requestIsAcceptedBySmev", "requestIsRejectedBySmev",
-     "underProcessing", "responseIsAcceptedBySmev", "cancelled"}
+    {
+        "doesNotExist",
+        "requestIsQueued",
+        "requestIsAcceptedBySmev",
+        "requestIsRejectedBySmev",
+        "underProcessing",
+        "responseIsAcceptedBySmev",
+        "cancelled",
+    }
 )
 _V13_STATUSES = frozenset(
-    {"requestIsProcessed", "responseIsQueued", "responseIsRejectedBySmev", "responseIsProcessed",
-     "messageIsArchived", "messageIsDelivered"}
+    {
+        "requestIsProcessed",
+        "responseIsQueued",
+        "responseIsRejectedBySmev",
+        "responseIsProcessed",
+        "messageIsArchived",
+        "messageIsDelivered",
+    }
 )
 
 

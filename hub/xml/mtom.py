@@ -6,12 +6,13 @@ import base64
 import email.parser
 import email.policy
 from email.message import Message
+from typing import cast
 from urllib.parse import unquote
 
 from lxml import etree
 
 from hub.errors import MultipartError
-from hub.xml.parser import Attachment, XmlDocument, XmlLimits, parse_xml
+from hub.xml.parser import DEFAULT_LIMITS, Attachment, XmlDocument, XmlLimits, parse_xml
 
 XOP_NS = "http://www.w3.org/2004/08/xop/include"
 _XOP_INCLUDE = f"{{{XOP_NS}}}Include"
@@ -26,7 +27,7 @@ def looks_like_multipart(data: bytes, content_type: str | None) -> bool:
 
 
 def parse_message(
-    data: bytes, content_type: str | None = None, limits: XmlLimits = XmlLimits()
+    data: bytes, content_type: str | None = None, limits: XmlLimits = DEFAULT_LIMITS
 ) -> XmlDocument:
     """Parse a plain XML body or an MTOM multipart/related body into one document."""
     if not looks_like_multipart(data, content_type):
@@ -106,7 +107,7 @@ def _resolve_includes(root: etree._Element, by_id: dict[str, Attachment]) -> Non
         if content_id not in by_id:
             raise MultipartError(
                 f"xop:Include refers to a missing MIME part {href!r}",
-                line=include.sourceline,
+                line=cast(int | None, include.sourceline),
                 href=href,
             )
         parent = include.getparent()

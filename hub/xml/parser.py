@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import cast
 
 from lxml import etree
 
@@ -53,6 +54,7 @@ def _new_parser() -> etree.XMLParser:
 
 
 _PARSER = _new_parser()
+DEFAULT_LIMITS = XmlLimits()
 
 
 @lru_cache(maxsize=16)
@@ -61,7 +63,7 @@ def _deeper_than(depth: int) -> etree.XPath:
     return etree.XPath("(" + "/*" * (depth + 1) + ")[1]")
 
 
-def parse_xml(data: bytes, limits: XmlLimits = XmlLimits()) -> etree._Element:
+def parse_xml(data: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Element:
     """Parse one XML document safely; raise an ``XmlError`` saying what is wrong and where.
 
     Refuses DTDs (and so every entity trick), documents over ``limits.max_bytes`` and
@@ -88,14 +90,12 @@ def _parse(data: bytes) -> etree._Element:
         return etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as exc:
         line, column = exc.position
-        raise MalformedXmlError(
-            f"malformed XML: {exc.msg}", line=line, column=column
-        ) from exc
+        raise MalformedXmlError(f"malformed XML: {exc.msg}", line=line, column=column) from exc
 
 
 def _refuse_doctype(root: etree._Element, data: bytes) -> None:
     docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
+    if docinfo.doctype or docinfo.internalDTD is not None:  # type: ignore[attr-defined]
         offset = data.find(b"<!DOCTYPE")
         line = data.count(b"\n", 0, offset) + 1 if offset >= 0 else 1
         raise ForbiddenXmlError(
@@ -106,11 +106,11 @@ def _refuse_doctype(root: etree._Element, data: bytes) -> None:
 
 
 def _refuse_depth(root: etree._Element, max_depth: int) -> None:
-    found = _deeper_than(max_depth)(root)
+    found = cast(list[etree._Element], _deeper_than(max_depth)(root))
     if found:
         element = found[0]
         raise XmlTooDeepError(
             f"XML nesting deeper than {max_depth} levels at <{etree.QName(element).localname}>",
-            line=element.sourceline,
+            line=cast(int | None, element.sourceline),
             limit=max_depth,
         )

@@ -56,7 +56,13 @@ def _declare(lib: ctypes.CDLL) -> None:
         "EVP_PKEY_sign_init": (ctypes.c_int, [_P]),
         "EVP_PKEY_sign": (
             ctypes.c_int,
-            [_P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_size_t), ctypes.c_char_p, ctypes.c_size_t],
+            [
+                _P,
+                ctypes.c_char_p,
+                ctypes.POINTER(ctypes.c_size_t),
+                ctypes.c_char_p,
+                ctypes.c_size_t,
+            ],
         ),
         "EVP_PKEY_verify_init": (ctypes.c_int, [_P]),
         "EVP_PKEY_verify": (
@@ -105,7 +111,7 @@ class OpenSSLBackend:
         self._lib = _load_libcrypto()
         _declare(self._lib)
         self._engine = self._load_engine(engine_id.encode())
-        self.digest = self._pick_digest()  # type: ignore[method-assign]
+        self._digest = self._pick_digest()
         self._public = _KeyCache(self._lib.EVP_PKEY_free)
         self._private = _KeyCache(self._lib.EVP_PKEY_free)
 
@@ -134,7 +140,7 @@ class OpenSSLBackend:
         return lambda data: hashlib.new(_DIGEST_NAME, data).digest()
 
     def digest(self, data: bytes) -> bytes:
-        return self._engine_digest(data)
+        return self._digest(data)
 
     def _engine_digest(self, data: bytes) -> bytes:
         md = self._lib.EVP_get_digestbyname(_DIGEST_NAME.encode())
@@ -164,8 +170,7 @@ class OpenSSLBackend:
         ctx = self._lib.EVP_PKEY_CTX_new(handle, self._engine)
         try:
             result = self._lib.EVP_PKEY_verify_init(ctx) == 1 and (
-                self._lib.EVP_PKEY_verify(ctx, signature, len(signature), digest, len(digest))
-                == 1
+                self._lib.EVP_PKEY_verify(ctx, signature, len(signature), digest, len(digest)) == 1
             )
         finally:
             self._lib.EVP_PKEY_CTX_free(ctx)

@@ -46,6 +46,8 @@ class PureBackend:
             return False
 
     def public_key(self, key: PrivateKey) -> PublicKey:
-        point = _signer(key.curve_oid).public_key_generate(bytearray(key.secret.to_bytes(32, "big")))
+        point = _signer(key.curve_oid).public_key_generate(
+            bytearray(key.secret.to_bytes(32, "big"))
+        )
         x, y = bytes(point[:32]), bytes(point[32:])
         return PublicKey(key.curve_oid, int.from_bytes(x, "big"), int.from_bytes(y, "big"))
