@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,15 @@ class Settings(BaseSettings):
         env_prefix="HUB_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
+    database_url: SecretStr = Field(
+        SecretStr("sqlite:///hub.db"),
+        description="SQLAlchemy URL: sqlite:///file.db (embedded) or postgresql+psycopg://…",
+    )
+    broker_url: SecretStr = Field(
+        SecretStr("memory://"),
+        description="kombu URL: memory:// (in-process) or amqp://user:pass@host:5672/vhost",
+    )
+    topology_prefix: str = Field("hub", pattern=r"^[a-z][a-z0-9_-]*$", description="name prefix")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="auto: console on a terminal, JSON otherwise"
@@ -59,9 +69,19 @@ class Settings(BaseSettings):
         """The effective settings as plain values, secrets replaced by asterisks."""
         shown: dict[str, Any] = {}
         for name, value in self.model_dump().items():
-            if isinstance(value, SecretStr):
+            if name.endswith("_url") and isinstance(value, SecretStr):
+                shown[name] = _mask_url_password(value.get_secret_value())
+            elif isinstance(value, SecretStr):
                 shown[name] = _MASK if value.get_secret_value() else ""
             else:
                 shown[name] = str(value) if isinstance(value, Path) else value
         shown["effective_smev_xsd_dir"] = str(self.effective_smev_xsd_dir)
         return shown
+
+
+def _mask_url_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", f":{_MASK}@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

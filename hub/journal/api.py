@@ -1,0 +1,303 @@
+"""The journal's port: what the rest of the hub may ask of the message store.
+
+The journal is where the hub's promises live: an inbound message is stored before it is
+acknowledged upstream, its events are written in the transaction that marks it processed,
+and anything that fails permanently is kept whole. Implemented by ``SqlJournal`` on SQLite
+(the embedded default) and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+# Fixed namespace for every deterministic id the hub makes (inbox ids, event ids).
+HUB_NAMESPACE = uuid.UUID("6f1d2c7e-3a4b-5c6d-8e9f-0a1b2c3d4e5f")
+
+
+def inbox_id_for(source: str, external_id: str) -> str:
+    """The deterministic inbox id of a message: the same delivery always gets the same id."""
+    return str(uuid.uuid5(HUB_NAMESPACE, f"inbox:{source}:{external_id}"))
+
+
+def event_id_for(inbox_id: str, position: int) -> str:
+    """The deterministic id of the ``position``-th event made from an inbox message."""
+    return str(uuid.uuid5(HUB_NAMESPACE, f"event:{inbox_id}:{position}"))
+
+
+class InboxStatus(StrEnum):
+    RECEIVED = "received"  # stored, not yet processed (or waiting for a retry)
+    PROCESSED = "processed"  # events written to the outbox
+    DUPLICATE = "duplicate"  # same business fact seen before: processed, no events
+    FAILED = "failed"  # kept in failed messages for an operator
+    DISCARDED = "discarded"  # an operator gave it up, with a reason (audited)
+
+
+class FailedStatus(StrEnum):
+    OPEN = "open"
+    REPLAYED = "replayed"
+    DISCARDED = "discarded"
+
+
+class OutboundState(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    ACCEPTED = "accepted"  # accepted by SMEV (MessageMetadata came back)
+    ANSWERED = "answered"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+# Allowed moves of the outbound state machine; anything else is a bug and is refused.
+OUTBOUND_TRANSITIONS: Mapping[OutboundState, frozenset[OutboundState]] = {
+    OutboundState.PENDING: frozenset(
+        {OutboundState.SENT, OutboundState.FAILED, OutboundState.EXPIRED}
+    ),
+    OutboundState.SENT: frozenset(
+        {
+            OutboundState.SENT,  # a resend after a broken connection
+            OutboundState.ACCEPTED,
+            OutboundState.REJECTED,
+            OutboundState.FAILED,
+            OutboundState.EXPIRED,
+        }
+    ),
+    OutboundState.ACCEPTED: frozenset(
+        {
+            OutboundState.ANSWERED,
+            OutboundState.REJECTED,
+            OutboundState.FAILED,
+            OutboundState.EXPIRED,
+        }
+    ),
+    OutboundState.ANSWERED: frozenset(),
+    OutboundState.REJECTED: frozenset(),
+    OutboundState.FAILED: frozenset(),
+    OutboundState.EXPIRED: frozenset(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A message as it arrived, before anything is made of it.
+
+    ``external_id`` is the sender's id for this delivery (SMEV MessageID, AMQP message-id,
+    HTTP request id): with ``source`` it identifies a redelivery of the same message.
+    """
+
+    source: str
+    external_id: str
+    raw: bytes
+    agency: str | None = None
+    kind: str | None = None
+    content_type: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    received_at: datetime | None = None
+
+    @property
+    def inbox_id(self) -> str:
+        return inbox_id_for(self.source, self.external_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    inbox_id: str
+    duplicate: bool  # this delivery was already stored
+    status: InboxStatus
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRecord:
+    inbox_id: str
+    source: str
+    external_id: str
+    raw: bytes
+    agency: str | None
+    kind: str | None
+    content_type: str | None
+    headers: Mapping[str, str]
+    received_at: datetime
+    status: InboxStatus
+    attempts: int
+    processed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event produced by processing; the journal numbers it within its subject."""
+
+    event_id: str
+    routing_key: str
+    subject: str
+    payload: bytes
+    headers: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    event_id: str
+    inbox_id: str | None
+    routing_key: str
+    subject: str
+    subject_seq: int
+    payload: bytes
+    headers: Mapping[str, Any]
+    created_at: datetime
+    published_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why processing a message failed for good."""
+
+    error_type: str
+    reason: str
+    traceback: str = ""
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of processing one inbox message, applied in one transaction."""
+
+    inbox_id: str
+    events: Sequence[NewEvent] = ()
+    business_key: str | None = None
+    failure: Failure | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    inbox_id: str
+    status: InboxStatus
+    events_written: int
+
+
+@dataclass(frozen=True, slots=True)
+class FailedMessage:
+    failed_id: str
+    inbox_id: str
+    agency: str | None
+    kind: str | None
+    error_type: str
+    reason: str
+    traceback: str
+    attempts: int
+    first_failed_at: datetime
+    last_failed_at: datetime
+    fingerprint: str
+    status: FailedStatus
+    resolution: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FailedGroup:
+    fingerprint: str
+    error_type: str
+    reason: str
+    agency: str | None
+    count: int
+    first_failed_at: datetime
+    last_failed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    reason: str
+    details: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundRequest:
+    request_id: str  # the registry's request id: the idempotency key
+    agency: str
+    kind: str
+    state: OutboundState
+    smev_message_id: str
+    payload: bytes
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    answer_inbox_id: str | None = None
+    error: str | None = None
+
+
+class Journal(Protocol):
+    """The message store. Every method is one transaction."""
+
+    # --- inbox and outbox ------------------------------------------------------------
+    def receive(self, messages: Sequence[InboundMessage]) -> list[Received]: ...
+
+    def start_attempts(self, inbox_ids: Sequence[str]) -> list[InboxRecord]: ...
+
+    def complete(self, outcomes: Sequence[Outcome]) -> list[Completion]: ...
+
+    def unfinished(self, older_than: datetime, limit: int) -> list[str]: ...
+
+    def pending_events(self, limit: int) -> list[OutboxEvent]: ...
+
+    def mark_published(self, event_ids: Sequence[str]) -> None: ...
+
+    def events_for(self, inbox_id: str) -> list[OutboxEvent]: ...
+
+    def inbox(self, inbox_id: str) -> InboxRecord | None: ...
+
+    # --- failed messages and operators -----------------------------------------------
+    def failed(
+        self,
+        *,
+        agency: str | None = None,
+        error_type: str | None = None,
+        since: datetime | None = None,
+        status: FailedStatus | None = FailedStatus.OPEN,
+        fingerprint: str | None = None,
+        limit: int = 1000,
+    ) -> list[FailedMessage]: ...
+
+    def failed_groups(
+        self,
+        *,
+        agency: str | None = None,
+        error_type: str | None = None,
+        since: datetime | None = None,
+    ) -> list[FailedGroup]: ...
+
+    def failed_message(self, failed_id: str) -> FailedMessage | None: ...
+
+    def reopen_for_replay(self, failed_ids: Sequence[str], actor: str) -> list[str]: ...
+
+    def discard(self, failed_id: str, actor: str, reason: str) -> None: ...
+
+    def audit(
+        self, actor: str, action: str, target: str, reason: str, details: Mapping[str, Any]
+    ) -> None: ...
+
+    def audit_log(self, limit: int = 100) -> list[AuditEntry]: ...
+
+    # --- outbound requests -----------------------------------------------------------
+    def create_outbound(
+        self, request_id: str, agency: str, kind: str, payload: bytes, smev_message_id: str
+    ) -> tuple[OutboundRequest, bool]: ...
+
+    def transition_outbound(
+        self,
+        request_id: str,
+        state: OutboundState,
+        *,
+        smev_message_id: str | None = None,
+        answer_inbox_id: str | None = None,
+        error: str | None = None,
+    ) -> OutboundRequest: ...
+
+    def outbound(self, request_id: str) -> OutboundRequest | None: ...
+
+    def outbound_by_message_id(self, smev_message_id: str) -> OutboundRequest | None: ...

@@ -1,0 +1,74 @@
+"""The bus port: what the hub asks of its message broker (RabbitMQ, or kombu's memory)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+ATTEMPTS_HEADER = "x-hub-attempts"  # the hub counts attempts itself (x-death varies by version)
+SOURCE_HEADER = "x-hub-source"
+AGENCY_HEADER = "x-hub-agency"
+KIND_HEADER = "x-hub-kind"
+INBOX_ID_HEADER = "x-hub-inbox-id"
+TRACE_HEADER = "x-hub-trace-id"
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message to publish: persistent, with the hub's headers."""
+
+    body: bytes
+    routing_key: str
+    headers: Mapping[str, Any] = field(default_factory=dict)
+    message_id: str | None = None
+    content_type: str | None = None
+
+
+class Delivery(Protocol):
+    """A consumed message; exactly one of ``ack``/``reject`` settles it."""
+
+    body: bytes
+    routing_key: str
+    headers: Mapping[str, Any]
+    message_id: str | None
+    content_type: str | None
+    queue: str
+    redelivered: bool
+
+    def ack(self) -> None: ...
+
+    def reject(self) -> None:
+        """Settle without requeue: on RabbitMQ the queue's dead-letter exchange gets it."""
+        ...
+
+
+BatchHandler = Callable[[list[Delivery]], None]
+
+
+class Bus(Protocol):
+    """Publishing with confirms, batched consuming, delayed redelivery, topology."""
+
+    def declare(self) -> None: ...
+
+    def publish(self, exchange: str, messages: Sequence[Outgoing]) -> None: ...
+
+    def publish_delayed(
+        self, target_exchange: str, messages: Sequence[Outgoing], delay_seconds: float
+    ) -> None: ...
+
+    def consume(
+        self,
+        queues: Sequence[str],
+        on_batch: BatchHandler,
+        *,
+        stop: threading.Event,
+        prefetch: int = 200,
+        max_batch: int = 100,
+        max_wait: float = 0.05,
+    ) -> None: ...
+
+    def queue_depths(self) -> dict[str, int]: ...
+
+    def close(self) -> None: ...
