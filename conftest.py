@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -83,3 +86,54 @@ def xml_signer(fast_backend, dev_key_pair):  # type: ignore[no-untyped-def]
 
     key, cert = dev_key_pair
     return XmlSigner(LocalKeySigner(fast_backend, key, cert), fast_backend)
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "HUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+RABBITMQ_URL = os.environ.get("HUB_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database with a random name, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(POSTGRES_ADMIN_URL)
+    if not _reachable(admin.host or "127.0.0.1", admin.port or 5432):
+        _require(f"PostgreSQL not reachable at {admin.host}:{admin.port}")
+    name = f"hub_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+@pytest.fixture
+def amqp_url() -> str:
+    """The local RabbitMQ; tests isolate themselves with a random topology prefix."""
+    host_port = RABBITMQ_URL.split("@")[-1].split("/")[0]
+    host, _, port = host_port.partition(":")
+    if not _reachable(host, int(port or 5672)):
+        _require(f"RabbitMQ not reachable at {host_port}")
+    return RABBITMQ_URL
+
+
+@pytest.fixture
+def topology_prefix() -> str:
+    """A random name prefix so concurrent test runs never share queues."""
+    return f"t{uuid.uuid4().hex[:10]}"
