@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from hub.crypto.backends.openssl import OpenSSLBackend
 from hub.crypto.backends.pure import PureBackend
@@ -105,9 +107,6 @@ RABBITMQ_URL = os.environ.get("HUB_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database with a random name, dropped afterwards."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
     admin = make_url(POSTGRES_ADMIN_URL)
     if not _reachable(admin.host or "127.0.0.1", admin.port or 5432):
         _require(f"PostgreSQL not reachable at {admin.host}:{admin.port}")
