@@ -1,0 +1,504 @@
+"""One contract for every journal: SQLite (a temporary file) and PostgreSQL (a fresh database).
+
+Whatever the backend, the hub's promises hold: a delivery is stored once, events are written
+once and keep their order per subject, failures are kept whole, operators' actions are audited
+and the outbound state machine refuses moves it does not know.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from hub.journal.api import (
+    OUTBOUND_TRANSITIONS,
+    Completion,
+    FailedStatus,
+    Failure,
+    InboundMessage,
+    InboxStatus,
+    NewEvent,
+    OutboundState,
+    Outcome,
+    Received,
+    event_id_for,
+)
+from hub.journal.errors import InvalidTransitionError, NotFoundError, ReasonRequiredError
+from hub.journal.sql import SqlJournal, failed_id_for
+
+pytestmark = pytest.mark.contract
+
+BINARY = "Привет, реестр студентов ✓".encode() + bytes(range(256)) + b"\x00\xff\x00"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def journal_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'journal.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.fixture
+def journal(journal_url: str) -> Iterator[SqlJournal]:
+    with SqlJournal(journal_url, create=True) as opened:
+        yield opened
+
+
+def message(
+    external_id: str,
+    raw: bytes = b"<x/>",
+    *,
+    agency: str = "fns",
+    headers: dict[str, str] | None = None,
+    received_at: datetime | None = None,
+) -> InboundMessage:
+    return InboundMessage(
+        "smev", external_id, raw, agency, "income", "text/xml", headers or {}, received_at
+    )
+
+
+def event(inbox_id: str, position: int = 0, subject: str = "person-1") -> NewEvent:
+    payload = f"{inbox_id}:{position}".encode()
+    return NewEvent(event_id_for(inbox_id, position), "registry.changed", subject, payload)
+
+
+def started(journal: SqlJournal, *external_ids: str) -> list[str]:
+    """Receive messages and count their first attempt; their inbox ids."""
+    received = journal.receive([message(e) for e in external_ids])
+    journal.start_attempts([r.inbox_id for r in received])
+    return [r.inbox_id for r in received]
+
+
+def fail(journal: SqlJournal, inbox_id: str, reason: str = "schema violation") -> None:
+    failure = Failure("SchemaValidationError", reason, f"Traceback: {reason}", "fp-schema")
+    journal.complete([Outcome(inbox_id, failure=failure)])
+
+
+# --- inbox -------------------------------------------------------------------------------
+
+
+def test_receive_stores_new_messages_before_processing(journal: SqlJournal) -> None:
+    at = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    msg = message("m-1", BINARY, headers={"x-hub-trace": "трасса"}, received_at=at)
+    assert journal.receive([msg]) == [Received(msg.inbox_id, False, InboxStatus.RECEIVED)]
+    stored = journal.inbox(msg.inbox_id)
+    assert stored is not None
+    assert (stored.raw, stored.headers, stored.received_at) == (BINARY, msg.headers, at)
+    assert (stored.status, stored.attempts, stored.processed_at) == (InboxStatus.RECEIVED, 0, None)
+    assert (stored.source, stored.external_id, stored.agency) == ("smev", "m-1", "fns")
+    assert (stored.kind, stored.content_type) == ("income", "text/xml")
+
+
+def test_redelivery_in_the_same_batch_is_a_duplicate(journal: SqlJournal) -> None:
+    first, other = message("m-1"), message("m-2")
+    results = journal.receive([first, other, message("m-1", b"<changed/>")])
+    assert [(r.inbox_id, r.duplicate) for r in results] == [
+        (first.inbox_id, False),
+        (other.inbox_id, False),
+        (first.inbox_id, True),
+    ]
+    stored = journal.inbox(first.inbox_id)
+    assert stored is not None and stored.raw == b"<x/>"  # the first copy is kept
+
+
+def test_redelivery_across_batches_reports_the_current_status(journal: SqlJournal) -> None:
+    (inbox_id,) = started(journal, "m-1")
+    journal.complete([Outcome(inbox_id, events=[event(inbox_id)])])
+    [again] = journal.receive([message("m-1")])
+    assert (again.duplicate, again.status) == (True, InboxStatus.PROCESSED)
+
+
+def test_start_attempts_counts_only_received_messages_in_given_order(journal: SqlJournal) -> None:
+    a, b, c = (r.inbox_id for r in journal.receive([message(x) for x in "abc"]))
+    journal.start_attempts([a])
+    journal.complete([Outcome(a)])
+    records = journal.start_attempts([c, a, "no-such-id", b, c])
+    assert [(r.inbox_id, r.attempts) for r in records] == [(c, 1), (b, 1)]
+    assert [r.attempts for r in journal.start_attempts([b])] == [2]
+    assert journal.start_attempts([]) == []
+
+
+def test_unfinished_finds_messages_left_behind(journal: SqlJournal) -> None:
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+    never, tried, done = (message(x, received_at=long_ago) for x in ("never", "tried", "done"))
+    journal.receive([never, tried, done])
+    journal.start_attempts([tried.inbox_id, done.inbox_id])
+    journal.complete([Outcome(done.inbox_id)])
+    ten_minutes_ago = datetime.now(UTC) - timedelta(minutes=10)
+    assert journal.unfinished(ten_minutes_ago, 10) == [never.inbox_id]
+    soon = datetime.now(UTC) + timedelta(seconds=5)
+    assert journal.unfinished(soon, 10) == [never.inbox_id, tried.inbox_id]
+    assert journal.unfinished(soon, 1) == [never.inbox_id]
+
+
+# --- complete: events written once, in order ----------------------------------------------
+
+
+def test_complete_writes_events_and_marks_processed(journal: SqlJournal) -> None:
+    (inbox_id,) = started(journal, "m-1")
+    events = [event(inbox_id, 0), event(inbox_id, 1, "person-2"), event(inbox_id, 2)]
+    [done] = journal.complete([Outcome(inbox_id, events=events)])
+    assert done == Completion(inbox_id, InboxStatus.PROCESSED, 3)
+    stored = journal.events_for(inbox_id)
+    assert [e.event_id for e in stored] == [e.event_id for e in events]
+    assert [(e.subject, e.subject_seq) for e in stored] == [
+        ("person-1", 1), ("person-2", 1), ("person-1", 2)
+    ]  # fmt: skip
+    assert stored[0].payload == events[0].payload and stored[0].inbox_id == inbox_id
+    record = journal.inbox(inbox_id)
+    assert record is not None and record.status == InboxStatus.PROCESSED
+    assert record.processed_at is not None
+
+
+def test_complete_twice_writes_events_once(journal: SqlJournal) -> None:
+    (inbox_id,) = started(journal, "m-1")
+    outcome = Outcome(inbox_id, events=[event(inbox_id)])
+    first, in_batch = journal.complete([outcome, outcome])
+    [later] = journal.complete([outcome])
+    assert first.events_written == 1
+    assert in_batch == later == Completion(inbox_id, InboxStatus.PROCESSED, 0)
+    assert len(journal.events_for(inbox_id)) == 1
+
+
+def test_concurrent_completion_of_one_message_writes_events_once(journal: SqlJournal) -> None:
+    (inbox_id,) = started(journal, "m-1")
+    outcome = Outcome(inbox_id, events=[event(inbox_id), event(inbox_id, 1)])
+    barrier, results = threading.Barrier(4), []
+
+    def complete() -> None:
+        barrier.wait()
+        results.extend(journal.complete([outcome]))
+
+    threads = [threading.Thread(target=complete) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(r.events_written for r in results) == [0, 0, 0, 2]
+    assert {r.status for r in results} == {InboxStatus.PROCESSED}
+    assert [e.subject_seq for e in journal.events_for(inbox_id)] == [1, 2]
+
+
+def test_events_about_one_subject_keep_their_order(journal: SqlJournal) -> None:
+    ids = started(journal, "m-1", "m-2", "m-3")
+    journal.complete([Outcome(ids[0], events=[event(ids[0], subject="anna")])])
+    journal.complete([Outcome(i, events=[event(i, subject="anna")]) for i in ids[1:]])
+    pending = journal.pending_events(10)
+    assert [(e.inbox_id, e.subject_seq) for e in pending] == [(i, n) for n, i in enumerate(ids, 1)]
+    assert all(e.created_at.tzinfo is not None for e in pending)
+
+
+def test_business_key_seen_before_makes_a_duplicate(journal: SqlJournal) -> None:
+    a, b, c, d = started(journal, "a", "b", "c", "d")
+    journal.complete([Outcome(a, events=[event(a)], business_key="snils:1")])
+    results = journal.complete(
+        [
+            Outcome(b, events=[event(b)], business_key="snils:1"),
+            Outcome(c, events=[event(c)], business_key="snils:2"),
+            Outcome(d, events=[event(d)], business_key="snils:2"),
+        ]
+    )
+    assert [(r.status, r.events_written) for r in results] == [
+        (InboxStatus.DUPLICATE, 0), (InboxStatus.PROCESSED, 1), (InboxStatus.DUPLICATE, 0)
+    ]  # fmt: skip
+    assert journal.events_for(b) == journal.events_for(d) == []
+
+
+def test_complete_refuses_unknown_messages(journal: SqlJournal) -> None:
+    (inbox_id,) = started(journal, "m-1")
+    with pytest.raises(NotFoundError, match="no-such-id") as caught:
+        journal.complete([Outcome(inbox_id), Outcome("no-such-id")])
+    assert caught.value.details["missing"] == ["no-such-id"]
+    record = journal.inbox(inbox_id)
+    assert record is not None and record.status == InboxStatus.RECEIVED  # nothing was applied
+
+
+# --- outbox --------------------------------------------------------------------------------
+
+
+def test_pending_events_and_mark_published(journal: SqlJournal) -> None:
+    ids = started(journal, "a", "b", "c")
+    journal.complete([Outcome(i, events=[event(i, subject=i)]) for i in ids])
+    first_two = journal.pending_events(2)
+    assert len(first_two) == 2 and all(e.published_at is None for e in first_two)
+    journal.mark_published([e.event_id for e in first_two])
+    journal.mark_published([e.event_id for e in first_two])  # a relay crash: published again
+    journal.mark_published([])
+    rest = journal.pending_events(10)
+    assert len(rest) == 1 and rest[0].event_id not in {e.event_id for e in first_two}
+    published = journal.events_for(first_two[0].inbox_id or "")
+    assert published[0].published_at is not None and published[0].published_at.tzinfo == UTC
+
+
+# --- failures, replay, discard --------------------------------------------------------------
+
+
+def test_failure_is_kept_whole(journal: SqlJournal) -> None:
+    msg = message("m-1", BINARY)
+    journal.receive([msg])
+    journal.start_attempts([msg.inbox_id])
+    journal.start_attempts([msg.inbox_id])
+    failure = Failure("SchemaValidationError", "поле «СНИЛС» пусто", "Traceback…\n  line 1", "fp")
+    before = datetime.now(UTC)
+    [done] = journal.complete([Outcome(msg.inbox_id, failure=failure)])
+    assert done == Completion(msg.inbox_id, InboxStatus.FAILED, 0)
+    [kept] = journal.failed()
+    assert kept.failed_id == failed_id_for(msg.inbox_id)
+    assert (kept.error_type, kept.reason, kept.traceback) == (
+        failure.error_type, failure.reason, failure.traceback
+    )  # fmt: skip
+    assert (kept.attempts, kept.agency, kept.kind, kept.status) == (2, "fns", "income", "open")
+    assert before <= kept.first_failed_at == kept.last_failed_at <= datetime.now(UTC)
+    assert journal.failed_message(kept.failed_id) == kept
+    stored = journal.inbox(msg.inbox_id)
+    assert stored is not None and stored.raw == BINARY and stored.status == InboxStatus.FAILED
+
+
+def test_failure_without_fingerprint_gets_one(journal: SqlJournal) -> None:
+    a, b = started(journal, "a", "b")
+    journal.complete([Outcome(i, failure=Failure("Boom", f"reason {i}")) for i in (a, b)])
+    fingerprints = {f.fingerprint for f in journal.failed()}
+    assert len(fingerprints) == 1 and "" not in fingerprints
+
+
+def test_replay_requeues_and_audits(journal: SqlJournal) -> None:
+    a, b = started(journal, "a", "b")
+    fail(journal, a)
+    fail(journal, b)
+    ids = [failed_id_for(b), failed_id_for(a)]
+    assert journal.reopen_for_replay(ids, "operator-1") == [b, a]
+    for inbox_id in (a, b):
+        record = journal.inbox(inbox_id)
+        assert record is not None and (record.status, record.attempts) == ("received", 0)
+    assert {f.status for f in journal.failed(status=None)} == {FailedStatus.REPLAYED}
+    assert journal.failed() == []
+    replayed = journal.failed_message(failed_id_for(a))
+    assert replayed is not None and "operator-1" in (replayed.resolution or "")
+    audit = journal.audit_log()
+    assert [(e.actor, e.action) for e in audit] == [("operator-1", "replay")] * 2
+    assert {e.target for e in audit} == set(ids)
+    # A lost re-queue: replaying again is allowed and hands the message out again.
+    assert journal.reopen_for_replay(ids[:1], "operator-1") == [b]
+    assert journal.reopen_for_replay([], "operator-1") == []
+
+
+def test_replay_of_unknown_or_discarded_failures_changes_nothing(journal: SqlJournal) -> None:
+    a, b = started(journal, "a", "b")
+    fail(journal, a)
+    fail(journal, b)
+    with pytest.raises(NotFoundError, match="nope") as caught:
+        journal.reopen_for_replay([failed_id_for(a), "nope"], "op")
+    assert caught.value.details["missing"] == ["nope"]
+    journal.discard(failed_id_for(b), "op", "duplicate of a paper request")
+    with pytest.raises(InvalidTransitionError, match="discarded"):
+        journal.reopen_for_replay([failed_id_for(a), failed_id_for(b)], "op")
+    record = journal.inbox(a)
+    assert record is not None and record.status == InboxStatus.FAILED
+
+
+def test_refailure_after_replay_updates_the_same_row(journal: SqlJournal) -> None:
+    (inbox_id,) = started(journal, "m-1")
+    fail(journal, inbox_id, "first reason")
+    first = journal.failed_message(failed_id_for(inbox_id))
+    [requeued] = journal.reopen_for_replay([failed_id_for(inbox_id)], "op")
+    journal.start_attempts([requeued])
+    journal.start_attempts([requeued])
+    fail(journal, requeued, "second reason")
+    [again] = journal.failed(status=None)
+    assert first is not None and again.failed_id == first.failed_id
+    assert (again.reason, again.traceback, again.status) == (
+        "second reason", "Traceback: second reason", FailedStatus.OPEN
+    )  # fmt: skip
+    assert again.attempts == 3  # one before the replay, two after
+    assert again.first_failed_at == first.first_failed_at < again.last_failed_at
+    assert again.resolution is None
+
+
+def test_replay_never_writes_an_existing_event_again(journal: SqlJournal, journal_url: str) -> None:
+    (inbox_id,) = started(journal, "m-1")
+    events = [event(inbox_id, 0), event(inbox_id, 1)]
+    journal.complete([Outcome(inbox_id, events=events[:1], business_key="snils:1")])
+    # A message processed once and failed later (e.g. under an older hub version): put it
+    # back to "received" behind the journal's back, then let it fail and be replayed.
+    engine = create_engine(journal_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE inbox SET status = 'received' WHERE inbox_id = :id"), {"id": inbox_id}
+        )
+    engine.dispose()
+    fail(journal, inbox_id)
+    [requeued] = journal.reopen_for_replay([failed_id_for(inbox_id)], "op")
+    journal.start_attempts([requeued])
+    [done] = journal.complete([Outcome(inbox_id, events=events, business_key="snils:1")])
+    assert done == Completion(inbox_id, InboxStatus.PROCESSED, 1)  # its own key: no duplicate
+    stored = journal.events_for(inbox_id)
+    assert [(e.event_id, e.subject_seq) for e in stored] == [
+        (events[0].event_id, 1),
+        (events[1].event_id, 2),
+    ]
+
+
+def test_failed_filters_newest_first(journal: SqlJournal) -> None:
+    received = journal.receive(
+        [message("a", agency="fns"), message("b", agency="pfr"), message("c", agency="fns")]
+    )
+    a, b, c = (r.inbox_id for r in received)
+    journal.start_attempts([a, b, c])
+    fail(journal, a)
+    journal.complete([Outcome(b, failure=Failure("Timeout", "slow", "", "fp-timeout"))])
+    fail(journal, c)
+    assert [f.inbox_id for f in journal.failed()] == [c, b, a]
+    assert [f.inbox_id for f in journal.failed(agency="fns")] == [c, a]
+    assert [f.inbox_id for f in journal.failed(error_type="Timeout")] == [b]
+    assert [f.inbox_id for f in journal.failed(fingerprint="fp-schema")] == [c, a]
+    assert [f.inbox_id for f in journal.failed(limit=1)] == [c]
+    cut = journal.failed()[1].last_failed_at
+    assert [f.inbox_id for f in journal.failed(since=cut)] == [c, b]
+    journal.discard(failed_id_for(a), "op", "sent by mistake")
+    assert [f.inbox_id for f in journal.failed(status=FailedStatus.DISCARDED)] == [a]
+    assert journal.failed(since=datetime.now(UTC) + timedelta(minutes=1)) == []
+
+
+def test_failed_groups_by_fingerprint(journal: SqlJournal) -> None:
+    a, b, c, d = started(journal, "a", "b", "c", "d")
+    fail(journal, a, "old reason")
+    fail(journal, b, "new reason")
+    journal.complete([Outcome(c, failure=Failure("Timeout", "slow", "", "fp-timeout"))])
+    fail(journal, d)
+    journal.discard(failed_id_for(d), "op", "not ours")  # discarded: no longer in a group
+    schema, timeout = journal.failed_groups()
+    assert (schema.fingerprint, schema.count, schema.reason) == ("fp-schema", 2, "new reason")
+    assert schema.error_type == "SchemaValidationError" and schema.agency == "fns"
+    assert schema.first_failed_at < schema.last_failed_at
+    assert (timeout.fingerprint, timeout.count) == ("fp-timeout", 1)
+    assert journal.failed_groups(error_type="Timeout") == [timeout]
+    assert journal.failed_groups(agency="nobody") == []
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    assert journal.failed_groups(since=later) == []
+
+
+def test_discard_needs_a_reason_and_is_audited(journal: SqlJournal) -> None:
+    (inbox_id,) = started(journal, "m-1")
+    fail(journal, inbox_id)
+    failed_id = failed_id_for(inbox_id)
+    with pytest.raises(ReasonRequiredError):
+        journal.discard(failed_id, "op", "   ")
+    journal.discard(failed_id, "op", "the agency withdrew the request")
+    kept = journal.failed_message(failed_id)
+    assert kept is not None and kept.status == FailedStatus.DISCARDED
+    assert "the agency withdrew the request" in (kept.resolution or "")
+    record = journal.inbox(inbox_id)
+    assert record is not None and record.status == InboxStatus.DISCARDED
+    [entry] = journal.audit_log()
+    assert (entry.actor, entry.action, entry.target) == ("op", "discard", failed_id)
+    assert entry.reason == "the agency withdrew the request"
+    assert entry.details == {"inbox_id": inbox_id}
+    with pytest.raises(InvalidTransitionError, match="discarded"):
+        journal.discard(failed_id, "op", "again")
+    with pytest.raises(NotFoundError):
+        journal.discard("no-such-failure", "op", "why not")
+
+
+def test_audit_log_is_newest_first(journal: SqlJournal) -> None:
+    for n in range(5):
+        journal.audit("op", "config", f"target-{n}", f"reason {n}", {"n": n, "ok": True})
+    entries = journal.audit_log(limit=3)
+    assert [e.target for e in entries] == ["target-4", "target-3", "target-2"]
+    assert entries[0].details == {"n": 4, "ok": True}
+    assert entries[0].at.tzinfo is not None and entries[0].at >= entries[1].at
+
+
+# --- outbound requests ------------------------------------------------------------------------
+
+_PATH_TO = {
+    OutboundState.PENDING: [],
+    OutboundState.SENT: [OutboundState.SENT],
+    OutboundState.ACCEPTED: [OutboundState.SENT, OutboundState.ACCEPTED],
+}
+
+
+def test_outbound_creation_is_idempotent(journal: SqlJournal) -> None:
+    created, new = journal.create_outbound("req-1", "fns", "income", BINARY, "smev-1")
+    again, new_again = journal.create_outbound("req-1", "fns", "income", b"other", "smev-2")
+    assert (new, new_again) == (True, False)
+    assert again == created and again.payload == BINARY
+    assert (created.state, created.attempts, created.smev_message_id) == ("pending", 0, "smev-1")
+    assert created.created_at.tzinfo is not None and journal.outbound("req-1") == created
+    assert journal.outbound("nope") is None
+
+
+def test_every_allowed_outbound_move(journal: SqlJournal) -> None:
+    for n, (start, targets) in enumerate(OUTBOUND_TRANSITIONS.items()):
+        for target in targets:
+            request_id = f"req-{n}-{target}"
+            journal.create_outbound(request_id, "fns", "income", b"x", f"msg-{request_id}")
+            for step in _PATH_TO.get(start, []):
+                journal.transition_outbound(request_id, step)
+            moved = journal.transition_outbound(request_id, target, error="e")
+            assert moved.state == target and moved.error == "e"
+
+
+def test_refused_outbound_moves_name_both_states(journal: SqlJournal) -> None:
+    journal.create_outbound("req-1", "fns", "income", b"x", "msg-1")
+    with pytest.raises(InvalidTransitionError, match="from pending to answered") as caught:
+        journal.transition_outbound("req-1", OutboundState.ANSWERED)
+    assert caught.value.details["from_state"] == "pending"
+    for step in (OutboundState.SENT, OutboundState.ACCEPTED, OutboundState.ANSWERED):
+        journal.transition_outbound("req-1", step)
+    for state in OutboundState:
+        with pytest.raises(InvalidTransitionError, match=f"from answered to {state}"):
+            journal.transition_outbound("req-1", state)
+    with pytest.raises(NotFoundError):
+        journal.transition_outbound("nope", OutboundState.SENT)
+
+
+def test_outbound_resend_with_a_new_message_id_and_correlation(journal: SqlJournal) -> None:
+    journal.create_outbound("req-1", "fns", "income", b"x", "msg-1")
+    sent = journal.transition_outbound("req-1", OutboundState.SENT)
+    resent = journal.transition_outbound("req-1", OutboundState.SENT, smev_message_id="msg-2")
+    assert (sent.attempts, resent.attempts, resent.smev_message_id) == (1, 2, "msg-2")
+    assert resent.updated_at >= sent.updated_at >= sent.created_at
+    assert journal.outbound_by_message_id("msg-1") is None
+    journal.transition_outbound("req-1", OutboundState.ACCEPTED)
+    answered = journal.transition_outbound("req-1", OutboundState.ANSWERED, answer_inbox_id="in-1")
+    assert (answered.answer_inbox_id, answered.attempts) == ("in-1", 2)
+    assert journal.outbound_by_message_id("msg-2") == answered
+
+
+# --- data kept exactly ---------------------------------------------------------------------
+
+
+def test_naive_datetimes_are_refused(journal: SqlJournal) -> None:
+    naive = datetime(2026, 1, 1, 12, 0)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        journal.receive([message("m-1", received_at=naive)])
+    with pytest.raises(ValueError, match="timezone-aware"):
+        journal.unfinished(naive, 10)
+
+
+def test_times_come_back_aware_in_utc(journal: SqlJournal) -> None:
+    noon_utc = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    msg = message("m-1", received_at=noon_utc.astimezone(ZoneInfo("Europe/Moscow")))
+    journal.receive([msg])
+    stored = journal.inbox(msg.inbox_id)
+    assert stored is not None and stored.received_at == noon_utc
+    assert stored.received_at.utcoffset() == timedelta(0)
+
+
+def test_big_payloads_are_kept_byte_for_byte(journal: SqlJournal) -> None:
+    big = (BINARY * (5 * 1024 * 1024 // len(BINARY) + 1))[: 5 * 1024 * 1024]
+    msg = message("big", big)
+    journal.receive([msg])
+    [record] = journal.start_attempts([msg.inbox_id])
+    assert record.raw == big
+    big_event = NewEvent(event_id_for(msg.inbox_id, 0), "registry.changed", "person-1", big)
+    journal.complete([Outcome(msg.inbox_id, events=[big_event])])
+    [published] = journal.pending_events(1)
+    assert published.payload == big

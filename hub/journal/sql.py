@@ -1,0 +1,658 @@
+"""``SqlJournal``: the journal on SQLite (the embedded default) and PostgreSQL.
+
+Every public method is one transaction and does its work in a handful of statements
+whatever the batch size (multi-row inserts, ``executemany``, ``= ANY(array)``), because the
+journal sits on the hub's hot path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+from sqlalchemy import Connection, func, select, update
+
+from hub.journal import _rows
+from hub.journal._rows import AnyRow
+from hub.journal._statements import Statements
+from hub.journal.api import (
+    HUB_NAMESPACE,
+    OUTBOUND_TRANSITIONS,
+    AuditEntry,
+    Completion,
+    FailedGroup,
+    FailedMessage,
+    FailedStatus,
+    Failure,
+    InboundMessage,
+    InboxRecord,
+    InboxStatus,
+    Journal,
+    NewEvent,
+    OutboundRequest,
+    OutboundState,
+    OutboxEvent,
+    Outcome,
+    Received,
+)
+from hub.journal.engine import READ_ONLY, make_engine, sqlite_path, transaction
+from hub.journal.errors import (
+    InvalidTransitionError,
+    NotFoundError,
+    ReasonRequiredError,
+    SchemaOutdatedError,
+)
+from hub.journal.migrate import current_revision, head_revision, upgrade_connection
+from hub.journal.schema import failed_messages, outbound_requests, require_aware
+
+_T = TypeVar("_T")
+_NewRow = tuple[str, int, NewEvent]  # (inbox id, position, event)
+
+
+def failed_id_for(inbox_id: str) -> str:
+    """The deterministic id of an inbox message's failure record (one per message)."""
+    return str(uuid.uuid5(HUB_NAMESPACE, f"failed:{inbox_id}"))
+
+
+def default_fingerprint(error_type: str, agency: str | None, kind: str | None) -> str:
+    """The grouping key of a failure that came without one: same error, agency and kind."""
+    return hashlib.sha256(f"{error_type}|{agency}|{kind}".encode()).hexdigest()[:32]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqlJournal:
+    """The journal (see ``hub.journal.api.Journal``) on SQLAlchemy Core.
+
+    ``create=True`` migrates the database to the newest schema first. Safe to share between
+    threads; for several processes use PostgreSQL.
+    """
+
+    def __init__(self, url: str, *, create: bool = False, pool_size: int = 5) -> None:
+        self._engine = make_engine(url, pool_size=pool_size)
+        self._reader = self._engine.execution_options(**{READ_ONLY: True})
+        self._q = Statements(self._engine.dialect.name)
+        if create:
+            with transaction(self._engine) as connection:
+                upgrade_connection(connection)
+
+    @classmethod
+    def open(cls, url: str, *, pool_size: int = 5) -> SqlJournal:
+        """Open the journal at ``url``, ready to use.
+
+        The embedded SQLite journal creates its file and schema on first use and upgrades
+        itself; a PostgreSQL database must already be migrated (``SchemaOutdatedError``).
+        """
+        if sqlite_path(url) is not None:
+            return cls(url, create=True, pool_size=pool_size)
+        at, head = current_revision(url), head_revision()
+        if at != head:
+            raise SchemaOutdatedError(
+                f"journal schema is at revision {at}, the code needs {head}: run the migrations",
+                current=at,
+                head=head,
+            )
+        return cls(url, pool_size=pool_size)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._engine.dialect.name
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with transaction(self._engine) as connection:
+            yield connection
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with transaction(self._reader) as connection:
+            yield connection
+
+    # --- inbox -------------------------------------------------------------------------
+
+    def receive(self, messages: Sequence[InboundMessage]) -> list[Received]:
+        """Store new deliveries; a redelivery (also within the batch) comes back ``duplicate``
+        with the stored message's current status. One result per message, in order."""
+        ids = [message.inbox_id for message in messages]
+        first = _first_each(zip(ids, messages, strict=True))
+        if not first:
+            return []
+        now = _now()
+        rows = [_rows.inbox_row(inbox_id, m, now) for inbox_id, m in first.items()]
+        with self._write() as conn:
+            stored = set(conn.execute(self._q.receive, rows).scalars())
+            older = [inbox_id for inbox_id in first if inbox_id not in stored]
+            statuses = dict(conn.execute(self._q.statuses, {"ids": older}).all()) if older else {}
+        return _received(ids, stored, statuses)
+
+    def start_attempts(self, inbox_ids: Sequence[str]) -> list[InboxRecord]:
+        """Count an attempt on each message still ``received`` and return those, in the order
+        given; messages in any other state (or locked by a concurrent worker on PostgreSQL)
+        are left out: the caller acknowledges them and moves on."""
+        ids = list(dict.fromkeys(inbox_ids))
+        if not ids:
+            return []
+        with self._write() as conn:
+            rows = conn.execute(self._q.start, {"ids": ids, "now": _now()}).all()
+        records = {record.inbox_id: record for record in map(_rows.inbox_record, rows)}
+        return [records[inbox_id] for inbox_id in ids if inbox_id in records]
+
+    def complete(self, outcomes: Sequence[Outcome]) -> list[Completion]:
+        """Apply processing results in one transaction, one ``Completion`` per outcome.
+
+        Only a message still ``received`` changes: otherwise (a concurrent or repeated
+        completion) its current status comes back with no events written, so events are
+        written once. A failure is kept in failed messages; a business key another message
+        already holds makes it a ``duplicate``; else its events go to the outbox, numbered per
+        subject, skipping event ids already there (a replay). Unknown ids: ``NotFoundError``.
+        """
+        first = _first_each((outcome.inbox_id, outcome) for outcome in outcomes)
+        if not first:
+            return []
+        with self._write() as conn:
+            current = self._lock_inbox(conn, sorted(first))
+            _require_all(first, current, "inbox messages")
+            live = [o for o in first.values() if current[o.inbox_id].status == InboxStatus.RECEIVED]
+            done = self._apply(conn, live, current)
+        return _completions(outcomes, current, done)
+
+    def _lock_inbox(self, conn: Connection, ids: Sequence[str]) -> dict[str, AnyRow]:
+        # Sorted, FOR UPDATE on PostgreSQL: a concurrent completion of the same message waits
+        # here and then sees its new status; a fixed lock order cannot deadlock.
+        return {row.inbox_id: row for row in conn.execute(self._q.lock_inbox, {"ids": ids})}
+
+    def _apply(
+        self, conn: Connection, live: Sequence[Outcome], current: Mapping[str, AnyRow]
+    ) -> dict[str, Completion]:
+        now = _now()
+        failures = [o for o in live if o.failure is not None]
+        others = [o for o in live if o.failure is None]
+        duplicates = self._claim_business_keys(conn, others, now)
+        winners = [o for o in others if o.inbox_id not in duplicates]
+        written = self._write_events(conn, winners)
+        statuses = {o.inbox_id: InboxStatus.FAILED for o in failures}
+        statuses |= {inbox_id: InboxStatus.DUPLICATE for inbox_id in duplicates}
+        statuses |= {o.inbox_id: InboxStatus.PROCESSED for o in winners}
+        self._set_statuses(conn, statuses, now)
+        self._record_failures(conn, failures, current, now)
+        return {i: Completion(i, status, written[i]) for i, status in statuses.items()}
+
+    def _claim_business_keys(
+        self, conn: Connection, outcomes: Sequence[Outcome], now: datetime
+    ) -> set[str]:
+        """Inbox ids whose business key another message holds (in this batch or before)."""
+        owners: dict[str, str] = {}
+        for outcome in outcomes:
+            if outcome.business_key is not None:
+                owners.setdefault(outcome.business_key, outcome.inbox_id)
+        if not owners:
+            return set()
+        rows = [{"key": k, "inbox_id": owners[k], "first_seen_at": now} for k in sorted(owners)]
+        claimed = set(conn.execute(self._q.claim_keys, rows).scalars())
+        if taken := [key for key in owners if key not in claimed]:
+            owners.update(conn.execute(self._q.key_owners, {"keys": taken}).all())
+        keyed = (o for o in outcomes if o.business_key is not None)
+        return {o.inbox_id for o in keyed if owners[o.business_key or ""] != o.inbox_id}
+
+    def _write_events(self, conn: Connection, outcomes: Sequence[Outcome]) -> Counter[str]:
+        """Insert the events not yet in the outbox; how many each inbox message got."""
+        fresh = self._fresh_events(conn, outcomes)
+        if not fresh:
+            return Counter()
+        counts = Counter(event.subject for _, _, event in fresh)
+        last = self._take_sequences(conn, counts)
+        # Stamped after the sequence rows are locked: a writer that waited for another's
+        # numbers also gets a later time, so creation order agrees with subject order.
+        now = _now()
+        seq = {subject: last[subject] - count for subject, count in counts.items()}
+        rows = []
+        for inbox_id, position, event in fresh:
+            seq[event.subject] += 1
+            rows.append(_event_row(inbox_id, position, event, seq[event.subject], now))
+        conn.execute(self._q.add_events, rows)
+        return Counter(inbox_id for inbox_id, _, _ in fresh)
+
+    def _fresh_events(self, conn: Connection, outcomes: Sequence[Outcome]) -> list[_NewRow]:
+        candidates: dict[str, _NewRow] = {}
+        for outcome in outcomes:
+            for position, event in enumerate(outcome.events):
+                candidates.setdefault(event.event_id, (outcome.inbox_id, position, event))
+        if not candidates:
+            return []
+        found = conn.execute(self._q.existing_events, {"ids": list(candidates)}).scalars()
+        existing = set(found)
+        return [row for event_id, row in candidates.items() if event_id not in existing]
+
+    def _take_sequences(self, conn: Connection, counts: Mapping[str, int]) -> dict[str, int]:
+        """Reserve ``counts[subject]`` numbers per subject; the last number taken for each."""
+        rows = [{"subject": s, "last_seq": counts[s]} for s in sorted(counts)]
+        return dict(conn.execute(self._q.take_sequences, rows).all())
+
+    def _set_statuses(
+        self, conn: Connection, statuses: Mapping[str, InboxStatus], now: datetime
+    ) -> None:
+        # One statement per distinct status (usually one): cheaper than a row-by-row update.
+        by_status: dict[InboxStatus, list[str]] = {}
+        for inbox_id, status in statuses.items():
+            by_status.setdefault(status, []).append(inbox_id)
+        for status, ids in by_status.items():
+            at = None if status == InboxStatus.FAILED else now
+            conn.execute(self._q.set_status, {"ids": ids, "status": status.value, "at": at})
+
+    def _record_failures(
+        self,
+        conn: Connection,
+        outcomes: Sequence[Outcome],
+        current: Mapping[str, AnyRow],
+        now: datetime,
+    ) -> None:
+        rows = [
+            _failure_row(current[o.inbox_id], o.failure, now)
+            for o in outcomes
+            if o.failure is not None
+        ]
+        if rows:
+            conn.execute(self._q.record_failures, rows)
+
+    def unfinished(self, older_than: datetime, limit: int) -> list[str]:
+        """Messages still ``received`` whose last attempt (or reception, if never attempted)
+        is older than ``older_than``, oldest first: what a crashed worker left behind."""
+        with self._read() as conn:
+            params = {"older_than": require_aware(older_than, "older_than"), "limit": limit}
+            found = conn.execute(self._q.unfinished, params)
+            return list(found.scalars())
+
+    def inbox(self, inbox_id: str) -> InboxRecord | None:
+        """The stored message, or ``None``."""
+        with self._read() as conn:
+            row = conn.execute(self._q.inbox, {"id": inbox_id}).first()
+        return _rows.inbox_record(row) if row is not None else None
+
+    # --- outbox --------------------------------------------------------------------------
+
+    def pending_events(self, limit: int) -> list[OutboxEvent]:
+        """Unpublished events, oldest first (by subject sequence within one moment)."""
+        with self._read() as conn:
+            rows = conn.execute(self._q.pending, {"limit": limit}).all()
+        return [_rows.outbox_event(row) for row in rows]
+
+    def mark_published(self, event_ids: Sequence[str]) -> None:
+        """Record that these events went out; already published ones keep their time."""
+        if not event_ids:
+            return
+        with self._write() as conn:
+            conn.execute(self._q.mark_published, {"ids": list(event_ids), "now": _now()})
+
+    def events_for(self, inbox_id: str) -> list[OutboxEvent]:
+        """The events made from one inbox message, in the order processing produced them."""
+        with self._read() as conn:
+            rows = conn.execute(self._q.events_for, {"id": inbox_id}).all()
+        return [_rows.outbox_event(row) for row in rows]
+
+    # --- failed messages -------------------------------------------------------------------
+
+    def failed(
+        self,
+        *,
+        agency: str | None = None,
+        error_type: str | None = None,
+        since: datetime | None = None,
+        status: FailedStatus | None = FailedStatus.OPEN,
+        fingerprint: str | None = None,
+        limit: int = 1000,
+    ) -> list[FailedMessage]:
+        """Failed messages matching every filter given, most recently failed first."""
+        c = failed_messages.c
+        where = _failure_filters(agency, error_type, since)
+        if status is not None:
+            where.append(c.status == status.value)
+        if fingerprint is not None:
+            where.append(c.fingerprint == fingerprint)
+        stmt = select(failed_messages).where(*where)
+        stmt = stmt.order_by(c.last_failed_at.desc(), c.failed_id).limit(limit)
+        with self._read() as conn:
+            return [_rows.failed_message(row) for row in conn.execute(stmt)]
+
+    def failed_groups(
+        self,
+        *,
+        agency: str | None = None,
+        error_type: str | None = None,
+        since: datetime | None = None,
+    ) -> list[FailedGroup]:
+        """Open failures grouped by fingerprint, biggest group first; error type, reason and
+        agency are those of the group's most recent failure."""
+        groups = _groups_query(_failure_filters(agency, error_type, since))
+        with self._read() as conn:
+            return [_rows.failed_group(row) for row in conn.execute(groups)]
+
+    def failed_message(self, failed_id: str) -> FailedMessage | None:
+        """One failed message, or ``None``."""
+        with self._read() as conn:
+            row = conn.execute(self._q.failed_message, {"id": failed_id}).first()
+        return _rows.failed_message(row) if row is not None else None
+
+    def reopen_for_replay(self, failed_ids: Sequence[str], actor: str) -> list[str]:
+        """Mark failures ``replayed`` and put their messages back to ``received`` with no
+        attempts; the inbox ids to re-queue come back, in the order given.
+
+        Already replayed failures are accepted again (a lost re-queue), but a message that
+        was processed since is not touched or returned. The replay counts as the message's
+        last attempt time, so the sweeper does not pick it up at the same moment. Unknown
+        ids: ``NotFoundError``; discarded ones: ``InvalidTransitionError``; nothing changes.
+        """
+        ids = list(dict.fromkeys(failed_ids))
+        if not ids:
+            return []
+        now = _now()
+        with self._write() as conn:
+            failures = self._lock_failures(conn, ids)
+            _require_replayable(ids, failures)
+            inbox_ids = [failures[i].inbox_id for i in ids]
+            params = {"ids": inbox_ids, "now": now}
+            requeued = set(conn.execute(self._q.requeue, params).scalars())
+            self._resolve(conn, ids, FailedStatus.REPLAYED, f"replayed by {actor}")
+            self._add_audit(
+                conn, [_replay_audit(f, actor, now, requeued) for f in failures.values()]
+            )
+        return [inbox_id for inbox_id in inbox_ids if inbox_id in requeued]
+
+    def discard(self, failed_id: str, actor: str, reason: str) -> None:
+        """Give up an open failure for good, saying why (required); audited."""
+        if not reason.strip():
+            raise ReasonRequiredError(
+                "discarding a failed message needs a reason", failed_id=failed_id
+            )
+        with self._write() as conn:
+            failure = self._open_failure(conn, failed_id)
+            resolution = f"discarded by {actor}: {reason}"
+            self._resolve(conn, [failed_id], FailedStatus.DISCARDED, resolution)
+            conn.execute(self._q.discard_inbox, {"id": failure.inbox_id})
+            details = {"inbox_id": failure.inbox_id}
+            audit = _audit_row(_now(), actor, "discard", failed_id, reason=reason, details=details)
+            self._add_audit(conn, [audit])
+
+    def _open_failure(self, conn: Connection, failed_id: str) -> AnyRow:
+        failure = self._lock_failures(conn, [failed_id]).get(failed_id)
+        if failure is None:
+            raise NotFoundError(f"no failed message {failed_id!r}", failed_id=failed_id)
+        _require_open(failure)
+        return failure
+
+    def _lock_failures(self, conn: Connection, failed_ids: Sequence[str]) -> dict[str, AnyRow]:
+        # Inbox rows first, in the order complete() takes them, then the failure rows.
+        inbox_ids = list(conn.execute(self._q.failure_inboxes, {"ids": failed_ids}).scalars())
+        self._lock_inbox(conn, sorted(inbox_ids))
+        rows = conn.execute(self._q.lock_failures, {"ids": failed_ids})
+        return {row.failed_id: row for row in rows}
+
+    def _resolve(
+        self, conn: Connection, failed_ids: Sequence[str], status: FailedStatus, resolution: str
+    ) -> None:
+        rows = [
+            {"b_id": i, "b_status": status.value, "b_resolution": resolution} for i in failed_ids
+        ]
+        conn.execute(self._q.resolve, rows)
+
+    # --- audit ---------------------------------------------------------------------------
+
+    def audit(
+        self, actor: str, action: str, target: str, reason: str, details: Mapping[str, Any]
+    ) -> None:
+        """Append an entry to the audit log."""
+        with self._write() as conn:
+            entry = _audit_row(_now(), actor, action, target, reason=reason, details=details)
+            self._add_audit(conn, [entry])
+
+    def audit_log(self, limit: int = 100) -> list[AuditEntry]:
+        """The newest audit entries, newest first."""
+        with self._read() as conn:
+            return [
+                _rows.audit_entry(row) for row in conn.execute(self._q.audit_log, {"limit": limit})
+            ]
+
+    def _add_audit(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            conn.execute(self._q.add_audit, list(rows))
+
+    # --- outbound requests -----------------------------------------------------------------
+
+    def create_outbound(
+        self, request_id: str, agency: str, kind: str, payload: bytes, smev_message_id: str
+    ) -> tuple[OutboundRequest, bool]:
+        """Record a request to send, idempotent on ``request_id``: the stored request comes
+        back with ``False`` when it already existed (unchanged)."""
+        now = _now()
+        row = {
+            "request_id": request_id, "agency": agency, "kind": kind,
+            "state": OutboundState.PENDING.value, "smev_message_id": smev_message_id,
+            "payload": payload, "attempts": 0, "created_at": now, "updated_at": now,
+        }  # fmt: skip
+        with self._write() as conn:
+            created = conn.execute(self._q.create_outbound, row).first()
+            stored = created or conn.execute(self._q.outbound, {"id": request_id}).one()
+        return _rows.outbound_request(stored), created is not None
+
+    def transition_outbound(
+        self,
+        request_id: str,
+        state: OutboundState,
+        *,
+        smev_message_id: str | None = None,
+        answer_inbox_id: str | None = None,
+        error: str | None = None,
+    ) -> OutboundRequest:
+        """Move a request along ``OUTBOUND_TRANSITIONS`` (``InvalidTransitionError``
+        otherwise). A new ``smev_message_id`` replaces the old one (a resend after
+        StaleMessageId); each move to SENT counts an attempt; values not given are kept."""
+        with self._write() as conn:
+            row = conn.execute(self._q.lock_outbound, {"id": request_id}).first()
+            if row is None:
+                raise NotFoundError(f"no outbound request {request_id!r}", request_id=request_id)
+            _require_move(request_id, OutboundState(row.state), state)
+            changes = _outbound_changes(row, state, smev_message_id, answer_inbox_id, error)
+            stmt = update(outbound_requests).where(outbound_requests.c.request_id == request_id)
+            updated = conn.execute(stmt.values(changes).returning(*outbound_requests.c)).one()
+        return _rows.outbound_request(updated)
+
+    def outbound(self, request_id: str) -> OutboundRequest | None:
+        """One outbound request, or ``None``."""
+        return self._one_outbound(self._q.outbound, request_id)
+
+    def outbound_by_message_id(self, smev_message_id: str) -> OutboundRequest | None:
+        """The request sent under this SMEV message id (an answer's OriginalMessageId)."""
+        return self._one_outbound(self._q.outbound_by_message_id, smev_message_id)
+
+    def _one_outbound(self, stmt: Any, key: str) -> OutboundRequest | None:
+        with self._read() as conn:
+            row = conn.execute(stmt, {"id": key}).first()
+        return _rows.outbound_request(row) if row is not None else None
+
+
+# --- helpers: pure functions on rows and results ------------------------------------------
+
+
+def _first_each(pairs: Iterable[tuple[str, _T]]) -> dict[str, _T]:
+    """The first value for each key, in the order keys first appear (a batch's redeliveries)."""
+    first: dict[str, _T] = {}
+    for key, value in pairs:
+        first.setdefault(key, value)
+    return first
+
+
+def _received(ids: Sequence[str], stored: set[str], statuses: Mapping[str, str]) -> list[Received]:
+    results: list[Received] = []
+    seen: set[str] = set()
+    for inbox_id in ids:
+        if inbox_id in stored and inbox_id not in seen:
+            results.append(Received(inbox_id, False, InboxStatus.RECEIVED))
+        else:
+            status = InboxStatus(statuses.get(inbox_id, InboxStatus.RECEIVED))
+            results.append(Received(inbox_id, True, status))
+        seen.add(inbox_id)
+    return results
+
+
+def _completions(
+    outcomes: Sequence[Outcome], current: Mapping[str, AnyRow], done: Mapping[str, Completion]
+) -> list[Completion]:
+    results: list[Completion] = []
+    seen: set[str] = set()
+    for outcome in outcomes:
+        inbox_id = outcome.inbox_id
+        if inbox_id in done and inbox_id not in seen:
+            results.append(done[inbox_id])
+        else:
+            status = done[inbox_id].status if inbox_id in done else current[inbox_id].status
+            results.append(Completion(inbox_id, InboxStatus(status), 0))
+        seen.add(inbox_id)
+    return results
+
+
+def _require_all(wanted: Iterable[str], found: Mapping[str, Any], what: str) -> None:
+    if missing := [key for key in wanted if key not in found]:
+        raise NotFoundError(f"unknown {what}: {', '.join(missing)}", missing=missing)
+
+
+def _require_replayable(ids: Sequence[str], failures: Mapping[str, AnyRow]) -> None:
+    _require_all(ids, failures, "failed messages")
+    if gone := [i for i in ids if failures[i].status == FailedStatus.DISCARDED]:
+        raise InvalidTransitionError(
+            f"discarded failed messages cannot be replayed: {', '.join(gone)}",
+            failed_ids=gone, from_status="discarded", to_status="replayed",
+        )  # fmt: skip
+
+
+def _require_open(failure: AnyRow) -> None:
+    if failure.status != FailedStatus.OPEN:
+        raise InvalidTransitionError(
+            f"failed message {failure.failed_id} is {failure.status}: only open ones can be "
+            "discarded",
+            failed_id=failure.failed_id, from_status=failure.status, to_status="discarded",
+        )  # fmt: skip
+
+
+def _require_move(request_id: str, current: OutboundState, wanted: OutboundState) -> None:
+    if wanted not in OUTBOUND_TRANSITIONS[current]:
+        raise InvalidTransitionError(
+            f"outbound request {request_id!r} cannot move from {current} to {wanted}",
+            request_id=request_id, from_state=current.value, to_state=wanted.value,
+        )  # fmt: skip
+
+
+def _outbound_changes(
+    row: AnyRow,
+    state: OutboundState,
+    smev_message_id: str | None,
+    answer_inbox_id: str | None,
+    error: str | None,
+) -> dict[str, Any]:
+    changes: dict[str, Any] = {"state": state.value, "updated_at": _now()}
+    if state == OutboundState.SENT:
+        changes["attempts"] = row.attempts + 1
+    given = {"smev_message_id": smev_message_id, "answer_inbox_id": answer_inbox_id, "error": error}
+    changes.update({name: value for name, value in given.items() if value is not None})
+    return changes
+
+
+def _event_row(
+    inbox_id: str, position: int, event: NewEvent, seq: int, now: datetime
+) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id, "inbox_id": inbox_id, "position": position,
+        "routing_key": event.routing_key, "subject": event.subject, "subject_seq": seq,
+        "payload": event.payload, "headers": dict(event.headers), "created_at": now,
+        "published_at": None,
+    }  # fmt: skip
+
+
+def _failure_row(inbox: AnyRow, failure: Failure | None, now: datetime) -> dict[str, Any]:
+    assert failure is not None  # noqa: S101 - callers pass failed outcomes only
+    fingerprint = failure.fingerprint or default_fingerprint(
+        failure.error_type, inbox.agency, inbox.kind
+    )
+    return {
+        "failed_id": failed_id_for(inbox.inbox_id), "inbox_id": inbox.inbox_id,
+        "agency": inbox.agency, "kind": inbox.kind, "error_type": failure.error_type,
+        "reason": failure.reason, "traceback": failure.traceback, "attempts": inbox.attempts,
+        "first_failed_at": now, "last_failed_at": now, "fingerprint": fingerprint,
+        "status": FailedStatus.OPEN.value, "resolution": None,
+    }  # fmt: skip
+
+
+def _failure_filters(
+    agency: str | None, error_type: str | None, since: datetime | None
+) -> list[Any]:
+    c = failed_messages.c
+    where: list[Any] = []
+    if agency is not None:
+        where.append(c.agency == agency)
+    if error_type is not None:
+        where.append(c.error_type == error_type)
+    if since is not None:
+        where.append(c.last_failed_at >= require_aware(since, "since"))
+    return where
+
+
+def _groups_query(where: Sequence[Any]) -> Any:
+    c = failed_messages.c
+    newest = func.row_number().over(
+        partition_by=c.fingerprint, order_by=(c.last_failed_at.desc(), c.failed_id)
+    )
+    ranked = (
+        select(
+            c.fingerprint, c.error_type, c.reason, c.agency,
+            func.count().over(partition_by=c.fingerprint).label("count"),
+            func.min(c.first_failed_at).over(partition_by=c.fingerprint).label("first_failed_at"),
+            func.max(c.last_failed_at).over(partition_by=c.fingerprint).label("last_failed_at"),
+            newest.label("rank"),
+        )
+        .where(c.status == FailedStatus.OPEN.value, *where)
+        .subquery()
+    )  # fmt: skip
+    r = ranked.c
+    order = (r.count.desc(), r.last_failed_at.desc(), r.fingerprint)
+    return select(ranked).where(r.rank == 1).order_by(*order)
+
+
+def _audit_row(
+    at: datetime, actor: str, action: str, target: str, *, reason: str, details: Mapping[str, Any]
+) -> dict[str, Any]:
+    return {
+        "at": at, "actor": actor, "action": action, "target": target, "reason": reason,
+        "details": dict(details),
+    }  # fmt: skip
+
+
+def _replay_audit(failure: AnyRow, actor: str, now: datetime, requeued: set[str]) -> dict[str, Any]:
+    details = {"inbox_id": failure.inbox_id, "requeued": failure.inbox_id in requeued}
+    reason = "replayed by an operator"
+    return _audit_row(now, actor, "replay", failure.failed_id, reason=reason, details=details)
+
+
+if TYPE_CHECKING:  # mypy proves SqlJournal implements the port
+    _implements: type[Journal] = SqlJournal
