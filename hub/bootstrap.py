@@ -6,15 +6,25 @@ until a part is first used.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from hub.config import Settings
 from hub.crypto import GostBackend, select_backend
 from hub.crypto.keys import load_certificate, load_private_key
 from hub.crypto.xmldsig import KeySigner, LocalKeySigner, XmlSigner, XmlVerifier
 from hub.errors import ConfigurationError
+from hub.journal.api import Journal
+from hub.operations import Operations
+from hub.processing import Processor
+from hub.relay import Relay
+from hub.routing.api import Bus
+from hub.routing.router import Router
+from hub.routing.topology import Topology, build_topology
+from hub.worker import Worker, WorkerSettings
 from hub.xml import XmlLimits
 
 
@@ -66,6 +76,78 @@ class Hub:
     @cached_property
     def signer(self) -> XmlSigner:
         return XmlSigner(self.key_signer, self.crypto)
+
+    # --- the backbone: journal, broker, routing, processing -------------------------------
+
+    @cached_property
+    def journal(self) -> Journal:
+        override: Journal | None = self._override("journal")
+        if override is not None:
+            return override
+        from hub.journal.sql import SqlJournal  # noqa: PLC0415 - loads SQLAlchemy and a driver
+
+        return SqlJournal.open(self.settings.database_url.get_secret_value())
+
+    @cached_property
+    def topology(self) -> Topology:
+        s = self.settings
+        return build_topology(s.topology_prefix, s.agencies, s.retry_delays)
+
+    @cached_property
+    def bus(self) -> Bus:
+        override: Bus | None = self._override("bus")
+        if override is not None:
+            return override
+        from hub.routing.bus import create_bus  # noqa: PLC0415 - loads kombu
+
+        return create_bus(self.settings.broker_url.get_secret_value(), self.topology)
+
+    @cached_property
+    def router(self) -> Router:
+        router: Router = self._override("router") or Router()
+        for spec in self.settings.adapters:
+            _load_plugin(spec)(router)
+        return router
+
+    @cached_property
+    def processor(self) -> Processor:
+        return Processor(
+            self.router,
+            self.verifier if self.settings.require_signatures else None,
+            self.xml_limits,
+            frozenset(self.settings.agencies),
+        )
+
+    @cached_property
+    def worker(self) -> Worker:
+        settings = WorkerSettings(
+            retry_budget=self.settings.retry_budget, max_batch=self.settings.worker_batch
+        )
+        return Worker(self.journal, self.bus, self.topology, self.processor, settings)
+
+    @cached_property
+    def relay(self) -> Relay:
+        return Relay(self.journal, self.bus, self.topology)
+
+    @cached_property
+    def operations(self) -> Operations:
+        return Operations(self.journal, self.worker)
+
+    def close(self) -> None:
+        """Release connections (only those that were opened)."""
+        for name in ("bus", "journal"):
+            part = self.__dict__.get(name)
+            if part is not None and name not in self.overrides:
+                part.close()
+
+
+def _load_plugin(spec: str) -> Callable[[Router], None]:
+    module_name, _, function = spec.partition(":")
+    try:
+        plugin = getattr(importlib.import_module(module_name), function or "register")
+    except (ImportError, AttributeError) as exc:
+        raise ConfigurationError(f"cannot load adapter plug-in {spec!r}: {exc}") from exc
+    return cast(Callable[[Router], None], plugin)
 
 
 def bootstrap(settings: Settings | None = None, **overrides: Any) -> Hub:

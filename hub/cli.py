@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from lxml import etree
@@ -21,9 +23,16 @@ from hub.errors import HubError
 app = typer.Typer(no_args_is_help=True, help="Interagency integration hub (SMEV 3).")
 smev_app = typer.Typer(no_args_is_help=True, help="Read, verify and sign SMEV 3 messages.")
 keys_app = typer.Typer(no_args_is_help=True, help="GOST keys and certificates.")
+db_app = typer.Typer(no_args_is_help=True, help="The journal's database.")
+topology_app = typer.Typer(no_args_is_help=True, help="Exchanges and queues on the broker.")
+failed_app = typer.Typer(no_args_is_help=True, help="Failed messages: list, show, replay, discard.")
 app.add_typer(smev_app, name="smev")
 app.add_typer(keys_app, name="keys")
+app.add_typer(db_app, name="db")
+app.add_typer(topology_app, name="topology")
+app.add_typer(failed_app, name="failed")
 
+T = TypeVar("T")
 EXIT_INVALID = 1
 EXIT_BAD_INPUT = 2
 _stdout = Console()
@@ -197,6 +206,239 @@ def bench(
     from hub.bench import run  # noqa: PLC0415
 
     run(seconds=seconds, backends=backend, console=_stdout)
+
+
+# --- the backbone ----------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the journal's migrations (the embedded SQLite file is created if missing)."""
+    from hub.journal.migrate import upgrade  # noqa: PLC0415
+
+    settings = _hub().settings
+    upgrade(settings.database_url.get_secret_value())
+    _stdout.print("journal schema is up to date")
+
+
+@topology_app.command("declare")
+def topology_declare() -> None:
+    """Declare exchanges, queues and bindings (idempotent)."""
+    hub = _hub()
+    _guard(hub.bus.declare)
+    _stdout.print(f"declared topology {hub.topology.prefix!r} on the broker")
+
+
+@topology_app.command("show")
+def topology_show() -> None:
+    """Print the topology the hub declares."""
+    _stdout.print(_hub().topology.describe())
+
+
+Actor = Annotated[
+    str, typer.Option("--actor", envvar="HUB_OPERATOR", help="who acts (for the audit log)")
+]
+
+
+def _default_actor() -> str:
+    import getpass  # noqa: PLC0415
+
+    return getpass.getuser()
+
+
+def _guard(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except HubError as exc:
+        _fail(str(exc))
+
+
+@app.command("worker")
+def worker() -> None:
+    """Consume, store, process and settle inbound messages and commands until SIGTERM."""
+    from hub.runtime import Service, run_services  # noqa: PLC0415
+
+    hub = _hub()
+    _guard(hub.bus.declare)
+    run_services([Service("worker", hub.worker.run)])
+    hub.close()
+
+
+@app.command("relay")
+def relay() -> None:
+    """Publish the outbox to the events exchange with confirms until SIGTERM."""
+    from hub.runtime import Service, run_services  # noqa: PLC0415
+
+    hub = _hub()
+    _guard(hub.bus.declare)
+    run_services([Service("relay", hub.relay.run)])
+    hub.close()
+
+
+@app.command("run")
+def run_all() -> None:
+    """Worker and relay in one process (the only way with the in-memory broker)."""
+    from hub.runtime import Service, run_services  # noqa: PLC0415
+
+    hub = _hub()
+    _guard(hub.bus.declare)
+    run_services([Service("worker", hub.worker.run), Service("relay", hub.relay.run)])
+    hub.close()
+
+
+@failed_app.command("list")
+def failed_list(
+    agency: Annotated[str | None, typer.Option(help="only this agency")] = None,
+    error: Annotated[str | None, typer.Option(help="only this error type")] = None,
+    since: Annotated[datetime | None, typer.Option(help="failed last at or after (ISO)")] = None,
+) -> None:
+    """Open failed messages grouped by cause (fingerprint), with counts."""
+    from hub.logging import mask_text  # noqa: PLC0415
+
+    hub = _hub()
+    groups = hub.journal.failed_groups(agency=agency, error_type=error, since=_aware(since))
+    table = Table(title=f"failed messages: {sum(g.count for g in groups)} in {len(groups)} groups")
+    for column in ("group", "count", "error", "agency", "reason", "first", "last"):
+        table.add_column(column)
+    for g in groups:
+        table.add_row(
+            g.fingerprint,
+            str(g.count),
+            g.error_type,
+            g.agency or "—",
+            mask_text(g.reason)[:80],
+            f"{g.first_failed_at:%Y-%m-%d %H:%M}",
+            f"{g.last_failed_at:%Y-%m-%d %H:%M}",
+        )
+    _stdout.print(table)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+@failed_app.command("show")
+def failed_show(
+    failed_id: Annotated[str, typer.Argument(help="failed message id")],
+    reveal: Annotated[bool, typer.Option(help="show personal data in clear (audited)")] = False,
+    reason: Annotated[str, typer.Option(help="why you need to see it (with --reveal)")] = "",
+    actor: Actor = "",
+) -> None:
+    """One failed message: error, traceback, attempts and the stored message (masked)."""
+    from hub.logging import mask_text  # noqa: PLC0415
+
+    hub = _hub()
+    failed = hub.journal.failed_message(failed_id)
+    record = hub.journal.inbox(failed.inbox_id) if failed else None
+    if failed is None or record is None:
+        _fail(f"no failed message with id {failed_id}")
+    if reveal and not reason.strip():
+        _fail("--reveal needs --reason: revealing personal data is audited")
+    if reveal:
+        hub.journal.audit(
+            actor or _default_actor(), "reveal", failed_id, reason, {"inbox_id": failed.inbox_id}
+        )
+    show = (lambda text: text) if reveal else mask_text
+    for key, value in _failed_fields(failed, record).items():
+        _stdout.print(f"[bold]{key}[/bold]: {show(str(value))}", highlight=False)
+    _stdout.print("[bold]message[/bold]:", highlight=False)
+    _stdout.print(show(record.raw.decode("utf-8", errors="replace")), highlight=False, markup=False)
+    _stdout.print("[bold]traceback[/bold]:", highlight=False)
+    _stdout.print(show(failed.traceback), highlight=False, markup=False)
+
+
+def _failed_fields(failed: Any, record: Any) -> dict[str, object]:
+    return {
+        "failed id": failed.failed_id,
+        "inbox id": failed.inbox_id,
+        "status": failed.status,
+        "agency": failed.agency,
+        "kind": failed.kind,
+        "source": record.source,
+        "external id": record.external_id,
+        "error": failed.error_type,
+        "reason": failed.reason,
+        "attempts": failed.attempts,
+        "first failed": failed.first_failed_at,
+        "last failed": failed.last_failed_at,
+        "group": failed.fingerprint,
+        "received": record.received_at,
+        "bytes": len(record.raw),
+    }
+
+
+@failed_app.command("replay")
+def failed_replay(
+    ids: Annotated[list[str] | None, typer.Argument(help="failed message ids")] = None,
+    group: Annotated[str | None, typer.Option("--group", help="every open one of a group")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="every open failed message")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="show, change nothing")] = False,
+    actor: Actor = "",
+) -> None:
+    """Process failed messages again from their stored bytes with the current code."""
+    from rich.progress import track  # noqa: PLC0415
+
+    hub = _hub()
+    chosen = _guard(lambda: hub.operations.select(ids or [], group, everything))
+    if dry_run:
+        for failed in track(chosen, description="dry run", console=_stdout):
+            _print_dry_run(hub.operations.dry_run(failed))
+        return
+    results = []
+    for start in track(range(0, len(chosen), 100), description="replaying", console=_stdout):
+        results += hub.operations.replay(chosen[start : start + 100], actor or _default_actor())
+    _print_replay(results)
+
+
+def _print_dry_run(result: Any) -> None:
+    _stdout.print(
+        f"{result.failed_id}: would be {result.status}"
+        + (f" ({result.reason})" if result.reason else ""),
+        highlight=False,
+    )
+    for event in result.events:
+        _stdout.print(f"  would publish {event.event_id} {event.routing_key} {event.subject}")
+    for event in result.published_before:
+        state = "published" if event.published_at else "waiting in outbox"
+        _stdout.print(f"  before: {event.event_id} {event.routing_key} ({state})")
+
+
+def _print_replay(results: list[Any]) -> None:
+    table = Table(title="replay")
+    for column in ("failed id", "outcome", "events", "reason"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(r.failed_id, r.status, str(len(r.events)), r.reason or "")
+    _stdout.print(table)
+    if any(r.status == "failed" for r in results):
+        raise typer.Exit(EXIT_INVALID)
+
+
+@failed_app.command("discard")
+def failed_discard(
+    failed_id: Annotated[str, typer.Argument(help="failed message id")],
+    reason: Annotated[str, typer.Option("--reason", help="why it is given up (audited)")],
+    actor: Actor = "",
+) -> None:
+    """Give a failed message up for good, with a reason (kept, audited, never deleted)."""
+    hub = _hub()
+    _guard(lambda: hub.operations.discard(failed_id, actor or _default_actor(), reason))
+    _stdout.print(f"discarded {failed_id}")
+
+
+@app.command("audit")
+def audit(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
+    """The newest operator actions: who, when, what, why."""
+    table = Table(title="audit log")
+    for column in ("when", "who", "action", "target", "why"):
+        table.add_column(column)
+    for entry in _hub().journal.audit_log(limit):
+        table.add_row(
+            f"{entry.at:%Y-%m-%d %H:%M:%S}", entry.actor, entry.action, entry.target, entry.reason
+        )
+    _stdout.print(table)
 
 
 if __name__ == "__main__":  # pragma: no cover

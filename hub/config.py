@@ -31,6 +31,20 @@ class Settings(BaseSettings):
         description="kombu URL: memory:// (in-process) or amqp://user:pass@host:5672/vhost",
     )
     topology_prefix: str = Field("hub", pattern=r"^[a-z][a-z0-9_-]*$", description="name prefix")
+    agencies: tuple[str, ...] = Field(
+        ("zags", "pfr", "gosuslugi"), description="agencies with a work queue each"
+    )
+    adapters: tuple[str, ...] = Field(
+        (), description="extra adapter plug-ins: 'module:function' taking the Router"
+    )
+    require_signatures: bool = Field(
+        True, description="refuse SMEV messages without a valid signature"
+    )
+    retry_budget: int = Field(8, ge=1, description="attempts before a passing failure is kept")
+    retry_delays: tuple[int, ...] = Field(
+        (1, 5, 30, 120, 600), min_length=1, description="seconds between retries (broker queues)"
+    )
+    worker_batch: int = Field(100, ge=1, le=1000, description="messages per worker batch")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="auto: console on a terminal, JSON otherwise"

@@ -1,0 +1,200 @@
+"""The backbone end to end, on the embedded default and on production parts.
+
+One suite, two stacks: SQLite + kombu's in-memory broker, and PostgreSQL + RabbitMQ. Messages
+go in through the inbound exchange as an agency system would post them; events come out of
+the events exchange to a consumer that deduplicates by event id, as the registry does.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from hub.bootstrap import Hub, bootstrap
+from hub.config import Settings
+from hub.journal.api import FailedStatus, InboxStatus, inbox_id_for
+from hub.journal.migrate import upgrade
+from hub.routing.api import Outgoing
+from tests.support import FLAKY, LATE, FlakyAdapter, notice, running, translate_notice
+from tests.support import register as register_notices
+from tests.support_bus import EventCollector, delete_topology
+
+pytestmark = [pytest.mark.contract, pytest.mark.integration]
+
+
+@pytest.fixture(params=["embedded", "production"])
+def hub(request: pytest.FixtureRequest, tmp_path: Path, topology_prefix: str) -> Iterator[Hub]:
+    if request.param == "embedded":
+        database, broker = f"sqlite:///{tmp_path / 'hub.db'}", "memory://"
+    else:
+        database = request.getfixturevalue("pg_url")
+        broker = request.getfixturevalue("amqp_url")
+        upgrade(database)
+    settings = Settings(
+        database_url=database,
+        broker_url=broker,
+        topology_prefix=topology_prefix,
+        require_signatures=False,
+        retry_budget=3,
+        retry_delays=(1, 1, 2),
+        worker_batch=50,
+    )
+    hub = bootstrap(settings)
+    register_notices(hub.router)
+    hub.bus.declare()
+    yield hub
+    delete_topology(broker, hub.topology)
+    hub.close()
+
+
+def post(hub: Hub, bodies: list[bytes], agency: str = "zags", ids: list[str] | None = None) -> None:
+    ids = ids or [str(uuid.uuid4()) for _ in bodies]
+    messages = [
+        Outgoing(body, agency, {"x-hub-source": "smev"}, message_id, "text/xml")
+        for body, message_id in zip(bodies, ids, strict=True)
+    ]
+    hub.bus.publish(hub.topology.inbound_exchange.name, messages)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_every_message_becomes_one_event_in_subject_order(hub: Hub) -> None:
+    bodies = [notice(f"child-{i % 7}", i) for i in range(120)]
+    with EventCollector(hub) as events, running(hub.worker, hub.relay):
+        post(hub, bodies)
+        wait_for(lambda: len(events.unique()) == 120)
+    unique = events.unique()
+    assert {e["data"]["n"] for e in unique.values()} == set(range(120))
+    for subject in {f"child-{i}" for i in range(7)}:
+        about = sorted(
+            (e for e in events.received if e["subject"] == subject), key=lambda e: e["seq"]
+        )
+        assert [e["data"]["n"] for e in about] == sorted(e["data"]["n"] for e in about)
+
+
+def test_redelivery_and_resends_are_processed_once(hub: Hub) -> None:
+    same_id, first, resent = (str(uuid.uuid4()) for _ in range(3))
+    with EventCollector(hub) as events, running(hub.worker, hub.relay):
+        post(hub, [notice("a", 1), notice("a", 1)], ids=[same_id, same_id])
+        # An agency resends the same fact (record 77) under a new MessageID.
+        post(hub, [notice("b", 2, record_id="77")], ids=[first])
+        wait_for(lambda: len(events.unique()) == 2)
+        post(hub, [notice("b", 2, record_id="77")], ids=[resent])
+        wait_for(lambda: _status(hub, resent) is not InboxStatus.RECEIVED)
+        time.sleep(0.3)
+    assert len(events.received) == 2
+    assert _status(hub, first) is InboxStatus.PROCESSED
+    assert _status(hub, resent) is InboxStatus.DUPLICATE
+
+
+def _status(hub: Hub, message_id: str) -> InboxStatus | None:
+    record = hub.journal.inbox(inbox_id_for("smev", message_id))
+    return record.status if record else None
+
+
+def test_bad_input_is_kept_whole_and_the_queue_keeps_flowing(hub: Hub) -> None:
+    huge = b"<a>" + b"x" * (hub.settings.xml_max_bytes + 10) + b"</a>"
+    bad = {
+        "malformed": b"<soap:Envelope><unclosed>",
+        "huge": huge,
+        "unknown-root": notice("c", 3, tag="{urn://nobody/1.0}Unknown"),
+    }
+    ids = {name: str(uuid.uuid4()) for name in bad}
+    with EventCollector(hub) as events, running(hub.worker, hub.relay):
+        post(hub, list(bad.values()), ids=list(ids.values()))
+        post(hub, [notice("d", 4)], agency="no-such-agency")
+        post(hub, [notice("e", 5)])
+        wait_for(lambda: len(events.unique()) == 1)
+        wait_for(lambda: len(hub.journal.failed()) == 4)
+    by_type = {f.error_type: f for f in hub.journal.failed()}
+    assert set(by_type) == {
+        "MalformedXmlError",
+        "XmlTooLargeError",
+        "UnknownKindError",
+        "UnknownAgencyError",
+    }
+    stored = hub.journal.inbox(by_type["XmlTooLargeError"].inbox_id)
+    assert stored is not None and stored.raw == huge  # kept byte for byte
+    assert "line 1" in by_type["MalformedXmlError"].reason
+
+
+def test_passing_failures_are_retried_then_kept(hub: Hub) -> None:
+    flaky = FlakyAdapter(failures=1)
+    hub.router.register_inbound(FLAKY, flaky)
+    hopeless = FlakyAdapter(failures=100)
+    hub.router.register_inbound(LATE, hopeless)
+    with EventCollector(hub) as events, running(hub.worker, hub.relay):
+        post(hub, [notice("f", 6, tag=FLAKY), notice("g", 7, tag=LATE)])
+        wait_for(lambda: len(events.unique()) == 1, timeout=60)
+        wait_for(lambda: len(hub.journal.failed()) == 1, timeout=90)
+    [failed] = hub.journal.failed()
+    assert failed.error_type == "RetryBudgetSpentError"
+    assert max(hopeless.calls.values()) == hub.settings.retry_budget
+
+
+def test_replay_after_the_cause_is_fixed_publishes_once(hub: Hub) -> None:
+    with EventCollector(hub) as events, running(hub.worker, hub.relay):
+        post(hub, [notice("h", 8, tag=LATE)])
+        wait_for(lambda: len(hub.journal.failed()) == 1)
+        [failed] = hub.journal.failed()
+        assert failed.error_type == "UnknownKindError"
+        dry = hub.operations.dry_run(failed)
+        assert dry.status == "failed" and not events.unique()
+        hub.router.register_inbound(LATE, translate_notice)  # the fix is deployed
+        [result] = hub.operations.replay([failed], "operator@test")
+        assert result.status == InboxStatus.PROCESSED.value
+        wait_for(lambda: len(events.unique()) == 1)
+        assert hub.operations.replay([failed], "operator@test") == []  # nothing left to do
+        time.sleep(0.5)
+    assert len(events.received) == 1
+    assert hub.journal.failed_message(failed.failed_id).status is FailedStatus.REPLAYED
+    actions = [a.action for a in hub.journal.audit_log()]
+    assert "replay-result" in actions
+
+
+def test_registry_commands_are_routed_by_type(hub: Hub) -> None:
+    def verify_birth(command: dict[str, object], record: object) -> object:
+        from hub.routing.router import EventDraft, Translation
+
+        return Translation(
+            [
+                EventDraft(
+                    "registry.command.accepted",
+                    str(command["subject"]),
+                    {"request": command["request_id"]},
+                )
+            ]
+        )
+
+    hub.router.register_command("verify-birth", verify_birth)  # type: ignore[arg-type]
+    command = {"type": "verify-birth", "request_id": "r-1", "subject": "child-9"}
+    unknown = {"type": "teleport", "request_id": "r-2"}
+    with EventCollector(hub) as events, running(hub.worker, hub.relay):
+        hub.bus.publish(
+            hub.topology.commands_exchange.name,
+            [
+                Outgoing(
+                    json.dumps(c).encode(),
+                    str(c["type"]),
+                    {},
+                    str(c["request_id"]),
+                    "application/json",
+                )
+                for c in (command, unknown)
+            ],
+        )
+        wait_for(lambda: len(events.unique()) == 1)
+        wait_for(lambda: len(hub.journal.failed()) == 1)
+    assert hub.journal.failed()[0].error_type == "UnknownKindError"

@@ -1,0 +1,300 @@
+"""``hub bench --suite backbone``: the inbound path without agency logic.
+
+store in inbox → route → mark processed + outbox → relay publishes with confirms → a
+consumer receives. Production parts (PostgreSQL, RabbitMQ) run the worker and the relay as
+separate processes, as deployed; the embedded default runs them as threads in one process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from kombu.connection import Connection
+from kombu.entity import Exchange, Queue
+from lxml import etree
+from rich.console import Console
+from rich.table import Table
+
+from hub.bootstrap import Hub, bootstrap
+from hub.config import Settings
+from hub.journal.api import InboxRecord
+from hub.routing.api import Outgoing
+from hub.routing.router import EventDraft, Router, Translation
+from hub.smev import SendRequest, build_send_request, serialize
+from hub.smev.read import SmevMessage
+
+BENCH_NS = "urn://hub.bench/ping/1.0"
+PLUGIN = "hub.bench_backbone:register"
+
+
+def register(router: Router) -> None:
+    """Plug-in: one event per bench message (no agency logic)."""
+    router.register_inbound(f"{{{BENCH_NS}}}Ping", _translate)
+
+
+def _translate(message: SmevMessage, record: InboxRecord) -> Translation:
+    content = message.content
+    n = int(content.get("n", "0")) if content is not None else 0
+    sent = float(content.get("sent", "0")) if content is not None else 0.0
+    return Translation([EventDraft("bench.ping.received", f"s{n % 1000}", {"n": n, "sent": sent})])
+
+
+def ping(n: int, sent: float = 0.0) -> bytes:
+    content = etree.Element(f"{{{BENCH_NS}}}Ping", nsmap={"b": BENCH_NS})
+    content.set("n", str(n))
+    content.set("sent", repr(sent))
+    etree.SubElement(content, f"{{{BENCH_NS}}}Padding").text = "x" * 400
+    return serialize(build_send_request(SendRequest(content), "1.3"))
+
+
+@dataclass
+class Collector:
+    """Counts events and their end-to-end latency (from the ``sent`` time in the payload)."""
+
+    url: str
+    exchange: str
+    queue_name: str
+    latencies: list[float] = field(default_factory=list)
+    seen: set[int] = field(default_factory=set)
+    stop: threading.Event = field(default_factory=threading.Event)
+    ready: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        exchange = Exchange(self.exchange, type="topic", durable=True)
+        queue = Queue(self.queue_name, exchange, routing_key="#", auto_delete=False)
+        with (
+            Connection(self.url) as connection,
+            connection.Consumer(queue, callbacks=[self._on_message], accept=None) as consumer,
+        ):
+            consumer.qos(prefetch_count=1000)
+            self.ready.set()
+            while not self.stop.is_set():
+                with contextlib.suppress(socket.timeout, TimeoutError):
+                    connection.drain_events(timeout=0.1)
+            queue(connection.channel()).delete()
+
+    def _on_message(self, _body: object, message: object) -> None:
+        data = json.loads(message.body)["data"]  # type: ignore[attr-defined]
+        if data["sent"]:
+            self.latencies.append(time.time() - data["sent"])
+        self.seen.add(data["n"])
+        message.ack()  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def collecting(hub: Hub) -> Iterator[Collector]:
+    collector = Collector(
+        hub.settings.broker_url.get_secret_value(),
+        hub.topology.events_exchange.name,
+        f"{hub.topology.prefix}.bench-events",
+    )
+    thread = threading.Thread(target=collector.run, daemon=True)
+    thread.start()
+    collector.ready.wait(10)
+    try:
+        yield collector
+    finally:
+        collector.stop.set()
+        thread.join(10)
+
+
+@contextlib.contextmanager
+def services(hub: Hub, separate_processes: bool) -> Iterator[None]:
+    if not separate_processes:
+        stop = threading.Event()
+        threads = [
+            threading.Thread(target=s.run, args=(stop,), daemon=True)
+            for s in (hub.worker, hub.relay)
+        ]
+        for t in threads:
+            t.start()
+        yield
+        stop.set()
+        for t in threads:
+            t.join(30)
+        return
+    env = {**os.environ, **_env(hub.settings)}
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "hub.cli", role], env=env)
+        for role in ("worker", "relay")
+    ]
+    yield
+    for p in processes:
+        p.send_signal(signal.SIGTERM)
+        p.wait(60)
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    return {
+        "HUB_DATABASE_URL": settings.database_url.get_secret_value(),
+        "HUB_BROKER_URL": settings.broker_url.get_secret_value(),
+        "HUB_TOPOLOGY_PREFIX": settings.topology_prefix,
+        "HUB_ADAPTERS": json.dumps([PLUGIN]),
+        "HUB_REQUIRE_SIGNATURES": "false",
+        "HUB_LOG_LEVEL": "WARNING",
+    }
+
+
+def _publish(hub: Hub, first: int, count: int, sent: float = 0.0, batch: int = 200) -> None:
+    for start in range(first, first + count, batch):
+        hub.bus.publish(
+            hub.topology.inbound_exchange.name,
+            [
+                Outgoing(
+                    ping(n, sent or time.time() * bool(sent)),
+                    "zags",
+                    {"x-hub-source": "smev"},
+                    str(uuid.uuid4()),
+                    "text/xml",
+                )
+                for n in range(start, min(start + batch, first + count))
+            ],
+        )
+
+
+def _wait(collector: Collector, total: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while len(collector.seen) < total and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return len(collector.seen) >= total
+
+
+@dataclass
+class Result:
+    stack: str
+    throughput: float
+    p50_ms: float | None
+    p99_ms: float | None
+    latency_rate: float
+    rss_start_mb: float | None
+    rss_end_mb: float | None
+    raw_rabbitmq: float | None
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def throughput(hub: Hub, messages: int, separate: bool) -> float:
+    """Sustained rate: a backlog of ``messages`` drained end to end."""
+    with collecting(hub) as collector:
+        _publish(hub, 0, messages)
+        start = time.perf_counter()
+        with services(hub, separate):
+            _wait(collector, messages, timeout=messages / 100 + 60)
+            elapsed = time.perf_counter() - start
+    return len(collector.seen) / elapsed
+
+
+def latency(hub: Hub, rate: float, seconds: float, separate: bool) -> tuple[float, float]:
+    """p50 and p99 end-to-end latency (ms) with messages arriving at ``rate`` per second."""
+    with collecting(hub) as collector, services(hub, separate):
+        time.sleep(2)  # services connected and idle
+        total = int(rate * seconds)
+        step = 20
+        start = time.perf_counter()
+        for i in range(0, total, step):
+            due = start + i / rate
+            time.sleep(max(0.0, due - time.perf_counter()))
+            _publish_timed(hub, 10_000_000 + i, step)
+        _wait(collector, total, timeout=60)
+    values = sorted(collector.latencies)
+    return statistics.median(values) * 1000, values[int(len(values) * 0.99) - 1] * 1000
+
+
+def _publish_timed(hub: Hub, first: int, count: int) -> None:
+    now = time.time()
+    hub.bus.publish(
+        hub.topology.inbound_exchange.name,
+        [
+            Outgoing(ping(n, now), "zags", {"x-hub-source": "smev"}, str(uuid.uuid4()), "text/xml")
+            for n in range(first, first + count)
+        ],
+    )
+
+
+def table(results: list[Result]) -> Table:
+    out = Table(title="hub bench: inbound path (store → route → outbox → relay → consumer)")
+    for column in (
+        "stack",
+        "msg/s sustained",
+        "p50 ms",
+        "p99 ms",
+        "at msg/s",
+        "RSS MB start→end",
+        "share of raw RabbitMQ",
+    ):
+        out.add_column(column)
+    for r in results:
+        out.add_row(
+            r.stack,
+            f"{r.throughput:,.0f}",
+            _ms(r.p50_ms),
+            _ms(r.p99_ms),
+            f"{r.latency_rate:,.0f}",
+            f"{r.rss_start_mb:,.0f}→{r.rss_end_mb:,.0f}" if r.rss_start_mb else "—",
+            f"{r.throughput / r.raw_rabbitmq:.0%} of {r.raw_rabbitmq:,.0f}"
+            if r.raw_rabbitmq
+            else "—",
+        )
+    return out
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.1f}"
+
+
+def run_stack(
+    name: str,
+    database_url: str,
+    broker_url: str,
+    *,
+    messages: int,
+    separate: bool,
+    console: Console,
+) -> Result:
+    """All figures for one stack (a fresh topology prefix each time)."""
+    prefix = f"bench{uuid.uuid4().hex[:8]}"
+    settings = Settings(
+        database_url=database_url,
+        broker_url=broker_url,
+        topology_prefix=prefix,
+        require_signatures=False,
+        adapters=(PLUGIN,),
+    )
+    hub = bootstrap(settings)
+    hub.bus.declare()
+    try:
+        console.print(f"{name}: draining a backlog of {messages:,} messages…")
+        rate = throughput(hub, messages, separate)
+        console.print(f"{name}: latency at {rate / 2:,.0f} msg/s…")
+        p50, p99 = latency(hub, rate / 2, 10, separate)
+        return Result(name, rate, p50, p99, rate / 2, None, None, None)
+    finally:
+        _delete(hub)
+        hub.close()
+
+
+def _delete(hub: Hub) -> None:
+    url = hub.settings.broker_url.get_secret_value()
+    with Connection(url) as connection:
+        channel = connection.channel()
+        for queue in hub.topology.queues:
+            with contextlib.suppress(Exception):
+                channel.queue_delete(queue.name)
+        for exchange in hub.topology.exchanges:
+            with contextlib.suppress(Exception):
+                channel.exchange_delete(exchange.name)

@@ -1,0 +1,91 @@
+"""Dispatch: each inbound message to its adapter by the qualified name of its business root
+element, each registry command by its type."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.errors import PermanentError
+from hub.journal.api import InboxRecord
+from hub.smev.read import SmevMessage
+
+
+class UnknownKindError(PermanentError):
+    """No adapter is registered for this kind of data or command."""
+
+    code = "UNKNOWN_KIND"
+
+
+class UnknownAgencyError(PermanentError):
+    """The message was addressed to an agency the hub does not serve."""
+
+    code = "UNKNOWN_AGENCY"
+
+
+class TranslationError(PermanentError):
+    """An adapter could not turn a message into events (a bug or unexpected content)."""
+
+    code = "TRANSLATION"
+
+
+@dataclass(frozen=True, slots=True)
+class EventDraft:
+    """An event as an adapter describes it; the processor gives it its id and envelope."""
+
+    type: str  # e.g. "student.birth.verified"
+    subject: str  # whom it is about (a stable person or application key)
+    data: Mapping[str, Any]
+    schema_version: str = "1"
+
+    @property
+    def routing_key(self) -> str:
+        return self.type
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """What an adapter made of a message."""
+
+    events: Sequence[EventDraft] = ()
+    business_key: str | None = None  # the agency's own id of the fact (dedupe across resends)
+
+
+InboundHandler = Callable[[SmevMessage, InboxRecord], Translation]
+CommandHandler = Callable[[Mapping[str, Any], InboxRecord], Translation]
+
+
+@dataclass
+class Router:
+    """The table of adapters; adapters register themselves in ``bootstrap``."""
+
+    inbound: dict[str, InboundHandler] = field(default_factory=dict)
+    commands: dict[str, CommandHandler] = field(default_factory=dict)
+
+    def register_inbound(self, content_name: str, handler: InboundHandler) -> None:
+        """Handle SMEV messages whose business root element is ``{namespace}LocalName``."""
+        self.inbound[content_name] = handler
+
+    def register_command(self, command_type: str, handler: CommandHandler) -> None:
+        self.commands[command_type] = handler
+
+    def inbound_handler(self, content_name: str | None) -> InboundHandler:
+        handler = self.inbound.get(content_name or "")
+        if handler is None:
+            raise UnknownKindError(
+                f"no adapter for business content {content_name or '(none)'}",
+                content=content_name,
+                known=sorted(self.inbound),
+            )
+        return handler
+
+    def command_handler(self, command_type: str | None) -> CommandHandler:
+        handler = self.commands.get(command_type or "")
+        if handler is None:
+            raise UnknownKindError(
+                f"no handler for registry command type {command_type or '(none)'}",
+                command=command_type,
+                known=sorted(self.commands),
+            )
+        return handler

@@ -1,0 +1,231 @@
+"""The worker: consume inbound messages and commands, store, process, settle.
+
+Per batch: store every delivery in the inbox (one transaction) → count an attempt → process
+→ schedule delayed retries for passing failures → write outcomes (events to the outbox,
+failures kept whole; one transaction) → only then ack. A crash anywhere before the ack means
+redelivery, which the inbox recognises; the attempt count in the journal stops a message that
+crashes the worker from looping forever.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+
+from hub.errors import PermanentError, RetryableError
+from hub.journal.api import InboundMessage, InboxRecord, Journal, Outcome
+from hub.processing import REGISTRY_SOURCE, Processor, budget_spent, failure_of
+from hub.routing.api import (
+    AGENCY_HEADER,
+    ATTEMPTS_HEADER,
+    KIND_HEADER,
+    SOURCE_HEADER,
+    TRACE_HEADER,
+    Bus,
+    Delivery,
+    Outgoing,
+)
+from hub.routing.router import UnknownAgencyError
+from hub.routing.topology import Topology
+from hub.runtime import backoff_forever
+
+log = structlog.get_logger("hub.worker")
+
+
+class DeliveryLimitExceededError(PermanentError):
+    """The broker gave up redelivering this message: it kept crashing its consumers."""
+
+    code = "DELIVERY_LIMIT"
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    retry_budget: int = 8  # attempts before a passing failure becomes a failed message
+    prefetch: int = 200
+    max_batch: int = 100
+    max_wait: float = 0.05
+    sweep_every: float = 60.0
+    sweep_age: timedelta = timedelta(minutes=15)  # longer than the longest retry delay
+
+
+@dataclass
+class Worker:
+    """Consumes the work queues, the command queue and the dead/unrouted queues."""
+
+    journal: Journal
+    bus: Bus
+    topology: Topology
+    processor: Processor
+    settings: WorkerSettings = field(default_factory=WorkerSettings)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    @property
+    def queues(self) -> list[str]:
+        t = self.topology
+        return [
+            *(q.name for q in t.work_queues),
+            t.commands_queue.name,
+            t.unrouted_queue.name,
+            t.dead_queue.name,
+        ]
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until ``stop``; reconnect by itself after broker or database outages."""
+        sweeper = threading.Thread(target=self._sweep_loop, args=(stop,), daemon=True)
+        sweeper.start()
+        backoff_forever(lambda: self._consume(stop), stop, "worker")
+        sweeper.join(timeout=5)
+
+    def _consume(self, stop: threading.Event) -> None:
+        s = self.settings
+        self.bus.consume(
+            self.queues,
+            self.handle_batch,
+            stop=stop,
+            prefetch=s.prefetch,
+            max_batch=s.max_batch,
+            max_wait=s.max_wait,
+        )
+
+    def handle_batch(self, deliveries: list[Delivery]) -> None:
+        """Store, process and settle one batch (see the module's docstring for the order)."""
+        inbound = [self._inbound(d) for d in deliveries]
+        by_id = {message.inbox_id: d for message, d in zip(inbound, deliveries, strict=True)}
+        self.journal.receive(inbound)
+        records = self.journal.start_attempts(list(by_id))
+        outcomes, retries = self._process(records, by_id)
+        self._schedule_retries(retries, by_id)
+        if outcomes:
+            self.journal.complete(outcomes)
+        for delivery in deliveries:
+            delivery.ack()
+
+    def _process(
+        self, records: Sequence[InboxRecord], by_id: Mapping[str, Delivery]
+    ) -> tuple[list[Outcome], list[InboxRecord]]:
+        outcomes: list[Outcome] = []
+        retries: list[InboxRecord] = []
+        for record in records:
+            try:
+                outcomes.append(self.outcome(record, by_id.get(record.inbox_id)))
+            except RetryableError as exc:
+                log.warning(
+                    "retry scheduled",
+                    inbox_id=record.inbox_id,
+                    error=str(exc),
+                    attempt=record.attempts,
+                )
+                retries.append(record)
+        return outcomes, retries
+
+    def outcome(self, record: InboxRecord, delivery: Delivery | None) -> Outcome:
+        """The outcome for one record, given where it came from; passing errors propagate."""
+        if record.attempts > self.settings.retry_budget:
+            return budget_spent(record, self.settings.retry_budget)
+        queue = delivery.queue if delivery is not None else ""
+        if queue == self.topology.dead_queue.name:
+            return self._failed(
+                record,
+                DeliveryLimitExceededError(
+                    "the broker's delivery limit was reached: the message kept crashing consumers",
+                    deaths=_deaths(delivery),
+                ),
+            )
+        if queue == self.topology.unrouted_queue.name:
+            return self._failed(
+                record,
+                UnknownAgencyError(
+                    f"no work queue for agency {record.agency!r}", agency=record.agency
+                ),
+            )
+        return self.processor.process(record)
+
+    @staticmethod
+    def _failed(record: InboxRecord, exc: PermanentError) -> Outcome:
+        return Outcome(record.inbox_id, failure=failure_of(exc, record))
+
+    def _schedule_retries(
+        self, records: Sequence[InboxRecord], by_id: Mapping[str, Delivery]
+    ) -> None:
+        for record in records:
+            delivery = by_id[record.inbox_id]
+            exchange = self._exchange_of(delivery)
+            message = _retry_message(delivery, record.attempts)
+            delay = retry_delay(self.topology.retry_delays, record.attempts)
+            self.bus.publish_delayed(exchange, [message], delay)
+
+    def _exchange_of(self, delivery: Delivery) -> str:
+        if delivery.queue == self.topology.commands_queue.name:
+            return self.topology.commands_exchange.name
+        return self.topology.inbound_exchange.name
+
+    def _inbound(self, delivery: Delivery) -> InboundMessage:
+        headers = {k: str(v) for k, v in delivery.headers.items() if k.startswith("x-hub-")}
+        is_command = delivery.queue == self.topology.commands_queue.name
+        source = str(
+            delivery.headers.get(SOURCE_HEADER) or (REGISTRY_SOURCE if is_command else "amqp")
+        )
+        agency = delivery.headers.get(AGENCY_HEADER) or (
+            None if is_command else delivery.routing_key
+        )
+        return InboundMessage(
+            source=source,
+            external_id=delivery.message_id or hashlib.sha256(delivery.body).hexdigest(),
+            raw=delivery.body,
+            agency=str(agency) if agency else None,
+            kind=str(delivery.headers.get(KIND_HEADER) or "") or None,
+            content_type=delivery.content_type,
+            headers=headers,
+            received_at=self.clock(),
+        )
+
+    # --- the sweeper: messages stored but never finished (crash, in-memory broker lost) ----
+
+    def _sweep_loop(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.sweep(self.clock() - self.settings.sweep_age)
+            except RetryableError as exc:
+                log.warning("sweep postponed", error=str(exc))
+            stop.wait(self.settings.sweep_every)
+
+    def sweep(self, older_than: datetime, limit: int = 500) -> int:
+        """Process stored messages left unfinished since before ``older_than``."""
+        records = self.journal.start_attempts(self.journal.unfinished(older_than, limit))
+        outcomes: list[Outcome] = []
+        for record in records:
+            try:
+                outcomes.append(self.outcome(record, None))
+            except RetryableError:
+                continue  # the next sweep tries again; the attempt was counted
+        if outcomes:
+            self.journal.complete(outcomes)
+        return len(outcomes)
+
+
+def retry_delay(delays: tuple[int, ...], attempt: int) -> int:
+    """Back-off by attempt through the broker's delay buckets (by default 1 s, 5 s, 30 s,
+    2 min, then 10 min for every later attempt)."""
+    return delays[min(max(attempt, 1), len(delays)) - 1]
+
+
+def _retry_message(delivery: Delivery, attempts: int) -> Outgoing:
+    headers: dict[str, Any] = dict(delivery.headers)
+    headers[ATTEMPTS_HEADER] = attempts
+    headers.setdefault(TRACE_HEADER, delivery.message_id or "")
+    return Outgoing(
+        delivery.body, delivery.routing_key, headers, delivery.message_id, delivery.content_type
+    )
+
+
+def _deaths(delivery: Delivery | None) -> list[Any]:
+    if delivery is None:
+        return []
+    deaths = delivery.headers.get("x-death")
+    return list(deaths) if isinstance(deaths, list) else []
