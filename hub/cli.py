@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -253,36 +254,46 @@ def _guard(action: Callable[[], T]) -> T:
         _fail(str(exc))
 
 
+def _declare_when_up(hub: Hub, stop: threading.Event) -> None:
+    # A service started before its broker waits for it instead of crash-looping.
+    from hub.runtime import retry_until_done  # noqa: PLC0415
+
+    retry_until_done(hub.bus.declare, stop, "declare topology")
+
+
 @app.command("worker")
 def worker() -> None:
     """Consume, store, process and settle inbound messages and commands until SIGTERM."""
-    from hub.runtime import Service, run_services  # noqa: PLC0415
+    from hub.runtime import Service, run_services, stop_event  # noqa: PLC0415
 
+    stop = stop_event()
     hub = _hub()
-    _guard(hub.bus.declare)
-    run_services([Service("worker", hub.worker.run)])
+    _guard(lambda: _declare_when_up(hub, stop))
+    run_services([Service("worker", hub.worker.run)], stop)
     hub.close()
 
 
 @app.command("relay")
 def relay() -> None:
     """Publish the outbox to the events exchange with confirms until SIGTERM."""
-    from hub.runtime import Service, run_services  # noqa: PLC0415
+    from hub.runtime import Service, run_services, stop_event  # noqa: PLC0415
 
+    stop = stop_event()
     hub = _hub()
-    _guard(hub.bus.declare)
-    run_services([Service("relay", hub.relay.run)])
+    _guard(lambda: _declare_when_up(hub, stop))
+    run_services([Service("relay", hub.relay.run)], stop)
     hub.close()
 
 
 @app.command("run")
 def run_all() -> None:
     """Worker and relay in one process (the only way with the in-memory broker)."""
-    from hub.runtime import Service, run_services  # noqa: PLC0415
+    from hub.runtime import Service, run_services, stop_event  # noqa: PLC0415
 
+    stop = stop_event()
     hub = _hub()
-    _guard(hub.bus.declare)
-    run_services([Service("worker", hub.worker.run), Service("relay", hub.relay.run)])
+    _guard(lambda: _declare_when_up(hub, stop))
+    run_services([Service("worker", hub.worker.run), Service("relay", hub.relay.run)], stop)
     hub.close()
 
 

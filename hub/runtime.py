@@ -16,18 +16,13 @@ from hub.errors import RetryableError
 log = structlog.get_logger("hub.runtime")
 
 
-def backoff_forever(operation: Callable[[], None], stop: threading.Event, name: str) -> None:
-    """Run ``operation`` until ``stop``; passing failures back off exponentially with jitter.
-
-    Used for loops that must survive a broker or database outage by themselves.
-    """
-
+def _retrying(stop: threading.Event, name: str) -> Retrying:
     def log_retry(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         delay = state.next_action.sleep if state.next_action else 0
         log.warning("service retrying", service=name, error=str(error), in_seconds=round(delay, 2))
 
-    retrying = Retrying(
+    return Retrying(
         retry=retry_if_exception_type(RetryableError),
         wait=wait_exponential_jitter(multiplier=0.2, max=15),
         stop=lambda _state: stop.is_set(),
@@ -35,13 +30,25 @@ def backoff_forever(operation: Callable[[], None], stop: threading.Event, name: 
         before_sleep=log_retry,
         reraise=True,
     )
-    while not stop.is_set():
-        try:
-            retrying(operation)
-        except RetryableError:
-            if stop.is_set():
-                return
-            raise
+
+
+def retry_until_done(operation: Callable[[], object], stop: threading.Event, name: str) -> bool:
+    """Run ``operation`` once successfully, backing off on passing failures; False if
+    ``stop`` came first."""
+    try:
+        _retrying(stop, name)(operation)
+    except RetryableError:
+        if stop.is_set():
+            return False
+        raise
+    return True
+
+
+def backoff_forever(operation: Callable[[], None], stop: threading.Event, name: str) -> None:
+    """Run ``operation`` again and again until ``stop``; passing failures back off
+    exponentially with jitter. For loops that must survive broker or database outages."""
+    while not stop.is_set() and retry_until_done(operation, stop, name):
+        pass
 
 
 def _sleep(stop: threading.Event, seconds: float) -> None:
@@ -56,8 +63,7 @@ class Service:
 
 def run_services(services: Sequence[Service], stop: threading.Event | None = None) -> None:
     """Run services in threads until SIGTERM/SIGINT (or ``stop``); then let them finish."""
-    stop = stop or threading.Event()
-    _stop_on_signals(stop)
+    stop = stop or stop_event()
     threads = [
         threading.Thread(target=_guarded, args=(s, stop), name=s.name, daemon=True)
         for s in services
@@ -81,9 +87,12 @@ def _guarded(service: Service, stop: threading.Event) -> None:
         stop.set()  # one dead service stops the process: the supervisor restarts it whole
 
 
-def _stop_on_signals(stop: threading.Event) -> None:
+def stop_event() -> threading.Event:
+    """An event that SIGTERM and SIGINT set: install it before slow start-up work, so a
+    stop request during start-up is a clean stop too."""
+    stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
-        return
+        return stop
 
     def handle(signum: int, _frame: FrameType | None) -> None:
         log.info("stopping", signal=signal.Signals(signum).name)
@@ -91,3 +100,4 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
+    return stop

@@ -12,13 +12,14 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from hub.bootstrap import bootstrap
+from hub.bootstrap import Hub, bootstrap
 from hub.config import Settings
 from hub.journal.migrate import upgrade
 from hub.routing.api import Outgoing
@@ -39,6 +40,19 @@ def _start(role: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def _feed(hub: Hub, bodies: list[bytes]) -> None:
+    # Spread the load over a few seconds so the kills land mid-stream.
+    for start in range(0, len(bodies), 100):
+        hub.bus.publish(
+            hub.topology.inbound_exchange.name,
+            [
+                Outgoing(body, "zags", {"x-hub-source": "smev"}, str(uuid.uuid4()), "text/xml")
+                for body in bodies[start : start + 100]
+            ],
+        )
+        time.sleep(0.2)
 
 
 def test_sigkill_loses_and_doubles_nothing(
@@ -62,32 +76,29 @@ def test_sigkill_loses_and_doubles_nothing(
     try:
         with EventCollector(hub) as events:
             worker, relay = _start("worker", env), _start("relay", env)
-            for start in range(0, MESSAGES, 200):
-                hub.bus.publish(
-                    hub.topology.inbound_exchange.name,
-                    [
-                        Outgoing(
-                            body, "zags", {"x-hub-source": "smev"}, str(uuid.uuid4()), "text/xml"
-                        )
-                        for body in bodies[start : start + 200]
-                    ],
-                )
-            for kill in range(5):
+            feeder = threading.Thread(target=_feed, args=(hub, bodies), daemon=True)
+            feeder.start()
+            mid_stream = 0
+            for kill in range(6):
                 time.sleep(rng.uniform(0.3, 1.5))
                 victim = relay if kill == 2 else worker
+                mid_stream += 0 < len(events.unique()) < MESSAGES
                 victim.send_signal(signal.SIGKILL)
                 victim.wait()
                 if victim is relay:
                     relay = _start("relay", env)
                 else:
                     worker = _start("worker", env)
+            feeder.join()
             deadline = time.monotonic() + 180
             while len(events.unique()) < MESSAGES and time.monotonic() < deadline:
                 time.sleep(0.5)
+            time.sleep(3)  # let a just-restarted process settle, then stop it the polite way
             for process in (worker, relay):
                 process.send_signal(signal.SIGTERM)
                 assert process.wait(timeout=60) == 0
         unique = events.unique()
+        assert mid_stream >= 3, "the kills did not land while messages were flowing"
         assert len(unique) == MESSAGES, f"{MESSAGES - len(unique)} events lost"
         assert {e["data"]["n"] for e in unique.values()} == set(range(MESSAGES))
         assert not hub.journal.pending_events(10)
