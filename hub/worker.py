@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -33,15 +33,18 @@ from hub.routing.api import (
 )
 from hub.routing.router import UnknownAgencyError
 from hub.routing.topology import Topology
-from hub.runtime import backoff_forever
+from hub.runtime import backoff_forever, retry_until_done
 
 log = structlog.get_logger("hub.worker")
 
 
-class DeliveryLimitExceededError(PermanentError):
-    """The broker gave up redelivering this message: it kept crashing its consumers."""
+class WorkerStoppingError(RetryableError):
+    """Asked to stop while a batch waited for the database: the batch goes back unacked."""
 
-    code = "DELIVERY_LIMIT"
+    code = "STOPPING"
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class Worker:
     processor: Processor
     settings: WorkerSettings = field(default_factory=WorkerSettings)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    _stop: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
 
     @property
     def queues(self) -> list[str]:
@@ -72,11 +76,14 @@ class Worker:
             *(q.name for q in t.work_queues),
             t.commands_queue.name,
             t.unrouted_queue.name,
+            # Dead-lettered messages are processed like any other: the journal's attempt
+            # count, not the broker's, decides when a message has failed too often.
             t.dead_queue.name,
         ]
 
     def run(self, stop: threading.Event) -> None:
         """Consume until ``stop``; reconnect by itself after broker or database outages."""
+        self._stop = stop
         sweeper = threading.Thread(target=self._sweep_loop, args=(stop,), daemon=True)
         sweeper.start()
         backoff_forever(lambda: self._consume(stop), stop, "worker")
@@ -97,14 +104,22 @@ class Worker:
         """Store, process and settle one batch (see the module's docstring for the order)."""
         inbound = [self._inbound(d) for d in deliveries]
         by_id = {message.inbox_id: d for message, d in zip(inbound, deliveries, strict=True)}
-        self.journal.receive(inbound)
-        records = self.journal.start_attempts(list(by_id))
+        self._hold(lambda: self.journal.receive(inbound))
+        records = self._hold(lambda: self.journal.start_attempts(list(by_id)))
         outcomes, retries = self._process(records, by_id)
         self._schedule_retries(retries, by_id)
         if outcomes:
-            self.journal.complete(outcomes)
+            self._hold(lambda: self.journal.complete(outcomes))
         for delivery in deliveries:
             delivery.ack()
+
+    def _hold(self, operation: Callable[[], T]) -> T:
+        # A database outage is not the messages' fault: keep them (unacked) and wait for the
+        # database, rather than hand them back and spend the broker's delivery limit.
+        result: list[T] = []
+        if not retry_until_done(lambda: result.append(operation()), self._stop, "journal"):
+            raise WorkerStoppingError("stopped while waiting for the database")
+        return result[0]
 
     def _process(
         self, records: Sequence[InboxRecord], by_id: Mapping[str, Delivery]
@@ -129,14 +144,6 @@ class Worker:
         if record.attempts > self.settings.retry_budget:
             return budget_spent(record, self.settings.retry_budget)
         queue = delivery.queue if delivery is not None else ""
-        if queue == self.topology.dead_queue.name:
-            return self._failed(
-                record,
-                DeliveryLimitExceededError(
-                    "the broker's delivery limit was reached: the message kept crashing consumers",
-                    deaths=_deaths(delivery),
-                ),
-            )
         if queue == self.topology.unrouted_queue.name:
             return self._failed(
                 record,
@@ -222,10 +229,3 @@ def _retry_message(delivery: Delivery, attempts: int) -> Outgoing:
     return Outgoing(
         delivery.body, delivery.routing_key, headers, delivery.message_id, delivery.content_type
     )
-
-
-def _deaths(delivery: Delivery | None) -> list[Any]:
-    if delivery is None:
-        return []
-    deaths = delivery.headers.get("x-death")
-    return list(deaths) if isinstance(deaths, list) else []

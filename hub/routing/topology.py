@@ -148,7 +148,7 @@ def build_topology(
     prefix: str = "hub",
     agencies: Sequence[str] = DEFAULT_AGENCIES,
     retry_delays: Sequence[int] = DEFAULT_RETRY_DELAYS,
-    delivery_limit: int = 5,
+    delivery_limit: int = 20,
 ) -> Topology:
     """The hub's topology under ``prefix`` (tests use random prefixes)."""
     p = prefix
