@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import resource
 import signal
 import socket
 import statistics
@@ -112,29 +111,30 @@ def collecting(hub: Hub) -> Iterator[Collector]:
 
 
 @contextlib.contextmanager
-def services(hub: Hub, separate_processes: bool) -> Iterator[None]:
+def services(hub: Hub, separate_processes: bool) -> Iterator[int]:
+    """Worker and relay running; yields the pid whose memory to watch."""
     if not separate_processes:
         stop = threading.Event()
         threads = [
             threading.Thread(target=s.run, args=(stop,), daemon=True)
             for s in (hub.worker, hub.relay)
         ]
-        for t in threads:
-            t.start()
-        yield
+        for thread in threads:
+            thread.start()
+        yield os.getpid()
         stop.set()
-        for t in threads:
-            t.join(30)
+        for thread in threads:
+            thread.join(30)
         return
     env = {**os.environ, **_env(hub.settings)}
     processes = [
         subprocess.Popen([sys.executable, "-m", "hub.cli", role], env=env)
         for role in ("worker", "relay")
     ]
-    yield
-    for p in processes:
-        p.send_signal(signal.SIGTERM)
-        p.wait(60)
+    yield processes[0].pid
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
 
 
 def _env(settings: Settings) -> dict[str, str]:
@@ -154,7 +154,7 @@ def _publish(hub: Hub, first: int, count: int, sent: float = 0.0, batch: int = 2
             hub.topology.inbound_exchange.name,
             [
                 Outgoing(
-                    ping(n, sent or time.time() * bool(sent)),
+                    ping(n, sent),
                     "zags",
                     {"x-hub-source": "smev"},
                     str(uuid.uuid4()),
@@ -184,8 +184,10 @@ class Result:
     raw_rabbitmq: float | None
 
 
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        line = next(x for x in status if x.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
 
 
 def throughput(hub: Hub, messages: int, separate: bool) -> float:
@@ -199,10 +201,23 @@ def throughput(hub: Hub, messages: int, separate: bool) -> float:
     return len(collector.seen) / elapsed
 
 
+def memory(hub: Hub, messages: int, separate: bool, console: Console) -> tuple[float, float]:
+    """The worker's resident memory after the first and the last tenth of ``messages``."""
+    step = messages // 10
+    samples: list[float] = []
+    with collecting(hub) as collector, services(hub, separate) as pid:
+        for tenth in range(10):
+            _publish(hub, tenth * step, step)
+            _wait(collector, (tenth + 1) * step, timeout=step / 100 + 60)
+            samples.append(_rss_mb(pid))
+            console.print(f"  {len(collector.seen):,} messages: worker RSS {samples[-1]:,.0f} MB")
+    return samples[0], samples[-1]
+
+
 def latency(hub: Hub, rate: float, seconds: float, separate: bool) -> tuple[float, float]:
     """p50 and p99 end-to-end latency (ms) with messages arriving at ``rate`` per second."""
     with collecting(hub) as collector, services(hub, separate):
-        time.sleep(2)  # services connected and idle
+        time.sleep(3)  # services connected and idle
         total = int(rate * seconds)
         step = 20
         start = time.perf_counter()
@@ -265,6 +280,7 @@ def run_stack(
     messages: int,
     separate: bool,
     console: Console,
+    memory_messages: int = 0,
 ) -> Result:
     """All figures for one stack (a fresh topology prefix each time)."""
     prefix = f"bench{uuid.uuid4().hex[:8]}"
@@ -282,7 +298,11 @@ def run_stack(
         rate = throughput(hub, messages, separate)
         console.print(f"{name}: latency at {rate / 2:,.0f} msg/s…")
         p50, p99 = latency(hub, rate / 2, 10, separate)
-        return Result(name, rate, p50, p99, rate / 2, None, None, None)
+        rss: tuple[float | None, float | None] = (None, None)
+        if memory_messages:
+            console.print(f"{name}: memory over {memory_messages:,} messages…")
+            rss = memory(hub, memory_messages, separate, console)
+        return Result(name, rate, p50, p99, rate / 2, *rss, None)
     finally:
         _delete(hub)
         hub.close()
@@ -298,3 +318,90 @@ def _delete(hub: Hub) -> None:
         for exchange in hub.topology.exchanges:
             with contextlib.suppress(Exception):
                 channel.exchange_delete(exchange.name)
+
+
+def raw_rabbitmq(url: str, messages: int) -> float:
+    """pika alone: publish the same bodies to a queue and consume them back, messages/s."""
+    import pika  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    body, queue = ping(0), f"bench-raw-{uuid.uuid4().hex[:8]}"
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    channel = connection.channel()
+    channel.queue_declare(queue, durable=True)
+    start = time.perf_counter()
+    for _ in range(messages):
+        channel.basic_publish("", queue, body, pika.BasicProperties(delivery_mode=2))
+    received = 0
+    channel.basic_qos(prefetch_count=1000)
+    for method, _properties, _body in channel.consume(queue, inactivity_timeout=5):
+        if method is None:
+            break
+        received += 1
+        channel.basic_ack(method.delivery_tag)
+        if received == messages:
+            break
+    elapsed = time.perf_counter() - start
+    channel.queue_delete(queue)
+    connection.close()
+    return received / elapsed
+
+
+@contextlib.contextmanager
+def bench_database(admin_url: str) -> Iterator[str]:
+    """A throw-away PostgreSQL database, migrated."""
+    from sqlalchemy import create_engine, text  # noqa: PLC0415
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+
+    from hub.journal.migrate import upgrade  # noqa: PLC0415
+
+    admin = make_url(admin_url)
+    name = f"hub_bench_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin.set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def run(
+    console: Console,
+    pg_admin_url: str,
+    amqp_url: str,
+    messages: int = 20_000,
+    memory_messages: int = 100_000,
+) -> list[Result]:
+    """Production parts and the embedded default, side by side."""
+    import tempfile  # noqa: PLC0415
+
+    results = []
+    with bench_database(pg_admin_url) as database:
+        production = run_stack(
+            "PostgreSQL + RabbitMQ (worker, relay processes)",
+            database,
+            amqp_url,
+            messages=messages,
+            separate=True,
+            console=console,
+            memory_messages=memory_messages,
+        )
+    console.print("raw RabbitMQ (pika publish + consume of the same bodies)…")
+    production.raw_rabbitmq = raw_rabbitmq(amqp_url, messages)
+    results.append(production)
+    with tempfile.TemporaryDirectory() as folder:
+        results.append(
+            run_stack(
+                "embedded: SQLite + in-memory broker (one process)",
+                f"sqlite:///{folder}/hub.db",
+                "memory://",
+                messages=messages // 4,
+                separate=False,
+                console=console,
+            )
+        )
+    console.print(table(results))
+    return results

@@ -197,16 +197,28 @@ def show_config() -> None:
 
 
 @app.command("bench")
-def bench(
-    seconds: Annotated[float, typer.Option(help="time per measurement")] = 2.0,
+def bench(  # noqa: PLR0917 - each parameter is a command-line option
+    suite: Annotated[str, typer.Option(help="smev, backbone or all")] = "all",
+    seconds: Annotated[float, typer.Option(help="time per SMEV measurement")] = 2.0,
     backend: Annotated[
-        list[str] | None, typer.Option(help="backends to measure (default: all available)")
+        list[str] | None, typer.Option(help="GOST backends to measure (default: all available)")
     ] = None,
+    pg_admin_url: Annotated[
+        str, typer.Option(help="PostgreSQL where a throw-away bench database is made")
+    ] = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+    amqp_url: Annotated[str, typer.Option(help="RabbitMQ")] = "amqp://guest:guest@127.0.0.1:5672//",
+    messages: Annotated[int, typer.Option(help="backlog drained for throughput")] = 20_000,
+    memory_messages: Annotated[int, typer.Option(help="messages for the memory check")] = 100_000,
 ) -> None:
-    """Measure parsing, verification and signing on a 5 KB signed SMEV response."""
-    from hub.bench import run  # noqa: PLC0415
+    """SMEV hot paths (5 KB signed response) and the inbound path on both stacks."""
+    if suite in ("smev", "all"):
+        from hub.bench import run  # noqa: PLC0415
 
-    run(seconds=seconds, backends=backend, console=_stdout)
+        run(seconds=seconds, backends=backend, console=_stdout)
+    if suite in ("backbone", "all"):
+        from hub.bench_backbone import run as run_backbone  # noqa: PLC0415
+
+        run_backbone(_stdout, pg_admin_url, amqp_url, messages, memory_messages)
 
 
 # --- the backbone ----------------------------------------------------------------------

@@ -1,11 +1,26 @@
 """``KombuBus``: the hub's bus on RabbitMQ (``amqp://``) and kombu's memory transport.
 
-The same kombu code declares and consumes on both. Where the memory transport lacks a
-broker feature the bus does the broker's part itself, so one contract suite holds for
-both: delayed retries (a timer instead of TTL queues), the alternate exchange for unknown
-agencies, dead-lettering on reject, and requeueing what a stopped consumer left unsettled.
-Publishing to RabbitMQ uses publisher confirms, pipelined: a batch is sent, then every
-confirm is awaited once.
+The same kombu code declares, consumes and measures queues on both transports.
+
+Publishing to RabbitMQ goes through a py-amqp channel in confirm mode, pipelined: the whole
+batch is written, then the connection is drained until every delivery tag is settled. A
+nack, a returned message (``mandatory`` is set on every exchange but the events exchange,
+where nobody listening is allowed), a channel error, a lost connection or the timeout
+raises; success means the broker confirmed every message of the batch.
+
+Where the memory transport lacks a broker feature, the bus plays the broker's part so one
+contract suite holds for both:
+
+* alternate exchange: a message no queue is bound for goes to the exchange's alternate;
+* mandatory / unknown exchange: refused before anything of the batch is stored;
+* dead-lettering: ``reject`` publishes to the queue's ``x-dead-letter-exchange`` with an
+  ``x-death`` record, like RabbitMQ;
+* TTL retry queues: a scheduler thread republishes each delayed message when due;
+* returning unsettled messages when a consumer stops: put back at the head of the queue.
+
+Quorum delivery limits are not emulated: on memory a crashing consumer takes the broker
+with it. Heartbeats are off: a long batch (a database outage) must not cost the consumer
+its connection; a dead peer is noticed by TCP.
 """
 
 from __future__ import annotations
@@ -16,28 +31,38 @@ import itertools
 import socket
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import amqp
 import kombu.exceptions
+import structlog
 from kombu.connection import Connection
-from kombu.entity import Exchange, Queue
 from kombu.message import Message
 from kombu.messaging import Consumer
 
-from hub.errors import PermanentError, RetryableError
-from hub.routing.api import BatchHandler, Delivery, Outgoing
+from hub.errors import ConfigurationError, PermanentError, RetryableError
+from hub.routing.api import Bus, Delivery, Outgoing
 from hub.routing.topology import Topology
+from hub.runtime import backoff_forever
+
+log = structlog.get_logger("hub.bus")
 
 CONFIRM_TIMEOUT = 30.0
-_CONNECTION_ERRORS = (
+POLL_SECONDS = 0.1  # longest a consumer goes without looking at its stop event
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+_ROUTING_HEADERS = frozenset({"CC", "BCC"})  # RabbitMQ routes by these: the bus owns them
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     amqp.exceptions.ConnectionError,
-    amqp.exceptions.ChannelError,
+    amqp.exceptions.RecoverableConnectionError,
     kombu.exceptions.OperationalError,
-    ConnectionError,
+)
+_REFUSALS: tuple[type[BaseException], ...] = (
+    amqp.exceptions.ChannelError,
+    kombu.exceptions.ChannelError,
 )
 
 
@@ -47,377 +72,548 @@ class BrokerUnavailableError(RetryableError):
     code = "BROKER_UNAVAILABLE"
 
 
-class BrokerRefusedError(PermanentError):
-    """The broker refused an operation (no such exchange or queue, conflicting arguments)."""
-
-    code = "BROKER_REFUSED"
-
-
 class PublishNotConfirmedError(RetryableError):
-    """The broker did not confirm a publish (nack or timeout): it may not be stored."""
+    """The broker did not confirm every message (nack, returned, refused, timeout): some
+    may not be stored, so the whole batch must be published again."""
 
     code = "PUBLISH_NOT_CONFIRMED"
 
 
-@dataclass
-class KombuDelivery:
-    """One consumed message; settles through the bus so memory emulation can step in."""
+class BrokerRefusedError(PermanentError):
+    """The broker refused to declare or consume (no such queue, conflicting arguments)."""
 
-    message: Message
+    code = "BROKER_REFUSED"
+
+
+@dataclass(eq=False)
+class KombuDelivery:
+    """A consumed message; the first ``ack``/``reject`` settles it, later calls do nothing."""
+
+    body: bytes
+    routing_key: str
+    headers: Mapping[str, Any]
+    message_id: str | None
+    content_type: str | None
     queue: str
-    bus: KombuBus
+    redelivered: bool
+    message: Message = field(repr=False)
+    settle: Callable[[KombuDelivery, bool], None] = field(repr=False)
     settled: bool = False
 
-    @property
-    def body(self) -> bytes:
-        body = self.message.body
-        return body if isinstance(body, bytes) else str(body).encode()
-
-    @property
-    def routing_key(self) -> str:
-        return str(self.message.delivery_info.get("routing_key", ""))
-
-    @property
-    def headers(self) -> Mapping[str, Any]:
-        return self.message.headers or {}
-
-    @property
-    def message_id(self) -> str | None:
-        value = self.message.properties.get("message_id")
-        return str(value) if value else None
-
-    @property
-    def content_type(self) -> str | None:
-        return self.message.content_type or None
-
-    @property
-    def redelivered(self) -> bool:
-        return bool(self.message.delivery_info.get("redelivered"))
-
     def ack(self) -> None:
-        self.message.ack()
-        self.settled = True
+        if not self.settled:
+            self.settle(self, True)
+            self.settled = True
 
     def reject(self) -> None:
-        self.bus._reject(self)
-        self.settled = True
-
-    def requeue(self) -> None:
         if not self.settled:
-            self.message.reject(requeue=True)
+            self.settle(self, False)
             self.settled = True
 
 
-@dataclass(order=True)
-class _Due:
-    at: float
-    order: int
-    exchange: str = field(compare=False)
-    message: Outgoing = field(compare=False)
-
-
 class KombuBus:
-    """Publishing with confirms, batched consuming, delayed redelivery, declared topology."""
+    """The ``Bus`` port over kombu: RabbitMQ with confirms, or the in-process memory broker.
 
-    def __init__(self, url: str, topology: Topology) -> None:
+    Thread-safe for one consumer thread plus any number of publishing threads: publishers
+    share one connection under a lock, every ``consume`` call opens its own.
+    """
+
+    def __init__(
+        self, url: str, topology: Topology, confirm_timeout: float = CONFIRM_TIMEOUT
+    ) -> None:
         self.url = url
         self.topology = topology
         self.memory = url.startswith("memory://")
-        self._publisher: Connection | None = None
+        self.confirm_timeout = confirm_timeout
         self._lock = threading.Lock()
-        self._due: list[_Due] = []
-        self._order = itertools.count()
-        self._timer: threading.Thread | None = None
-        self._closed = threading.Event()
+        self._publisher: Connection | None = None
+        self._confirms: _ConfirmChannel | None = None
+        self._scheduler = _memory_scheduler() if self.memory else None
 
-    def _connection(self) -> Connection:
-        options = {"polling_interval": 0.005} if self.memory else {}
-        return Connection(self.url, transport_options=options, heartbeat=0, connect_timeout=5)
+    def _connect(self) -> Connection:
+        options = {"polling_interval": 0.01} if self.memory else {}
+        connection = Connection(self.url, transport_options=options, heartbeat=0, connect_timeout=5)
+        # No retrying inside kombu: callers back off themselves (consume_forever, hub.runtime).
+        connection.ensure_connection(max_retries=0)
+        return connection
+
+    @contextlib.contextmanager
+    def _errors(self, action: str, **details: Any) -> Iterator[None]:
+        try:
+            yield
+        except RetryableError:
+            raise
+        except _REFUSALS as exc:
+            raise BrokerRefusedError(f"broker refused to {action}: {exc}", **details) from exc
+        except _CONNECTION_ERRORS as exc:
+            url = _masked(self.url)
+            raise BrokerUnavailableError(f"broker unavailable ({action}): {exc}", url=url) from exc
 
     # --- topology --------------------------------------------------------------------
 
     def declare(self) -> None:
-        """Declare every exchange, queue and binding; safe to repeat."""
-        with self._translated(), self._connection() as connection:
-            channel = connection.default_channel
-            exchanges = {e.name: self._exchange(e.name) for e in self.topology.exchanges}
-            for exchange in exchanges.values():
-                exchange(channel).declare()
-            for queue in self.topology.queues:
-                self._queue(queue.name, declare=True)(channel).declare()
-            for binding in self.topology.bindings:
-                Queue(
-                    binding.queue, exchanges[binding.exchange], binding.routing_key, no_declare=True
-                )(channel).bind_to(binding.exchange, binding.routing_key)
-
-    def _exchange(self, name: str) -> Exchange:
-        spec = next(e for e in self.topology.exchanges if e.name == name)
-        arguments = {} if self.memory else dict(spec.arguments)
-        return Exchange(spec.name, spec.type, durable=spec.durable, arguments=arguments)
-
-    def _queue(self, name: str, *, declare: bool = False) -> Queue:
-        spec = next(q for q in self.topology.queues if q.name == name)
-        arguments = {} if self.memory else dict(spec.arguments)
-        return Queue(
-            spec.name, durable=spec.durable, queue_arguments=arguments, no_declare=not declare
-        )
+        """Declare every exchange, queue and binding; running it again changes nothing."""
+        with self._errors("declare the topology"), self._connect() as connection:
+            channel = connection.channel()
+            for e in self.topology.exchanges:
+                channel.exchange_declare(
+                    exchange=e.name,
+                    type=e.type,
+                    durable=e.durable,
+                    auto_delete=False,
+                    arguments=dict(e.arguments),
+                )
+            for q in self.topology.queues:
+                channel.queue_declare(
+                    queue=q.name, durable=q.durable, auto_delete=False, arguments=q.broker_arguments
+                )
+            for b in self.topology.bindings:
+                channel.queue_bind(queue=b.queue, exchange=b.exchange, routing_key=b.routing_key)
 
     # --- publishing ------------------------------------------------------------------
 
     def publish(self, exchange: str, messages: Sequence[Outgoing]) -> None:
-        """Publish persistently; returns only when the broker has confirmed every message."""
+        """Publish persistently; returns once the broker has confirmed every message."""
+        self._publish(exchange, [_own_headers(m) for m in messages])
+
+    def _publish(self, exchange: str, messages: Sequence[Outgoing]) -> None:
         if not messages:
             return
-        with self._lock, self._translated():
+        mandatory = exchange != self.topology.events_exchange.name
+        with self._lock:
             try:
-                if self.memory:
-                    self._publish_memory(exchange, messages)
-                else:
-                    self._publish_confirmed(exchange, messages)
+                with self._errors("publish"):
+                    if self.memory:
+                        self._publish_memory(exchange, messages, mandatory)
+                    else:
+                        self._confirm_channel().publish(exchange, messages, mandatory)
             except Exception:
-                self._reset_publisher()
+                self._drop_publisher()  # its channel's state is unknown now
                 raise
 
     def _publisher_connection(self) -> Connection:
         if self._publisher is None:
-            self._publisher = self._connection()
-            self._publisher.connect()
+            self._publisher = self._connect()
         return self._publisher
 
-    def _reset_publisher(self) -> None:
-        publisher, self._publisher = self._publisher, None
+    def _confirm_channel(self) -> _ConfirmChannel:
+        if self._confirms is None:
+            connection = self._publisher_connection()
+            self._confirms = _ConfirmChannel(connection, self.confirm_timeout)
+        return self._confirms
+
+    def _drop_publisher(self) -> None:
+        publisher, self._publisher, self._confirms = self._publisher, None, None
         if publisher is not None:
             with contextlib.suppress(Exception):
                 publisher.release()
 
-    def _publish_memory(self, exchange: str, messages: Sequence[Outgoing]) -> None:
+    def _publish_memory(self, exchange: str, messages: Sequence[Outgoing], mandatory: bool) -> None:
+        channel = self._publisher_connection().default_channel
+        _require_exchange(channel, exchange)
+        targets = [self._memory_target(channel, exchange, m.routing_key) for m in messages]
+        unroutable = [m.routing_key for m, t in zip(messages, targets, strict=True) if t is None]
+        if mandatory and unroutable:
+            raise PublishNotConfirmedError(
+                "unroutable messages returned", exchange=exchange, routing_keys=unroutable
+            )
         producer = self._publisher_connection().Producer()
-        for message in messages:
-            target, key = self._memory_route(exchange, message.routing_key)
-            producer.publish(message.body, exchange=target, routing_key=key, **_properties(message))
+        for message, target in zip(messages, targets, strict=True):
+            if target is not None:
+                properties = _kombu_properties(message)
+                key = message.routing_key
+                producer.publish(message.body, exchange=target, routing_key=key, **properties)
 
-    def _memory_route(self, exchange: str, routing_key: str) -> tuple[str, str]:
-        # RabbitMQ's alternate exchange, done by hand: the memory transport drops unroutables.
-        spec = next((e for e in self.topology.exchanges if e.name == exchange), None)
-        fallback = spec.arguments.get("alternate-exchange") if spec else None
-        if (
-            fallback
-            and spec
-            and spec.type == "direct"
-            and (routing_key not in self.topology.bound_keys(exchange))
-        ):
-            return str(fallback), routing_key
-        return exchange, routing_key
-
-    def _publish_confirmed(self, exchange: str, messages: Sequence[Outgoing]) -> None:
-        channel = self._confirm_channel()
-        waiting = _Confirms(len(messages), channel)
-        for message in messages:
-            channel._basic_publish(
-                _amqp_message(message), exchange=exchange, routing_key=message.routing_key
-            )
-        waiting.wait(self._publisher_connection())
-
-    def _confirm_channel(self) -> amqp.Channel:
-        connection = self._publisher_connection()
-        channel: amqp.Channel = connection.default_channel
-        if not getattr(channel, "_hub_confirms", False):
-            channel.confirm_select()
-            channel._hub_confirms = True
-            channel._hub_tag = 0
-            channel._hub_pending = {}
-            channel.events["basic_ack"].add(
-                lambda tag, multiple: _settle(channel, tag, multiple, ok=True)
-            )
-            channel.events["basic_nack"].add(
-                lambda tag, multiple: _settle(channel, tag, multiple, ok=False)
-            )
-        return channel
+    def _memory_target(self, channel: Any, exchange: str, routing_key: str) -> str | None:
+        # RabbitMQ's alternate exchange: what no queue is bound for goes there instead.
+        if channel._lookup(exchange, routing_key):
+            return exchange
+        try:
+            alternate = self.topology.exchange(exchange).arguments.get("alternate-exchange")
+        except KeyError:
+            return None
+        return str(alternate) if alternate else None
 
     def publish_delayed(
         self, target_exchange: str, messages: Sequence[Outgoing], delay_seconds: float
     ) -> None:
-        """Send messages back to ``target_exchange`` after about ``delay_seconds``."""
-        if self.memory:
-            self._schedule(target_exchange, messages, delay_seconds)
+        """Send ``messages`` back to ``target_exchange`` (with their own routing keys) after
+        the smallest retry delay not shorter than ``delay_seconds``, or the longest."""
+        route = self.topology.retry_route(target_exchange, delay_seconds)
+        own = [_own_headers(m) for m in messages]
+        if self._scheduler is not None:
+            self._scheduler.add(self.publish, target_exchange, route.queue, own, route.delay)
             return
-        for message in messages:
-            key, _ = self.topology.retry_route(target_exchange, message.routing_key, delay_seconds)
-            self.publish(
-                self.topology.retry_exchange.name,
-                [
-                    Outgoing(
-                        message.body, key, message.headers, message.message_id, message.content_type
-                    )
-                ],
-            )
-
-    def _schedule(self, exchange: str, messages: Sequence[Outgoing], delay: float) -> None:
-        key_delay = (
-            self.topology.retry_route(exchange, messages[0].routing_key, delay)[1]
-            if messages
-            else delay
-        )
-        with self._lock:
-            for message in messages:
-                heapq.heappush(
-                    self._due,
-                    _Due(time.monotonic() + key_delay, next(self._order), exchange, message),
-                )
-            if self._timer is None:
-                self._timer = threading.Thread(target=self._run_timer, daemon=True)
-                self._timer.start()
-
-    def _run_timer(self) -> None:
-        while not self._closed.wait(0.05):
-            due: list[_Due] = []
-            with self._lock:
-                while self._due and self._due[0].at <= time.monotonic():
-                    due.append(heapq.heappop(self._due))
-            for item in due:
-                self.publish(item.exchange, [item.message])
+        cc = [_with_headers(m, {"CC": [route.routing_key]}) for m in own]
+        self._publish(self.topology.retry_exchange.name, cc)
 
     # --- consuming -------------------------------------------------------------------
 
     def consume(
         self,
         queues: Sequence[str],
-        on_batch: BatchHandler,
+        on_batch: Callable[[list[Delivery]], None],
         *,
         stop: threading.Event,
         prefetch: int = 200,
         max_batch: int = 100,
         max_wait: float = 0.05,
     ) -> None:
-        """Deliver batches to ``on_batch`` until ``stop``; unsettled messages go back."""
-        batch: list[KombuDelivery] = []
-        with self._translated(), self._connection() as connection:
-            channel = connection.channel()
-            consumers = [self._consumer(channel, name, batch, prefetch) for name in queues]
-            try:
-                for consumer in consumers:
-                    consumer.consume()
-                self._loop(connection, batch, on_batch, stop, max_batch, max_wait)
-            finally:
-                self._give_back(batch)
-                for consumer in consumers:
-                    with contextlib.suppress(Exception):
-                        consumer.cancel()
+        """Hand ``on_batch`` up to ``max_batch`` deliveries, or what came within ``max_wait``
+        of the first, until ``stop``; what is left unsettled goes back to its queue."""
+        unsettled: dict[int, KombuDelivery] = {}
+        buffer: list[KombuDelivery] = []
+        with self._errors("consume", queues=list(queues)):
+            connection = self._connect()
+        try:
+            with self._errors("consume", queues=list(queues)):
+                self._subscribe(connection.channel(), queues, prefetch, buffer, unsettled)
+            self._loop(connection, buffer, on_batch, stop, (max_batch, max_wait))
+        finally:
+            self._give_back(list(unsettled.values()))
+            with contextlib.suppress(Exception):
+                connection.release()  # closing the channel returns what RabbitMQ still holds
 
-    def _consumer(
-        self, channel: Any, queue: str, batch: list[KombuDelivery], prefetch: int
-    ) -> Consumer:
-        consumer = Consumer(channel, [self._queue(queue)], accept=None, no_ack=False)
-        consumer.qos(prefetch_count=prefetch)
-        consumer.on_message = lambda message: batch.append(KombuDelivery(message, queue, self))
-        return consumer
+    def _subscribe(
+        self,
+        channel: Any,
+        queues: Sequence[str],
+        prefetch: int,
+        buffer: list[KombuDelivery],
+        unsettled: dict[int, KombuDelivery],
+    ) -> None:
+        def settle(delivery: KombuDelivery, ok: bool) -> None:
+            self._settle(delivery, ok)
+            unsettled.pop(id(delivery), None)
 
-    def _loop(  # noqa: PLR0917 - one private call site
+        channel.basic_qos(0, prefetch, False)
+        for name in queues:
+            channel.queue_declare(queue=name, passive=True)  # fail now, not poll forever
+
+            def received(message: Message, queue: str = name) -> None:
+                delivery = self._delivery(message, queue, settle)
+                unsettled[id(delivery)] = delivery
+                buffer.append(delivery)
+
+            queue = _kombu_queue(name)
+            Consumer(
+                channel, [queue], accept=None, auto_declare=False, on_message=received
+            ).consume()
+
+    @staticmethod
+    def _delivery(
+        message: Message, queue: str, settle: Callable[[KombuDelivery, bool], None]
+    ) -> KombuDelivery:
+        info, properties = message.delivery_info, message.properties
+        headers = {k: v for k, v in (message.headers or {}).items() if k not in _ROUTING_HEADERS}
+        return KombuDelivery(
+            body=_bytes(message.body),
+            routing_key=str(info.get("routing_key") or ""),
+            headers=headers,
+            message_id=properties.get("message_id") or None,
+            content_type=message.content_type or None,
+            queue=queue,
+            redelivered=bool(info.get("redelivered")),
+            message=message,
+            settle=settle,
+        )
+
+    def _loop(
         self,
         connection: Connection,
-        batch: list[KombuDelivery],
-        on_batch: BatchHandler,
+        buffer: list[KombuDelivery],
+        on_batch: Callable[[list[Delivery]], None],
         stop: threading.Event,
-        max_batch: int,
-        max_wait: float,
+        limits: tuple[int, float],
     ) -> None:
-        started: float | None = None
+        max_batch, max_wait = limits
+        due: float | None = None  # when the batch being collected must be handed over
         while not stop.is_set():
-            with contextlib.suppress(socket.timeout, TimeoutError):
-                connection.drain_events(timeout=max_wait)
-            if batch and started is None:
-                started = time.monotonic()
-            waited = time.monotonic() - started if started is not None else 0.0
-            if batch and (len(batch) >= max_batch or waited >= max_wait):
-                taken = batch[:max_batch]
-                del batch[:max_batch]
-                on_batch(cast(list[Delivery], taken))
-                started = None if not batch else time.monotonic()
+            wait = POLL_SECONDS if due is None else min(POLL_SECONDS, due - time.monotonic())
+            with self._errors("consume"):
+                _drain(connection, wait)
+            if not buffer:
+                continue
+            due = due or time.monotonic() + max_wait
+            if len(buffer) >= max_batch or time.monotonic() >= due:
+                batch = buffer[:max_batch]
+                del buffer[:max_batch]
+                on_batch(cast(list[Delivery], batch))
+                due = time.monotonic() + max_wait if buffer else None
 
-    def _give_back(self, batch: list[KombuDelivery]) -> None:
-        # RabbitMQ returns unacked messages when the channel closes; memory needs telling.
-        for delivery in batch:
-            with contextlib.suppress(Exception):
-                delivery.requeue()
+    def _settle(self, delivery: KombuDelivery, ok: bool) -> None:
+        with self._errors("settle a delivery", queue=delivery.queue):
+            if ok:
+                delivery.message.ack()
+            elif self.memory:
+                self._dead_letter_memory(delivery)
+            else:
+                delivery.message.reject(requeue=False)
 
-    def _reject(self, delivery: KombuDelivery) -> None:
-        if self.memory:
-            dead = Outgoing(
-                delivery.body,
-                delivery.routing_key,
-                {**delivery.headers, "x-hub-dead-from": delivery.queue},
-                delivery.message_id,
-                delivery.content_type,
+    def _dead_letter_memory(self, delivery: KombuDelivery) -> None:
+        try:
+            dead_exchange = self.topology.queue(delivery.queue).arguments.get(
+                "x-dead-letter-exchange"
             )
-            self.publish(self.topology.dead_exchange.name, [dead])
-            delivery.message.ack()
-        else:
-            delivery.message.reject(requeue=False)
+        except KeyError:
+            dead_exchange = None  # a queue of someone else's: no dead-lettering, dropped
+        if dead_exchange:
+            death = _death(delivery)
+            self._publish(str(dead_exchange), [_with_headers(_outgoing(delivery), death)])
+        delivery.message.ack()
+
+    def _give_back(self, unsettled: list[KombuDelivery]) -> None:
+        # RabbitMQ returns unacked messages when the channel closes; memory would drop them.
+        for delivery in reversed(unsettled):
+            if delivery.settled:
+                continue
+            delivery.settled = True
+            if self.memory:
+                _requeue_at_head(delivery)
 
     # --- the rest --------------------------------------------------------------------
 
     def queue_depths(self) -> dict[str, int]:
+        """Ready messages in every queue of the topology (delayed ones in their retry queue)."""
         depths: dict[str, int] = {}
-        with self._translated(), self._connection() as connection:
+        with self._errors("count messages"), self._connect() as connection:
             channel = connection.channel()
             for queue in self.topology.queues:
-                _, count, _ = channel.queue_declare(queue.name, passive=True)
-                depths[queue.name] = int(count)
+                depths[queue.name] = int(channel.queue_declare(queue=queue.name, passive=True)[1])
+        if self._scheduler is not None:
+            for name, count in self._scheduler.pending().items():
+                if name in depths:  # the scheduler serves every memory bus in the process
+                    depths[name] += count
         return depths
 
     def close(self) -> None:
-        self._closed.set()
+        """Close the publishing connection (a later publish opens a new one)."""
         with self._lock:
-            self._reset_publisher()
+            self._drop_publisher()
 
-    @contextlib.contextmanager
-    def _translated(self) -> Any:
+
+class _ConfirmChannel:
+    """A py-amqp channel in confirm mode: a batch is written whole, then awaited once."""
+
+    def __init__(self, connection: Connection, timeout: float) -> None:
+        self.connection = connection
+        self.timeout = timeout
+        self.channel: Any = connection.channel()
+        self.channel.confirm_select()
+        self.next_tag = 1
+        self.pending: set[int] = set()
+        self.nacked = 0
+        self.returned: list[str] = []
+        self.channel.events["basic_ack"].add(self._on_ack)
+        self.channel.events["basic_nack"].add(self._on_nack)
+        self.channel.events["basic_return"].add(self._on_return)
+
+    def publish(self, exchange: str, messages: Sequence[Outgoing], mandatory: bool) -> None:
+        self.nacked, self.returned = 0, []
         try:
-            yield
-        except RetryableError:
-            raise
-        except amqp.exceptions.ChannelError as exc:
-            raise BrokerRefusedError(f"broker refused: {exc}", url=_safe(self.url)) from exc
-        except _CONNECTION_ERRORS as exc:
-            raise BrokerUnavailableError(f"broker unavailable: {exc}", url=_safe(self.url)) from exc
+            for message in messages:
+                self.channel.basic_publish(
+                    _amqp_message(message), exchange, message.routing_key, mandatory
+                )
+                self.pending.add(self.next_tag)
+                self.next_tag += 1
+            self._await_confirms()
+        except _REFUSALS as exc:
+            raise PublishNotConfirmedError(
+                f"broker refused the publish: {exc}", exchange=exchange, count=len(messages)
+            ) from exc
+        self._check(exchange, len(messages))
+
+    def _await_confirms(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        while self.pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                unconfirmed = len(self.pending)
+                raise PublishNotConfirmedError(
+                    "no confirm from the broker in time", unconfirmed=unconfirmed
+                )
+            _drain(self.connection, remaining)
+
+    def _check(self, exchange: str, count: int) -> None:
+        if self.nacked or self.returned:
+            refused = self.nacked + len(self.returned)
+            raise PublishNotConfirmedError(
+                f"broker did not take {refused} of {count} messages",
+                exchange=exchange,
+                nacked=self.nacked,
+                routing_keys=self.returned,
+            )
+
+    def _on_ack(self, tag: int, multiple: bool) -> None:
+        self._settle(tag, multiple)
+
+    def _on_nack(self, tag: int, multiple: bool) -> None:
+        self.nacked += self._settle(tag, multiple)
+
+    def _settle(self, tag: int, multiple: bool) -> int:
+        done = {t for t in self.pending if t <= tag} if multiple else {tag} & self.pending
+        self.pending -= done
+        return len(done)
+
+    def _on_return(self, _exc: Exception, _exchange: str, routing_key: str, _msg: Any) -> None:
+        # RabbitMQ sends basic.return before the ack of the same message: seen in time.
+        self.returned.append(routing_key)
 
 
-class _Confirms:
-    """Counts the confirms of one pipelined batch on a channel in confirm mode."""
-
-    def __init__(self, count: int, channel: Any) -> None:
-        self.channel = channel
-        first = channel._hub_tag + 1
-        channel._hub_tag += count
-        self.tags = set(range(first, first + count))
-        for tag in self.tags:
-            channel._hub_pending[tag] = None
-
-    def wait(self, connection: Connection) -> None:
-        deadline = time.monotonic() + CONFIRM_TIMEOUT
-        pending = self.channel._hub_pending
-        while any(pending.get(tag) is None for tag in self.tags):
-            if time.monotonic() > deadline:
-                raise PublishNotConfirmedError("broker did not confirm in time")
-            with contextlib.suppress(socket.timeout, TimeoutError):
-                connection.drain_events(timeout=1)
-        refused = [tag for tag in self.tags if pending.pop(tag) is False]
-        if refused:
-            raise PublishNotConfirmedError(f"broker refused {len(refused)} messages (nack)")
+_Publish = Callable[[str, Sequence[Outgoing]], None]
 
 
-def _settle(channel: Any, tag: int, multiple: bool, *, ok: bool) -> None:
-    pending = channel._hub_pending
-    for waiting in [t for t in pending if t == tag or (multiple and t <= tag)]:
-        if pending[waiting] is None:
-            pending[waiting] = ok
+@dataclass(order=True)
+class _Due:
+    at: float
+    order: int
+    publish: _Publish = field(compare=False)
+    exchange: str = field(compare=False)
+    queue: str = field(compare=False)
+    message: Outgoing = field(compare=False)
 
 
-def _properties(message: Outgoing) -> dict[str, Any]:
+class _Scheduler:
+    """The memory transport's TTL retry queues: republishes each message when it is due.
+
+    One per process, like the memory broker itself: delayed messages outlive a closed bus.
+    """
+
+    def __init__(self) -> None:
+        self._due: list[_Due] = []
+        self._order = itertools.count()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(
+        self,
+        publish: _Publish,
+        exchange: str,
+        queue: str,
+        messages: Sequence[Outgoing],
+        delay: float,
+    ) -> None:
+        at = time.monotonic() + delay
+        with self._wake:
+            for message in messages:
+                item = _Due(at, next(self._order), publish, exchange, queue, message)
+                heapq.heappush(self._due, item)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="bus-delays", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def pending(self) -> dict[str, int]:
+        with self._wake:
+            counts: dict[str, int] = {}
+            for item in self._due:
+                counts[item.queue] = counts.get(item.queue, 0) + 1
+            return counts
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._ready():
+                    self._wake.wait(self._due[0].at - time.monotonic() if self._due else None)
+                item = heapq.heappop(self._due)
+            self._send(item)
+
+    def _ready(self) -> bool:
+        return bool(self._due) and self._due[0].at <= time.monotonic()
+
+    def _send(self, item: _Due) -> None:
+        try:
+            item.publish(item.exchange, [item.message])
+        except RetryableError as exc:
+            # As RabbitMQ's dead-lettering from a TTL queue: what cannot be routed is lost.
+            log.error("delayed message dropped", exchange=item.exchange, error=str(exc))
+
+
+_scheduler: _Scheduler | None = None
+_scheduler_lock = threading.Lock()
+
+
+def _memory_scheduler() -> _Scheduler:
+    global _scheduler  # noqa: PLW0603 - one per process, as the memory broker's state
+    with _scheduler_lock:
+        if _scheduler is None:
+            _scheduler = _Scheduler()
+        return _scheduler
+
+
+def _drain(connection: Connection, timeout: float) -> None:
+    with contextlib.suppress(socket.timeout, TimeoutError):
+        connection.drain_events(timeout=max(0.0, timeout))
+
+
+def _require_exchange(channel: Any, exchange: str) -> None:
+    try:
+        channel.exchange_declare(exchange=exchange, passive=True)
+    except kombu.exceptions.ChannelError as exc:
+        raise PublishNotConfirmedError(f"no exchange {exchange!r}", exchange=exchange) from exc
+
+
+def _requeue_at_head(delivery: KombuDelivery) -> None:
+    # Memory-transport internals: the queue is a queue.Queue; returned messages go first,
+    # as RabbitMQ serves them, and the original delivery is forgotten by its channel.
+    message: Any = delivery.message  # a kombu.transport.virtual Message
+    raw = message.serializable()
+    raw["properties"] = {
+        **raw["properties"],
+        "delivery_info": {**message.delivery_info, "redelivered": True},
+    }
+    target = message.channel._queue_for(delivery.queue)
+    with target.mutex:
+        target.queue.appendleft(raw)
+        target.not_empty.notify()
+    message.channel.qos.ack(message.delivery_tag)
+
+
+def _death(delivery: KombuDelivery) -> dict[str, Any]:
+    entry = {
+        "count": 1,
+        "reason": "rejected",
+        "queue": delivery.queue,
+        "exchange": str(delivery.message.delivery_info.get("exchange") or ""),
+        "routing-keys": [delivery.routing_key],
+        "time": datetime.now(UTC).replace(microsecond=0),
+    }
+    earlier = list(delivery.headers.get("x-death") or [])
+    first = {
+        "x-first-death-queue": delivery.queue,
+        "x-first-death-reason": "rejected",
+        "x-first-death-exchange": entry["exchange"],
+    }
+    return {**first, **delivery.headers, "x-death": [entry, *earlier]}
+
+
+def _outgoing(delivery: KombuDelivery) -> Outgoing:
+    d = delivery
+    return Outgoing(d.body, d.routing_key, d.headers, d.message_id, d.content_type)
+
+
+def _own_headers(message: Outgoing) -> Outgoing:
+    if not _ROUTING_HEADERS.intersection(message.headers):
+        return message
+    headers = {k: v for k, v in message.headers.items() if k not in _ROUTING_HEADERS}
+    return Outgoing(
+        message.body, message.routing_key, headers, message.message_id, message.content_type
+    )
+
+
+def _with_headers(message: Outgoing, extra: Mapping[str, Any]) -> Outgoing:
+    headers = {**message.headers, **extra}
+    return Outgoing(
+        message.body, message.routing_key, headers, message.message_id, message.content_type
+    )
+
+
+def _kombu_properties(message: Outgoing) -> dict[str, Any]:
     return {
         "headers": dict(message.headers),
         "message_id": message.message_id,
-        "content_type": message.content_type or "application/octet-stream",
+        "content_type": message.content_type or DEFAULT_CONTENT_TYPE,
         "content_encoding": "binary",
         "delivery_mode": 2,
     }
@@ -428,16 +624,42 @@ def _amqp_message(message: Outgoing) -> amqp.Message:
         message.body,
         application_headers=dict(message.headers),
         message_id=message.message_id,
-        content_type=message.content_type or "application/octet-stream",
+        content_type=message.content_type or DEFAULT_CONTENT_TYPE,
         delivery_mode=2,
     )
 
 
-def _safe(url: str) -> str:
-    head, _, tail = url.rpartition("@")
-    return f"{head.split('://')[0]}://***@{tail}" if head else url
+def _kombu_queue(name: str) -> Any:
+    from kombu.entity import Queue  # noqa: PLC0415 - kombu.entity's Queue shadows ours
+
+    return Queue(name, no_declare=True)
+
+
+def _bytes(body: Any) -> bytes:
+    return body if isinstance(body, bytes) else str(body).encode()
+
+
+def _masked(url: str) -> str:
+    head, at, tail = url.rpartition("@")
+    return f"{head.split('://')[0]}://***@{tail}" if at else url
 
 
 def create_bus(url: str, topology: Topology) -> KombuBus:
     """The bus for a kombu URL: ``memory://`` (embedded) or ``amqp://…`` (RabbitMQ)."""
+    scheme = url.partition("://")[0]
+    if scheme not in {"memory", "amqp", "amqps", "pyamqp"}:
+        raise ConfigurationError(f"unsupported broker URL scheme {scheme!r}", scheme=scheme)
     return KombuBus(url, topology)
+
+
+def consume_forever(
+    bus: Bus,
+    queues: Sequence[str],
+    on_batch: Callable[[list[Delivery]], None],
+    *,
+    stop: threading.Event,
+    **options: Any,
+) -> None:
+    """``bus.consume`` until ``stop``, reconnecting after passing failures (a lost broker)
+    with exponential back-off and jitter (tenacity, see ``hub.runtime``)."""
+    backoff_forever(lambda: bus.consume(queues, on_batch, stop=stop, **options), stop, "consumer")

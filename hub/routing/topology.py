@@ -1,13 +1,22 @@
 """The broker topology, declared as data: every exchange, queue and binding the hub uses.
 
-registry ─▶ {p}.commands (topic) ─#─▶ {p}.commands            (quorum)
-agencies ─▶ {p}.inbound (direct) ─agency─▶ {p}.inbound.<agency> (quorum, one per agency)
-                 └─ no such agency ─▶ {p}.unrouted (fanout) ─▶ {p}.unrouted
-retries  ─▶ {p}.retry (direct) ─<agency>.<n>s─▶ {p}.retry.<agency>.<n>s  (and commands.<n>s)
-                 (TTL n s, then dead-lettered back to the inbound exchange with the
-                  agency as routing key, or to the commands exchange)
-crashes  ─▶ work and command queues dead-letter past their delivery limit ─▶ {p}.dead
-events   ─▶ {p}.events (topic, e.g. student.birth.verified) ─#─▶ {p}.registry (quorum)
+registry ─▶ {p}.commands (topic) ─#─▶ {p}.commands                 (quorum)
+agencies ─▶ {p}.inbound (direct) ─agency─▶ {p}.inbound.<agency>     (quorum, one per agency)
+                 └─ unknown agency ─▶ {p}.unrouted (fanout) ─▶ {p}.unrouted
+retries  ─▶ {p}.retry (direct) ─<target>.<n>s─▶ {p}.retry.<target>.<n>s  (classic, TTL n s)
+                 └─ expired: dead-lettered to the target exchange (inbound or commands)
+crashes  ─▶ work and command queues past their delivery limit, or rejected ─▶ {p}.dead
+events   ─▶ {p}.events (topic, e.g. student.birth.verified): consumers bind their own queues
+
+Delayed retries keep the message's own routing key: the bus publishes to ``{p}.retry`` with
+the original key and names the retry queue's key in the ``CC`` header. RabbitMQ routes by
+both keys (only the CC one is bound on the retry exchange) and dead-letters with both, so
+on the target exchange the original key finds the work queue again.
+
+Back-off: the delay buckets are fixed TTL queues, so the delay for attempt *n* is the
+*n*-th bucket, capped at the last (exponential with the default buckets). No jitter is
+added: a TTL queue releases messages spaced exactly as they failed, so it never bunches
+them up; a caller wanting more spread may ask for any delay and gets the next bucket up.
 """
 
 from __future__ import annotations
@@ -20,6 +29,10 @@ from typing import Any, Literal
 ExchangeType = Literal["direct", "topic", "fanout"]
 DEFAULT_AGENCIES = ("zags", "pfr", "gosuslugi")
 DEFAULT_RETRY_DELAYS = (1, 5, 30, 120, 600)
+# Quorum queues count a message returned by a stopping or crashed consumer as a delivery,
+# so the limit must leave room for restarts with a full prefetch, not only for crashes.
+DEFAULT_DELIVERY_LIMIT = 20
+RETRY_TARGETS = ("inbound", "commands")
 
 
 def _frozen(values: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
@@ -30,19 +43,22 @@ def _frozen(values: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
 class Exchange:
     name: str
     type: ExchangeType
-    arguments: Mapping[str, Any] = field(default_factory=_frozen)
     durable: bool = True
+    arguments: Mapping[str, Any] = field(default_factory=_frozen)
 
 
 @dataclass(frozen=True)
 class Queue:
     name: str
-    arguments: Mapping[str, Any] = field(default_factory=_frozen)
     durable: bool = True
+    arguments: Mapping[str, Any] = field(default_factory=_frozen)
+    quorum: bool = False
 
     @property
-    def quorum(self) -> bool:
-        return self.arguments.get("x-queue-type") == "quorum"
+    def broker_arguments(self) -> dict[str, Any]:
+        """The arguments to declare the queue with, its type included."""
+        extra = {"x-queue-type": "quorum"} if self.quorum else {}
+        return {**self.arguments, **extra}
 
 
 @dataclass(frozen=True)
@@ -53,161 +69,204 @@ class Binding:
 
 
 @dataclass(frozen=True)
+class RetryRoute:
+    """A delayed message's way: ``routing_key`` on the retry exchange, into ``queue``."""
+
+    routing_key: str
+    queue: str
+    delay: int
+
+
+@dataclass(frozen=True)
 class Topology:
     """Names and shapes; ``build_topology`` makes one, the bus declares it."""
 
     prefix: str
     agencies: tuple[str, ...]
     retry_delays: tuple[int, ...]
+    delivery_limit: int
     exchanges: tuple[Exchange, ...]
     queues: tuple[Queue, ...]
     bindings: tuple[Binding, ...]
 
-    def exchange(self, suffix: str) -> Exchange:
-        name = f"{self.prefix}.{suffix}"
-        return next(e for e in self.exchanges if e.name == name)
+    def exchange(self, name: str) -> Exchange:
+        """The exchange called ``name`` (full name); KeyError if the hub has none."""
+        for exchange in self.exchanges:
+            if exchange.name == name:
+                return exchange
+        raise KeyError(f"no exchange {name!r} in topology {self.prefix!r}")
 
-    def queue(self, suffix: str) -> Queue:
-        name = f"{self.prefix}.{suffix}"
-        return next(q for q in self.queues if q.name == name)
+    def queue(self, name: str) -> Queue:
+        """The queue called ``name`` (full name); KeyError if the hub has none."""
+        for queue in self.queues:
+            if queue.name == name:
+                return queue
+        raise KeyError(f"no queue {name!r} in topology {self.prefix!r}")
 
-    @property
-    def inbound_exchange(self) -> Exchange:
-        return self.exchange("inbound")
+    def _named(self, suffix: str) -> str:
+        return f"{self.prefix}.{suffix}"
 
     @property
     def commands_exchange(self) -> Exchange:
-        return self.exchange("commands")
+        return self.exchange(self._named("commands"))
 
     @property
     def events_exchange(self) -> Exchange:
-        return self.exchange("events")
+        return self.exchange(self._named("events"))
 
     @property
-    def retry_exchange(self) -> Exchange:
-        return self.exchange("retry")
-
-    @property
-    def dead_exchange(self) -> Exchange:
-        return self.exchange("dead")
+    def inbound_exchange(self) -> Exchange:
+        return self.exchange(self._named("inbound"))
 
     @property
     def unrouted_exchange(self) -> Exchange:
-        return self.exchange("unrouted")
+        return self.exchange(self._named("unrouted"))
 
     @property
-    def work_queues(self) -> tuple[Queue, ...]:
-        return tuple(self.queue(f"inbound.{agency}") for agency in self.agencies)
+    def retry_exchange(self) -> Exchange:
+        return self.exchange(self._named("retry"))
 
-    def work_queue(self, agency: str) -> Queue:
-        return self.queue(f"inbound.{agency}")
+    @property
+    def dead_exchange(self) -> Exchange:
+        return self.exchange(self._named("dead"))
 
     @property
     def commands_queue(self) -> Queue:
-        return self.queue("commands")
+        return self.queue(self._named("commands"))
 
     @property
     def unrouted_queue(self) -> Queue:
-        return self.queue("unrouted")
+        return self.queue(self._named("unrouted"))
 
     @property
     def dead_queue(self) -> Queue:
-        return self.queue("dead")
+        return self.queue(self._named("dead"))
+
+    def work_queue(self, agency: str) -> Queue:
+        """The work queue of ``agency``; KeyError for an agency the hub does not know."""
+        return self.queue(self._named(f"inbound.{agency}"))
 
     @property
-    def registry_queue(self) -> Queue:
-        return self.queue("registry")
+    def work_queues(self) -> tuple[Queue, ...]:
+        return tuple(self.work_queue(agency) for agency in self.agencies)
 
-    def retry_route(
-        self, target_exchange: str, routing_key: str, delay_seconds: float
-    ) -> tuple[str, int]:
-        """(routing key on the retry exchange, actual delay) for a message going back to
-        ``target_exchange`` with ``routing_key``: the smallest delay bucket not shorter than
-        asked, or the longest there is."""
-        if target_exchange == self.commands_exchange.name:
-            target = "commands"
-        elif target_exchange == self.inbound_exchange.name and routing_key in self.agencies:
-            target = routing_key
-        else:
-            raise ValueError(f"no retry queue leads back to {target_exchange!r}/{routing_key!r}")
-        delay = next((d for d in self.retry_delays if d >= delay_seconds), self.retry_delays[-1])
-        return f"{target}.{delay}s", delay
+    def retry_queue(self, target: str, delay: int) -> Queue:
+        """The TTL queue holding messages for ``target`` (inbound/commands) ``delay`` s."""
+        return self.queue(self._named(f"retry.{target}.{delay}s"))
 
-    def bound_keys(self, exchange: str) -> set[str]:
-        return {b.routing_key for b in self.bindings if b.exchange == exchange}
+    @property
+    def retry_queues(self) -> tuple[Queue, ...]:
+        return tuple(self.retry_queue(t, d) for t in RETRY_TARGETS for d in self.retry_delays)
+
+    def all_queues(self) -> tuple[Queue, ...]:
+        """Every queue the hub declares."""
+        return self.queues
+
+    def delay_bucket(self, delay_seconds: float) -> int:
+        """The smallest delay bucket not shorter than asked, or the longest there is."""
+        return next((d for d in self.retry_delays if d >= delay_seconds), self.retry_delays[-1])
+
+    def delay_for_attempt(self, attempt: int) -> int:
+        """Back-off for the ``attempt``-th retry (from 1): bucket *n*, capped at the last."""
+        return self.retry_delays[min(max(attempt, 1), len(self.retry_delays)) - 1]
+
+    def retry_route(self, target_exchange: str, delay_seconds: float) -> RetryRoute:
+        """How to delay a message bound for ``target_exchange`` by about ``delay_seconds``."""
+        targets = {self._named(t): t for t in RETRY_TARGETS}
+        if target_exchange not in targets:
+            raise ValueError(f"no retry queues lead back to exchange {target_exchange!r}")
+        target, delay = targets[target_exchange], self.delay_bucket(delay_seconds)
+        return RetryRoute(f"{target}.{delay}s", self.retry_queue(target, delay).name, delay)
 
     def describe(self) -> str:
         """A readable listing for ``hub topology show``."""
-        lines = [f"exchange {e.name} ({e.type}) {dict(e.arguments) or ''}" for e in self.exchanges]
-        lines += [f"queue    {q.name} {dict(q.arguments)}" for q in self.queues]
+        lines = [f"exchange {e.name} ({e.type}) {_args(e.arguments)}" for e in self.exchanges]
+        lines += [f"queue    {q.name} ({_kind(q)}) {_args(q.arguments)}" for q in self.queues]
         lines += [f"bind     {b.exchange} --{b.routing_key}--> {b.queue}" for b in self.bindings]
-        return "\n".join(lines)
+        return "\n".join(line.rstrip() for line in lines)
+
+
+def _kind(queue: Queue) -> str:
+    return "quorum" if queue.quorum else "classic"
+
+
+def _args(arguments: Mapping[str, Any]) -> str:
+    return " ".join(f"{key}={value}" for key, value in arguments.items())
 
 
 def build_topology(
     prefix: str = "hub",
     agencies: Sequence[str] = DEFAULT_AGENCIES,
     retry_delays: Sequence[int] = DEFAULT_RETRY_DELAYS,
-    delivery_limit: int = 20,
+    delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
 ) -> Topology:
     """The hub's topology under ``prefix`` (tests use random prefixes)."""
-    p = prefix
-    work_args = _frozen(
-        {
-            "x-queue-type": "quorum",
-            "x-delivery-limit": delivery_limit,
-            "x-dead-letter-exchange": f"{p}.dead",
-        }
-    )
-    exchanges = [
+    _check(prefix, agencies, retry_delays, delivery_limit)
+    p, delays = prefix, tuple(sorted(set(retry_delays)))
+    unrouted = _frozen({"alternate-exchange": f"{p}.unrouted"})
+    exchanges = (
         Exchange(f"{p}.commands", "topic"),
         Exchange(f"{p}.events", "topic"),
-        Exchange(f"{p}.inbound", "direct", _frozen({"alternate-exchange": f"{p}.unrouted"})),
+        Exchange(f"{p}.inbound", "direct", arguments=unrouted),
         Exchange(f"{p}.unrouted", "fanout"),
         Exchange(f"{p}.retry", "direct"),
         Exchange(f"{p}.dead", "fanout"),
-    ]
-    queues = [
-        Queue(f"{p}.commands", work_args),
-        *(Queue(f"{p}.inbound.{agency}", work_args) for agency in agencies),
-        Queue(f"{p}.unrouted", _frozen({"x-queue-type": "quorum"})),
-        Queue(f"{p}.dead", _frozen({"x-queue-type": "quorum"})),
-        Queue(f"{p}.registry", _frozen({"x-queue-type": "quorum"})),
-        *_retry_queues(p, agencies, retry_delays),
-    ]
-    bindings = [
+    )
+    work = _work_arguments(p, delivery_limit)
+    queues = (
+        Queue(f"{p}.commands", arguments=work, quorum=True),
+        *(Queue(f"{p}.inbound.{agency}", arguments=work, quorum=True) for agency in agencies),
+        Queue(f"{p}.unrouted", quorum=True),
+        Queue(f"{p}.dead", quorum=True),
+        *_retry_queues(p, delays),
+    )
+    bindings = (
         Binding(f"{p}.commands", f"{p}.commands", "#"),
         *(Binding(f"{p}.inbound", f"{p}.inbound.{agency}", agency) for agency in agencies),
         Binding(f"{p}.unrouted", f"{p}.unrouted", ""),
         Binding(f"{p}.dead", f"{p}.dead", ""),
-        Binding(f"{p}.events", f"{p}.registry", "#"),
-        *(
-            Binding(f"{p}.retry", q.name, q.name.removeprefix(f"{p}.retry."))
-            for q in _retry_queues(p, agencies, retry_delays)
-        ),
-    ]
-    return Topology(
-        p, tuple(agencies), tuple(retry_delays), tuple(exchanges), tuple(queues), tuple(bindings)
+        *(Binding(f"{p}.retry", f"{p}.retry.{t}.{d}s", f"{t}.{d}s") for t, d in _pairs(delays)),
+    )
+    return Topology(p, tuple(agencies), delays, delivery_limit, exchanges, queues, bindings)
+
+
+def _check(
+    prefix: str, agencies: Sequence[str], delays: Sequence[int], delivery_limit: int
+) -> None:
+    if not prefix or not agencies or not delays:
+        raise ValueError("a topology needs a prefix, at least one agency and one retry delay")
+    if len(set(agencies)) != len(agencies) or any(not a or "." in a for a in agencies):
+        raise ValueError(f"agency names must be unique, non-empty and dot-free: {agencies!r}")
+    if min(delays) < 1 or delivery_limit < 1:
+        raise ValueError("retry delays and the delivery limit must be positive")
+
+
+def _work_arguments(prefix: str, delivery_limit: int) -> Mapping[str, Any]:
+    # at-least-once: the queue keeps a dead letter until {p}.dead has confirmed it (RabbitMQ
+    # 3.10+; it requires reject-publish overflow, which without a length limit never acts).
+    return _frozen(
+        {
+            "x-delivery-limit": delivery_limit,
+            "x-dead-letter-exchange": f"{prefix}.dead",
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        }
     )
 
 
-def _retry_queues(prefix: str, agencies: Sequence[str], delays: Sequence[int]) -> list[Queue]:
-    # Classic queues: per-queue TTL with dead-lettering back is their oldest, surest feature.
-    # Dead-lettering keeps the key the message was published with unless the queue names one,
-    # so each queue names the key that leads home: the agency, or any key for commands.
-    targets = [(agency, f"{prefix}.inbound", agency) for agency in agencies]
-    targets.append(("commands", f"{prefix}.commands", "retry"))
+def _pairs(delays: Sequence[int]) -> list[tuple[str, int]]:
+    return [(target, delay) for target in RETRY_TARGETS for delay in delays]
+
+
+def _retry_queues(prefix: str, delays: Sequence[int]) -> list[Queue]:
+    # Classic queues: one fixed TTL per queue expires messages in arrival order; and no
+    # x-dead-letter-routing-key, so every message returns with its own routing key.
     return [
         Queue(
-            f"{prefix}.retry.{name}.{delay}s",
-            _frozen(
-                {
-                    "x-message-ttl": delay * 1000,
-                    "x-dead-letter-exchange": exchange,
-                    "x-dead-letter-routing-key": key,
-                }
+            f"{prefix}.retry.{target}.{delay}s",
+            arguments=_frozen(
+                {"x-message-ttl": delay * 1000, "x-dead-letter-exchange": f"{prefix}.{target}"}
             ),
         )
-        for name, exchange, key in targets
-        for delay in delays
+        for target, delay in _pairs(delays)
     ]

@@ -1,0 +1,399 @@
+"""One contract for the bus: kombu's memory transport and RabbitMQ.
+
+Whatever the broker, the hub's promises hold: messages arrive whole and in batches, each
+agency has its queue and unknown agencies are kept, rejected messages are dead-lettered,
+delayed retries come back to their work queue, a publish the broker did not take raises,
+a stopped consumer gives back what it held, and messages outlive the bus that sent them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import pytest
+from kombu.connection import Connection
+from kombu.entity import Exchange, Queue
+
+from hub.routing.api import ATTEMPTS_HEADER, SOURCE_HEADER, Delivery, Outgoing
+from hub.routing.bus import BrokerRefusedError, KombuBus, PublishNotConfirmedError, create_bus
+from hub.routing.topology import Topology, build_topology
+
+pytestmark = pytest.mark.contract
+
+BINARY = "Сведения о рождении ✓".encode() + bytes(range(256)) + b"\x00\xff\x00"
+DELAYS = (1, 3)
+DELIVERY_LIMIT = 2
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("memory", id="memory"),
+        pytest.param("rabbitmq", id="rabbitmq", marks=pytest.mark.integration),
+    ]
+)
+def broker_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "memory":
+        return "memory://"
+    url: str = request.getfixturevalue("amqp_url")
+    return url
+
+
+@pytest.fixture
+def topology(topology_prefix: str) -> Topology:
+    return build_topology(topology_prefix, retry_delays=DELAYS, delivery_limit=DELIVERY_LIMIT)
+
+
+@pytest.fixture
+def bus(broker_url: str, topology: Topology) -> Iterator[KombuBus]:
+    opened = create_bus(broker_url, topology)
+    opened.declare()
+    try:
+        yield opened
+    finally:
+        opened.close()
+        _delete(broker_url, topology)
+
+
+def _delete(url: str, topology: Topology) -> None:
+    with Connection(url) as connection:
+        channel = connection.channel()
+        names = [q.name for q in topology.queues] + [f"{topology.prefix}.test.{n}" for n in "ab"]
+        for name in names:
+            with contextlib.suppress(Exception):
+                channel.queue_delete(name)
+        for exchange in topology.exchanges:
+            with contextlib.suppress(Exception):
+                channel.exchange_delete(exchange.name)
+
+
+def _message(n: int, key: str = "zags", **headers: Any) -> Outgoing:
+    return Outgoing(f"message {n}".encode(), key, headers, f"id-{n}", "text/plain")
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def _depth(bus: KombuBus, queue: str) -> int:
+    return bus.queue_depths()[queue]
+
+
+class Consuming:
+    """``bus.consume`` in a thread; records batches and settles them as told."""
+
+    def __init__(
+        self, bus: KombuBus, queues: Sequence[str], settle: str = "ack", **options: Any
+    ) -> None:
+        self.bus, self.queues, self.settle, self.options = bus, list(queues), settle, options
+        self.batches: list[list[Delivery]] = []
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Consuming:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive(), "consume did not return after stop"
+
+    def _run(self) -> None:
+        try:
+            self.bus.consume(self.queues, self._on_batch, stop=self.stop, **self.options)
+        except BaseException as exc:  # reported by the test that waits
+            self.error = exc
+
+    def _on_batch(self, batch: list[Delivery]) -> None:
+        self.batches.append(batch)
+        for delivery in batch:
+            if self.settle == "ack":
+                delivery.ack()
+            elif self.settle == "reject":
+                delivery.reject()
+
+    @property
+    def received(self) -> list[Delivery]:
+        return [d for batch in self.batches for d in batch]
+
+    def wait(self, count: int, timeout: float = 10) -> list[Delivery]:
+        _wait_for(lambda: len(self.received) >= count or self.error is not None, timeout)
+        if self.error is not None:
+            raise self.error
+        assert len(self.received) >= count, f"{len(self.received)} of {count} arrived"
+        return self.received
+
+
+def _bind_test_queue(url: str, topology: Topology, name: str, key: str) -> str:
+    full = f"{topology.prefix}.test.{name}"
+    exchange = Exchange(topology.events_exchange.name, "topic", durable=True)
+    with Connection(url) as connection:
+        Queue(full, exchange, routing_key=key, durable=True)(connection.channel()).declare()
+    return full
+
+
+# --- topology -----------------------------------------------------------------------------
+
+
+def test_declare_is_idempotent(bus: KombuBus, topology: Topology) -> None:
+    bus.declare()
+    bus.declare()
+    assert bus.queue_depths() == {q.name: 0 for q in topology.queues}
+
+
+# --- publish and consume ----------------------------------------------------------------
+
+
+def test_round_trip_keeps_body_headers_id_and_content_type(
+    bus: KombuBus, topology: Topology
+) -> None:
+    headers = {ATTEMPTS_HEADER: 2, SOURCE_HEADER: "smev", "x-hub-note": "запись"}
+    sent = Outgoing(BINARY, "zags", headers, "msg-1", "application/xml")
+    bus.publish(topology.inbound_exchange.name, [sent])
+    with Consuming(bus, [topology.work_queue("zags").name]) as consuming:
+        [got] = consuming.wait(1)
+    assert got.body == BINARY
+    assert got.routing_key == "zags"
+    assert {k: got.headers[k] for k in headers} == headers
+    assert got.message_id == "msg-1"
+    assert got.content_type == "application/xml"
+    assert got.queue == topology.work_queue("zags").name
+    assert got.redelivered is False
+
+
+def test_batches_never_exceed_max_batch(bus: KombuBus, topology: Topology) -> None:
+    bus.publish(topology.inbound_exchange.name, [_message(n) for n in range(25)])
+    with Consuming(bus, [topology.work_queue("zags").name], max_batch=10, max_wait=1) as c:
+        received = c.wait(25)
+    assert sorted(d.message_id or "" for d in received) == sorted(f"id-{n}" for n in range(25))
+    assert max(len(b) for b in c.batches) == 10
+
+
+def test_a_partial_batch_is_handed_over_after_max_wait(bus: KombuBus, topology: Topology) -> None:
+    queue = topology.work_queue("zags").name
+    with Consuming(bus, [queue], max_batch=100, max_wait=0.3) as consuming:
+        time.sleep(0.3)  # consumer subscribed
+        sent = time.monotonic()
+        bus.publish(topology.inbound_exchange.name, [_message(n) for n in range(3)])
+        consuming.wait(3, timeout=5)
+        waited = time.monotonic() - sent
+    assert [len(b) for b in consuming.batches] == [3]
+    assert 0.25 <= waited < 2
+
+
+def test_messages_are_routed_to_their_agency(bus: KombuBus, topology: Topology) -> None:
+    messages = [_message(1, "zags"), _message(2, "pfr"), _message(3, "pfr")]
+    bus.publish(topology.inbound_exchange.name, messages)
+    expected = {topology.work_queue("zags").name: 1, topology.work_queue("pfr").name: 2}
+    assert _wait_for(lambda: {q: _depth(bus, q) for q in expected} == expected)
+    assert _depth(bus, topology.work_queue("gosuslugi").name) == 0
+
+
+def test_an_unknown_agency_is_kept_in_unrouted(bus: KombuBus, topology: Topology) -> None:
+    bus.publish(topology.inbound_exchange.name, [_message(1, "fns")])
+    with Consuming(bus, [topology.unrouted_queue.name]) as consuming:
+        [got] = consuming.wait(1)
+    assert (got.routing_key, got.message_id) == ("fns", "id-1")
+
+
+def test_events_follow_wildcard_bindings(
+    bus: KombuBus, topology: Topology, broker_url: str
+) -> None:
+    births = _bind_test_queue(broker_url, topology, "a", "student.birth.*")
+    everything = _bind_test_queue(broker_url, topology, "b", "student.#")
+    events = [_message(1, "student.birth.verified"), _message(2, "student.death.registered")]
+    bus.publish(topology.events_exchange.name, events)
+    with Consuming(bus, [births, everything]) as consuming:
+        consuming.wait(3)
+        time.sleep(0.3)  # nothing more arrives
+    by_queue = sorted((d.queue, d.routing_key) for d in consuming.received)
+    assert by_queue == [
+        (births, "student.birth.verified"),
+        (everything, "student.birth.verified"),
+        (everything, "student.death.registered"),
+    ]
+
+
+def test_events_without_listeners_are_not_an_error(bus: KombuBus, topology: Topology) -> None:
+    bus.publish(topology.events_exchange.name, [_message(1, "student.birth.verified")])
+
+
+def test_publishers_in_several_threads_share_one_bus(bus: KombuBus, topology: Topology) -> None:
+    def publish(thread: int) -> None:
+        for n in range(0, 50, 10):
+            batch = [_message(thread * 100 + n + i) for i in range(10)]
+            bus.publish(topology.inbound_exchange.name, batch)
+
+    with Consuming(bus, [topology.work_queue("zags").name]) as consuming:
+        threads = [threading.Thread(target=publish, args=(t,)) for t in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        received = consuming.wait(200)
+    assert len({d.message_id for d in received}) == 200
+
+
+# --- settling ---------------------------------------------------------------------------
+
+
+def test_ack_removes_and_reject_dead_letters(bus: KombuBus, topology: Topology) -> None:
+    work = topology.work_queue("pfr").name
+    bus.publish(topology.inbound_exchange.name, [_message(1, "pfr"), _message(2, "pfr")])
+
+    def settle(batch: list[Delivery]) -> None:
+        for delivery in batch:
+            delivery.ack() if delivery.message_id == "id-1" else delivery.reject()
+
+    with Consuming(bus, [work], settle="none") as consuming:
+        consuming.wait(2)
+        for batch in consuming.batches:
+            settle(batch)
+    with Consuming(bus, [topology.dead_queue.name]) as dead:
+        [got] = dead.wait(1)
+    assert (got.message_id, got.routing_key, got.body) == ("id-2", "pfr", b"message 2")
+    death = got.headers["x-death"][0]
+    assert (death["queue"], death["reason"]) == (work, "rejected")
+    assert _depth(bus, work) == 0
+
+
+def test_a_stopped_consumer_gives_back_what_it_held(bus: KombuBus, topology: Topology) -> None:
+    work = topology.work_queue("zags").name
+    bus.publish(topology.inbound_exchange.name, [_message(n) for n in range(5)])
+    with Consuming(bus, [work], settle="none", max_batch=2) as consuming:
+        consuming.wait(2)
+        stopped = time.monotonic()
+        consuming.stop.set()
+        consuming.thread.join(timeout=5)
+    assert time.monotonic() - stopped < 1, "consume did not stop promptly"
+    assert _wait_for(lambda: _depth(bus, work) == 5)
+    with Consuming(bus, [work]) as again:
+        received = again.wait(5)
+    assert sorted(d.message_id or "" for d in received) == [f"id-{n}" for n in range(5)]
+    assert any(d.redelivered for d in received)
+
+
+def test_messages_outlive_the_bus_that_sent_them(
+    bus: KombuBus, topology: Topology, broker_url: str
+) -> None:
+    bus.publish(topology.inbound_exchange.name, [_message(n, "gosuslugi") for n in range(3)])
+    bus.close()
+    reopened = create_bus(broker_url, topology)
+    try:
+        reopened.declare()
+        queue = topology.work_queue("gosuslugi").name
+        assert _wait_for(lambda: _depth(reopened, queue) == 3)
+        with Consuming(reopened, [queue]) as consuming:
+            assert len(consuming.wait(3)) == 3
+    finally:
+        reopened.close()
+
+
+# --- delayed retries ----------------------------------------------------------------------
+
+
+def test_a_delayed_message_returns_to_its_work_queue_after_the_delay(
+    bus: KombuBus, topology: Topology
+) -> None:
+    work = topology.work_queue("pfr").name
+    retry = topology.retry_queue("inbound", 1).name
+    started = time.monotonic()
+    bus.publish_delayed(topology.inbound_exchange.name, [_message(7, "pfr", **{"x-hub-a": 1})], 0.4)
+    assert _depth(bus, retry) == 1
+    assert _depth(bus, work) == 0
+    assert _wait_for(lambda: _depth(bus, work) == 1, timeout=5)
+    assert time.monotonic() - started >= 0.9
+    with Consuming(bus, [work]) as consuming:
+        [got] = consuming.wait(1)
+    assert (got.routing_key, got.message_id, got.headers["x-hub-a"]) == ("pfr", "id-7", 1)
+    assert "CC" not in got.headers
+
+
+def test_a_delayed_command_keeps_its_routing_key(bus: KombuBus, topology: Topology) -> None:
+    command = _message(8, "student.enrol.requested")
+    bus.publish_delayed(topology.commands_exchange.name, [command], 2)  # the 3 s bucket
+    time.sleep(1.5)
+    assert _depth(bus, topology.commands_queue.name) == 0
+    with Consuming(bus, [topology.commands_queue.name]) as consuming:
+        [got] = consuming.wait(1, timeout=6)
+    assert got.routing_key == "student.enrol.requested"
+
+
+def test_queue_depths_count_this_topology_only(
+    bus: KombuBus, topology: Topology, broker_url: str
+) -> None:
+    other = build_topology(f"{topology.prefix}x", retry_delays=DELAYS)
+    neighbour = create_bus(broker_url, other)
+    try:
+        neighbour.declare()
+        neighbour.publish_delayed(other.inbound_exchange.name, [_message(1)], 3)
+        assert set(bus.queue_depths()) == {q.name for q in topology.queues}
+        assert sum(bus.queue_depths().values()) == 0
+        assert neighbour.queue_depths()[other.retry_queue("inbound", 3).name] == 1
+    finally:
+        neighbour.close()
+        _delete(broker_url, other)
+
+
+# --- confirms -----------------------------------------------------------------------------
+
+
+def test_publishing_to_a_missing_exchange_raises(bus: KombuBus, topology: Topology) -> None:
+    with pytest.raises(PublishNotConfirmedError):
+        bus.publish(f"{topology.prefix}.no-such-exchange", [_message(1)])
+    bus.publish(topology.inbound_exchange.name, [_message(2)])  # the bus recovers
+    assert _wait_for(lambda: _depth(bus, topology.work_queue("zags").name) == 1)
+
+
+def test_an_unroutable_message_raises(bus: KombuBus, topology: Topology) -> None:
+    with pytest.raises(PublishNotConfirmedError) as caught:
+        bus.publish(topology.retry_exchange.name, [_message(1, "nowhere")])
+    assert caught.value.details["routing_keys"] == ["nowhere"]
+
+
+def test_consuming_a_missing_queue_is_refused(bus: KombuBus, topology: Topology) -> None:
+    with pytest.raises(BrokerRefusedError):
+        bus.consume([f"{topology.prefix}.no-such-queue"], lambda _b: None, stop=threading.Event())
+
+
+# --- RabbitMQ only ------------------------------------------------------------------------
+
+
+def _rabbitmq_only(broker_url: str) -> None:
+    if broker_url.startswith("memory://"):
+        pytest.skip("quorum queues and delivery limits are RabbitMQ features, not emulated")
+
+
+def test_work_queues_are_quorum_queues(bus: KombuBus, topology: Topology, broker_url: str) -> None:
+    _rabbitmq_only(broker_url)
+    queue = topology.work_queue("zags")
+    classic = {**queue.arguments, "x-queue-type": "classic"}
+    with Connection(broker_url) as connection, pytest.raises(Exception, match="x-queue-type"):
+        connection.channel().queue_declare(
+            queue=queue.name, durable=True, auto_delete=False, arguments=classic
+        )
+
+
+def test_a_message_that_keeps_crashing_consumers_ends_up_dead(
+    bus: KombuBus, topology: Topology, broker_url: str
+) -> None:
+    _rabbitmq_only(broker_url)
+    work = topology.work_queue("zags").name
+    bus.publish(topology.inbound_exchange.name, [_message(1)])
+    for _ in range(DELIVERY_LIMIT + 1):  # each consumer dies holding the message
+        with Consuming(bus, [work], settle="none") as crashing:
+            crashing.wait(1)
+    with Consuming(bus, [topology.dead_queue.name]) as dead:
+        [got] = dead.wait(1)
+    assert got.headers["x-death"][0]["reason"] == "delivery_limit"
+    assert _depth(bus, work) == 0
