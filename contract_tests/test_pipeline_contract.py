@@ -7,6 +7,7 @@ the events exchange to a consumer that deduplicates by event id, as the registry
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -198,3 +199,25 @@ def test_registry_commands_are_routed_by_type(hub: Hub) -> None:
         wait_for(lambda: len(events.unique()) == 1)
         wait_for(lambda: len(hub.journal.failed()) == 1)
     assert hub.journal.failed()[0].error_type == "UnknownKindError"
+
+
+def test_a_wrong_signature_is_kept_and_replayed_once_trusted(hub: Hub, xml_signer: object) -> None:
+    checking = dataclasses.replace(hub.processor, verifier=hub.verifier)
+    hub.worker.processor = checking  # replay goes through the same worker
+    signed = notice("i", 9, signer=xml_signer)  # type: ignore[arg-type]
+    tampered = signed.replace(b">i<", b">j<")
+    with EventCollector(hub) as events, running(hub.worker, hub.relay):
+        post(hub, [tampered, notice("k", 10, signer=xml_signer)])  # type: ignore[arg-type]
+        wait_for(lambda: len(events.unique()) == 1)
+        wait_for(lambda: len(hub.journal.failed()) == 1)
+        [failed] = hub.journal.failed()
+        assert failed.error_type == "SignatureError"
+        assert "invalid" in failed.reason
+        stored = hub.journal.inbox(failed.inbox_id)
+        assert stored is not None and stored.raw == tampered  # kept as received
+        # The operator decides the sender's system is trusted without signatures for now.
+        trusting = dataclasses.replace(checking, verifier=None)
+        hub.worker.processor = trusting
+        [result] = hub.operations.replay([failed], "operator@test")
+        assert result.status == "processed"
+        wait_for(lambda: len(events.unique()) == 2)

@@ -31,6 +31,7 @@ from hub.bootstrap import Hub, bootstrap
 from hub.config import Settings
 from hub.journal.api import InboxRecord
 from hub.routing.api import Outgoing
+from hub.routing.bench import measure_raw
 from hub.routing.router import EventDraft, Router, Translation
 from hub.smev import SendRequest, build_send_request, serialize
 from hub.smev.read import SmevMessage
@@ -74,16 +75,14 @@ class Collector:
     def run(self) -> None:
         exchange = Exchange(self.exchange, type="topic", durable=True)
         queue = Queue(self.queue_name, exchange, routing_key="#", auto_delete=False)
-        with (
-            Connection(self.url) as connection,
-            connection.Consumer(queue, callbacks=[self._on_message], accept=None) as consumer,
-        ):
-            consumer.qos(prefetch_count=1000)
-            self.ready.set()
-            while not self.stop.is_set():
-                with contextlib.suppress(socket.timeout, TimeoutError):
-                    connection.drain_events(timeout=0.1)
-            queue(connection.channel()).delete()
+        with Connection(self.url) as connection:
+            with connection.Consumer(queue, callbacks=[self._on_message], accept=None) as consumer:
+                consumer.qos(prefetch_count=1000)
+                self.ready.set()
+                while not self.stop.is_set():
+                    with contextlib.suppress(socket.timeout, TimeoutError):
+                        connection.drain_events(timeout=0.1)
+            queue(connection.channel()).delete()  # after the consumer is gone
 
     def _on_message(self, _body: object, message: object) -> None:
         data = json.loads(message.body)["data"]  # type: ignore[attr-defined]
@@ -145,6 +144,7 @@ def _env(settings: Settings) -> dict[str, str]:
         "HUB_ADAPTERS": json.dumps([PLUGIN]),
         "HUB_REQUIRE_SIGNATURES": "false",
         "HUB_LOG_LEVEL": "WARNING",
+        "HUB_WORKER_BATCH": str(settings.worker_batch),
     }
 
 
@@ -320,32 +320,6 @@ def _delete(hub: Hub) -> None:
                 channel.exchange_delete(exchange.name)
 
 
-def raw_rabbitmq(url: str, messages: int) -> float:
-    """pika alone: publish the same bodies to a queue and consume them back, messages/s."""
-    import pika  # type: ignore[import-untyped]  # noqa: PLC0415
-
-    body, queue = ping(0), f"bench-raw-{uuid.uuid4().hex[:8]}"
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    channel = connection.channel()
-    channel.queue_declare(queue, durable=True)
-    start = time.perf_counter()
-    for _ in range(messages):
-        channel.basic_publish("", queue, body, pika.BasicProperties(delivery_mode=2))
-    received = 0
-    channel.basic_qos(prefetch_count=1000)
-    for method, _properties, _body in channel.consume(queue, inactivity_timeout=5):
-        if method is None:
-            break
-        received += 1
-        channel.basic_ack(method.delivery_tag)
-        if received == messages:
-            break
-    elapsed = time.perf_counter() - start
-    channel.queue_delete(queue)
-    connection.close()
-    return received / elapsed
-
-
 @contextlib.contextmanager
 def bench_database(admin_url: str) -> Iterator[str]:
     """A throw-away PostgreSQL database, migrated."""
@@ -390,7 +364,7 @@ def run(
             memory_messages=memory_messages,
         )
     console.print("raw RabbitMQ (pika publish + consume of the same bodies)…")
-    production.raw_rabbitmq = raw_rabbitmq(amqp_url, messages)
+    production.raw_rabbitmq = measure_raw(amqp_url, messages, size=len(ping(0))).raw_round_trip
     results.append(production)
     with tempfile.TemporaryDirectory() as folder:
         results.append(

@@ -27,7 +27,7 @@ class Relay:
     bus: Bus
     topology: Topology
     batch: int = 500
-    idle_wait: float = 0.05
+    idle_wait: float = 0.01
 
     def run(self, stop: threading.Event) -> None:
         """Publish until ``stop``; reconnect by itself after outages."""

@@ -52,7 +52,7 @@ class WorkerSettings:
     retry_budget: int = 8  # attempts before a passing failure becomes a failed message
     prefetch: int = 200
     max_batch: int = 100
-    max_wait: float = 0.05
+    max_wait: float = 0.01  # a short wait: latency matters more than fuller batches
     sweep_every: float = 60.0
     sweep_age: timedelta = timedelta(minutes=15)  # longer than the longest retry delay
 
@@ -164,17 +164,25 @@ class Worker:
             delivery = by_id[record.inbox_id]
             exchange = self._exchange_of(delivery)
             message = _retry_message(delivery, record.attempts)
-            delay = retry_delay(self.topology.retry_delays, record.attempts)
+            delay = self.topology.delay_for_attempt(record.attempts)
             self.bus.publish_delayed(exchange, [message], delay)
 
     def _exchange_of(self, delivery: Delivery) -> str:
-        if delivery.queue == self.topology.commands_queue.name:
+        if self._is_command(delivery):
             return self.topology.commands_exchange.name
         return self.topology.inbound_exchange.name
 
+    def _is_command(self, delivery: Delivery) -> bool:
+        # A dead-lettered message remembers its first queue in RabbitMQ's x-death record.
+        queue = delivery.queue
+        deaths = delivery.headers.get("x-death")
+        if queue == self.topology.dead_queue.name and isinstance(deaths, list) and deaths:
+            queue = str(deaths[-1].get("queue", queue))
+        return queue == self.topology.commands_queue.name
+
     def _inbound(self, delivery: Delivery) -> InboundMessage:
         headers = {k: str(v) for k, v in delivery.headers.items() if k.startswith("x-hub-")}
-        is_command = delivery.queue == self.topology.commands_queue.name
+        is_command = self._is_command(delivery)
         source = str(
             delivery.headers.get(SOURCE_HEADER) or (REGISTRY_SOURCE if is_command else "amqp")
         )
@@ -214,12 +222,6 @@ class Worker:
         if outcomes:
             self.journal.complete(outcomes)
         return len(outcomes)
-
-
-def retry_delay(delays: tuple[int, ...], attempt: int) -> int:
-    """Back-off by attempt through the broker's delay buckets (by default 1 s, 5 s, 30 s,
-    2 min, then 10 min for every later attempt)."""
-    return delays[min(max(attempt, 1), len(delays)) - 1]
 
 
 def _retry_message(delivery: Delivery, attempts: int) -> Outgoing:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-import pika  # type: ignore[import-untyped]  # pika ships no type information
+import pika
 
 from hub.routing.api import Delivery, Outgoing
 from hub.routing.bus import KombuBus
