@@ -47,7 +47,11 @@ class Operations:
                 raise NothingToReplayError(f"no failed message with id {', '.join(missing)}")
             return [f for f in found if f is not None]
         if group or everything:
-            return self.journal.failed(fingerprint=group, limit=100_000)
+            chosen = self.journal.failed(fingerprint=group, limit=100_000)
+            if not chosen:
+                where = f"in group {group}" if group else "at all"
+                raise NothingToReplayError(f"no open failed messages {where}")
+            return chosen
         raise NothingToReplayError("name failed message ids, --group FINGERPRINT or --all")
 
     def dry_run(self, failed: FailedMessage) -> ReplayResult:

@@ -85,3 +85,9 @@ def running(*targets: object) -> Iterator[threading.Event]:
         stop.set()
         for thread in threads:
             thread.join(timeout=30)
+
+
+def register_late(router: Router) -> None:
+    """The "fix" for LATE notices, deployed as a plug-in."""
+    router.register_inbound(NOTICE, translate_notice)
+    router.register_inbound(LATE, translate_notice)
