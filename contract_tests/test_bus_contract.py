@@ -8,7 +8,6 @@ a stopped consumer gives back what it held, and messages outlive the bus that se
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -19,7 +18,13 @@ from kombu.connection import Connection
 from kombu.entity import Exchange, Queue
 
 from hub.routing.api import ATTEMPTS_HEADER, SOURCE_HEADER, Delivery, Outgoing
-from hub.routing.bus import BrokerRefusedError, KombuBus, PublishNotConfirmedError, create_bus
+from hub.routing.bus import (
+    BrokerRefusedError,
+    KombuBus,
+    PublishNotConfirmedError,
+    create_bus,
+    delete_topology,
+)
 from hub.routing.topology import Topology, build_topology
 
 pytestmark = pytest.mark.contract
@@ -55,19 +60,11 @@ def bus(broker_url: str, topology: Topology) -> Iterator[KombuBus]:
         yield opened
     finally:
         opened.close()
-        _delete(broker_url, topology)
+        delete_topology(broker_url, topology, _test_queues(topology))
 
 
-def _delete(url: str, topology: Topology) -> None:
-    with Connection(url) as connection:
-        channel = connection.channel()
-        names = [q.name for q in topology.queues] + [f"{topology.prefix}.test.{n}" for n in "ab"]
-        for name in names:
-            with contextlib.suppress(Exception):
-                channel.queue_delete(name)
-        for exchange in topology.exchanges:
-            with contextlib.suppress(Exception):
-                channel.exchange_delete(exchange.name)
+def _test_queues(topology: Topology) -> list[str]:
+    return [f"{topology.prefix}.test.{n}" for n in "ab"]
 
 
 def _message(n: int, key: str = "zags", **headers: Any) -> Outgoing:
@@ -342,7 +339,7 @@ def test_queue_depths_count_this_topology_only(
         assert neighbour.queue_depths()[other.retry_queue("inbound", 3).name] == 1
     finally:
         neighbour.close()
-        _delete(broker_url, other)
+        delete_topology(broker_url, other, _test_queues(other))
 
 
 # --- confirms -----------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from hub.config import Settings
 from hub.journal.api import InboxRecord
 from hub.routing.api import Outgoing
 from hub.routing.bench import measure_raw
+from hub.routing.bus import delete_topology
 from hub.routing.router import EventDraft, Router, Translation
 from hub.smev import SendRequest, build_send_request, serialize
 from hub.smev.read import SmevMessage
@@ -304,20 +305,8 @@ def run_stack(
             rss = memory(hub, memory_messages, separate, console)
         return Result(name, rate, p50, p99, rate / 2, *rss, None)
     finally:
-        _delete(hub)
+        delete_topology(hub.settings.broker_url.get_secret_value(), hub.topology)
         hub.close()
-
-
-def _delete(hub: Hub) -> None:
-    url = hub.settings.broker_url.get_secret_value()
-    with Connection(url) as connection:
-        channel = connection.channel()
-        for queue in hub.topology.queues:
-            with contextlib.suppress(Exception):
-                channel.queue_delete(queue.name)
-        for exchange in hub.topology.exchanges:
-            with contextlib.suppress(Exception):
-                channel.exchange_delete(exchange.name)
 
 
 @contextlib.contextmanager

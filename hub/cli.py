@@ -279,40 +279,33 @@ def _declare_when_up(hub: Hub, stop: threading.Event) -> None:
     retry_until_done(hub.bus.declare, stop, "declare topology")
 
 
+def _serve(*names: str) -> None:
+    """Run the named services (``worker``, ``relay``) until SIGTERM, then release connections."""
+    from hub.runtime import Service, run_services, stop_event  # noqa: PLC0415
+
+    stop = stop_event()  # first: a stop during start-up is a clean stop too
+    hub = _hub()
+    _guard(lambda: _declare_when_up(hub, stop))
+    run_services([Service(name, getattr(hub, name).run) for name in names], stop)
+    hub.close()
+
+
 @app.command("worker")
 def worker() -> None:
     """Consume, store, process and settle inbound messages and commands until SIGTERM."""
-    from hub.runtime import Service, run_services, stop_event  # noqa: PLC0415
-
-    stop = stop_event()
-    hub = _hub()
-    _guard(lambda: _declare_when_up(hub, stop))
-    run_services([Service("worker", hub.worker.run)], stop)
-    hub.close()
+    _serve("worker")
 
 
 @app.command("relay")
 def relay() -> None:
     """Publish the outbox to the events exchange with confirms until SIGTERM."""
-    from hub.runtime import Service, run_services, stop_event  # noqa: PLC0415
-
-    stop = stop_event()
-    hub = _hub()
-    _guard(lambda: _declare_when_up(hub, stop))
-    run_services([Service("relay", hub.relay.run)], stop)
-    hub.close()
+    _serve("relay")
 
 
 @app.command("run")
 def run_all() -> None:
     """Worker and relay in one process (the only way with the in-memory broker)."""
-    from hub.runtime import Service, run_services, stop_event  # noqa: PLC0415
-
-    stop = stop_event()
-    hub = _hub()
-    _guard(lambda: _declare_when_up(hub, stop))
-    run_services([Service("worker", hub.worker.run), Service("relay", hub.relay.run)], stop)
-    hub.close()
+    _serve("worker", "relay")
 
 
 @failed_app.command("list")

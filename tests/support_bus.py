@@ -1,4 +1,4 @@
-"""A reference event consumer (deduplicating by event id) and broker clean-up, over kombu."""
+"""A reference event consumer (deduplicating by event id), over kombu."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from kombu.connection import Connection
 from kombu.entity import Exchange, Queue
 
 from hub.bootstrap import Hub
-from hub.routing.topology import Topology
+from hub.routing.bus import delete_topology
 
 
 class EventCollector:
@@ -63,13 +63,4 @@ class EventCollector:
         return {e["id"]: e for e in list(self.received)}
 
 
-def delete_topology(url: str, topology: Topology) -> None:
-    """Remove every queue and exchange a test declared (RabbitMQ keeps them otherwise)."""
-    with Connection(url) as connection:
-        channel = connection.channel()
-        for queue in topology.queues:
-            with contextlib.suppress(Exception):
-                channel.queue_delete(queue.name)
-        for exchange in topology.exchanges:
-            with contextlib.suppress(Exception):
-                channel.exchange_delete(exchange.name)
+__all__ = ["EventCollector", "delete_topology"]

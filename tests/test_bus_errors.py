@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
-from kombu.connection import Connection
 
 from hub.errors import ConfigurationError
 from hub.routing.api import Delivery, Outgoing
@@ -18,8 +16,9 @@ from hub.routing.bus import (
     PublishNotConfirmedError,
     consume_forever,
     create_bus,
+    delete_topology,
 )
-from hub.routing.topology import Topology, build_topology
+from hub.routing.topology import build_topology
 from tests.proxy import TcpProxy, proxy
 
 NOWHERE = "amqp://guest:secret@127.0.0.1:1//"  # nothing listens on port 1
@@ -76,18 +75,7 @@ def through_proxy(amqp_url: str, topology_prefix: str) -> Iterator[tuple[KombuBu
             yield bus, mq
         finally:
             bus.close()
-            _delete(amqp_url, topology)
-
-
-def _delete(url: str, topology: Topology) -> None:
-    with Connection(url) as connection:
-        channel = connection.channel()
-        for queue in topology.queues:
-            with contextlib.suppress(Exception):
-                channel.queue_delete(queue.name)
-        for exchange in topology.exchanges:
-            with contextlib.suppress(Exception):
-                channel.exchange_delete(exchange.name)
+            delete_topology(amqp_url, topology)
 
 
 @pytest.mark.integration

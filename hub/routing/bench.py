@@ -20,7 +20,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import pika
 
 from hub.routing.api import Delivery, Outgoing
-from hub.routing.bus import KombuBus
+from hub.routing.bus import KombuBus, delete_topology
 from hub.routing.topology import Topology, build_topology
 
 
@@ -78,7 +78,7 @@ def _hub(url: str, n: int, body: bytes, batch: int) -> tuple[float, float]:
         return n / published, n / _hub_consume(bus, topology, n, batch)
     finally:
         bus.close()
-        _delete(url, topology)
+        delete_topology(url, topology)
 
 
 def _hub_consume(bus: KombuBus, topology: Topology, n: int, batch: int) -> float:
@@ -139,15 +139,3 @@ def _pika_parameters(url: str) -> Any:
     parts = urlsplit(url)
     vhost = unquote(parts.path[1:]) or "/"
     return pika.URLParameters(urlunsplit(parts._replace(path="/" + quote(vhost, safe=""))))
-
-
-def _delete(url: str, topology: Topology) -> None:
-    connection = pika.BlockingConnection(_pika_parameters(url))
-    try:
-        channel = connection.channel()
-        for queue in topology.queues:
-            channel.queue_delete(queue.name)
-        for exchange in topology.exchanges:
-            channel.exchange_delete(exchange.name)
-    finally:
-        connection.close()

@@ -663,3 +663,18 @@ def consume_forever(
     """``bus.consume`` until ``stop``, reconnecting after passing failures (a lost broker)
     with exponential back-off and jitter (tenacity, see ``hub.runtime``)."""
     backoff_forever(lambda: bus.consume(queues, on_batch, stop=stop, **options), stop, "consumer")
+
+
+def delete_topology(url: str, topology: Topology, extra_queues: Sequence[str] = ()) -> None:
+    """Remove every queue and exchange of ``topology`` (and ``extra_queues``) from the broker.
+
+    For tests and benchmarks, which use throw-away prefixes; what is already gone is skipped.
+    """
+    with Connection(url) as connection:
+        channel = connection.channel()
+        for name in [*(q.name for q in topology.queues), *extra_queues]:
+            with contextlib.suppress(Exception):
+                channel.queue_delete(name)
+        for exchange in topology.exchanges:
+            with contextlib.suppress(Exception):
+                channel.exchange_delete(exchange.name)
