@@ -264,6 +264,39 @@ def test_ack_removes_and_reject_dead_letters(bus: KombuBus, topology: Topology) 
     assert _depth(bus, work) == 0
 
 
+def test_acks_in_a_batch_settle_exactly_the_deliveries_acked(
+    bus: KombuBus, topology: Topology
+) -> None:
+    # RabbitMQ gets one multiple-ack per batch where it can: it must never cover a delivery
+    # the handler rejected or left open.
+    work = topology.work_queue("zags").name
+    bus.publish(topology.inbound_exchange.name, [_message(n) for n in range(6)])
+
+    def on_batch(batch: list[Delivery]) -> None:
+        for delivery in batch:
+            if delivery.message_id == "id-2":
+                delivery.reject()
+            elif delivery.message_id != "id-0":  # id-0 stays open
+                delivery.ack()
+
+    stop = threading.Event()
+    seen: list[Delivery] = []
+
+    def handler(batch: list[Delivery]) -> None:
+        on_batch(batch)
+        seen.extend(batch)
+        if len(seen) >= 6:
+            stop.set()
+
+    bus.consume([work], handler, stop=stop, max_batch=6, max_wait=0.5)
+    assert _wait_for(lambda: _depth(bus, work) == 1)
+    with Consuming(bus, [work]) as again:
+        [back] = again.wait(1)
+    assert back.message_id == "id-0"
+    with Consuming(bus, [topology.dead_queue.name]) as dead:
+        assert [d.message_id for d in dead.wait(1)] == ["id-2"]
+
+
 def test_a_stopped_consumer_gives_back_what_it_held(bus: KombuBus, topology: Topology) -> None:
     work = topology.work_queue("zags").name
     bus.publish(topology.inbound_exchange.name, [_message(n) for n in range(5)])

@@ -220,6 +220,70 @@ def test_complete_refuses_unknown_messages(journal: SqlJournal) -> None:
     assert record is not None and record.status == InboxStatus.RECEIVED  # nothing was applied
 
 
+# --- the worker's fast path: stored together with its outcome ------------------------------
+
+
+def test_receive_processed_stores_message_outcome_and_one_attempt(journal: SqlJournal) -> None:
+    done, broken, later = message("done", BINARY), message("broken"), message("later")
+    failure = Failure("SchemaValidationError", "bad", "Traceback: bad", "fp")
+    results = journal.receive_processed(
+        [
+            (done, Outcome(done.inbox_id, events=[event(done.inbox_id)], business_key="k:1")),
+            (broken, Outcome(broken.inbox_id, failure=failure)),
+            (later, None),  # a passing failure: stored, to be retried
+        ]
+    )
+    assert results == [
+        Received(done.inbox_id, False, InboxStatus.PROCESSED),
+        Received(broken.inbox_id, False, InboxStatus.FAILED),
+        Received(later.inbox_id, False, InboxStatus.RECEIVED),
+    ]
+    stored = [journal.inbox(m.inbox_id) for m in (done, broken, later)]
+    assert [(r.status, r.attempts) for r in stored if r] == [
+        (InboxStatus.PROCESSED, 1), (InboxStatus.FAILED, 1), (InboxStatus.RECEIVED, 1)
+    ]  # fmt: skip
+    assert stored[0] is not None and stored[0].raw == BINARY and stored[0].processed_at
+    assert [e.subject_seq for e in journal.events_for(done.inbox_id)] == [1]
+    [kept] = journal.failed()
+    assert (kept.inbox_id, kept.attempts, kept.reason) == (broken.inbox_id, 1, "bad")
+
+
+def test_receive_processed_leaves_stored_messages_alone(journal: SqlJournal) -> None:
+    (inbox_id,) = started(journal, "m-1")
+    again, new = message("m-1", b"<resent/>"), message("m-2")
+    results = journal.receive_processed(
+        [
+            (again, Outcome(inbox_id, events=[event(inbox_id)])),
+            (new, Outcome(new.inbox_id)),
+            (new, Outcome(new.inbox_id, events=[event(new.inbox_id)])),
+        ]
+    )
+    assert [(r.duplicate, r.status) for r in results] == [
+        (True, InboxStatus.RECEIVED), (False, InboxStatus.PROCESSED),
+        (True, InboxStatus.PROCESSED),
+    ]  # fmt: skip
+    assert journal.events_for(inbox_id) == []  # the stored message's outcome was not applied
+    assert journal.events_for(new.inbox_id) == []  # the first copy's outcome counts
+    record = journal.inbox(inbox_id)
+    assert record is not None and (record.raw, record.attempts) == (b"<x/>", 1)
+
+
+def test_receive_processed_keeps_business_keys_and_subject_order(journal: SqlJournal) -> None:
+    (first,) = started(journal, "a")
+    journal.complete([Outcome(first, events=[event(first, subject="anna")], business_key="k")])
+    b, c = message("b"), message("c")
+    results = journal.receive_processed(
+        [
+            (b, Outcome(b.inbox_id, events=[event(b.inbox_id, subject="anna")], business_key="k")),
+            (c, Outcome(c.inbox_id, events=[event(c.inbox_id, subject="anna")])),
+        ]
+    )
+    assert [r.status for r in results] == [InboxStatus.DUPLICATE, InboxStatus.PROCESSED]
+    assert journal.events_for(b.inbox_id) == []
+    assert [e.subject_seq for e in journal.events_for(c.inbox_id)] == [2]
+    assert journal.receive_processed([]) == []
+
+
 # --- outbox --------------------------------------------------------------------------------
 
 

@@ -120,8 +120,10 @@ class Hub:
 
     @cached_property
     def worker(self) -> Worker:
+        batch = self.settings.worker_batch
+        # Twice the batch in flight: the next batch arrives while this one is written.
         settings = WorkerSettings(
-            retry_budget=self.settings.retry_budget, max_batch=self.settings.worker_batch
+            retry_budget=self.settings.retry_budget, max_batch=batch, prefetch=2 * batch
         )
         return Worker(self.journal, self.bus, self.topology, self.processor, settings)
 

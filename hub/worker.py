@@ -1,10 +1,17 @@
 """The worker: consume inbound messages and commands, store, process, settle.
 
-Per batch: store every delivery in the inbox (one transaction) → count an attempt → process
-→ schedule delayed retries for passing failures → write outcomes (events to the outbox,
-failures kept whole; one transaction) → only then ack. A crash anywhere before the ack means
-redelivery, which the inbox recognises; the attempt count in the journal stops a message that
-crashes the worker from looping forever.
+Careful path, per batch: store every delivery in the inbox (one transaction) → count an
+attempt → process → schedule delayed retries for passing failures → write outcomes (events to
+the outbox, failures kept whole; one transaction) → only then ack. A crash anywhere before the
+ack means redelivery, which the inbox recognises; the attempt count in the journal stops a
+message that crashes the worker from looping forever.
+
+Fast path, for first deliveries: processing is pure, so it runs first, and the message is
+stored together with its outcome and one counted attempt (one transaction) → retries
+scheduled → ack. A crash before that transaction leaves nothing stored and the message
+unacked: it comes back marked redelivered and takes the careful path, so a message that kills
+the worker is counted like any other. A first delivery the inbox already holds (an agency's
+resend, a scheduled retry) is handed to the careful path.
 """
 
 from __future__ import annotations
@@ -102,6 +109,48 @@ class Worker:
 
     def handle_batch(self, deliveries: list[Delivery]) -> None:
         """Store, process and settle one batch (see the module's docstring for the order)."""
+        fresh = [d for d in deliveries if self._is_fresh(d)]
+        stored_before = self._fast_path(fresh) if fresh else []
+        careful = [d for d in deliveries if not self._is_fresh(d)] + stored_before
+        if careful:
+            self._careful_path(careful)
+        for delivery in deliveries:
+            delivery.ack()
+
+    def _is_fresh(self, delivery: Delivery) -> bool:
+        # A first delivery can be processed before it is stored (one write instead of three).
+        # A redelivery may be the message that crashed a worker, and a retry has attempts to
+        # count: both take the careful path, which counts the attempt before processing.
+        t = self.topology
+        return not (
+            delivery.redelivered
+            or ATTEMPTS_HEADER in delivery.headers
+            or delivery.queue in (t.unrouted_queue.name, t.dead_queue.name)
+        )
+
+    def _fast_path(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """Process, then store message and outcome together; the deliveries found already
+        stored come back for the careful path."""
+        now = self.clock()
+        inbound = [self._inbound(d) for d in deliveries]
+        by_id = {message.inbox_id: d for message, d in zip(inbound, deliveries, strict=True)}
+        records = [message.first_attempt(now) for message in inbound]
+        outcomes = [self._outcome_or_none(record, by_id[record.inbox_id]) for record in records]
+        pairs = list(zip(inbound, outcomes, strict=True))
+        received = self._hold(lambda: self.journal.receive_processed(pairs))
+        stored_now = {r.inbox_id for r in received if not r.duplicate}
+        retries = [r for r, o in zip(records, outcomes, strict=True) if o is None]
+        self._schedule_retries([r for r in retries if r.inbox_id in stored_now], by_id)
+        return [d for d, r in zip(deliveries, received, strict=True) if r.duplicate]
+
+    def _outcome_or_none(self, record: InboxRecord, delivery: Delivery) -> Outcome | None:
+        try:
+            return self.outcome(record, delivery)
+        except RetryableError as exc:
+            log.warning("retry scheduled", inbox_id=record.inbox_id, error=str(exc), attempt=1)
+            return None
+
+    def _careful_path(self, deliveries: Sequence[Delivery]) -> None:
         inbound = [self._inbound(d) for d in deliveries]
         by_id = {message.inbox_id: d for message, d in zip(inbound, deliveries, strict=True)}
         self._hold(lambda: self.journal.receive(inbound))
@@ -110,8 +159,6 @@ class Worker:
         self._schedule_retries(retries, by_id)
         if outcomes:
             self._hold(lambda: self.journal.complete(outcomes))
-        for delivery in deliveries:
-            delivery.ack()
 
     def _hold(self, operation: Callable[[], T]) -> T:
         # A database outage is not the messages' fault: keep them (unacked) and wait for the

@@ -24,7 +24,14 @@ from hub.journal.schema import require_aware
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 
 
-def inbox_row(inbox_id: str, message: InboundMessage, now: datetime) -> dict[str, Any]:
+def inbox_row(
+    inbox_id: str,
+    message: InboundMessage,
+    now: datetime,
+    status: InboxStatus = InboxStatus.RECEIVED,
+    attempted: bool = False,
+) -> dict[str, Any]:
+    """A new inbox row; ``attempted``: processed once already (the worker's fast path)."""
     return {
         "inbox_id": inbox_id,
         "source": message.source,
@@ -35,8 +42,10 @@ def inbox_row(inbox_id: str, message: InboundMessage, now: datetime) -> dict[str
         "raw": message.raw,
         "headers": dict(message.headers),
         "received_at": require_aware(message.received_at or now, "received_at"),
-        "status": InboxStatus.RECEIVED.value,
-        "attempts": 0,
+        "status": status.value,
+        "attempts": int(attempted),
+        "last_attempt_at": now if attempted else None,
+        "processed_at": now if status == InboxStatus.PROCESSED else None,
     }
 
 

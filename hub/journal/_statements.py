@@ -3,6 +3,7 @@ form, and psycopg prepares the statements it sees often on the server."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -57,6 +58,25 @@ class Statements:
         """The dialect's INSERT, which knows ON CONFLICT."""
         return postgresql.insert(table) if self.pg else sqlite.insert(table)
 
+    def bulk_insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
+        """An INSERT of many rows that runs as one statement; pass rows through ``many``.
+
+        PostgreSQL gets ``INSERT … SELECT unnest(array), …``: one SQL text whatever the
+        number of rows, so psycopg prepares it once (a multi-row VALUES list is new SQL, to be
+        parsed again, for every batch size). SQLite takes the rows as ``executemany``.
+        """
+        if not self.pg:
+            return self.insert(table)
+        columns = list(table.c)
+        arrays = [func.unnest(bindparam(c.name, type_=ARRAY(c.type))) for c in columns]
+        return self.insert(table).from_select(columns, select(*arrays))
+
+    def many(self, rows: Sequence[Mapping[str, Any]]) -> Any:
+        """Parameters for a ``bulk_insert``: a column of values per name on PostgreSQL."""
+        if not self.pg:
+            return rows
+        return {name: [row[name] for row in rows] for name in rows[0]}
+
     def among(self, column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
         """``column`` is one of the list bound as ``name``.
 
@@ -69,7 +89,7 @@ class Statements:
 
     def _inbox(self) -> None:
         c = inbox.c
-        self.receive = self.insert(inbox).on_conflict_do_nothing().returning(c.inbox_id)
+        self.receive = self.bulk_insert(inbox).on_conflict_do_nothing().returning(c.inbox_id)
         self.statuses = select(c.inbox_id, c.status).where(self.among(c.inbox_id, "ids"))
         self.start = self._start_attempts()
         self.lock_inbox = (
@@ -127,7 +147,7 @@ class Statements:
         )
         self.existing_events = select(c.event_id).where(self.among(c.event_id, "ids"))
         self.take_sequences = self._take_sequences()
-        self.add_events = self.insert(outbox).on_conflict_do_nothing()
+        self.add_events = self.bulk_insert(outbox).on_conflict_do_nothing()
         self.pending = (
             select(outbox)
             .where(c.published_at.is_(None))

@@ -8,6 +8,7 @@ and anything that fails permanently is kept whole. Implemented by ``SqlJournal``
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 HUB_NAMESPACE = uuid.UUID("6f1d2c7e-3a4b-5c6d-8e9f-0a1b2c3d4e5f")
 
 
+@functools.lru_cache(maxsize=4096)  # a message's id is asked for at every step of a batch
 def inbox_id_for(source: str, external_id: str) -> str:
     """The deterministic inbox id of a message: the same delivery always gets the same id."""
     return str(uuid.uuid5(HUB_NAMESPACE, f"inbox:{source}:{external_id}"))
@@ -102,6 +104,22 @@ class InboundMessage:
     @property
     def inbox_id(self) -> str:
         return inbox_id_for(self.source, self.external_id)
+
+    def first_attempt(self, now: datetime) -> InboxRecord:
+        """The record this message gets when stored with its first attempt counted."""
+        return InboxRecord(
+            inbox_id=self.inbox_id,
+            source=self.source,
+            external_id=self.external_id,
+            raw=self.raw,
+            agency=self.agency,
+            kind=self.kind,
+            content_type=self.content_type,
+            headers=self.headers,
+            received_at=self.received_at or now,
+            status=InboxStatus.RECEIVED,
+            attempts=1,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +256,10 @@ class Journal(Protocol):
     def receive(self, messages: Sequence[InboundMessage]) -> list[Received]: ...
 
     def start_attempts(self, inbox_ids: Sequence[str]) -> list[InboxRecord]: ...
+
+    def receive_processed(
+        self, processed: Sequence[tuple[InboundMessage, Outcome | None]]
+    ) -> list[Received]: ...
 
     def complete(self, outcomes: Sequence[Outcome]) -> list[Completion]: ...
 

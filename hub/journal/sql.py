@@ -53,6 +53,14 @@ from hub.journal.schema import failed_messages, outbound_requests, require_aware
 
 _T = TypeVar("_T")
 _NewRow = tuple[str, int, NewEvent]  # (inbox id, position, event)
+_InboxLike = AnyRow | InboxRecord  # what a failure record is made from
+
+
+def _status_of(outcome: Outcome | None) -> InboxStatus:
+    """The status a message processed on the fast path is stored with."""
+    if outcome is None:
+        return InboxStatus.RECEIVED
+    return InboxStatus.FAILED if outcome.failure is not None else InboxStatus.PROCESSED
 
 
 def failed_id_for(inbox_id: str) -> str:
@@ -144,10 +152,40 @@ class SqlJournal:
         now = _now()
         rows = [_rows.inbox_row(inbox_id, m, now) for inbox_id, m in first.items()]
         with self._write() as conn:
-            stored = set(conn.execute(self._q.receive, rows).scalars())
+            stored = set(conn.execute(self._q.receive, self._q.many(rows)).scalars())
             older = [inbox_id for inbox_id in first if inbox_id not in stored]
             statuses = dict(conn.execute(self._q.statuses, {"ids": older}).all()) if older else {}
         return _received(ids, stored, statuses)
+
+    def receive_processed(
+        self, processed: Sequence[tuple[InboundMessage, Outcome | None]]
+    ) -> list[Received]:
+        """Store fresh deliveries together with what processing them gave, in one transaction
+        (the worker's fast path: one write per message instead of three).
+
+        Each message is stored with one attempt counted and its outcome applied as
+        ``complete`` would; ``None`` (a passing failure) leaves it ``received``. A message
+        already stored is not touched and comes back ``duplicate`` with its current status:
+        its outcome is dropped, and the caller processes the stored message instead.
+        """
+        first = _first_each((message.inbox_id, (message, o)) for message, o in processed)
+        if not first:
+            return []
+        now = _now()
+        rows = [
+            _rows.inbox_row(i, m, now, _status_of(o), attempted=True) for i, (m, o) in first.items()
+        ]
+        with self._write() as conn:
+            stored = set(conn.execute(self._q.receive, self._q.many(rows)).scalars())
+            older = [inbox_id for inbox_id in first if inbox_id not in stored]
+            statuses = dict(conn.execute(self._q.statuses, {"ids": older}).all()) if older else {}
+            new = {i: first[i] for i in first if i in stored}
+            live = [o for _, o in new.values() if o is not None]
+            inserted = {i: _status_of(o) for i, (_, o) in new.items()}
+            current = {i: m.first_attempt(now) for i, (m, _) in new.items()}
+            done = self._apply(conn, live, current, inserted)
+        statuses |= {i: c.status.value for i, c in done.items()}
+        return _received([m.inbox_id for m, _ in processed], stored, statuses)
 
     def start_attempts(self, inbox_ids: Sequence[str]) -> list[InboxRecord]:
         """Count an attempt on each message still ``received`` and return those, in the order
@@ -177,7 +215,7 @@ class SqlJournal:
             current = self._lock_inbox(conn, sorted(first))
             _require_all(first, current, "inbox messages")
             live = [o for o in first.values() if current[o.inbox_id].status == InboxStatus.RECEIVED]
-            done = self._apply(conn, live, current)
+            done = self._apply(conn, live, current, {})
         return _completions(outcomes, current, done)
 
     def _lock_inbox(self, conn: Connection, ids: Sequence[str]) -> dict[str, AnyRow]:
@@ -186,18 +224,26 @@ class SqlJournal:
         return {row.inbox_id: row for row in conn.execute(self._q.lock_inbox, {"ids": ids})}
 
     def _apply(
-        self, conn: Connection, live: Sequence[Outcome], current: Mapping[str, AnyRow]
+        self,
+        conn: Connection,
+        live: Sequence[Outcome],
+        current: Mapping[str, _InboxLike],
+        already: Mapping[str, InboxStatus],
     ) -> dict[str, Completion]:
+        """Write the outcomes' keys, events and failures; set the statuses not ``already``
+        stored."""
         now = _now()
         failures = [o for o in live if o.failure is not None]
         others = [o for o in live if o.failure is None]
         duplicates = self._claim_business_keys(conn, others, now)
         winners = [o for o in others if o.inbox_id not in duplicates]
-        written = self._write_events(conn, winners)
+        # Events of a message stored just now cannot be in the outbox yet: no need to look.
+        written = self._write_events(conn, winners, look_for_existing=not already)
         statuses = {o.inbox_id: InboxStatus.FAILED for o in failures}
         statuses |= {inbox_id: InboxStatus.DUPLICATE for inbox_id in duplicates}
         statuses |= {o.inbox_id: InboxStatus.PROCESSED for o in winners}
-        self._set_statuses(conn, statuses, now)
+        changed = {i: s for i, s in statuses.items() if already.get(i) != s}
+        self._set_statuses(conn, changed, now)
         self._record_failures(conn, failures, current, now)
         return {i: Completion(i, status, written[i]) for i, status in statuses.items()}
 
@@ -218,9 +264,11 @@ class SqlJournal:
         keyed = (o for o in outcomes if o.business_key is not None)
         return {o.inbox_id for o in keyed if owners[o.business_key or ""] != o.inbox_id}
 
-    def _write_events(self, conn: Connection, outcomes: Sequence[Outcome]) -> Counter[str]:
+    def _write_events(
+        self, conn: Connection, outcomes: Sequence[Outcome], *, look_for_existing: bool
+    ) -> Counter[str]:
         """Insert the events not yet in the outbox; how many each inbox message got."""
-        fresh = self._fresh_events(conn, outcomes)
+        fresh = self._fresh_events(conn, outcomes, look_for_existing)
         if not fresh:
             return Counter()
         counts = Counter(event.subject for _, _, event in fresh)
@@ -233,16 +281,18 @@ class SqlJournal:
         for inbox_id, position, event in fresh:
             seq[event.subject] += 1
             rows.append(_event_row(inbox_id, position, event, seq[event.subject], now))
-        conn.execute(self._q.add_events, rows)
+        conn.execute(self._q.add_events, self._q.many(rows))
         return Counter(inbox_id for inbox_id, _, _ in fresh)
 
-    def _fresh_events(self, conn: Connection, outcomes: Sequence[Outcome]) -> list[_NewRow]:
+    def _fresh_events(
+        self, conn: Connection, outcomes: Sequence[Outcome], look: bool
+    ) -> list[_NewRow]:
         candidates: dict[str, _NewRow] = {}
         for outcome in outcomes:
             for position, event in enumerate(outcome.events):
                 candidates.setdefault(event.event_id, (outcome.inbox_id, position, event))
-        if not candidates:
-            return []
+        if not candidates or not look:
+            return list(candidates.values())
         found = conn.execute(self._q.existing_events, {"ids": list(candidates)}).scalars()
         existing = set(found)
         return [row for event_id, row in candidates.items() if event_id not in existing]
@@ -267,7 +317,7 @@ class SqlJournal:
         self,
         conn: Connection,
         outcomes: Sequence[Outcome],
-        current: Mapping[str, AnyRow],
+        current: Mapping[str, _InboxLike],
         now: datetime,
     ) -> None:
         rows = [
@@ -509,7 +559,8 @@ def _received(ids: Sequence[str], stored: set[str], statuses: Mapping[str, str])
     seen: set[str] = set()
     for inbox_id in ids:
         if inbox_id in stored and inbox_id not in seen:
-            results.append(Received(inbox_id, False, InboxStatus.RECEIVED))
+            status = InboxStatus(statuses.get(inbox_id, InboxStatus.RECEIVED))
+            results.append(Received(inbox_id, False, status))
         else:
             status = InboxStatus(statuses.get(inbox_id, InboxStatus.RECEIVED))
             results.append(Received(inbox_id, True, status))
@@ -590,7 +641,7 @@ def _event_row(
     }  # fmt: skip
 
 
-def _failure_row(inbox: AnyRow, failure: Failure | None, now: datetime) -> dict[str, Any]:
+def _failure_row(inbox: _InboxLike, failure: Failure | None, now: datetime) -> dict[str, Any]:
     assert failure is not None  # noqa: S101 - callers pass failed outcomes only
     fingerprint = failure.fingerprint or default_fingerprint(
         failure.error_type, inbox.agency, inbox.kind

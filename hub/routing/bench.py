@@ -99,7 +99,7 @@ def _hub_consume(bus: KombuBus, topology: Topology, n: int, batch: int) -> float
 
 def _raw(url: str, n: int, body: bytes) -> tuple[float, float]:
     queue = f"bench-raw-{uuid.uuid4().hex[:8]}"
-    connection = pika.BlockingConnection(_pika_parameters(url))
+    connection = pika.BlockingConnection(pika_parameters(url))
     try:
         channel = connection.channel()
         channel.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
@@ -134,7 +134,8 @@ def _raw_consume(channel: Any, queue: str, n: int) -> float:
     return time.perf_counter() - start
 
 
-def _pika_parameters(url: str) -> Any:
+def pika_parameters(url: str) -> Any:
+    """pika's connection parameters for a kombu-style AMQP URL."""
     # kombu reads "amqp://host//" as the vhost "/", pika as ""; pika wants it quoted.
     parts = urlsplit(url)
     vhost = unquote(parts.path[1:]) or "/"

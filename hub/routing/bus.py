@@ -111,6 +111,20 @@ class KombuDelivery:
             self.settled = True
 
 
+@dataclass
+class _Inflight:
+    """One consumer's deliveries: waiting for a batch, not yet settled, acked but not sent."""
+
+    buffer: list[KombuDelivery] = field(default_factory=list)
+    unsettled: dict[int, KombuDelivery] = field(default_factory=dict)
+    acked: list[KombuDelivery] = field(default_factory=list)
+    in_batch: bool = False  # acks while the handler runs are gathered into one
+
+
+def _tag(delivery: KombuDelivery) -> int:
+    return int(delivery.message.delivery_tag)
+
+
 class KombuBus:
     """The ``Bus`` port over kombu: RabbitMQ with confirms, or the in-process memory broker.
 
@@ -261,16 +275,15 @@ class KombuBus:
     ) -> None:
         """Hand ``on_batch`` up to ``max_batch`` deliveries, or what came within ``max_wait``
         of the first, until ``stop``; what is left unsettled goes back to its queue."""
-        unsettled: dict[int, KombuDelivery] = {}
-        buffer: list[KombuDelivery] = []
+        inflight = _Inflight()
         with self._errors("consume", queues=list(queues)):
             connection = self._connect()
         try:
             with self._errors("consume", queues=list(queues)):
-                self._subscribe(connection.channel(), queues, prefetch, buffer, unsettled)
-            self._loop(connection, buffer, on_batch, stop, (max_batch, max_wait))
+                self._subscribe(connection.channel(), queues, prefetch, inflight)
+            self._loop(connection, inflight, on_batch, stop, (max_batch, max_wait))
         finally:
-            self._give_back(list(unsettled.values()))
+            self._give_back(list(inflight.unsettled.values()))
             with contextlib.suppress(Exception):
                 connection.release()  # closing the channel returns what RabbitMQ still holds
 
@@ -279,12 +292,14 @@ class KombuBus:
         channel: Any,
         queues: Sequence[str],
         prefetch: int,
-        buffer: list[KombuDelivery],
-        unsettled: dict[int, KombuDelivery],
+        inflight: _Inflight,
     ) -> None:
         def settle(delivery: KombuDelivery, ok: bool) -> None:
+            if ok and inflight.in_batch and not self.memory:
+                inflight.acked.append(delivery)  # sent when the batch handler returns
+                return
             self._settle(delivery, ok)
-            unsettled.pop(id(delivery), None)
+            inflight.unsettled.pop(id(delivery), None)
 
         channel.basic_qos(0, prefetch, False)
         for name in queues:
@@ -292,8 +307,8 @@ class KombuBus:
 
             def received(message: Message, queue: str = name) -> None:
                 delivery = self._delivery(message, queue, settle)
-                unsettled[id(delivery)] = delivery
-                buffer.append(delivery)
+                inflight.unsettled[id(delivery)] = delivery
+                inflight.buffer.append(delivery)
 
             queue = _kombu_queue(name)
             Consumer(
@@ -321,12 +336,13 @@ class KombuBus:
     def _loop(
         self,
         connection: Connection,
-        buffer: list[KombuDelivery],
+        inflight: _Inflight,
         on_batch: Callable[[list[Delivery]], None],
         stop: threading.Event,
         limits: tuple[int, float],
     ) -> None:
         max_batch, max_wait = limits
+        buffer = inflight.buffer
         due: float | None = None  # when the batch being collected must be handed over
         while not stop.is_set():
             wait = POLL_SECONDS if due is None else min(POLL_SECONDS, due - time.monotonic())
@@ -338,8 +354,29 @@ class KombuBus:
             if len(buffer) >= max_batch or time.monotonic() >= due:
                 batch = buffer[:max_batch]
                 del buffer[:max_batch]
-                on_batch(cast(list[Delivery], batch))
+                inflight.in_batch = True
+                try:
+                    on_batch(cast(list[Delivery], batch))
+                finally:
+                    inflight.in_batch = False
+                    self._send_acks(inflight)
                 due = time.monotonic() + max_wait if buffer else None
+
+    def _send_acks(self, inflight: _Inflight) -> None:
+        """One multiple-ack for the batch when nothing older is still open, else one each."""
+        acked, inflight.acked = inflight.acked, []
+        if not acked:
+            return
+        for delivery in acked:
+            inflight.unsettled.pop(id(delivery), None)
+        last = max(acked, key=_tag)
+        older_open = any(_tag(d) < _tag(last) for d in inflight.unsettled.values())
+        with self._errors("acknowledge deliveries", queue=last.queue):
+            if older_open:
+                for delivery in acked:
+                    delivery.message.ack()
+            else:
+                last.message.ack(multiple=True)
 
     def _settle(self, delivery: KombuDelivery, ok: bool) -> None:
         with self._errors("settle a delivery", queue=delivery.queue):
