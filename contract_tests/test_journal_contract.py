@@ -24,9 +24,11 @@ from hub.journal.api import (
     InboundMessage,
     InboxStatus,
     NewEvent,
+    NewOutbound,
     OutboundState,
     Outcome,
     Received,
+    Settlement,
     event_id_for,
 )
 from hub.journal.errors import InvalidTransitionError, NotFoundError, ReasonRequiredError
@@ -566,3 +568,54 @@ def test_big_payloads_are_kept_byte_for_byte(journal: SqlJournal) -> None:
     journal.complete([Outcome(msg.inbox_id, events=[big_event])])
     [published] = journal.pending_events(1)
     assert published.payload == big
+
+
+def _asks(inbox_id: str, request_id: str = "req-1") -> Outcome:
+    ask = NewOutbound(request_id, "zags", "rogdinf", BINARY, f"msg-{request_id}", {"n": "Иван"})
+    return Outcome(inbox_id, outbound=[ask])
+
+
+def test_an_outcome_asks_an_agency_once(journal: SqlJournal) -> None:
+    first, again = started(journal, "command-1", "command-1-resent")
+    journal.complete([_asks(first)])
+    journal.complete([_asks(again)])  # the registry sent the same request id twice
+    stored = journal.outbound("req-1")
+    assert stored is not None
+    assert (stored.state, stored.payload, stored.context) == ("pending", BINARY, {"n": "Иван"})
+    assert (stored.inbox_id, stored.smev_message_id, stored.reply_to) == (first, "msg-req-1", None)
+    assert journal.outbound_by_message_id("msg-req-1") == stored
+
+
+def test_a_failed_or_duplicate_outcome_asks_nothing(journal: SqlJournal) -> None:
+    a, b, c = started(journal, "a", "b", "c")
+    failure = Failure("SchemaValidationError", "bad")
+    journal.complete(
+        [Outcome(a, business_key="k"), Outcome(b, (), "k", outbound=_asks(b).outbound)]
+    )
+    journal.complete([Outcome(c, failure=failure, outbound=_asks(c, "req-2").outbound)])
+    assert journal.outbound("req-1") is None and journal.outbound("req-2") is None
+
+
+@pytest.mark.parametrize("waiting", [OutboundState.SENT, OutboundState.ACCEPTED])
+def test_an_answer_settles_a_waiting_request_once(
+    journal: SqlJournal, waiting: OutboundState
+) -> None:
+    command, answer, second = started(journal, "command", "answer", "second-answer")
+    journal.complete([_asks(command)])
+    for step in _PATH_TO[waiting]:
+        journal.transition_outbound("req-1", step)
+    journal.complete([Outcome(answer, settles=Settlement("req-1", OutboundState.ANSWERED))])
+    settled = journal.complete(
+        [Outcome(second, settles=Settlement("req-1", OutboundState.REJECTED, "late"))]
+    )
+    stored = journal.outbound("req-1")
+    assert stored is not None and settled[0].status == InboxStatus.PROCESSED
+    assert (stored.state, stored.answer_inbox_id, stored.error) == ("answered", answer, None)
+
+
+def test_an_answer_before_the_request_went_out_changes_nothing(journal: SqlJournal) -> None:
+    command, answer = started(journal, "command", "answer")
+    journal.complete([_asks(command)])
+    journal.complete([Outcome(answer, settles=Settlement("req-1", OutboundState.ANSWERED))])
+    stored = journal.outbound("req-1")
+    assert stored is not None and stored.state == "pending"

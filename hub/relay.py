@@ -2,17 +2,20 @@
 
 A crash between publishing and marking republishes those events on restart: consumers see
 the same event ids again and deduplicate. Events leave in the order they were written, so
-events about one subject keep their sequence; run one relay per journal.
+events about one subject keep their sequence: one relay per journal publishes (a database
+lock decides which), the others wait as standbys.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 import structlog
 
 from hub.journal.api import Journal, OutboxEvent
+from hub.journal.lease import Lease
 from hub.processing import EVENT_CONTENT_TYPE
 from hub.routing.api import Bus, Outgoing
 from hub.routing.topology import Topology
@@ -29,12 +32,25 @@ class Relay:
     batch: int = 500
     idle_wait: float = 0.01
 
-    def run(self, stop: threading.Event) -> None:
-        """Publish until ``stop``; reconnect by itself after outages."""
-        backoff_forever(lambda: self._loop(stop), stop, "relay")
+    check_lead_every: float = 1.0
 
-    def _loop(self, stop: threading.Event) -> None:
+    def run(self, stop: threading.Event) -> None:
+        """Publish while this relay leads, until ``stop``; wait as a standby while another
+        leads; reconnect by itself after outages."""
+        backoff_forever(lambda: self._lead(stop), stop, "relay")
+
+    def _lead(self, stop: threading.Event) -> None:
+        with self.journal.lead("relay", stop) as lease:
+            if lease is not None:
+                log.info("relay leading")
+                self._loop(stop, lease)
+
+    def _loop(self, stop: threading.Event, lease: Lease) -> None:
+        checked = time.monotonic()
         while not stop.is_set():
+            if time.monotonic() - checked > self.check_lead_every:
+                lease.check()  # lost the lock: stop publishing at once
+                checked = time.monotonic()
             if self.publish_once() == 0:
                 stop.wait(self.idle_wait)
 

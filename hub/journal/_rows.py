@@ -133,4 +133,7 @@ def outbound_request(row: AnyRow) -> OutboundRequest:
         updated_at=m["updated_at"],
         answer_inbox_id=m["answer_inbox_id"],
         error=m["error"],
+        context=m["context"] or {},
+        reply_to=m["reply_to"],
+        inbox_id=m["inbox_id"],
     )

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from hub.journal.api import FailedStatus, InboxStatus
+from hub.journal.api import FailedStatus, InboxStatus, OutboundState
 from hub.journal.schema import (
     UtcDateTime,
     audit_log,
@@ -209,6 +209,20 @@ class Statements:
             self.insert(outbound_requests)
             .on_conflict_do_nothing(index_elements=[c.request_id])
             .returning(*outbound_requests.c)
+        )
+        self.add_outbound = self.insert(outbound_requests).on_conflict_do_nothing()
+        self.settle_outbound = (
+            update(outbound_requests)
+            .where(
+                c.request_id == bindparam("b_id"),
+                c.state.in_([OutboundState.SENT.value, OutboundState.ACCEPTED.value]),
+            )
+            .values(
+                state=bindparam("b_state"),
+                answer_inbox_id=bindparam("b_inbox"),
+                error=bindparam("b_error"),
+                updated_at=now_param("b_now"),
+            )
         )
         self.outbound = select(outbound_requests).where(c.request_id == bindparam("id"))
         self.lock_outbound = self.outbound.with_for_update()

@@ -9,12 +9,17 @@ and anything that fails permanently is kept whole. Implemented by ``SqlJournal``
 from __future__ import annotations
 
 import functools
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from hub.journal.lease import Lease
 
 # Fixed namespace for every deterministic id the hub makes (inbox ids, event ids).
 HUB_NAMESPACE = uuid.UUID("6f1d2c7e-3a4b-5c6d-8e9f-0a1b2c3d4e5f")
@@ -180,6 +185,28 @@ class Failure:
 
 
 @dataclass(frozen=True, slots=True)
+class NewOutbound:
+    """A request to an agency that processing asked for, stored ``pending`` for the sender."""
+
+    request_id: str
+    agency: str
+    kind: str
+    payload: bytes
+    smev_message_id: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+    reply_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """The hub's own request that a message answered, and how."""
+
+    request_id: str
+    state: OutboundState  # ANSWERED or REJECTED
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """The result of processing one inbox message, applied in one transaction."""
 
@@ -187,6 +214,8 @@ class Outcome:
     events: Sequence[NewEvent] = ()
     business_key: str | None = None
     failure: Failure | None = None
+    outbound: Sequence[NewOutbound] = ()
+    settles: Settlement | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +276,9 @@ class OutboundRequest:
     updated_at: datetime
     answer_inbox_id: str | None = None
     error: str | None = None
+    context: Mapping[str, Any] = field(default_factory=dict)
+    reply_to: str | None = None
+    inbox_id: str | None = None
 
 
 class Journal(Protocol):
@@ -256,6 +288,8 @@ class Journal(Protocol):
     def receive(self, messages: Sequence[InboundMessage]) -> list[Received]: ...
 
     def start_attempts(self, inbox_ids: Sequence[str]) -> list[InboxRecord]: ...
+
+    def lead(self, role: str, stop: threading.Event) -> AbstractContextManager[Lease | None]: ...
 
     def receive_processed(
         self, processed: Sequence[tuple[InboundMessage, Outcome | None]]

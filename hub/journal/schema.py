@@ -176,4 +176,7 @@ outbound_requests = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("answer_inbox_id", String(ID)),
     Column("error", Text),
+    Column("context", JSON, nullable=False, server_default="{}"),
+    Column("reply_to", Text),
+    Column("inbox_id", String(ID)),  # the message (registry command) that asked for it
 )

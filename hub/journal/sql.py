@@ -8,6 +8,7 @@ journal sits on the hub's hot path.
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -35,6 +36,7 @@ from hub.journal.api import (
     InboxStatus,
     Journal,
     NewEvent,
+    NewOutbound,
     OutboundRequest,
     OutboundState,
     OutboxEvent,
@@ -48,6 +50,7 @@ from hub.journal.errors import (
     ReasonRequiredError,
     SchemaOutdatedError,
 )
+from hub.journal.lease import Lease, lead
 from hub.journal.migrate import current_revision, head_revision, upgrade_connection
 from hub.journal.schema import failed_messages, outbound_requests, require_aware
 
@@ -139,6 +142,13 @@ class SqlJournal:
     def _read(self) -> Iterator[Connection]:
         with transaction(self._reader) as connection:
             yield connection
+
+    @contextmanager
+    def lead(self, role: str, stop: threading.Event) -> Iterator[Lease | None]:
+        """Hold the lead for ``role`` (one holder per journal) for the block; waits for it,
+        ``None`` if ``stop`` came first (see ``hub.journal.lease``)."""
+        with lead(self._engine, role, stop) as lease:
+            yield lease
 
     # --- inbox -------------------------------------------------------------------------
 
@@ -245,6 +255,8 @@ class SqlJournal:
         changed = {i: s for i, s in statuses.items() if already.get(i) != s}
         self._set_statuses(conn, changed, now)
         self._record_failures(conn, failures, current, now)
+        self._add_outbound(conn, winners, now)
+        self._settle_outbound(conn, winners, now)
         return {i: Completion(i, status, written[i]) for i, status in statuses.items()}
 
     def _claim_business_keys(
@@ -312,6 +324,24 @@ class SqlJournal:
         for status, ids in by_status.items():
             at = None if status == InboxStatus.FAILED else now
             conn.execute(self._q.set_status, {"ids": ids, "status": status.value, "at": at})
+
+    def _add_outbound(self, conn: Connection, outcomes: Sequence[Outcome], now: datetime) -> None:
+        # Idempotent on the request id: a replay or a repeated command asks for nothing new.
+        rows = [_outbound_row(o.inbox_id, new, now) for o in outcomes for new in o.outbound]
+        if rows:
+            conn.execute(self._q.add_outbound, rows)
+
+    def _settle_outbound(
+        self, conn: Connection, outcomes: Sequence[Outcome], now: datetime
+    ) -> None:
+        # Only a request still waiting is settled: a second answer to it changes nothing.
+        rows = [
+            {"b_id": s.request_id, "b_state": s.state.value, "b_inbox": o.inbox_id,
+             "b_error": s.error, "b_now": now}
+            for o in outcomes if (s := o.settles) is not None
+        ]  # fmt: skip
+        if rows:
+            conn.execute(self._q.settle_outbound, rows)
 
     def _record_failures(
         self,
@@ -638,6 +668,16 @@ def _event_row(
         "routing_key": event.routing_key, "subject": event.subject, "subject_seq": seq,
         "payload": event.payload, "headers": dict(event.headers), "created_at": now,
         "published_at": None,
+    }  # fmt: skip
+
+
+def _outbound_row(inbox_id: str, new: NewOutbound, now: datetime) -> dict[str, Any]:
+    return {
+        "request_id": new.request_id, "agency": new.agency, "kind": new.kind,
+        "state": OutboundState.PENDING.value, "smev_message_id": new.smev_message_id,
+        "payload": new.payload, "attempts": 0, "created_at": now, "updated_at": now,
+        "answer_inbox_id": None, "error": None, "context": dict(new.context),
+        "reply_to": new.reply_to, "inbox_id": inbox_id,
     }  # fmt: skip
 
 

@@ -1,0 +1,78 @@
+"""One holder per journal for a role (the relay): a PostgreSQL advisory lock.
+
+Events about one subject leave in the order they were written only if one relay publishes
+them. Every ``hub run`` process starts a relay; the one that holds the lock publishes, the
+others wait as hot standbys and take over when its connection (and so its lock) goes away.
+SQLite serves one process, which always leads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine, exc, text
+
+from hub.journal.errors import DatabaseUnavailableError
+
+_TRY_LOCK = text("SELECT pg_try_advisory_lock(:key)")
+_ALIVE = text("SELECT 1")
+
+
+def lock_key(role: str) -> int:
+    """The advisory lock's 64-bit key for ``role`` (stable across processes)."""
+    digest = hashlib.sha256(f"hub-lead:{role}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class Lease:
+    """The lead, held while its connection lives; ``check`` says whether it still does."""
+
+    def __init__(self, connection: Connection | None) -> None:
+        self._connection = connection
+
+    def check(self) -> None:
+        """Raise ``DatabaseUnavailableError`` if the lock's connection is gone."""
+        if self._connection is None:
+            return
+        with _unavailable("lost the lead"):
+            self._connection.execute(_ALIVE)
+            self._connection.rollback()
+
+
+@contextmanager
+def lead(
+    engine: Engine, role: str, stop: threading.Event, poll: float = 2.0
+) -> Iterator[Lease | None]:
+    """Wait for the lead for ``role`` and hold it for the block; ``None`` if ``stop`` came
+    first."""
+    if engine.dialect.name != "postgresql":
+        yield Lease(None)
+        return
+    with _unavailable("cannot take the lead"):
+        connection = engine.connect()
+    try:
+        yield Lease(connection) if _wait_for_lock(connection, role, stop, poll) else None
+    finally:
+        connection.invalidate()  # closing the session releases the lock; never reused
+
+
+def _wait_for_lock(connection: Connection, role: str, stop: threading.Event, poll: float) -> bool:
+    while not stop.is_set():
+        with _unavailable("cannot take the lead"):
+            taken = bool(connection.execute(_TRY_LOCK, {"key": lock_key(role)}).scalar())
+            connection.commit()
+        if taken:
+            return True
+        stop.wait(poll)
+    return False
+
+
+@contextmanager
+def _unavailable(what: str) -> Iterator[None]:
+    try:
+        yield
+    except (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError) as error:
+        raise DatabaseUnavailableError(f"{what}: database unavailable") from error
