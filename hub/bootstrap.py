@@ -27,6 +27,10 @@ from hub.routing.topology import Topology, build_topology
 from hub.worker import Worker, WorkerSettings
 from hub.xml import XmlLimits
 
+# The agency adapters the hub ships: a new agency is one folder under hub/adapters/ and one
+# line here (and its name in ``Settings.agencies`` for a work queue).
+BUILTIN_ADAPTERS: tuple[str, ...] = ()
+
 
 @dataclass
 class Hub:
@@ -105,7 +109,7 @@ class Hub:
     @cached_property
     def router(self) -> Router:
         router: Router = self._override("router") or Router()
-        for spec in self.settings.adapters:
+        for spec in (*BUILTIN_ADAPTERS, *self.settings.adapters):
             _load_plugin(spec)(router)
         return router
 
@@ -116,6 +120,7 @@ class Hub:
             self.verifier if self.settings.require_signatures else None,
             self.xml_limits,
             frozenset(self.settings.agencies),
+            lookup=self.journal.outbound_by_message_id,
         )
 
     @cached_property

@@ -191,6 +191,76 @@ def _write_private(path: Path, data: bytes) -> None:
         file.write(data)
 
 
+@app.command("translate")
+def translate(
+    file: Annotated[
+        Path | None, typer.Argument(help="SMEV message or business payload (XML)")
+    ] = None,
+    command: Annotated[
+        Path | None,
+        typer.Option("--command", help="registry command (JSON) that the message answers"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one CloudEvent per line")] = False,
+    content_type: ContentType = None,
+) -> None:
+    """Print the events a message becomes (and the requests it would send); exit 2 if it
+    cannot be translated. With only ``--command``: what the command sends."""
+    from hub.preview import preview, preview_command  # noqa: PLC0415
+
+    hub = _hub()
+    order = _command_json(command) if command is not None else None
+    try:
+        if file is None:
+            if order is None:
+                _fail("give a message FILE, a --command, or both")
+            result = preview_command(order, hub.router)
+        else:
+            raw = _read(file)
+            result = preview(
+                raw, hub.router, hub.xml_limits, command=order, content_type=content_type
+            )
+    except HubError as exc:
+        _fail(f"{type(exc).__name__}: {exc}")
+    _print_preview(result, as_json)
+
+
+def _command_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(_read(path))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        _fail(f"{path}: not JSON: {exc}")
+    if not isinstance(data, dict):
+        _fail(f"{path}: a registry command is a JSON object")
+    return data
+
+
+def _print_preview(result: Any, as_json: bool) -> None:
+    if as_json:
+        for event in result.events:
+            print(json.dumps(event, ensure_ascii=False))
+        for request in result.requests:
+            print(json.dumps(_request_fields(request), ensure_ascii=False))
+        return
+    for event in result.events:
+        _stdout.print(f"[bold]{event['type']}[/bold] {event['subject']}")
+        _stdout.print_json(json.dumps(event["data"], ensure_ascii=False))
+    for request in result.requests:
+        _stdout.print(f"[bold]request to {request.agency}[/bold] ({request.kind})")
+        _stdout.print(request.content.decode())
+    if not result.events and not result.requests:
+        _stdout.print("no events and no requests")
+
+
+def _request_fields(request: Any) -> dict[str, object]:
+    return {
+        "request": request.request_id,
+        "agency": request.agency,
+        "kind": request.kind,
+        "content": request.content.decode(),
+        "reply_to": request.reply_to,
+    }
+
+
 @app.command("config")
 def show_config() -> None:
     """Print the effective settings (secrets masked)."""

@@ -15,11 +15,30 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from hub.canonical.events import request_rejected
 from hub.crypto.xmldsig import XmlVerifier
 from hub.errors import HubError, PermanentError, RetryableError, SignatureError
-from hub.journal.api import Failure, InboxRecord, NewEvent, Outcome, event_id_for
+from hub.journal.api import (
+    Failure,
+    InboxRecord,
+    NewEvent,
+    NewOutbound,
+    OutboundRequest,
+    OutboundState,
+    Outcome,
+    Settlement,
+    event_id_for,
+)
 from hub.logging import mask_text
-from hub.routing.router import EventDraft, Router, Translation, UnknownAgencyError
+from hub.routing.router import (
+    AgencyRequest,
+    AnsweredRequest,
+    EventDraft,
+    Router,
+    Translation,
+    UnknownAgencyError,
+)
+from hub.smev.build import new_message_id
 from hub.smev.read import SmevMessage, read_message
 from hub.xml import XmlLimits, parse_message
 
@@ -35,6 +54,12 @@ class CommandFormatError(PermanentError):
     code = "COMMAND_FORMAT"
 
 
+class UnknownRequestError(PermanentError):
+    """An answer whose OriginalMessageId matches no request the hub sent."""
+
+    code = "UNKNOWN_REQUEST"
+
+
 class RetryBudgetSpentError(PermanentError):
     code = "RETRY_BUDGET_SPENT"
 
@@ -48,18 +73,26 @@ class Processor:
     limits: XmlLimits
     agencies: frozenset[str]
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # The hub's own requests by SMEV MessageID, to read an answer against what was asked.
+    lookup: Callable[[str], OutboundRequest | None] = field(default=lambda _message_id: None)
 
     def process(self, record: InboxRecord) -> Outcome:
         """Events or a permanent failure; a ``RetryableError`` propagates to the caller."""
         try:
-            translation = self._translate(record)
-            return Outcome(
-                record.inbox_id, self._events(record, translation.events), translation.business_key
-            )
+            return self._outcome(record, self._translate(record))
         except RetryableError:
             raise
         except Exception as exc:
             return Outcome(record.inbox_id, failure=failure_of(exc, record))
+
+    def _outcome(self, record: InboxRecord, translation: Translation) -> Outcome:
+        return Outcome(
+            record.inbox_id,
+            self._events(record, translation.events),
+            translation.business_key,
+            outbound=[_outbound(request) for request in translation.requests],
+            settles=_settlement(translation),
+        )
 
     def _translate(self, record: InboxRecord) -> Translation:
         if record.agency is not None and record.agency not in self.agencies:
@@ -70,7 +103,27 @@ class Processor:
             command = _command(record.raw)
             return self.router.command_handler(command.get("type"))(command, record)
         message = self._smev_message(record)
+        if message.original_message_id and _answers_the_hub(message, self.router):
+            return self._answer(message)
         return self.router.inbound_handler(message.content_name)(message, record)
+
+    def _answer(self, message: SmevMessage) -> Translation:
+        request = self._request_answered(message)
+        if message.rejections or message.kind == "async_status":
+            return _rejection(message, request)
+        return self.router.answers[message.content_name or ""](message, request)
+
+    def _request_answered(self, message: SmevMessage) -> AnsweredRequest:
+        original = message.original_message_id or ""
+        found = self.lookup(original)
+        if found is None:
+            raise UnknownRequestError(
+                f"response to a request the hub did not send (OriginalMessageId {original})",
+                original_message_id=original,
+            )
+        return AnsweredRequest(
+            found.request_id, found.agency, found.kind, found.context, found.smev_message_id
+        )
 
     def _smev_message(self, record: InboxRecord) -> SmevMessage:
         document = parse_message(record.raw, record.content_type, self.limits)
@@ -106,6 +159,44 @@ def cloud_event(
         "hubinboxid": record.inbox_id,
         "data": dict(draft.data),
     }
+
+
+_REJECTED_BY_SMEV = frozenset({"requestIsRejectedBySmev", "responseIsRejectedBySmev"})
+
+
+def _answers_the_hub(message: SmevMessage, router: Router) -> bool:
+    """A response (content, rejection or SMEV's asynchronous rejection) to the hub's request."""
+    if message.kind == "async_status":
+        return message.status_category in _REJECTED_BY_SMEV
+    return bool(message.rejections) or message.content_name in router.answers
+
+
+def _rejection(message: SmevMessage, request: AnsweredRequest) -> Translation:
+    if message.rejections:
+        code, reason = message.rejections[0].code, message.rejections[0].description
+    else:  # SMEV itself refused the request (e.g. SMEV-403: payload against its schema)
+        code, reason = "FAILURE", message.status_details or str(message.status_category)
+    draft = request_rejected(request.request_id, request.agency, request.kind, code, reason)
+    return Translation([draft], answers=request.request_id, rejected=True)
+
+
+def _outbound(request: AgencyRequest) -> NewOutbound:
+    return NewOutbound(
+        request.request_id,
+        request.agency,
+        request.kind,
+        request.content,
+        new_message_id(),  # kept for good: a resend uses it again (see OutboundState)
+        request.context,
+        request.reply_to,
+    )
+
+
+def _settlement(translation: Translation) -> Settlement | None:
+    if translation.answers is None:
+        return None
+    state = OutboundState.REJECTED if translation.rejected else OutboundState.ANSWERED
+    return Settlement(translation.answers, state)
 
 
 def _command(raw: bytes) -> Mapping[str, Any]:

@@ -45,14 +45,42 @@ class EventDraft:
 
 
 @dataclass(frozen=True, slots=True)
+class AgencyRequest:
+    """Something the hub must send to an agency: stored with the outcome, sent by the SMEV
+    client. ``reply_to`` set: a SendResponse answering an incoming request."""
+
+    request_id: str  # the registry's request id (idempotency key); replies: "reply:{inbox_id}"
+    agency: str
+    kind: str  # kind of data, e.g. "rogdinf"
+    content: bytes  # the business root element, serialized
+    context: Mapping[str, Any] = field(default_factory=dict)  # handed back with the answer
+    reply_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AnsweredRequest:
+    """The hub's own request that a response answers (found by its OriginalMessageId)."""
+
+    request_id: str
+    agency: str
+    kind: str
+    context: Mapping[str, Any]
+    smev_message_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Translation:
     """What an adapter made of a message."""
 
     events: Sequence[EventDraft] = ()
     business_key: str | None = None  # the agency's own id of the fact (dedupe across resends)
+    requests: Sequence[AgencyRequest] = ()  # to send to agencies
+    answers: str | None = None  # request id of the hub's request this message answers
+    rejected: bool = False  # the answer refuses the request (RequestRejected, SMEV's refusal)
 
 
 InboundHandler = Callable[[SmevMessage, InboxRecord], Translation]
+AnswerHandler = Callable[[SmevMessage, AnsweredRequest], Translation]
 CommandHandler = Callable[[Mapping[str, Any], InboxRecord], Translation]
 
 
@@ -61,11 +89,16 @@ class Router:
     """The table of adapters; adapters register themselves in ``bootstrap``."""
 
     inbound: dict[str, InboundHandler] = field(default_factory=dict)
+    answers: dict[str, AnswerHandler] = field(default_factory=dict)
     commands: dict[str, CommandHandler] = field(default_factory=dict)
 
     def register_inbound(self, content_name: str, handler: InboundHandler) -> None:
         """Handle SMEV messages whose business root element is ``{namespace}LocalName``."""
         self.inbound[content_name] = handler
+
+    def register_answer(self, content_name: str, handler: AnswerHandler) -> None:
+        """Handle responses to the hub's own requests whose business root is ``content_name``."""
+        self.answers[content_name] = handler
 
     def register_command(self, command_type: str, handler: CommandHandler) -> None:
         self.commands[command_type] = handler

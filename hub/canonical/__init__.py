@@ -1,0 +1,1 @@
+"""The canonical model: value objects, registry commands and events about students."""

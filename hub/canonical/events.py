@@ -1,0 +1,285 @@
+"""The canonical events the registry consumes: one builder per event type.
+
+Each builder returns an ``EventDraft`` (type = routing key, subject, data); the processor
+gives it a deterministic id and the CloudEvents envelope. Every event type has a JSON Schema
+in ``schemas/canonical/`` (``hub.canonical.jsonschemas``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from hub.canonical.values import (
+    ActRecord,
+    BirthCertificate,
+    FullName,
+    Guardian,
+    PartialDate,
+    PassportRF,
+    Person,
+    Relation,
+    Snils,
+    person_key,
+)
+from hub.routing.router import EventDraft
+
+BIRTH_VERIFIED = "student.birth.verified"
+BIRTH_MISMATCH = "student.birth.mismatch"
+BIRTH_NOT_FOUND = "student.birth.not_found"
+SNILS_VERIFIED = "person.snils.verified"
+SNILS_MISMATCH = "person.snils.mismatch"
+SNILS_NOT_FOUND = "person.snils.not_found"
+NAME_CHANGED = "person.name.changed"
+DEATH_REGISTERED = "person.death.registered"
+PATERNITY_ESTABLISHED = "person.paternity.established"
+APPLICATION_RECEIVED = "enrollment.application.received"
+APPLICATION_CANCELLED = "enrollment.application.cancelled"
+REQUEST_REJECTED = "agency.request.rejected"
+STATUS_DELIVERED = "enrollment.status.delivered"
+EVENT_TYPES = (
+    BIRTH_VERIFIED, BIRTH_MISMATCH, BIRTH_NOT_FOUND, SNILS_VERIFIED, SNILS_MISMATCH,
+    SNILS_NOT_FOUND, NAME_CHANGED, DEATH_REGISTERED, PATERNITY_ESTABLISHED,
+    APPLICATION_RECEIVED, APPLICATION_CANCELLED, REQUEST_REJECTED, STATUS_DELIVERED,
+)  # fmt: skip
+
+EPGU_STATUSES: Mapping[int, str] = {
+    1: "registered",
+    2: "sent_not_registered",
+    3: "executed",
+    4: "rejected",
+    6: "received",
+    7: "intermediate",
+    9: "cancelled_by_applicant",
+    10: "declined_by_applicant",
+    11: "declined_by_executor",
+    12: "message_from_executor",
+    14: "waiting_for_applicant",
+    15: "correction_needed",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One field the agency's record gives differently from the registry."""
+
+    field: str  # dotted path, e.g. "birth_certificate.number"
+    registry: Any
+    agency: Any
+
+    def to_data(self) -> dict[str, Any]:
+        return {"field": self.field, "registry": self.registry, "agency": self.agency}
+
+
+@dataclass(frozen=True, slots=True)
+class Applicant:
+    person: Person
+    relation: Relation
+    passport: PassportRF | None = None
+    phone: str | None = None
+    email: str | None = None
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "person": self.person.to_data(),
+            "relation": self.relation.value,
+            "passport": self.passport.to_data() if self.passport else None,
+            "phone": self.phone,
+            "email": self.email,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentApplication:
+    """A parent's school-enrollment application as Gosuslugi sends it."""
+
+    order_number: str
+    submitted_at: datetime
+    child: Person
+    child_birth_certificate: BirthCertificate
+    applicant: Applicant
+    school_code: str
+    grade: int
+    requested_date: PartialDate
+    school_name: str | None = None
+    other_guardians: Sequence[Guardian] = ()
+    benefits: Sequence[str] = ()
+    consents: Mapping[str, bool] = field(default_factory=dict)
+
+
+def _subject_student(student_id: str) -> str:
+    return f"student:{student_id}"
+
+
+def _subject_person(person_id: str) -> str:
+    return f"person:{person_id}"
+
+
+def birth_verified(  # noqa: PLR0917 - the event's parts, each named
+    request_id: str,
+    student_id: str,
+    child: Person,
+    act_record: ActRecord,
+    certificate: BirthCertificate,
+    parents: Sequence[Guardian],
+) -> EventDraft:
+    """ZAGS holds the birth record the registry has."""
+    data = {
+        "request_id": request_id,
+        "student_id": student_id,
+        "child": child.to_data(),
+        "act_record": act_record.to_data(),
+        "birth_certificate": certificate.to_data(),
+        "parents": [p.to_data() for p in parents],
+    }
+    return EventDraft(BIRTH_VERIFIED, _subject_student(student_id), data)
+
+
+def birth_mismatch(
+    request_id: str,
+    student_id: str,
+    differences: Sequence[Difference],
+    act_record: ActRecord | None,
+    certificate: BirthCertificate | None,
+) -> EventDraft:
+    """ZAGS's record differs from the registry's in the fields listed."""
+    data = {
+        "request_id": request_id,
+        "student_id": student_id,
+        "differences": [d.to_data() for d in differences],
+        "act_record": act_record.to_data() if act_record else None,
+        "birth_certificate": certificate.to_data() if certificate else None,
+    }
+    return EventDraft(BIRTH_MISMATCH, _subject_student(student_id), data)
+
+
+def birth_not_found(request_id: str, student_id: str, reason: str) -> EventDraft:
+    """ZAGS has no birth record for the child."""
+    data = {"request_id": request_id, "student_id": student_id, "reason": reason}
+    return EventDraft(BIRTH_NOT_FOUND, _subject_student(student_id), data)
+
+
+def snils_verified(request_id: str, person_id: str, role: str, snils: Snils) -> EventDraft:
+    """PFR confirms the person's SNILS."""
+    data = {
+        "request_id": request_id,
+        "person_id": person_id,
+        "role": role,
+        "snils": snils.formatted,
+    }
+    return EventDraft(SNILS_VERIFIED, _subject_person(person_id), data)
+
+
+def snils_mismatch(  # noqa: PLR0917 - the event's parts, each named
+    request_id: str,
+    person_id: str,
+    role: str,
+    registry_snils: Snils | None,
+    agency_snils: Snils | None,
+    differences: Sequence[Difference],
+) -> EventDraft:
+    """PFR's answer differs from what the registry holds."""
+    data = {
+        "request_id": request_id,
+        "person_id": person_id,
+        "role": role,
+        "registry_snils": registry_snils.formatted if registry_snils else None,
+        "agency_snils": agency_snils.formatted if agency_snils else None,
+        "differences": [d.to_data() for d in differences],
+    }
+    return EventDraft(SNILS_MISMATCH, _subject_person(person_id), data)
+
+
+def snils_not_found(request_id: str, person_id: str, role: str, reason: str) -> EventDraft:
+    """PFR found no SNILS for the person."""
+    data = {"request_id": request_id, "person_id": person_id, "role": role, "reason": reason}
+    return EventDraft(SNILS_NOT_FOUND, _subject_person(person_id), data)
+
+
+def name_changed(
+    record_id: str, act_record: ActRecord, person: Person, old_name: FullName, new_name: FullName
+) -> EventDraft:
+    """ZAGS registered a change of name (subject: the person under the old name)."""
+    data = {
+        "record_id": record_id,
+        "act_record": act_record.to_data(),
+        "person": person.to_data(),
+        "old_name": old_name.to_data(),
+        "new_name": new_name.to_data(),
+    }
+    return EventDraft(NAME_CHANGED, _subject_person(person_key(person)), data)
+
+
+def death_registered(
+    record_id: str, act_record: ActRecord, person: Person, death_date: PartialDate
+) -> EventDraft:
+    """ZAGS registered a death."""
+    data = {
+        "record_id": record_id,
+        "act_record": act_record.to_data(),
+        "person": person.to_data(),
+        "death_date": death_date.iso(),
+    }
+    return EventDraft(DEATH_REGISTERED, _subject_person(person_key(person)), data)
+
+
+def paternity_established(
+    record_id: str, act_record: ActRecord, child: Person, father: Person
+) -> EventDraft:
+    """ZAGS registered paternity: a father linked to the child (subject: the child)."""
+    data = {
+        "record_id": record_id,
+        "act_record": act_record.to_data(),
+        "child": child.to_data(),
+        "father": father.to_data(),
+    }
+    return EventDraft(PATERNITY_ESTABLISHED, _subject_person(person_key(child)), data)
+
+
+def application_received(app: EnrollmentApplication) -> EventDraft:
+    """A school-enrollment application arrived from Gosuslugi."""
+    data = {
+        "order_number": app.order_number,
+        "submitted_at": app.submitted_at.isoformat(),
+        "child": app.child.to_data(),
+        "child_birth_certificate": app.child_birth_certificate.to_data(),
+        "applicant": app.applicant.to_data(),
+        "other_guardians": [g.to_data() for g in app.other_guardians],
+        "school": {"code": app.school_code, "name": app.school_name},
+        "grade": app.grade,
+        "requested_date": app.requested_date.iso(),
+        "benefits": list(app.benefits),
+        "consents": dict(app.consents),
+    }
+    return EventDraft(APPLICATION_RECEIVED, f"application:{app.order_number}", data)
+
+
+def application_cancelled(order_number: str, reason: str) -> EventDraft:
+    """The applicant withdrew the application."""
+    data = {"order_number": order_number, "reason": reason}
+    return EventDraft(APPLICATION_CANCELLED, f"application:{order_number}", data)
+
+
+def request_rejected(request_id: str, agency: str, kind: str, code: str, reason: str) -> EventDraft:
+    """An agency (or SMEV) refused the hub's request."""
+    data = {
+        "request_id": request_id,
+        "agency": agency,
+        "kind": kind,
+        "code": code,
+        "reason": reason,
+    }
+    return EventDraft(REQUEST_REJECTED, f"request:{request_id}", data)
+
+
+def status_delivered(request_id: str, order_number: str, status_code: int) -> EventDraft:
+    """Gosuslugi took the application's new status."""
+    data = {
+        "request_id": request_id,
+        "order_number": order_number,
+        "status_code": status_code,
+        "status": EPGU_STATUSES.get(status_code, "unknown"),
+    }
+    return EventDraft(STATUS_DELIVERED, f"application:{order_number}", data)
