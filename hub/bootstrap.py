@@ -29,7 +29,7 @@ from hub.xml import XmlLimits
 
 # The agency adapters the hub ships: a new agency is one folder under hub/adapters/ and one
 # line here (and its name in ``Settings.agencies`` for a work queue).
-BUILTIN_ADAPTERS: tuple[str, ...] = ()
+BUILTIN_ADAPTERS = ("hub.adapters.pfr:register",)
 
 
 @dataclass

@@ -1,0 +1,14 @@
+"""PFR/SFR: a person's SNILS by name, birth date, sex and identity document (VS00648)."""
+
+from __future__ import annotations
+
+from hub.adapters.pfr.handlers import snils_answer, verify_snils
+from hub.adapters.pfr.schemas import RESPONSE
+from hub.canonical.commands import VERIFY_SNILS
+from hub.routing.router import Router
+
+
+def register(router: Router) -> None:
+    """The adapter's routes: the ``verify_snils`` command and PFR's answer."""
+    router.register_command(VERIFY_SNILS, verify_snils)
+    router.register_answer(RESPONSE, snils_answer)

@@ -1,0 +1,55 @@
+"""Business-payload schemas (agencies' official XSDs and the hub's own), for what the hub
+sends and for tests; compiled once per file."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+from typing import cast
+
+from lxml import etree
+
+from hub.errors import ConfigurationError, SchemaValidationError
+from hub.xml.parser import parse_xml
+
+# A compiled XMLSchema must not validate from two threads at once (libxml2 keeps state).
+_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=32)
+def load_xsd(path: Path) -> etree.XMLSchema:
+    """The compiled schema at ``path`` (with what it imports); ``ConfigurationError`` if it
+    is missing or does not load."""
+    if not path.is_file():
+        raise ConfigurationError(f"schema not found: {path}", path=str(path))
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        return etree.XMLSchema(etree.parse(str(path), parser))
+    except (etree.XMLSyntaxError, etree.XMLSchemaParseError) as exc:
+        raise ConfigurationError(f"schema {path} does not load: {exc}", path=str(path)) from exc
+
+
+def validate_xsd(element: etree._Element, path: Path) -> None:
+    """Raise ``SchemaValidationError`` listing every way ``element`` breaks the schema."""
+    schema = load_xsd(path.resolve())
+    checked = element if element.sourceline is not None else _with_lines(element)
+    with _LOCK:
+        valid = schema.validate(checked)
+        errors = [
+            f"line {e.line}: {e.message}" for e in cast(Iterable[etree._LogEntry], schema.error_log)
+        ]
+    if valid:
+        return
+    name = etree.QName(element).localname
+    raise SchemaValidationError(
+        f"{name} breaks {path.name}: {len(errors)} error(s), first: {errors[0]}",
+        errors=errors,
+        element=name,
+        schema=path.name,
+    )
+
+
+def _with_lines(element: etree._Element) -> etree._Element:
+    return parse_xml(etree.tostring(element, pretty_print=True, encoding="UTF-8"))
