@@ -221,3 +221,105 @@ def test_a_wrong_signature_is_kept_and_replayed_once_trusted(hub: Hub, xml_signe
         [result] = hub.operations.replay([failed], "operator@test")
         assert result.status == "processed"
         wait_for(lambda: len(events.unique()) == 2)
+
+
+# --- a registry command asks an agency; the answer settles it --------------------------------
+
+SNILS_COMMAND = {
+    "type": "verify_snils", "request_id": "req-snils-1", "person_id": "p-1", "role": "guardian",
+    "person": {"name": {"last": "Семёнова", "first": "Анна", "middle": "Петровна"},
+               "birth_date": "1988-01-30", "sex": "female", "snils": "062-160-930 30"},
+    "document": {"kind": "passport", "series": "9204", "number": "123456",
+                 "issued_on": "2020-02-03", "issuer": "МВД"},
+}  # fmt: skip
+
+
+def _command(hub: Hub, command: dict[str, object]) -> None:
+    body = json.dumps(command, ensure_ascii=False).encode()
+    message = Outgoing(
+        body, str(command["type"]), {}, str(command["request_id"]), "application/json"
+    )
+    hub.bus.publish(hub.topology.commands_exchange.name, [message])
+
+
+def _pfr_answer(snils: str) -> bytes:
+    ns, commons = (
+        "http://kvs.pfr.com/snils-by-additionalData/1.0.1",
+        ("urn://x-artefacts-smev-gov-ru/supplementary/commons/1.0.1"),
+    )
+    return (
+        f'<p:SnilsByAdditionalDataResponse xmlns:p="{ns}" xmlns:c="{commons}">'
+        "<c:FamilyName>СЕМЕНОВА</c:FamilyName><c:FirstName>АННА</c:FirstName>"
+        f"<c:Patronymic>ПЕТРОВНА</c:Patronymic><p:Snils>{snils}</p:Snils>"
+        "<p:BirthDate>1988-01-30</p:BirthDate><p:Gender>Female</p:Gender>"
+        "</p:SnilsByAdditionalDataResponse>"
+    ).encode()
+
+
+def _sent(hub: Hub, request_id: str) -> str:
+    """What the SMEV client does: send the pending request; its SMEV MessageID."""
+    from hub.journal.api import OutboundState
+
+    wait_for(lambda: hub.journal.outbound(request_id) is not None)
+    request = hub.journal.transition_outbound(request_id, OutboundState.SENT)
+    hub.journal.transition_outbound(request_id, OutboundState.ACCEPTED)
+    return request.smev_message_id
+
+
+def test_a_command_asks_the_agency_and_its_answer_becomes_the_event(hub: Hub) -> None:
+    from tests.support_smev import get_response
+
+    with EventCollector(hub) as events, running(hub.worker, hub.relay):
+        _command(hub, SNILS_COMMAND)
+        message_id = _sent(hub, "req-snils-1")
+        post(hub, [get_response(message_id, _pfr_answer("06216093030"))], agency="pfr")
+        wait_for(lambda: len(events.unique()) == 1)
+    [event] = events.unique().values()
+    assert (event["type"], event["subject"]) == ("person.snils.verified", "person:p-1")
+    assert event["data"]["snils"] == "062-160-930 30"
+    stored = hub.journal.outbound("req-snils-1")
+    assert (
+        stored is not None
+        and stored.state == "answered"
+        and stored.kind == ("snils-by-additional-data")
+    )
+
+
+def test_a_refusal_and_an_answer_nobody_asked_for(hub: Hub) -> None:
+    from tests.support_smev import get_response
+
+    with EventCollector(hub) as events, running(hub.worker, hub.relay):
+        _command(hub, SNILS_COMMAND)
+        message_id = _sent(hub, "req-snils-1")
+        stranger = str(uuid.uuid1())
+        post(
+            hub,
+            [
+                get_response(message_id, rejection=("NO_DATA", "сведения не найдены")),
+                get_response(stranger, _pfr_answer("06216093030")),
+            ],
+            agency="pfr",
+        )
+        wait_for(lambda: len(events.unique()) == 1 and len(hub.journal.failed()) == 1)
+    [event] = events.unique().values()
+    assert event["type"] == "agency.request.rejected"
+    assert (event["data"]["code"], event["data"]["agency"]) == ("NO_DATA", "pfr")
+    stored = hub.journal.outbound("req-snils-1")
+    assert stored is not None and stored.state == "rejected"
+    [failed] = hub.journal.failed()
+    assert failed.error_type == "UnknownRequestError" and stranger in failed.reason
+
+
+def test_a_command_with_a_bad_snils_asks_nothing(hub: Hub) -> None:
+    bad = {
+        **SNILS_COMMAND,
+        "request_id": "req-bad",
+        "person": {**SNILS_COMMAND["person"], "snils": "062-160-930 31"},
+    }  # type: ignore[dict-item]
+    with running(hub.worker, hub.relay):
+        _command(hub, bad)
+        wait_for(lambda: len(hub.journal.failed()) == 1)
+    [failed] = hub.journal.failed()
+    assert failed.error_type == "InvalidValueError" and "person.snils" in failed.reason
+    assert "062-160-930 31" not in failed.reason
+    assert hub.journal.outbound("req-bad") is None

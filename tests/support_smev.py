@@ -1,0 +1,40 @@
+"""SMEV responses as SMEV delivers them (GetResponseResponse), for end-to-end tests."""
+
+from __future__ import annotations
+
+import uuid
+
+BASE = "urn://x-artefacts-smev-gov-ru/services/message-exchange/types"
+
+
+def get_response(
+    original_message_id: str,
+    answer: bytes | None = None,
+    *,
+    rejection: tuple[str, str] | None = None,
+    version: str = "1.3",
+) -> bytes:
+    """A GetResponseResponse carrying ``answer`` (a business element) or a rejection."""
+    if rejection is not None:
+        code, why = rejection
+        inner = (
+            f"<ns2:RequestRejected><ns2:RejectionReasonCode>{code}</ns2:RejectionReasonCode>"
+            f"<ns2:RejectionReasonDescription>{why}</ns2:RejectionReasonDescription>"
+            "</ns2:RequestRejected>"
+        )
+    else:
+        inner = f"<MessagePrimaryContent>{(answer or b'').decode()}</MessagePrimaryContent>"
+    message_id = str(uuid.uuid1())
+    body = (
+        '<ns2:ResponseMessage><ns2:Response Id="SIGNED_BY_SMEV">'
+        f"<ns2:OriginalMessageId>{original_message_id}</ns2:OriginalMessageId>"
+        f'<ns2:SenderProvidedResponseData Id="SIGNED_BY_PROVIDER">'
+        f"<ns2:MessageID>{message_id}</ns2:MessageID><ns2:To>eyJ9</ns2:To>{inner}"
+        "</ns2:SenderProvidedResponseData></ns2:Response></ns2:ResponseMessage>"
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+        f'<ns2:GetResponseResponse xmlns:ns2="{BASE}/{version}" xmlns="{BASE}/basic/{version}">'
+        f"{body}</ns2:GetResponseResponse></soap:Body></soap:Envelope>"
+    ).encode()
