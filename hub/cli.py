@@ -33,6 +33,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 app.add_typer(topology_app, name="topology")
 app.add_typer(failed_app, name="failed")
+schemas_app = typer.Typer(no_args_is_help=True, help="The canonical events' JSON Schemas.")
+app.add_typer(schemas_app, name="schemas")
 
 T = TypeVar("T")
 EXIT_INVALID = 1
@@ -259,6 +261,29 @@ def _request_fields(request: Any) -> dict[str, object]:
         "content": request.content.decode(),
         "reply_to": request.reply_to,
     }
+
+
+@schemas_app.command("export")
+def schemas_export(
+    folder: Annotated[Path, typer.Option(help="where the files go")] = Path("schemas/canonical"),
+    check: Annotated[
+        bool, typer.Option("--check", help="only say whether the files are up to date")
+    ] = False,
+) -> None:
+    """Write the canonical events' JSON Schemas (made from ``hub.canonical.models``)."""
+    from hub.canonical.jsonschemas import schema_files  # noqa: PLC0415
+
+    files = schema_files(folder)
+    stale = [p for p, text in files.items() if not p.is_file() or p.read_text("utf-8") != text]
+    if check:
+        if stale:
+            _fail(f"out of date: {', '.join(map(str, stale))} (run hub schemas export)", 1)
+        _stdout.print(f"{len(files)} schemas up to date")
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in stale:
+        path.write_text(files[path], encoding="utf-8")
+    _stdout.print(f"{len(stale)} of {len(files)} schemas written to {folder}")
 
 
 @app.command("config")
