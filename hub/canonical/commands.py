@@ -4,6 +4,7 @@ precisely which field is wrong."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -23,6 +24,7 @@ REPORT_ENROLLMENT_STATUS = "report_enrollment_status"
 COMMAND_TYPES = (VERIFY_BIRTH_RECORD, VERIFY_SNILS, REPORT_ENROLLMENT_STATUS)
 EPGU_STATUS_CODES = frozenset({1, 2, 3, 4, 6, 7, 9, 10, 11, 12, 14, 15})
 Role = Literal["student", "guardian"]
+_COMMAND_NAME = re.compile(r"[a-z][a-z_.]{0,39}")
 
 
 class InvalidCommandError(PermanentError):
@@ -63,6 +65,8 @@ Command = VerifyBirthRecord | VerifySnils | ReportEnrollmentStatus
 
 def parse_command(data: Mapping[str, Any]) -> Command:
     """A typed command; ``InvalidCommandError`` (or ``InvalidValueError``) names the field."""
+    if not isinstance(data, Mapping):
+        raise InvalidCommandError("$: a registry command is a JSON object", field="$")
     kind = data.get("type")
     parsers: dict[str, Callable[[Mapping[str, Any]], Command]] = {
         VERIFY_BIRTH_RECORD: _verify_birth_record,
@@ -72,19 +76,22 @@ def parse_command(data: Mapping[str, Any]) -> Command:
     parser = parsers.get(kind) if isinstance(kind, str) else None
     if parser is None:
         raise InvalidCommandError(
-            f"type: unknown registry command {kind!r}", field="type", known=list(COMMAND_TYPES)
+            f"type: unknown registry command{_shown(kind)}",
+            field="type",
+            known=list(COMMAND_TYPES),
         )
     return parser(data)
 
 
 def _verify_birth_record(data: Mapping[str, Any]) -> VerifyBirthRecord:
-    act = data.get("act_record")
+    act, document = data.get("act_record"), data.get("identity_document")
     return VerifyBirthRecord(
         _id(data, "request_id"),
         _id(data, "student_id"),
         Person.from_data(data.get("child"), "child"),
         BirthCertificate.from_data(data.get("birth_certificate")),
         ActRecord.from_data(act) if act is not None else None,
+        PassportRF.from_data(document, "identity_document") if document is not None else None,
     )
 
 
@@ -114,9 +121,13 @@ def _document(data: Any) -> BirthCertificate | PassportRF:
 
 def _report_status(data: Mapping[str, Any]) -> ReportEnrollmentStatus:
     code = data.get("status_code")
-    if not isinstance(code, int) or isinstance(code, bool) or code not in EPGU_STATUS_CODES:
+    if code is None:
+        raise InvalidCommandError("status_code: required number is missing", field="status_code")
+    if not isinstance(code, int) or isinstance(code, bool):
+        raise InvalidCommandError("status_code: expected an integer", field="status_code")
+    if code not in EPGU_STATUS_CODES:
         raise InvalidCommandError(
-            f"status_code: {code!r} is not an EPGU order status code", field="status_code"
+            f"status_code: {code} is not an EPGU order status code", field="status_code"
         )
     comment = data.get("comment")
     if comment is not None and not isinstance(comment, str):
@@ -126,15 +137,23 @@ def _report_status(data: Mapping[str, Any]) -> ReportEnrollmentStatus:
     )
 
 
+def _shown(kind: Any) -> str:
+    # echo only what looks like a command name: anything else may be personal data
+    return f" {kind!r}" if isinstance(kind, str) and _COMMAND_NAME.fullmatch(kind) else ""
+
+
 def _id(data: Mapping[str, Any], key: str) -> str:
     value = data.get(key)
-    if not isinstance(value, str) or not value.strip():
+    if value is not None and not isinstance(value, str):
+        raise InvalidCommandError(f"{key}: expected text", field=key)
+    if value is None or not value.strip():
         raise InvalidCommandError(f"{key}: required text is missing", field=key)
     return value.strip()
 
 
 __all__ = [
     "COMMAND_TYPES",
+    "EPGU_STATUS_CODES",
     "Command",
     "InvalidCommandError",
     "InvalidValueError",

@@ -17,7 +17,9 @@ from typing import Any
 from hub.errors import PermanentError
 from hub.journal.api import HUB_NAMESPACE
 
-_DASHES = re.compile(r"\s*[\u2010\u2011\u2012\u2013\u2014\u2015\u2212\-]\s*")
+_DASH_CHARS = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\\-"
+_DASHES = re.compile(rf"\s*[{_DASH_CHARS}]\s*")
+_SNILS_SEPARATORS = re.compile(rf"[\s{_DASH_CHARS}]")
 _SPACES = re.compile(r"\s+")
 _ROMAN_LOOKALIKES = str.maketrans("ІіХхСсМмVvIiXxLlCcDdMm", "IIXXCCMMVVIIXXLLCCDDMM")
 _CYRILLIC_LOOKALIKES = str.maketrans("ABEKMHOPCTXY", "АВЕКМНОРСТХУ")
@@ -76,7 +78,8 @@ class FullName:
         return self.key() == other.key()
 
     def to_data(self) -> dict[str, Any]:
-        return {"last": self.last, "first": self.first, "middle": self.middle}
+        middle = self.middle.strip() if self.middle else None
+        return {"last": self.last.strip(), "first": self.first.strip(), "middle": middle or None}
 
     @classmethod
     def from_data(cls, data: Any, field: str = "name") -> FullName:
@@ -111,7 +114,7 @@ class PartialDate:
     @classmethod
     def _checked(cls, year: int, month: int | None, day: int | None, field: str) -> PartialDate:
         try:
-            date(year, month or 1, day or 1)
+            date(year, 1 if month is None else month, 1 if day is None else day)
         except ValueError as exc:
             raise _invalid(field, f"no such date ({exc})") from exc
         if year < 1800:
@@ -157,7 +160,7 @@ class Snils:
     @classmethod
     def parse(cls, value: str, field: str = "snils") -> Snils:
         """From ``NNN-NNN-NNN CC`` or 11 bare digits; the check number must hold."""
-        digits = re.sub(r"[\s\-]", "", value or "")
+        digits = _SNILS_SEPARATORS.sub("", value if isinstance(value, str) else "")
         if not re.fullmatch(r"\d{11}", digits):
             raise _invalid(field, f"a SNILS has 11 digits (got {mask(digits)!r})")
         if not _snils_check_holds(digits):
@@ -191,8 +194,10 @@ def snils_is_valid(text: str) -> bool:
 
 def normalize_series(series: str) -> str:
     """A birth-certificate series in its one spelling: Latin numeral, hyphen, Cyrillic."""
-    text = _SPACES.sub("", series or "")
-    numeral, _, letters = _DASHES.sub("-", text).partition("-")
+    text = _DASHES.sub("-", _SPACES.sub(" ", series or "").strip())
+    # "IV АН": a space alone also separates the numeral from the letters
+    text = text.replace(" ", "") if "-" in text else text.replace(" ", "-", 1).replace(" ", "")
+    numeral, _, letters = text.partition("-")
     return (
         f"{numeral.translate(_ROMAN_LOOKALIKES)}-{letters.upper().translate(_CYRILLIC_LOOKALIKES)}"
     )
@@ -209,7 +214,7 @@ class BirthCertificate:
         cls,
         series: str,
         number: str,
-        issued_on: PartialDate | str | None = None,
+        issued_on: PartialDate | str | date | None = None,
         field: str = "birth_certificate",
     ) -> BirthCertificate:
         normal = normalize_series(series)
@@ -243,7 +248,7 @@ class PassportRF:
         cls,
         series: str,
         number: str,
-        issued_on: PartialDate | str | None = None,
+        issued_on: PartialDate | str | date | None = None,
         issuer: str | None = None,
         field: str = "passport",
     ) -> PassportRF:
@@ -252,6 +257,7 @@ class PassportRF:
             raise _invalid(f"{field}.series", "expected 4 digits")
         if not re.fullmatch(r"\d{6}", n):
             raise _invalid(f"{field}.number", f"expected 6 digits (got {mask(n)!r})")
+        issuer = issuer.strip() if issuer else None
         return cls(s, n, _date_or_none(issued_on, f"{field}.issued_on"), issuer or None)
 
     def to_data(self) -> dict[str, Any]:
@@ -301,7 +307,7 @@ class ActRecord:
         m = _mapping(data, field)
         when = _optional_text(m, "date", field)
         return cls(
-            _text(m, "number", field),
+            _text(m, "number", field).strip(),
             PartialDate.parse(when, f"{field}.date") if when else None,
             _optional_text(m, "office", field),
         )
@@ -386,7 +392,7 @@ def _optional_text(data: Mapping[str, Any], key: str, field: str) -> str | None:
     return value or None
 
 
-def _date_or_none(value: PartialDate | str | None, field: str) -> PartialDate | None:
+def _date_or_none(value: PartialDate | str | date | None, field: str) -> PartialDate | None:
     if value is None or isinstance(value, PartialDate):
         return value
     return PartialDate.parse(value, field)
