@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from hub.adapters.pfr.handlers import snils_answer, verify_snils
+from hub.adapters.pfr.handlers import COMMAND, snils_answer, verify_snils
 from hub.adapters.pfr.schemas import RESPONSE
-from hub.canonical.commands import VERIFY_SNILS
 from hub.routing.router import Router
 
 
 def register(router: Router) -> None:
-    """The adapter's routes: the ``verify_snils`` command and PFR's answer."""
-    router.register_command(VERIFY_SNILS, verify_snils)
+    """The adapter's routes: the ``verify_snils`` command and PFR's answer to it."""
+    router.register_command(COMMAND, verify_snils)
     router.register_answer(RESPONSE, snils_answer)

@@ -1,4 +1,4 @@
-"""The glue the router calls: registry command in, agency answer in."""
+"""The thin functions the router calls: glue between its messages and the pure parts."""
 
 from __future__ import annotations
 
@@ -12,18 +12,26 @@ from hub.journal.api import InboxRecord
 from hub.routing.router import AnsweredRequest, Translation, TranslationError
 from hub.smev.read import SmevMessage
 
+COMMAND = "verify_snils"
+
 
 def verify_snils(command: Mapping[str, Any], _record: InboxRecord) -> Translation:
-    """``verify_snils`` → a SnilsByAdditionalDataRequest to PFR."""
+    """A ``verify_snils`` command → one SnilsByAdditionalDataRequest to PFR.
+
+    A command that does not parse (a registry SNILS failing its check number among others)
+    raises its ``PermanentError`` and asks PFR nothing.
+    """
     parsed = parse_command(command)
     if not isinstance(parsed, VerifySnils):
-        raise InvalidCommandError("type: expected verify_snils", field="type")
+        raise InvalidCommandError(f"type: expected {COMMAND!r}", field="type")
     return Translation(requests=[snils_request(parsed)])
 
 
 def snils_answer(message: SmevMessage, request: AnsweredRequest) -> Translation:
-    """PFR's answer → the SNILS event, settling the request."""
+    """PFR's answer → its SNILS event, settling the hub's request."""
     if message.content is None:
-        raise TranslationError("PFR's answer carries no SnilsByAdditionalDataResponse")
+        raise TranslationError(
+            "PFR's answer carries no SnilsByAdditionalDataResponse", request_id=request.request_id
+        )
     events = translate_snils_response(message.content, request.context)
-    return Translation(events, answers=request.request_id)
+    return Translation(events=events, answers=request.request_id)

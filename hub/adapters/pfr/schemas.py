@@ -1,22 +1,56 @@
-"""PFR/SFR "SNILS by additional data" (VS00648) 1.0.1: names and where its schema lives."""
+"""PFR/SFR "SNILS by additional data" (VS00648) 1.0.1: its names and its official schema.
+
+The schema is never copied into the project: it is read from ``<reference_dir>/agencies/pfr``
+(``Settings.reference_dir``), compiled once and used under a lock (``hub.xml.xsd``), because a
+compiled lxml ``XMLSchema`` must not validate from two threads at once.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from lxml import etree
 
+from hub.config import Settings
+from hub.errors import SchemaValidationError
+from hub.logging import mask_text
 from hub.xml.xsd import validate_xsd
 
+AGENCY = "pfr"
+KIND = "snils-by-additional-data"
 NS = "http://kvs.pfr.com/snils-by-additionalData/1.0.1"
 COMMONS_NS = "urn://x-artefacts-smev-gov-ru/supplementary/commons/1.0.1"
 PFR_NS = "http://common.kvs.pfr.com/1.0.0"
+NSMAP = {"tns": NS, "smev": COMMONS_NS, "pfr": PFR_NS}
 REQUEST = f"{{{NS}}}SnilsByAdditionalDataRequest"
 RESPONSE = f"{{{NS}}}SnilsByAdditionalDataResponse"
-KIND = "snils-by-additional-data"
 XSD = Path("agencies/pfr/snils-by-additionalData-1.0.1.xsd")
+_CLARK = re.compile(r"\{[^{}]*\}(?=\w)")
 
 
-def validate(element: etree._Element, reference_dir: Path) -> None:
-    """Check a request or response against the official schema (``SchemaValidationError``)."""
-    validate_xsd(element, reference_dir / XSD)
+def xsd_path(reference_dir: Path | None = None) -> Path:
+    """The official schema's file (``reference_dir`` defaults to ``Settings().reference_dir``)."""
+    base = reference_dir if reference_dir is not None else Settings().reference_dir
+    return base / XSD
+
+
+def validate(element: etree._Element, reference_dir: Path | None = None) -> None:
+    """Check a request or an answer against the official schema.
+
+    Raises ``SchemaValidationError`` listing every violation, with the values lxml quotes
+    (names, numbers) masked; ``ConfigurationError`` when the schema is not there.
+    """
+    try:
+        validate_xsd(element, xsd_path(reference_dir))
+    except SchemaValidationError as exc:
+        errors = [_masked(error) for error in exc.errors]
+        details = {k: v for k, v in exc.details.items() if k != "errors"}
+        where = f"{details.get('element')} breaks {XSD.name}"
+        message = f"{where}: {len(errors)} error(s), first: {errors[0]}"
+        raise SchemaValidationError(message, errors=errors, **details) from None
+
+
+def _masked(message: str) -> str:
+    # Local names only: the masker knows FamilyName, not {urn://…/commons/1.0.1}FamilyName.
+    return mask_text(_CLARK.sub("", message))

@@ -1,84 +1,159 @@
-"""SnilsByAdditionalDataResponse → SNILS verified / mismatch / not found (pure).
+"""SnilsByAdditionalDataResponse → person.snils.verified / mismatch / not_found (pure).
 
-PFR answers in upper case and fills what it does not know with placeholders (IssueDate
-0001-01-01, Issuer "Нет данных"): placeholders are absence, never data.
+PFR answers with the request's data plus Snils (11 bare digits), often in upper case, and
+fills what it does not know with placeholders (IssueDate 0001-01-01, Issuer "Нет данных"):
+placeholders are absence, never data. The schema makes Snils required, yet PFR says "found
+nothing" with an empty Snils; an empty, missing or all-zero Snils reads as not found. The
+answer is read leniently (children by local name), since it has passed SMEV already.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
 
-from hub.adapters.pfr.schemas import COMMONS_NS, NS
 from hub.canonical.events import Difference, snils_mismatch, snils_not_found, snils_verified
-from hub.canonical.values import InvalidValueError, PartialDate, Person, Snils, normalize_name
+from hub.canonical.values import (
+    FullName,
+    InvalidValueError,
+    PartialDate,
+    Person,
+    Sex,
+    Snils,
+    normalize_name,
+)
 from hub.errors import PermanentError
-from hub.routing.router import EventDraft
+from hub.routing.router import EventDraft, TranslationError
 
-PLACEHOLDERS = frozenset({"", "НЕТ ДАННЫХ", "0001-01-01", "-"})
+PLACEHOLDERS = frozenset({"", "-", "НЕТ ДАННЫХ", "0001-01-01"})
+NOT_FOUND_REASON = "PFR found no SNILS for the person's data"
+_ANSWER = "SnilsByAdditionalDataResponse"
+_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:\d{2})?")
+_SPACES = re.compile(r"\s+")
 
 
 class UntrustedAnswerError(PermanentError):
-    """PFR's answer carries data the hub will not pass on (a SNILS failing its check)."""
+    """PFR's answer carries a value the hub will not pass on (a SNILS failing its check
+    number, a date that is not one); the field is named, the value never shown."""
 
-    code = "UNTRUSTED_ANSWER"
+    code = "PFR_UNTRUSTED_ANSWER"
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """The request the answer belongs to and what the registry holds about the person."""
+
+    request_id: str
+    person_id: str
+    role: str
+    person: Person
 
 
 def translate_snils_response(
     element: etree._Element, context: Mapping[str, Any]
 ) -> list[EventDraft]:
-    """The event for PFR's answer, read against the registry's data in ``context``."""
-    request_id, person_id, role = context["request_id"], context["person_id"], context["role"]
-    registry = Person.from_data(context["person"])
-    found = _value(element, NS, "Snils")
-    if found is None:
-        return [snils_not_found(request_id, person_id, role, "PFR returned no SNILS")]
-    agency_snils = _trusted_snils(found)
-    differences = _differences(element, registry, agency_snils)
+    """The one SNILS event for PFR's answer, read against the request's ``context``
+    (``requests.snils_context``). Raises ``UntrustedAnswerError`` for a returned SNILS that
+    fails its check number, ``TranslationError`` for an element or context of the wrong shape.
+    """
+    if etree.QName(element).localname != _ANSWER:
+        raise TranslationError(f"expected {_ANSWER}, got {etree.QName(element).localname}")
+    asked = _asked(context)
+    found = _value(element, "Snils")
+    if found is None or not found.strip("0- "):  # all zeros: no number
+        return [snils_not_found(asked.request_id, asked.person_id, asked.role, NOT_FOUND_REASON)]
+    snils = _trusted_snils(found)
+    differences = _differences(element, asked.person, snils)
     if differences:
-        event = snils_mismatch(
-            request_id, person_id, role, registry.snils, agency_snils, differences
-        )
-        return [event]
-    return [snils_verified(request_id, person_id, role, agency_snils)]
+        registry = asked.person.snils
+        ids = (asked.request_id, asked.person_id, asked.role)
+        return [snils_mismatch(*ids, registry, snils, differences)]
+    return [snils_verified(asked.request_id, asked.person_id, asked.role, snils)]
+
+
+def _asked(context: Mapping[str, Any]) -> _Asked:
+    missing = [k for k in ("request_id", "person_id", "role", "person") if k not in context]
+    if missing:
+        raise TranslationError(f"the request's context lacks {', '.join(missing)}", missing=missing)
+    ids = (str(context["request_id"]), str(context["person_id"]), str(context["role"]))
+    return _Asked(*ids, Person.from_data(context["person"]))
 
 
 def _trusted_snils(text: str) -> Snils:
     try:
-        return Snils.parse(text, "SnilsByAdditionalDataResponse/Snils")
-    except InvalidValueError as exc:
-        raise UntrustedAnswerError(f"PFR's answer: {exc}", field="Snils") from exc
+        return Snils.parse(text)
+    except InvalidValueError:
+        raise UntrustedAnswerError(
+            "PFR's answer: Snils is not a valid SNILS (11 digits with a matching check "
+            "number); not trusted",
+            field="Snils",
+        ) from None  # the cause would repeat part of the number
 
 
 def _differences(element: etree._Element, registry: Person, snils: Snils) -> list[Difference]:
     found: list[Difference] = []
     if registry.snils is not None and registry.snils != snils:
         found.append(Difference("snils", registry.snils.formatted, snils.formatted))
-    name = registry.name
+    found += _name_differences(element, registry.name)
+    found += _birth_date_differences(element, registry.birth_date)
+    found += _sex_differences(element, registry.sex)
+    return found
+
+
+def _name_differences(element: etree._Element, name: FullName) -> list[Difference]:
+    found: list[Difference] = []
     for field, tag, ours in (
         ("name.last", "FamilyName", name.last),
         ("name.first", "FirstName", name.first),
         ("name.middle", "Patronymic", name.middle),
     ):
-        theirs = _value(element, COMMONS_NS, tag)
-        if normalize_name(theirs or "") != normalize_name(ours or ""):
+        theirs = _value(element, tag)
+        if normalize_name(ours or "") != normalize_name(theirs or ""):
             found.append(Difference(field, ours, theirs))
-    return found + _birth_date_difference(element, registry)
+    return found
 
 
-def _birth_date_difference(element: etree._Element, registry: Person) -> list[Difference]:
-    theirs = _value(element, NS, "BirthDate")
-    if theirs is None or registry.birth_date is None:
+def _birth_date_differences(element: etree._Element, ours: PartialDate | None) -> list[Difference]:
+    text = _value(element, "BirthDate")
+    if text is None or ours is None:
         return []
-    if PartialDate.parse(theirs, "BirthDate").matches(registry.birth_date):
+    theirs = _answer_date(text)
+    if theirs.matches(ours):
         return []
-    return [Difference("birth_date", registry.birth_date.iso(), theirs)]
+    return [Difference("birth_date", ours.iso(), theirs.iso())]
 
 
-def _value(element: etree._Element, ns: str, name: str) -> str | None:
-    text = element.findtext(f"{{{ns}}}{name}")
-    if text is None or text.strip().upper() in PLACEHOLDERS:
-        return None
-    return text.strip()
+def _answer_date(text: str) -> PartialDate:
+    found = _DATE.fullmatch(text)
+    try:
+        if found is not None:
+            return PartialDate.parse(found.group(1))
+    except InvalidValueError:
+        pass
+    raise UntrustedAnswerError("PFR's answer: BirthDate is not a date", field="BirthDate")
+
+
+def _sex_differences(element: etree._Element, ours: Sex | None) -> list[Difference]:
+    text = _value(element, "Gender")
+    if text is None or ours is None:
+        return []
+    try:
+        theirs = Sex.parse(text)
+    except InvalidValueError:
+        raise UntrustedAnswerError(
+            "PFR's answer: Gender is neither Male nor Female", field="Gender"
+        ) from None
+    return [] if theirs == ours else [Difference("sex", ours.value, theirs.value)]
+
+
+def _value(element: etree._Element, name: str) -> str | None:
+    """A direct child's text, stripped; ``None`` when missing or a placeholder."""
+    for child in element:
+        if isinstance(child.tag, str) and etree.QName(child).localname == name:
+            text = _SPACES.sub(" ", child.text or "").strip()
+            return None if text.upper().replace("Ё", "Е") in PLACEHOLDERS else text
+    return None
