@@ -29,7 +29,10 @@ from hub.xml import XmlLimits
 
 # The agency adapters the hub ships: a new agency is one folder under hub/adapters/ and one
 # line here (and its name in ``Settings.agencies`` for a work queue).
-BUILTIN_ADAPTERS = ("hub.adapters.pfr:register",)
+BUILTIN_ADAPTERS = (
+    "hub.adapters.zags:register",
+    "hub.adapters.pfr:register",
+)
 
 
 @dataclass

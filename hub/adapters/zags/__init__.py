@@ -1,0 +1,23 @@
+"""ЕГР ЗАГС (FNS): birth records asked for (ROGDINF 4.0.1) and change notifications pushed
+to the hub (birth, death, name change, paternity), each answered."""
+
+from __future__ import annotations
+
+from hub.adapters.zags.handlers import (
+    COMMAND,
+    rogdinf_answer,
+    verify_birth_record,
+    zags_notification,
+)
+from hub.adapters.zags.schemas import NOTICES, REGISTRY, RESPONSE
+from hub.routing.router import Router
+
+
+def register(router: Router) -> None:
+    """The adapter's routes: the ``verify_birth_record`` command, ZAGS's answer to it, and the
+    four notifications, as their ``{ns}Request`` roots or as a bare directive ``Registry``."""
+    router.register_command(COMMAND, verify_birth_record)
+    router.register_answer(RESPONSE, rogdinf_answer)
+    for kind in NOTICES.values():
+        router.register_inbound(kind.root, zags_notification)
+    router.register_inbound(REGISTRY, zags_notification)

@@ -1,0 +1,151 @@
+"""ЕГР ЗАГС: the names of its kinds of data and where their schemas are.
+
+Birth records (ROGDINF 4.0.1) have an official schema, read from
+``<reference_dir>/agencies/zags`` (``Settings.reference_dir``) and never copied. Change
+notifications have none: the hub's own schemas, modelled on the official response types, are
+in ``schemas/zags/`` of the project. Schemas are compiled once per file and used under a lock
+(``hub.xml.xsd``): a compiled lxml ``XMLSchema`` must not validate from two threads at once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from lxml import etree
+
+from hub.config import Settings
+from hub.errors import SchemaValidationError
+from hub.xml.xsd import validate_xsd
+
+AGENCY = "zags"
+KIND = "rogdinf"
+ACK_KIND = "zags-notification-ack"
+
+NS = "urn://x-artefacts-zags-rogdinf/root/112-51/4.0.1"
+TYPES_NS = "urn://x-artefacts-zags-rogdinf/types/4.0.1"
+NSMAP = {"tns": NS, "fnst": TYPES_NS}
+REQUEST = f"{{{NS}}}ROGDINFRequest"
+RESPONSE = f"{{{NS}}}ROGDINFResponse"
+XSD = Path("agencies/zags/rogdinf-4.0.1/zags-rogdinf-ru-root.xsd")
+
+DIRECTIVE_NS = "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/directive/1.3"
+REGISTRY = f"{{{DIRECTIVE_NS}}}Registry"
+OWN_SCHEMAS = Path(__file__).resolve().parents[3] / "schemas" / "zags"
+
+_CLARK = re.compile(r"\{[^{}]*\}(?=\w)")
+# libxml2 quotes every value it complains about (names, numbers): all are masked but the
+# quoted names of elements, attributes, facets, patterns and types.
+_QUOTED = re.compile(r"(?P<word>\b\w+ )?'(?P<value>[^']*)'")
+_NAMING = frozenset({"Element ", "attribute ", "facet ", "pattern ", "type "})
+
+
+class Notice(StrEnum):
+    """The four kinds of ЕГР ЗАГС change notification."""
+
+    BIRTH = "birth"
+    DEATH = "death"
+    NAME_CHANGE = "name_change"
+    PATERNITY = "paternity"
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeKind:
+    """A notification kind's namespace, record element, answer element and schema file."""
+
+    notice: Notice
+    namespace: str
+    record: str  # local name of the element inside RecordContent
+    answer: str  # local name of the subscriber's answer
+    xsd: str  # file name under schemas/zags
+
+    @property
+    def root(self) -> str:
+        """The business root element as SMEV delivers it (wrapping the directive Registry)."""
+        return f"{{{self.namespace}}}Request"
+
+
+NOTICES = {
+    kind.namespace: kind
+    for kind in (
+        NoticeKind(
+            Notice.BIRTH,
+            "urn://x-artefacts-zags-rogdzp/root/112-23/4.0.1",
+            "СведРегРожд",
+            "ROGDZPResponse",
+            "zags-rogdzp-4.0.1.xsd",
+        ),
+        NoticeKind(
+            Notice.DEATH,
+            "urn://x-artefacts-zags-fatalzp/root/112-25/4.0.1",
+            "СведРегСмерт",
+            "FATALZPResponse",
+            "zags-fatalzp-4.0.1.xsd",
+        ),
+        NoticeKind(
+            Notice.NAME_CHANGE,
+            "urn://x-artefacts-zags-pernamezp/root/112-24/4.0.1",
+            "СведРегПерИмя",
+            "PERNAMEZPResponse",
+            "zags-pernamezp-4.0.1.xsd",
+        ),
+        NoticeKind(
+            Notice.PATERNITY,
+            "urn://x-artefacts-zags-parent/root/112-27/4.0.1",
+            "СведРегОтцов",
+            "PARENTZPResponse",
+            "zags-parent-4.0.1.xsd",
+        ),
+    )
+}
+KINDS = {kind.notice: kind for kind in NOTICES.values()}
+
+
+def xsd_path(reference_dir: Path | None = None) -> Path:
+    """The official ROGDINF schema (``reference_dir`` defaults to ``Settings().reference_dir``)."""
+    base = reference_dir if reference_dir is not None else Settings().reference_dir
+    return base / XSD
+
+
+def own_xsd_path(kind: NoticeKind) -> Path:
+    """The hub's own schema of a notification kind (and of its answer)."""
+    return OWN_SCHEMAS / kind.xsd
+
+
+def validate(element: etree._Element, reference_dir: Path | None = None) -> None:
+    """Check a ROGDINF request or answer against the official schema, or a notification or
+    its answer against the hub's own.
+
+    A notification's record, inside the directive wrapper, is checked strictly too. Raises
+    ``SchemaValidationError`` listing every violation with the quoted values masked;
+    ``ConfigurationError`` when the schema is not there.
+    """
+    namespace = etree.QName(element).namespace or ""
+    kind = NOTICES.get(namespace)
+    path = own_xsd_path(kind) if kind is not None else xsd_path(reference_dir)
+    _validate(element, path)
+    if kind is not None and etree.QName(element).localname == "Request":
+        for record in element.iterfind(f".//{{{DIRECTIVE_NS}}}RecordContent/*"):
+            _validate(record, path)
+
+
+def _validate(element: etree._Element, path: Path) -> None:
+    try:
+        validate_xsd(element, path)
+    except SchemaValidationError as exc:
+        errors = [_masked(error) for error in exc.errors]
+        details = {k: v for k, v in exc.details.items() if k != "errors"}
+        where = f"{details.get('element')} breaks {path.name}"
+        message = f"{where}: {len(errors)} error(s), first: {errors[0]}"
+        raise SchemaValidationError(message, errors=errors, **details) from None
+
+
+def _masked(message: str) -> str:
+    return _QUOTED.sub(_mask_value, _CLARK.sub("", message))
+
+
+def _mask_value(found: re.Match[str]) -> str:
+    word = found.group("word") or ""
+    return found.group(0) if word in _NAMING else f"{word}'***'"

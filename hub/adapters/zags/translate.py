@@ -1,0 +1,458 @@
+"""ЕГР ЗАГС answers and change notifications → canonical events (pure).
+
+A ROGDINFResponse lists the birth records found (СведОтветАГС/СведРегРожд); none at all is
+"not found" (РезОбраб 2, or another code, named in the reason). Each record is compared with
+what the registry holds: the birth certificates (series after normalisation, so Cyrillic
+look-alikes and other dashes agree), the child's name (case-insensitive, Ё ≡ Е) and date of
+birth (only the parts both sides know). The record with the fewest differences wins: none
+makes ``student.birth.verified``, otherwise ``student.birth.mismatch`` lists them.
+
+Notifications (the hub's own schemas, ``schemas/zags``) arrive as ``{ns}Request`` wrapping the
+SMEV 1.3 directive Registry/RegistryRecord/Record/RecordContent with one record:
+death → ``person.death.registered``, name change → ``person.name.changed``, paternity →
+``person.paternity.established`` (and ``person.name.changed`` for the child when the record
+gives the name before and it differs). A birth notification makes no event: the registry
+learns of births through its own ``verify_birth_record``; it is answered and kept. Each is
+keyed ``zags:{record id}:{version}``, so a resend under a new MessageID is a duplicate.
+
+Everything is read leniently (children by local name): what SMEV delivered has passed its
+checks. What the hub cannot do without (a name, a date of death, the record id) raises
+``ZagsContentError`` naming the element, never showing a value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lxml import etree
+
+from hub.adapters.zags.schemas import DIRECTIVE_NS, NOTICES, Notice, NoticeKind
+from hub.canonical.events import (
+    Difference,
+    birth_mismatch,
+    birth_not_found,
+    birth_verified,
+    death_registered,
+    name_changed,
+    paternity_established,
+)
+from hub.canonical.values import (
+    ActRecord,
+    BirthCertificate,
+    FullName,
+    Guardian,
+    InvalidValueError,
+    PartialDate,
+    Person,
+    Relation,
+    Sex,
+    Snils,
+    normalize_name,
+    normalize_series,
+)
+from hub.errors import PermanentError
+from hub.routing.router import EventDraft, Translation, TranslationError
+
+FOUND, NOT_FOUND = "1", "2"  # РезОбраб: records found / none for the data asked
+NOT_FOUND_REASON = "ZAGS holds no birth record for the child's data"
+_ANSWER = "ROGDINFResponse"
+_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:\d{2})?")
+_SPACES = re.compile(r"\s+")
+_SERIES = re.compile(r"[IVXLCDM]+-[А-ЯЁ]{2}")
+
+
+class ZagsContentError(PermanentError):
+    """A ZAGS answer or notification that lacks what the hub needs, or holds a value that is
+    not one (a date); the element is named, the value never shown."""
+
+    code = "ZAGS_CONTENT"
+
+
+# --- birth records (ROGDINFResponse) -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:  # the request an answer belongs to and what the registry holds about the child
+    request_id: str
+    student_id: str
+    name: FullName
+    birth_date: PartialDate | None
+    certificate: BirthCertificate
+
+
+@dataclass(frozen=True, slots=True)
+class _Certificate:
+    series: str | None  # normalised when it is a series at all
+    number: str | None
+    issued_on: PartialDate | None
+
+    def differences(self, ours: BirthCertificate) -> list[Difference]:
+        found = []
+        if self.series != ours.series:
+            found.append(Difference("birth_certificate.series", ours.series, self.series))
+        if self.number != ours.number:
+            found.append(Difference("birth_certificate.number", ours.number, self.number))
+        return found
+
+    def parsed(self) -> BirthCertificate | None:
+        try:
+            return BirthCertificate.parse(self.series or "", self.number or "", self.issued_on)
+        except InvalidValueError:
+            return None  # what ZAGS wrote is no certificate the canonical model can hold
+
+
+@dataclass(frozen=True, slots=True)
+class _Comparison:
+    record: etree._Element
+    differences: list[Difference]
+    certificate: BirthCertificate | None
+
+
+def translate_rogdinf_response(
+    element: etree._Element, context: Mapping[str, Any]
+) -> list[EventDraft]:
+    """The one birth event for ZAGS's answer, read against the request's ``context``
+    (``requests.rogdinf_context``). ``TranslationError`` for an element or context of the
+    wrong shape, ``ZagsContentError`` for a record without an act-record number or with a
+    date that is not one."""
+    if etree.QName(element).localname != _ANSWER:
+        raise TranslationError(f"expected {_ANSWER}, got {etree.QName(element).localname}")
+    asked = _asked(context)
+    answers = _children(element, "СведОтветАГС")
+    records = [record for answer in answers for record in _children(answer, "СведРегРожд")]
+    if not records:
+        return [birth_not_found(asked.request_id, asked.student_id, _not_found_reason(answers))]
+    best = min((_compare(record, asked) for record in records), key=lambda c: len(c.differences))
+    act_record = _act_record(best.record)
+    ids = (asked.request_id, asked.student_id)
+    if best.differences or best.certificate is None:  # a matching certificate always parses
+        return [birth_mismatch(*ids, best.differences, act_record, best.certificate)]
+    born = _required(best.record, "ПрдСведРег", "СведРодившемся")
+    child = _person(born, "ФИОРожд", "СведРегРожд/ПрдСведРег/СведРодившемся")
+    parents = _parents(_required(best.record, "ПрдСведРег"))
+    return [birth_verified(*ids, child, act_record, best.certificate, parents)]
+
+
+def _asked(context: Mapping[str, Any]) -> _Asked:
+    keys = ("request_id", "student_id", "child", "birth_certificate")
+    missing = [key for key in keys if key not in context]
+    if missing or not isinstance(context["child"], Mapping):
+        raise TranslationError(
+            f"the request's context lacks {', '.join(missing) or 'child'}", missing=missing
+        )
+    born = context["child"].get("birth_date")
+    return _Asked(
+        str(context["request_id"]),
+        str(context["student_id"]),
+        FullName.from_data(context["child"].get("name"), "child.name"),
+        PartialDate.parse(born, "child.birth_date") if born else None,
+        BirthCertificate.from_data(context["birth_certificate"]),
+    )
+
+
+def _not_found_reason(answers: Sequence[etree._Element]) -> str:
+    codes = sorted({answer.get("РезОбраб", "") for answer in answers} - {"", FOUND, NOT_FOUND})
+    if not codes:
+        return NOT_FOUND_REASON
+    return f"ZAGS answered without a birth record (result code {', '.join(codes)})"
+
+
+def _compare(record: etree._Element, asked: _Asked) -> _Comparison:
+    born = _child(_child(record, "ПрдСведРег"), "СведРодившемся")
+    where = "СведРегРожд/ПрдСведРег/СведРодившемся"
+    found = _name_differences(_parts(_child(born, "ФИОРожд")), asked.name)
+    theirs = _birth_date(born, where) if born is not None else None
+    if theirs is not None and asked.birth_date is not None and not theirs.matches(asked.birth_date):
+        found.append(Difference("birth_date", asked.birth_date.iso(), theirs.iso()))
+    certificate, differences = _closest_certificate(record, asked.certificate)
+    return _Comparison(record, differences + found, certificate)
+
+
+def _closest_certificate(
+    record: etree._Element, ours: BirthCertificate
+) -> tuple[BirthCertificate | None, list[Difference]]:
+    certificates = [_certificate(c) for c in _children(record, "СвидетРожд")]
+    if not certificates:  # ZAGS gives no certificate: the registry's cannot be confirmed
+        return None, _Certificate(None, None, None).differences(ours)
+    # Fewest differences; on a tie the last one (a re-issue comes after the first issue).
+    scored = [(len(c.differences(ours)), -i, c) for i, c in enumerate(certificates)]
+    closest = min(scored, key=lambda s: s[:2])[2]
+    return closest.parsed(), closest.differences(ours)
+
+
+def _certificate(element: etree._Element) -> _Certificate:
+    series, number = _text(element, "СерияСвидет"), _text(element, "НомерСвидет")
+    issued = _date_of(element, "ДатаВыдСвидет", "ДатаВыдСвидетДок", "СвидетРожд")
+    normal = normalize_series(series) if series else None
+    shown = normal if normal and _SERIES.fullmatch(normal) else series
+    return _Certificate(shown, _SPACES.sub("", number) if number else None, issued)
+
+
+def _name_differences(theirs: tuple[str | None, ...], ours: FullName) -> list[Difference]:
+    found = []
+    pairs = zip(("last", "first", "middle"), _name_parts(ours), theirs, strict=True)
+    for part, mine, their in pairs:
+        if normalize_name(mine or "") != normalize_name(their or ""):
+            found.append(Difference(f"name.{part}", mine, their))
+    return found
+
+
+def _name_parts(name: FullName) -> tuple[str | None, ...]:
+    return (name.last, name.first, name.middle)
+
+
+def _parents(details: etree._Element) -> list[Guardian]:
+    parents = []
+    for tag, relation in (("СведМать", Relation.MOTHER), ("СведОтец", Relation.FATHER)):
+        holder = _child(details, tag)
+        name = _optional_name(_child(holder, "ФИО")) if holder is not None else None
+        if holder is not None and name is not None:  # a parent without a name: not a guardian
+            where = f"СведРегРожд/ПрдСведРег/{tag}"
+            person = _person_named(holder, name, where)
+            parents.append(Guardian(relation, person))
+    return parents
+
+
+# --- change notifications ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A change notification read: its kind, the record's id and version, its events."""
+
+    kind: NoticeKind
+    record_id: str
+    version: str
+    events: tuple[EventDraft, ...]
+
+    @property
+    def business_key(self) -> str:
+        """The same for every resend of this version of the record."""
+        return f"zags:{self.record_id}:{self.version}"
+
+
+def read_notification(element: etree._Element) -> Notification:
+    """A notification's record and events, from its business root (``{ns}Request``), the
+    directive ``Registry`` itself, or the record element. ``ZagsContentError`` says what is
+    missing or why the hub cannot use it."""
+    record = _unwrap(element)
+    kind = NOTICES.get(etree.QName(record).namespace or "")
+    if kind is None or etree.QName(record).localname != kind.record:
+        raise ZagsContentError(
+            f"RecordContent holds {etree.QName(record).localname}, no ZAGS notification record",
+            field="RecordContent",
+        )
+    record_id = _attribute(record, "ИдСвед", kind)
+    version = _attribute(record, "НомерВерс", kind)
+    return Notification(kind, record_id, version, tuple(_EVENTS[kind.notice](record, record_id)))
+
+
+def translate_notification(element: etree._Element) -> Translation:
+    """The notification's events, keyed by the record id and version."""
+    notification = read_notification(element)
+    return Translation(notification.events, notification.business_key)
+
+
+def _unwrap(element: etree._Element) -> etree._Element:
+    tag = etree.QName(element)
+    wrapped = tag.namespace in NOTICES and tag.localname == "Request"
+    if not wrapped and element.tag != f"{{{DIRECTIVE_NS}}}Registry":
+        return element  # the record itself
+    registry = _child(element, "Registry") if wrapped else element
+    entries = _children(registry, "RegistryRecord") if registry is not None else []
+    if len(entries) != 1:
+        raise ZagsContentError(
+            f"a notification carries one RegistryRecord, this one {len(entries)}",
+            field="Registry/RegistryRecord",
+        )
+    record = _first_element(_child(_child(entries[0], "Record"), "RecordContent"))
+    if record is None:
+        raise ZagsContentError(
+            "Registry/RegistryRecord/Record/RecordContent is missing or empty",
+            field="Registry/RegistryRecord/Record/RecordContent",
+        )
+    if wrapped and etree.QName(record).namespace != tag.namespace:
+        raise ZagsContentError(
+            "the record's namespace is not the notification's", field="RecordContent"
+        )
+    return record
+
+
+def _birth_events(_record: etree._Element, _record_id: str) -> list[EventDraft]:
+    return []  # see the module docstring: answered and kept, no event
+
+
+def _death_events(record: etree._Element, record_id: str) -> list[EventDraft]:
+    where = "СведРегСмерт/ПрдСведРег"
+    details = _required(record, "ПрдСведРег")
+    person = _person(details, "ФИОУмер", where)
+    died = _date_of(details, "ДатаСмертКаленд", "ДатаСмертДок", where)
+    if died is None:
+        raise ZagsContentError(f"{where}: no date of death", field=f"{where}/ДатаСмерт")
+    return [death_registered(record_id, _act_record(record), person, died)]
+
+
+def _name_change_events(record: etree._Element, record_id: str) -> list[EventDraft]:
+    where = "СведРегПерИмя/ПрдСведРег"
+    details = _required(record, "ПрдСведРег")
+    before = _full_name(details, "ФИОДо", where)
+    after = _full_name(details, "ФИОПосле", where)
+    person = _person_named(details, before, where)
+    return [name_changed(record_id, _act_record(record), person, before, after)]
+
+
+def _paternity_events(record: etree._Element, record_id: str) -> list[EventDraft]:
+    where = "СведРегОтцов/ПрдСведРег"
+    act_record = _act_record(record)
+    born = _required(record, "ПрдСведРег", "СведРебенок")
+    child = _person(born, "ФИОПосле", f"{where}/СведРебенок")
+    father = _person(_required(record, "ПрдСведРег", "СведОтец"), "ФИО", f"{where}/СведОтец")
+    events = [paternity_established(record_id, act_record, child, father)]
+    before = _optional_name(_child(born, "ФИОДо"))
+    if before is not None and not before.matches(child.name):
+        known_as = Person(before, child.birth_date, child.sex, child.snils, child.birth_place)
+        events.append(name_changed(record_id, act_record, known_as, before, child.name))
+    return events
+
+
+_EVENTS: dict[Notice, Callable[[etree._Element, str], list[EventDraft]]] = {
+    Notice.BIRTH: _birth_events,
+    Notice.DEATH: _death_events,
+    Notice.NAME_CHANGE: _name_change_events,
+    Notice.PATERNITY: _paternity_events,
+}
+
+
+def _attribute(record: etree._Element, name: str, kind: NoticeKind) -> str:
+    value = _SPACES.sub(" ", record.get(name) or "").strip()
+    if not value:
+        raise ZagsContentError(f"{kind.record}: no {name}", field=f"{kind.record}/@{name}")
+    return value
+
+
+# --- parts shared by answers and notifications ---------------------------------------------
+
+
+def _act_record(record: etree._Element) -> ActRecord:
+    where = etree.QName(record).localname
+    number = _SPACES.sub("", record.get("НомерЗаписЕГР") or record.get("НомАГССвид") or "")
+    if not number:
+        raise ZagsContentError(f"{where}: no act-record number", field=f"{where}/@НомерЗаписЕГР")
+    office = _child(record, "ОрганЗАГС")
+    name = _SPACES.sub(" ", office.get("НаимЗАГС") or "").strip() if office is not None else ""
+    return ActRecord(number, _date_of(record, "ДатаЗапис", "ДатаЗаписДок", where), name or None)
+
+
+def _person(holder: etree._Element, name_tag: str, where: str) -> Person:
+    return _person_named(holder, _full_name(holder, name_tag, where), where)
+
+
+def _person_named(holder: etree._Element, name: FullName, where: str) -> Person:
+    place = _child(holder, "МестоРожден")
+    text = _SPACES.sub(" ", place.get("МестоТекст") or "").strip() if place is not None else ""
+    return Person(name, _birth_date(holder, where), _sex(holder), _snils(holder), text or None)
+
+
+def _full_name(holder: etree._Element, tag: str, where: str) -> FullName:
+    last, first, middle = _parts(_child(holder, tag))
+    for part, value in (("Фамилия", last), ("Имя", first)):
+        if value is None:
+            raise ZagsContentError(
+                f"{where}/{tag}: no {part}; the hub cannot tell whom it is about",
+                field=f"{where}/{tag}/{part}",
+            )
+    return FullName.parse(last or "", first or "", middle)
+
+
+def _optional_name(holder: etree._Element | None) -> FullName | None:
+    last, first, middle = _parts(holder)
+    return FullName.parse(last, first, middle) if last and first else None
+
+
+def _parts(holder: etree._Element | None) -> tuple[str | None, str | None, str | None]:
+    if holder is None:
+        return None, None, None
+    return _text(holder, "Фамилия"), _text(holder, "Имя"), _text(holder, "Отчество")
+
+
+def _birth_date(holder: etree._Element, where: str) -> PartialDate | None:
+    return _date_of(holder, "ДатаРождКаленд", "ДатаРождДок", where)
+
+
+def _date_of(holder: etree._Element, calendar: str, partial: str, where: str) -> PartialDate | None:
+    # A calendar date (xs:date, maybe with a zone) or ZAGS's partial date, whichever is
+    # there; None when the record says it is absent.
+    text = _text(holder, calendar)
+    if text is not None:
+        found = _DATE.fullmatch(text)
+        return _checked_date(found.group(1) if found else "", f"{where}/{calendar}")
+    parts = _child(holder, partial)
+    return None if parts is None else _checked_date(_partial_iso(parts), f"{where}/{partial}")
+
+
+def _partial_iso(parts: etree._Element) -> str:
+    # ZAGS's partial date as YYYY[-MM[-DD]]; "" (not a date) when a part is not a number.
+    year, month, day = (_text(parts, tag) for tag in ("Год", "Месяц", "День"))
+    if month is None:
+        return year or ""  # a day without its month tells nothing
+    if not month.isdigit() or (day is not None and not day.isdigit()):
+        return ""
+    iso = f"{year}-{int(month):02d}"
+    return iso if day is None else f"{iso}-{int(day):02d}"
+
+
+def _checked_date(iso: str, where: str) -> PartialDate:
+    try:
+        return PartialDate.parse(iso, where)
+    except InvalidValueError:
+        raise ZagsContentError(f"{where} is not a date", field=where) from None
+
+
+def _sex(holder: etree._Element) -> Sex | None:
+    try:
+        return Sex.parse(_text(holder, "Пол") or "")
+    except InvalidValueError:
+        return None  # absent (ПрПол) or unknown: the person's sex is simply not given
+
+
+def _snils(holder: etree._Element) -> Snils | None:
+    try:
+        return Snils.parse(holder.get("СНИЛС") or "")
+    except InvalidValueError:
+        return None  # absent, or failing its check number: not passed on
+
+
+def _required(holder: etree._Element, *path: str) -> etree._Element:
+    found: etree._Element | None = holder
+    for tag in path:
+        found = _child(found, tag)
+    if found is None:
+        where = "/".join((etree.QName(holder).localname, *path))
+        raise ZagsContentError(f"{where} is missing", field=where)
+    return found
+
+
+def _child(holder: etree._Element | None, name: str) -> etree._Element | None:
+    return next(iter(_children(holder, name)), None)
+
+
+def _children(holder: etree._Element | None, name: str) -> list[etree._Element]:
+    if holder is None:
+        return []
+    return [c for c in holder if isinstance(c.tag, str) and etree.QName(c).localname == name]
+
+
+def _first_element(holder: etree._Element | None) -> etree._Element | None:
+    if holder is None:
+        return None
+    return next((c for c in holder if isinstance(c.tag, str)), None)
+
+
+def _text(holder: etree._Element, name: str) -> str | None:
+    # A direct child's text, spaces collapsed; None when missing or empty.
+    element = _child(holder, name)
+    text = _SPACES.sub(" ", element.text or "").strip() if element is not None else ""
+    return text or None

@@ -1,0 +1,318 @@
+"""ZAGS birth-record answers → birth events: hand-built ROGDINFResponse for each outcome.
+
+``answer``/``record`` build answers as the official schema allows (the contract suite
+validates them), so one builder serves both suites.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from lxml import etree
+
+from hub.adapters.zags.requests import rogdinf_context
+from hub.adapters.zags.schemas import NS, RESPONSE, TYPES_NS
+from hub.adapters.zags.translate import ZagsContentError, translate_rogdinf_response
+from hub.canonical.commands import VerifyBirthRecord, parse_command
+from hub.canonical.jsonschemas import validate_event
+from hub.journal.api import InboxRecord, InboxStatus, event_id_for
+from hub.processing import cloud_event
+from hub.routing.router import EventDraft, TranslationError
+
+pytestmark = pytest.mark.unit
+
+ACT_NUMBER = "120150000000000170001"  # 21 characters, as ЕГР ЗАГС numbers its records
+OFFICE = "Отдел ЗАГС Кировского района г. Казани"
+COMMAND = {
+    "type": "verify_birth_record", "request_id": "r-1", "student_id": "s-1",
+    "child": {"name": {"last": "Семёнова", "first": "Алёна", "middle": "Игоревна"},
+              "birth_date": "2015-04-12", "sex": "female"},
+    "birth_certificate": {"series": "IV-АН", "number": "123456"},
+}  # fmt: skip
+MOTHER = ("СЕМЕНОВА", "ОЛЬГА", "ПЕТРОВНА")
+FATHER = ("СЕМЕНОВ", "ИГОРЬ", "ВИКТОРОВИЧ")
+
+
+def command(**changes: Any) -> VerifyBirthRecord:
+    """The registry's command; ``changes`` replace its ``child`` fields or certificate."""
+    child = {**COMMAND["child"], **{k: v for k, v in changes.items() if k != "certificate"}}  # type: ignore[dict-item]
+    data = {**COMMAND, "child": child}
+    if "certificate" in changes:
+        data["birth_certificate"] = changes["certificate"]
+    parsed = parse_command(data)
+    assert isinstance(parsed, VerifyBirthRecord)
+    return parsed
+
+
+def context(**changes: Any) -> dict[str, Any]:
+    return rogdinf_context(command(**changes))
+
+
+# --- builders ------------------------------------------------------------------------------
+
+
+def _add(parent: etree._Element, ns: str, tag: str, text: str | None = None) -> etree._Element:
+    element = etree.SubElement(parent, f"{{{ns}}}{tag}")
+    element.text = text
+    return element
+
+
+def _name(parent: etree._Element, ns: str, tag: str, parts: tuple[str | None, ...]) -> None:
+    holder = _add(parent, ns, tag)
+    for part, value in zip(("Фамилия", "Имя", "Отчество"), parts, strict=True):
+        _add(holder, TYPES_NS, part if value else f"Пр{part}", value or "1")
+
+
+def _date(parent: etree._Element, ns: str, prefix: str, iso: str | None) -> None:
+    """``iso`` "YYYY-MM-DD" → …Календ; "YYYY-MM"/"YYYY" → …Док with flags; None → Пр…."""
+    if iso is None:
+        _add(parent, ns, f"Пр{prefix}", "1")
+    elif len(iso) == 10:
+        _add(parent, ns, f"{prefix}Календ", iso)
+    else:
+        parts = _add(parent, ns, f"{prefix}Док")
+        year, _, month = iso.partition("-")
+        _add(parts, TYPES_NS, "ПрДень", "1")
+        _add(parts, TYPES_NS, "Месяц" if month else "ПрМесяц", str(int(month)) if month else "1")
+        _add(parts, TYPES_NS, "Год", year)
+
+
+def _parent(parent: etree._Element, tag: str, parts: tuple[str, ...] | None) -> None:
+    if parts is None:
+        _add(parent, NS, f"Пр{tag.removeprefix('Свед')}", "1")
+        return
+    holder = _add(parent, NS, tag)
+    _add(holder, TYPES_NS, "ПрГражданство", "1")
+    _name(holder, TYPES_NS, "ФИО", parts)
+    _add(holder, TYPES_NS, "ДатаРождКаленд", "1988-01-30")
+    _add(holder, TYPES_NS, "ПрМестоРожден", "1")
+    _add(holder, TYPES_NS, "ПрУдЛичнФЛ", "1")
+    _add(holder, TYPES_NS, "ПрАдрМЖ", "1")
+
+
+def record(
+    name: tuple[str | None, ...] = ("СЕМЕНОВА", "АЛЕНА", "ИГОРЕВНА"),
+    birth: str | None = "2015-04-12",
+    certificates: tuple[tuple[str | None, str | None], ...] = (("IV-АН", "123456"),),
+    *,
+    mother: tuple[str, ...] | None = MOTHER,
+    father: tuple[str, ...] | None = FATHER,
+    snils: str | None = "112-233-445 95",
+) -> etree._Element:
+    """One СведРегРожд as the official schema has it (root-schema elements in NS, the parts
+    of its types in TYPES_NS)."""
+    found = etree.Element(f"{{{NS}}}СведРегРожд")
+    attributes = {"РазделЕГР": "1", "НомерЗаписЕГР": ACT_NUMBER, "НомАГССвид": "170",
+                  "НомерВерс": "1", "ДатаВерс": "2015-05-01", "КодСостСтат": "0101"}  # fmt: skip
+    for key, value in attributes.items():
+        found.set(key, value)
+    _add(found, NS, "ДатаЗапис", "2015-05-01")
+    office = _add(found, NS, "ОрганЗАГС")
+    office.set("НаимЗАГС", OFFICE)
+    office.set("КодЗАГС", "92701000")
+    for series, number in certificates:
+        certificate = _add(found, NS, "СвидетРожд")
+        certificate.set("ТипСвидет", "1")
+        _add(certificate, TYPES_NS, "СерияСвидет" if series else "ПрСерияСвидет", series or "1")
+        _add(certificate, TYPES_NS, "НомерСвидет" if number else "ПрНомерСвидет", number or "1")
+        _add(certificate, TYPES_NS, "ДатаВыдСвидет", "2015-05-01")
+    details = _add(found, NS, "ПрдСведРег")
+    _add(details, NS, "ПрСчетМатер", "1")
+    born = _add(details, NS, "СведРодившемся")
+    if snils:
+        born.set("СНИЛС", snils)
+    _add(born, NS, "ПрЖивМертв", "1")
+    _add(born, NS, "Пол", "2")
+    _name(born, NS, "ФИОРожд", name)
+    _date(born, NS, "ДатаРожд", birth)
+    place = _add(born, NS, "МестоРожден")
+    place.set("ПризнМесто", "1")
+    place.set("МестоТекст", "г. Казань")
+    _parent(details, "СведМать", mother)
+    _parent(details, "СведОтец", father)
+    _add(details, NS, "ПрСведДокОснОтец", "1")
+    _add(details, NS, "ПрСведДокРод", "1")
+    return found
+
+
+def answer(*records: etree._Element, code: str = "1", request_id: str = "r-1") -> etree._Element:
+    """A ROGDINFResponse with one СведОтветАГС holding ``records``."""
+    root = etree.Element(RESPONSE, nsmap={"tns": NS, "fnst": TYPES_NS})
+    for key, value in (("ИдЗапрос", request_id), ("ДатаСвед", "2026-03-01"), ("КолДок", "1"),
+                       ("ТипАГСЗапрос", "01")):  # fmt: skip
+        root.set(key, value)
+    holder = _add(root, NS, "СведОтветАГС")
+    holder.set("ИдДок", "d-1")
+    holder.set("РезОбраб", code)
+    holder.extend(records)
+    return root
+
+
+def envelope(draft: EventDraft) -> dict[str, Any]:
+    record_ = InboxRecord("6f1d2c7e-0000-5000-8000-000000000001", "smev", "m-1", b"", "zags",
+                          None, None, {}, datetime.now(UTC), InboxStatus.RECEIVED, 1)  # fmt: skip
+    return cloud_event(event_id_for(record_.inbox_id, 0), record_, draft, datetime.now(UTC))
+
+
+# --- outcomes ------------------------------------------------------------------------------
+
+VERIFIED, MISMATCH = "student.birth.verified", "student.birth.mismatch"
+NOT_FOUND = "student.birth.not_found"
+NO_MIDDLE = {"name": {"last": "Семёнова", "first": "Алёна"}}
+SERIES, NUMBER = "birth_certificate.series", "birth_certificate.number"
+
+
+def certified(*certificates: tuple[str | None, str | None]) -> etree._Element:
+    return answer(record(certificates=certificates))
+
+
+def named(*parts: str | None) -> etree._Element:
+    return answer(record(parts))
+
+
+# fmt: off
+CASES = {
+    # verified: the same record, however ZAGS spells it
+    "same record, upper case, Е for Ё": (answer(record()), {}, VERIFIED, []),
+    "mixed case with Ё": (named("Семёнова", "алёна", "Игоревна"), {}, VERIFIED, []),
+    "series with a Cyrillic numeral": (certified(("ІV-АН", "123456")), {}, VERIFIED, []),
+    "series in Latin, en dash": (certified(("IV–AH", "123456")), {}, VERIFIED, []),
+    "registry series in look-alikes": (
+        answer(record()), {"certificate": {"series": "ІV-ан", "number": "123456"}}, VERIFIED, []),
+    "number with a space": (certified(("IV-АН", "123 456")), {}, VERIFIED, []),
+    "no patronymic on either side": (named("СЕМЕНОВА", "АЛЕНА", None), NO_MIDDLE, VERIFIED, []),
+    "registry knows only the month": (answer(record()), {"birth_date": "2015-04"}, VERIFIED, []),
+    "ZAGS knows only the month": (answer(record(birth="2015-04")), {}, VERIFIED, []),
+    "ZAGS knows only the year": (answer(record(birth="2015")), {}, VERIFIED, []),
+    "ZAGS has no date of birth": (answer(record(birth=None)), {}, VERIFIED, []),
+    "a re-issued certificate matches": (
+        certified(("II-АН", "000001"), ("IV-АН", "123456")), {}, VERIFIED, []),
+    "the second record matches": (
+        answer(record(("ИВАНОВА", "АЛЕНА", "ИГОРЕВНА")), record()), {}, VERIFIED, []),
+    # mismatch: one Difference per field
+    "another certificate number": (certified(("IV-АН", "654321")), {}, MISMATCH, [NUMBER]),
+    "another certificate series": (certified(("V-АН", "123456")), {}, MISMATCH, [SERIES]),
+    "no certificate in the record": (certified(), {}, MISMATCH, [SERIES, NUMBER]),
+    "certificate number absent": (certified(("IV-АН", None)), {}, MISMATCH, [NUMBER]),
+    "another family name": (named("ПЕТРОВА", "АЛЕНА", "ИГОРЕВНА"), {}, MISMATCH, ["name.last"]),
+    "another first name": (named("СЕМЕНОВА", "АННА", "ИГОРЕВНА"), {}, MISMATCH, ["name.first"]),
+    "patronymic absent in ZAGS only": (
+        named("СЕМЕНОВА", "АЛЕНА", None), {}, MISMATCH, ["name.middle"]),
+    "patronymic in ZAGS only": (answer(record()), NO_MIDDLE, MISMATCH, ["name.middle"]),
+    "another birth date": (answer(record(birth="2015-04-13")), {}, MISMATCH, ["birth_date"]),
+    "another month, ZAGS partial": (answer(record(birth="2015-05")), {}, MISMATCH, ["birth_date"]),
+    "another year, ZAGS partial": (answer(record(birth="2014")), {}, MISMATCH, ["birth_date"]),
+    "everything differs": (
+        answer(record(("ПЕТРОВА", "АЛЕНА", "ИГОРЕВНА"), "2014-04-12", (("V-АН", "654321"),))),
+        {}, MISMATCH, [SERIES, NUMBER, "name.last", "birth_date"]),
+    "the closest of two records": (
+        answer(record(("ПЕТРОВА", "АННА", "ИГОРЕВНА")), record(birth="2015-04-13")),
+        {}, MISMATCH, ["birth_date"]),
+    # not found
+    "no record (result code 2)": (answer(code="2"), {}, NOT_FOUND, []),
+    "no record, another result code": (answer(code="3"), {}, NOT_FOUND, []),
+}
+# fmt: on
+
+
+@pytest.mark.parametrize(("element", "changes", "expected", "fields"), CASES.values(), ids=CASES)
+def test_each_outcome(
+    element: etree._Element, changes: dict[str, Any], expected: str, fields: list[str]
+) -> None:
+    [event] = translate_rogdinf_response(element, context(**changes))
+    assert (event.type, event.subject) == (expected, "student:s-1")
+    assert [d["field"] for d in event.data.get("differences", [])] == fields
+    assert event.data["request_id"] == "r-1"
+    validate_event(envelope(event))
+
+
+def test_verified_carries_zags_record_certificate_and_parents() -> None:
+    [event] = translate_rogdinf_response(answer(record()), context())
+    data = event.data
+    assert data["act_record"] == {"number": ACT_NUMBER, "date": "2015-05-01", "office": OFFICE}
+    assert data["birth_certificate"] == {"series": "IV-АН", "number": "123456",
+                                         "issued_on": "2015-05-01"}  # fmt: skip
+    assert data["child"] == {
+        "name": {"last": "СЕМЕНОВА", "first": "АЛЕНА", "middle": "ИГОРЕВНА"},
+        "birth_date": "2015-04-12", "sex": "female", "snils": "112-233-445 95",
+        "birth_place": "г. Казань",
+    }  # fmt: skip
+    relations = [(p["relation"], p["person"]["name"]["first"]) for p in data["parents"]]
+    assert relations == [("mother", "ОЛЬГА"), ("father", "ИГОРЬ")]
+    assert data["parents"][0]["person"]["birth_date"] == "1988-01-30"
+
+
+@pytest.mark.parametrize(
+    ("mother", "father", "relations"),
+    [(None, FATHER, ["father"]), (MOTHER, None, ["mother"]), (None, None, []),
+     (("СЕМЕНОВА", None, None), FATHER, ["father"])],  # a parent without a first name
+)  # fmt: skip
+def test_parents_are_those_the_record_names(
+    mother: tuple[str, ...] | None, father: tuple[str, ...] | None, relations: list[str]
+) -> None:
+    [event] = translate_rogdinf_response(answer(record(mother=mother, father=father)), context())
+    assert [p["relation"] for p in event.data["parents"]] == relations
+
+
+def test_a_snils_failing_its_check_number_is_left_out() -> None:
+    [event] = translate_rogdinf_response(answer(record(snils="112-233-445 96")), context())
+    assert event.type == VERIFIED and event.data["child"]["snils"] is None
+
+
+def test_mismatch_carries_what_zags_holds() -> None:
+    element = answer(record(certificates=(("ІV–ан", "654321"),)))
+    [event] = translate_rogdinf_response(element, context())
+    assert event.data["differences"] == [
+        {"field": NUMBER, "registry": "123456", "agency": "654321"}
+    ]
+    assert event.data["birth_certificate"]["series"] == "IV-АН"  # normalised
+    assert event.data["act_record"]["number"] == ACT_NUMBER
+
+
+def test_a_certificate_the_model_cannot_hold_is_a_mismatch_without_certificate() -> None:
+    [event] = translate_rogdinf_response(answer(record(certificates=(("АБ", "12"),))), context())
+    assert event.type == MISMATCH and event.data["birth_certificate"] is None
+    assert [(d["field"], d["agency"]) for d in event.data["differences"]] == [
+        (SERIES, "АБ"), (NUMBER, "12")
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [("2", "ZAGS holds no birth record for the child's data"),
+     ("1", "ZAGS holds no birth record for the child's data"),
+     ("4", "ZAGS answered without a birth record (result code 4)")],
+)  # fmt: skip
+def test_not_found_says_why(code: str, reason: str) -> None:
+    [event] = translate_rogdinf_response(answer(code=code), context())
+    assert (event.type, event.data["reason"]) == (NOT_FOUND, reason)
+
+
+def test_a_date_that_is_not_one_is_refused_without_showing_it() -> None:
+    element = answer(record())
+    born = element.find(f".//{{{NS}}}ДатаРождКаленд")
+    assert born is not None
+    born.text = "2015-13-45"
+    with pytest.raises(ZagsContentError) as caught:
+        translate_rogdinf_response(element, context())
+    assert caught.value.details["field"].endswith("ДатаРождКаленд")
+    assert "2015-13-45" not in str(caught.value)
+
+
+def test_a_record_without_act_record_number_is_refused() -> None:
+    element = answer(record())
+    found = element.find(f".//{{{NS}}}СведРегРожд")
+    assert found is not None
+    del found.attrib["НомерЗаписЕГР"], found.attrib["НомАГССвид"]
+    with pytest.raises(ZagsContentError, match="act-record number"):
+        translate_rogdinf_response(element, context())
+
+
+def test_another_element_or_a_broken_context_is_a_translation_error() -> None:
+    with pytest.raises(TranslationError, match="ROGDINFResponse"):
+        translate_rogdinf_response(record(), context())
+    with pytest.raises(TranslationError, match="birth_certificate"):
+        translate_rogdinf_response(answer(record()), {"request_id": "r", "student_id": "s",
+                                                      "child": {}})  # fmt: skip
