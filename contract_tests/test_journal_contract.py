@@ -596,6 +596,27 @@ def test_a_failed_or_duplicate_outcome_asks_nothing(journal: SqlJournal) -> None
     assert journal.outbound("req-1") is None and journal.outbound("req-2") is None
 
 
+def test_a_resent_fact_is_not_applied_twice_but_its_request_is_answered(
+    journal: SqlJournal,
+) -> None:
+    first, resent = started(journal, "notice", "notice-resent")
+
+    def noticed(inbox_id: str) -> Outcome:
+        reply = NewOutbound(f"reply:{inbox_id}", "zags", "ack", BINARY, f"msg-{inbox_id}",
+                            reply_to=f"to-{inbox_id}")  # fmt: skip
+        ask = NewOutbound(f"ask:{inbox_id}", "zags", "rogdinf", BINARY, f"ask-{inbox_id}")
+        return Outcome(inbox_id, events=[event(inbox_id)], business_key="zags:1:1",
+                       outbound=[reply, ask])  # fmt: skip
+
+    journal.complete([noticed(first)])
+    [duplicate] = journal.complete([noticed(resent)])
+    assert duplicate.status == InboxStatus.DUPLICATE and duplicate.events_written == 0
+    answer = journal.outbound(f"reply:{resent}")
+    assert answer is not None and (answer.reply_to, answer.inbox_id) == (f"to-{resent}", resent)
+    assert journal.outbound(f"ask:{resent}") is None  # only the answer, nothing else it asked
+    assert journal.outbound(f"reply:{first}") is not None
+
+
 @pytest.mark.parametrize("waiting", [OutboundState.SENT, OutboundState.ACCEPTED])
 def test_an_answer_settles_a_waiting_request_once(
     journal: SqlJournal, waiting: OutboundState

@@ -256,6 +256,7 @@ class SqlJournal:
         self._set_statuses(conn, changed, now)
         self._record_failures(conn, failures, current, now)
         self._add_outbound(conn, winners, now)
+        self._add_replies(conn, [o for o in others if o.inbox_id in duplicates], now)
         self._settle_outbound(conn, winners, now)
         return {i: Completion(i, status, written[i]) for i, status in statuses.items()}
 
@@ -328,6 +329,18 @@ class SqlJournal:
     def _add_outbound(self, conn: Connection, outcomes: Sequence[Outcome], now: datetime) -> None:
         # Idempotent on the request id: a replay or a repeated command asks for nothing new.
         rows = [_outbound_row(o.inbox_id, new, now) for o in outcomes for new in o.outbound]
+        if rows:
+            conn.execute(self._q.add_outbound, rows)
+
+    def _add_replies(self, conn: Connection, duplicates: Sequence[Outcome], now: datetime) -> None:
+        # An agency that resends a fact under a new MessageID still waits for an answer to
+        # that request: the fact is not applied twice, but the request is answered.
+        rows = [
+            _outbound_row(o.inbox_id, new, now)
+            for o in duplicates
+            for new in o.outbound
+            if new.reply_to is not None
+        ]
         if rows:
             conn.execute(self._q.add_outbound, rows)
 
