@@ -32,6 +32,7 @@ from hub.xml import XmlLimits
 BUILTIN_ADAPTERS = (
     "hub.adapters.zags:register",
     "hub.adapters.pfr:register",
+    "hub.adapters.gosuslugi:register",
 )
 
 
@@ -111,7 +112,7 @@ class Hub:
 
     @cached_property
     def router(self) -> Router:
-        router: Router = self._override("router") or Router()
+        router: Router = self._override("router") or Router(self.settings)
         for spec in (*BUILTIN_ADAPTERS, *self.settings.adapters):
             _load_plugin(spec)(router)
         return router

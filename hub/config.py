@@ -66,6 +66,17 @@ class Settings(BaseSettings):
     smev_xsd_dir: Path | None = Field(
         None, description="official SMEV schemas; default <reference_dir>/smev/xsd"
     )
+    zags_basis_code: str = Field(
+        "01",
+        pattern=r"^\w{2}$",
+        description="ZAGS: legal basis code (СНПОСН) of the hub's access, sent as КодНормОсн",
+    )
+    zags_basis_document: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1000,
+        description="ZAGS: the basis document sent as СведДокОсн (none: ПрСведДокОсн=1)",
+    )
 
     @field_validator("log_level")
     @classmethod

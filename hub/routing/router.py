@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.config import Settings
 from hub.errors import PermanentError
 from hub.journal.api import InboxRecord
 from hub.smev.read import SmevMessage
@@ -86,8 +87,10 @@ CommandHandler = Callable[[Mapping[str, Any], InboxRecord], Translation]
 
 @dataclass
 class Router:
-    """The table of adapters; adapters register themselves in ``bootstrap``."""
+    """The table of adapters; adapters register themselves in ``bootstrap``, reading what
+    they need (an agency's legal basis, …) from ``settings``."""
 
+    settings: Settings = field(default_factory=Settings)
     inbound: dict[str, InboundHandler] = field(default_factory=dict)
     answers: dict[str, AnswerHandler] = field(default_factory=dict)
     commands: dict[str, CommandHandler] = field(default_factory=dict)

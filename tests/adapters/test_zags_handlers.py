@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 from lxml import etree
+from pydantic import ValidationError
 
 from hub.adapters.zags import register, schemas
 from hub.adapters.zags.handlers import rogdinf_answer, verify_birth_record, zags_notification
 from hub.adapters.zags.schemas import KINDS, RESPONSE, Notice
+from hub.config import Settings
 from hub.errors import PermanentError
 from hub.journal.api import InboxRecord, InboxStatus, OutboundRequest, OutboundState, Outcome
 from hub.processing import REGISTRY_SOURCE, Processor
@@ -82,7 +84,7 @@ def asked_by(outcome: Outcome) -> OutboundRequest:
 def test_register_routes_the_command_the_answer_and_the_notifications() -> None:
     router = Router()
     register(router)
-    assert router.commands == {"verify_birth_record": verify_birth_record}
+    assert set(router.commands) == {"verify_birth_record"}
     assert router.answers == {RESPONSE: rogdinf_answer}
     roots = {kind.root for kind in KINDS.values()} | {schemas.REGISTRY}
     assert router.inbound == dict.fromkeys(roots, zags_notification)
@@ -96,6 +98,28 @@ def test_a_command_becomes_one_pending_request_and_no_event() -> None:
         "req-1", "zags", "rogdinf", None
     )  # fmt: skip
     assert parse_xml(request.payload).tag == schemas.REQUEST
+
+
+@pytest.mark.parametrize(
+    ("document", "cited"),
+    [(None, ("07", None)), ("Соглашение № 12", ("07", "Соглашение № 12"))],
+)
+def test_the_command_cites_the_legal_basis_from_settings(
+    document: str | None, cited: tuple[str, str | None]
+) -> None:
+    router = Router(Settings(zags_basis_code="07", zags_basis_document=document))
+    register(router)
+    translation = router.command_handler("verify_birth_record")(COMMAND, command_record(COMMAND))
+    [request] = translation.requests
+    basis = parse_xml(request.content).find(f"{{{schemas.NS}}}СведОсн")
+    assert basis is not None
+    found = basis.findtext(f"{{{schemas.NS}}}СведДокОсн")
+    assert (basis.get("КодНормОсн"), found) == cited
+
+
+def test_a_basis_code_the_schema_cannot_carry_is_refused_at_start() -> None:
+    with pytest.raises(ValidationError, match="zags_basis_code"):
+        Settings(zags_basis_code="123")
 
 
 def test_a_bad_command_fails_and_asks_nothing() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hub.adapters.zags.requests import ACCEPTED, notification_answer, rogdinf_request
+from hub.adapters.zags.requests import ACCEPTED, LegalBasis, notification_answer, rogdinf_request
 from hub.adapters.zags.schemas import ACK_KIND, AGENCY
 from hub.adapters.zags.translate import read_notification, translate_rogdinf_response
 from hub.canonical.commands import (
@@ -21,15 +21,17 @@ from hub.smev.read import SmevMessage
 COMMAND = VERIFY_BIRTH_RECORD
 
 
-def verify_birth_record(command: Mapping[str, Any], _record: InboxRecord) -> Translation:
-    """A ``verify_birth_record`` command → one ROGDINFRequest to ZAGS.
+def verify_birth_record(
+    command: Mapping[str, Any], _record: InboxRecord, basis: LegalBasis | None = None
+) -> Translation:
+    """A ``verify_birth_record`` command → one ROGDINFRequest to ZAGS, citing ``basis``.
 
     A command that does not parse raises its ``PermanentError`` and asks ZAGS nothing.
     """
     parsed = parse_command(command)
     if not isinstance(parsed, VerifyBirthRecord):
         raise InvalidCommandError(f"type: expected {COMMAND!r}", field="type")
-    return Translation(requests=[rogdinf_request(parsed)])
+    return Translation(requests=[rogdinf_request(parsed, basis)])
 
 
 def rogdinf_answer(message: SmevMessage, request: AnsweredRequest) -> Translation:
