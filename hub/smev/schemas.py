@@ -12,6 +12,7 @@ from lxml import etree
 from hub.errors import ConfigurationError, SchemaValidationError
 from hub.smev.versions import SOAP_ENV_NS, SmevVersion, as_version
 from hub.xml import parse_xml
+from hub.xml.xsd import masked_schema_error
 
 
 def load_schema(xsd_dir: str | Path, version: str | SmevVersion) -> etree.XMLSchema:
@@ -44,7 +45,7 @@ def validate(element: etree._Element, version: str | SmevVersion, xsd_dir: str |
     if schema.validate(checked):
         return
     log = cast(Iterable[etree._LogEntry], schema.error_log)  # the stubs miss __iter__
-    errors = [f"line {e.line}: {e.message}" for e in log]
+    errors = [f"line {e.line}: {masked_schema_error(e.message)}" for e in log]
     name = etree.QName(target).localname
     raise SchemaValidationError(
         f"{name} breaks the SMEV {as_version(version).value} schema: {len(errors)} error(s), "

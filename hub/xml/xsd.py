@@ -3,6 +3,7 @@ sends and for tests; compiled once per file."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable
 from functools import lru_cache
@@ -16,6 +17,10 @@ from hub.xml.parser import parse_xml
 
 # A compiled XMLSchema must not validate from two threads at once (libxml2 keeps state).
 _LOCK = threading.Lock()
+# libxml2 quotes every value it complains about (names, SNILS, numbers): all are masked but
+# the quoted names of elements, attributes, facets, patterns and types.
+_QUOTED = re.compile(r"(?P<word>\b\w+ )?'(?P<value>[^']*)'")
+_NAMING = frozenset({"Element ", "attribute ", "facet ", "pattern ", "type "})
 
 
 @lru_cache(maxsize=32)
@@ -32,14 +37,14 @@ def load_xsd(path: Path) -> etree.XMLSchema:
 
 
 def validate_xsd(element: etree._Element, path: Path) -> None:
-    """Raise ``SchemaValidationError`` listing every way ``element`` breaks the schema."""
+    """Raise ``SchemaValidationError`` listing every way ``element`` breaks the schema, with
+    the values masked (``masked_schema_error``): errors are logged and stored."""
     schema = load_xsd(path.resolve())
     checked = element if element.sourceline is not None else _with_lines(element)
     with _LOCK:
         valid = schema.validate(checked)
-        errors = [
-            f"line {e.line}: {e.message}" for e in cast(Iterable[etree._LogEntry], schema.error_log)
-        ]
+        log = cast(Iterable[etree._LogEntry], schema.error_log)  # the stubs miss __iter__
+        errors = [f"line {e.line}: {masked_schema_error(e.message)}" for e in log]
     if valid:
         return
     name = etree.QName(element).localname
@@ -49,6 +54,17 @@ def validate_xsd(element: etree._Element, path: Path) -> None:
         element=name,
         schema=path.name,
     )
+
+
+def masked_schema_error(message: str) -> str:
+    """A libxml2 schema error without the values it quotes (personal data, often); the names
+    of elements, attributes, facets, patterns and types stay."""
+    return _QUOTED.sub(_mask_value, message)
+
+
+def _mask_value(found: re.Match[str]) -> str:
+    word = found.group("word") or ""
+    return found.group(0) if word in _NAMING else f"{word}'***'"
 
 
 def _with_lines(element: etree._Element) -> etree._Element:

@@ -7,14 +7,11 @@ compiled lxml ``XMLSchema`` must not validate from two threads at once.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from lxml import etree
 
 from hub.config import Settings
-from hub.errors import SchemaValidationError
-from hub.logging import mask_text
 from hub.xml.xsd import validate_xsd
 
 AGENCY = "pfr"
@@ -26,7 +23,6 @@ NSMAP = {"tns": NS, "smev": COMMONS_NS, "pfr": PFR_NS}
 REQUEST = f"{{{NS}}}SnilsByAdditionalDataRequest"
 RESPONSE = f"{{{NS}}}SnilsByAdditionalDataResponse"
 XSD = Path("agencies/pfr/snils-by-additionalData-1.0.1.xsd")
-_CLARK = re.compile(r"\{[^{}]*\}(?=\w)")
 
 
 def xsd_path(reference_dir: Path | None = None) -> Path:
@@ -41,16 +37,4 @@ def validate(element: etree._Element, reference_dir: Path | None = None) -> None
     Raises ``SchemaValidationError`` listing every violation, with the values lxml quotes
     (names, numbers) masked; ``ConfigurationError`` when the schema is not there.
     """
-    try:
-        validate_xsd(element, xsd_path(reference_dir))
-    except SchemaValidationError as exc:
-        errors = [_masked(error) for error in exc.errors]
-        details = {k: v for k, v in exc.details.items() if k != "errors"}
-        where = f"{details.get('element')} breaks {XSD.name}"
-        message = f"{where}: {len(errors)} error(s), first: {errors[0]}"
-        raise SchemaValidationError(message, errors=errors, **details) from None
-
-
-def _masked(message: str) -> str:
-    # Local names only: the masker knows FamilyName, not {urn://…/commons/1.0.1}FamilyName.
-    return mask_text(_CLARK.sub("", message))
+    validate_xsd(element, xsd_path(reference_dir))

@@ -9,7 +9,6 @@ in ``schemas/zags/`` of the project. Schemas are compiled once per file and used
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -17,7 +16,6 @@ from pathlib import Path
 from lxml import etree
 
 from hub.config import Settings
-from hub.errors import SchemaValidationError
 from hub.xml.xsd import validate_xsd
 
 AGENCY = "zags"
@@ -34,12 +32,6 @@ XSD = Path("agencies/zags/rogdinf-4.0.1/zags-rogdinf-ru-root.xsd")
 DIRECTIVE_NS = "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/directive/1.3"
 REGISTRY = f"{{{DIRECTIVE_NS}}}Registry"
 OWN_SCHEMAS = Path(__file__).resolve().parents[3] / "schemas" / "zags"
-
-_CLARK = re.compile(r"\{[^{}]*\}(?=\w)")
-# libxml2 quotes every value it complains about (names, numbers): all are masked but the
-# quoted names of elements, attributes, facets, patterns and types.
-_QUOTED = re.compile(r"(?P<word>\b\w+ )?'(?P<value>[^']*)'")
-_NAMING = frozenset({"Element ", "attribute ", "facet ", "pattern ", "type "})
 
 
 class Notice(StrEnum):
@@ -125,27 +117,7 @@ def validate(element: etree._Element, reference_dir: Path | None = None) -> None
     namespace = etree.QName(element).namespace or ""
     kind = NOTICES.get(namespace)
     path = own_xsd_path(kind) if kind is not None else xsd_path(reference_dir)
-    _validate(element, path)
+    validate_xsd(element, path)  # values are masked there
     if kind is not None and etree.QName(element).localname == "Request":
         for record in element.iterfind(f".//{{{DIRECTIVE_NS}}}RecordContent/*"):
-            _validate(record, path)
-
-
-def _validate(element: etree._Element, path: Path) -> None:
-    try:
-        validate_xsd(element, path)
-    except SchemaValidationError as exc:
-        errors = [_masked(error) for error in exc.errors]
-        details = {k: v for k, v in exc.details.items() if k != "errors"}
-        where = f"{details.get('element')} breaks {path.name}"
-        message = f"{where}: {len(errors)} error(s), first: {errors[0]}"
-        raise SchemaValidationError(message, errors=errors, **details) from None
-
-
-def _masked(message: str) -> str:
-    return _QUOTED.sub(_mask_value, _CLARK.sub("", message))
-
-
-def _mask_value(found: re.Match[str]) -> str:
-    word = found.group("word") or ""
-    return found.group(0) if word in _NAMING else f"{word}'***'"
+            validate_xsd(record, path)

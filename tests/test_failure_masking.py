@@ -1,0 +1,40 @@
+"""What a failed message stores (reason, traceback) is listed to operators: values a bug's
+message quotes are masked before they are stored."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from hub.errors import PermanentError
+from hub.journal.api import InboxRecord, InboxStatus
+from hub.processing import failure_of
+
+pytestmark = pytest.mark.unit
+
+RECORD = InboxRecord("inbox-1", "smev", "m-1", b"<x/>", "pfr", None, None, {},
+                     datetime(2026, 3, 1, tzinfo=UTC), InboxStatus.RECEIVED, 1)  # fmt: skip
+
+
+def _raised(exc: Exception) -> Exception:
+    try:
+        raise exc
+    except Exception as caught:
+        return caught
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ValueError("cannot compare Snils=123-456-789 64 with FamilyName=Иванова"),
+        KeyError("<FamilyName>Иванова</FamilyName><Snils>12345678964</Snils>"),
+        PermanentError("passport 45 10 123456 and certificate IV-АН 123456 refused"),
+    ],
+)
+def test_reason_and_traceback_hold_no_personal_data(exc: Exception) -> None:
+    failure = failure_of(_raised(exc), RECORD)
+    stored = f"{failure.reason}\n{failure.traceback}"
+    for secret in ("Иванова", "123-456-789 64", "12345678964", "45 10 123456", "123456"):
+        assert secret not in stored
+    assert type(exc).__name__ in failure.traceback
