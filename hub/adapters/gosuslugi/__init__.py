@@ -1,0 +1,23 @@
+"""Gosuslugi (ЕПГУ): school-enrollment applications and their cancellations, each answered,
+and the applications' statuses sent back to the applicant's account (order-event kind)."""
+
+from __future__ import annotations
+
+from hub.adapters.gosuslugi.handlers import (
+    COMMAND,
+    application,
+    cancellation,
+    order_status_answer,
+    report_enrollment_status,
+)
+from hub.adapters.gosuslugi.schemas import APPLICATION, CANCEL, STATUS_RESPONSE
+from hub.routing.router import Router
+
+
+def register(router: Router) -> None:
+    """The adapter's routes: ``ApplicationRequest`` and ``CancelRequest`` from EPGU, the
+    ``report_enrollment_status`` command and EPGU's response to the status event it sends."""
+    router.register_inbound(APPLICATION, application)
+    router.register_inbound(CANCEL, cancellation)
+    router.register_command(COMMAND, report_enrollment_status)
+    router.register_answer(STATUS_RESPONSE, order_status_answer)

@@ -1,0 +1,70 @@
+"""The thin functions the router calls: glue between its messages and the pure parts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lxml import etree
+
+from hub.adapters.gosuslugi.requests import ReplyTarget, order_status_request
+from hub.adapters.gosuslugi.translate import (
+    translate_application,
+    translate_cancel,
+    translate_status_response,
+)
+from hub.canonical.commands import (
+    REPORT_ENROLLMENT_STATUS,
+    InvalidCommandError,
+    ReportEnrollmentStatus,
+    parse_command,
+)
+from hub.journal.api import InboxRecord
+from hub.routing.router import AnsweredRequest, Translation, TranslationError
+from hub.smev.read import SmevMessage
+
+COMMAND = REPORT_ENROLLMENT_STATUS
+
+
+def application(message: SmevMessage, record: InboxRecord) -> Translation:
+    """An ``ApplicationRequest`` → ``enrollment.application.received`` and the hub's
+    ``ApplicationAccepted`` to its ReplyTo (no answer when the request has no ReplyTo)."""
+    return _inbound(message, record, translate_application)
+
+
+def cancellation(message: SmevMessage, record: InboxRecord) -> Translation:
+    """A ``CancelRequest`` → ``enrollment.application.cancelled`` and the hub's answer."""
+    return _inbound(message, record, translate_cancel)
+
+
+def report_enrollment_status(command: Mapping[str, Any], record: InboxRecord) -> Translation:
+    """A ``report_enrollment_status`` command → one ``orderStatusEvent`` to EPGU, stamped
+    with the time the command was received. A command that does not parse (an unknown status
+    code among others) raises its ``PermanentError`` and sends nothing."""
+    parsed = parse_command(command)
+    if not isinstance(parsed, ReportEnrollmentStatus):
+        raise InvalidCommandError(f"type: expected {COMMAND!r}", field="type")
+    return Translation(requests=[order_status_request(parsed, record.received_at)])
+
+
+def order_status_answer(message: SmevMessage, request: AnsweredRequest) -> Translation:
+    """EPGU's ``orderStatusEventResponse`` → ``enrollment.status.delivered`` (or, for a
+    refusing code, ``agency.request.rejected``), settling the hub's request."""
+    if message.content is None:
+        raise TranslationError(
+            "EPGU's answer carries no orderStatusEventResponse", request_id=request.request_id
+        )
+    return translate_status_response(message.content, request)
+
+
+def _inbound(
+    message: SmevMessage,
+    record: InboxRecord,
+    translate: Callable[[etree._Element, ReplyTarget | None], Translation],
+) -> Translation:
+    if message.content is None:
+        raise TranslationError("the Gosuslugi request carries no business content")
+    reply = None
+    if message.reply_to is not None:
+        reply = ReplyTarget(record.inbox_id, message.reply_to, record.received_at)
+    return translate(message.content, reply)

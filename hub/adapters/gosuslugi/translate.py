@@ -1,0 +1,397 @@
+"""Gosuslugi applications and cancellations → canonical events; EPGU's response to an
+order-status event → ``enrollment.status.delivered`` (pure).
+
+An ``ApplicationRequest`` (``schemas/gosuslugi/school-enrollment-1.0.0.xsd``) becomes
+``enrollment.application.received``, keyed ``gosuslugi:order:{orderId}:received``; a
+``CancelRequest`` becomes ``enrollment.application.cancelled``, keyed
+``gosuslugi:order:{orderId}:cancelled``, so a resend under a new MessageID is a duplicate.
+Given where to answer (``ReplyTarget``), each also yields the hub's ``ApplicationAccepted``.
+
+Messages are read leniently (children by local name, in any namespace: what SMEV delivered
+has passed its checks), and normalised: the birth-certificate series to its one spelling
+(Cyrillic look-alikes of the numeral, other dashes), order numbers without leading zeros.
+What the hub cannot pass on (a missing required element, a SNILS failing its check number,
+a date that is not one) raises ``GosuslugiContentError`` naming the element, never showing
+its value: no event is made from a message that has one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+from lxml import etree
+
+from hub.adapters.gosuslugi.requests import ReplyTarget, application_accepted, order_id
+from hub.canonical.events import (
+    Applicant,
+    EnrollmentApplication,
+    application_cancelled,
+    application_received,
+    request_rejected,
+    status_delivered,
+)
+from hub.canonical.values import (
+    BirthCertificate,
+    FullName,
+    Guardian,
+    InvalidValueError,
+    PartialDate,
+    PassportRF,
+    Person,
+    Relation,
+    Sex,
+    Snils,
+)
+from hub.errors import PermanentError
+from hub.routing.router import AnsweredRequest, EventDraft, Translation, TranslationError
+
+DELIVERED = 0  # orderStatusEventResponse/code: EPGU took the event
+CONSENTS = {
+    "PersonalDataConsent": "personal_data",
+    "DataAccuracyConfirmed": "data_accuracy",
+    "CharterAcknowledged": "charter_acknowledged",
+    "AdaptedProgramConsent": "adapted_program",
+}
+RELATIONS = {
+    "mother": Relation.MOTHER,
+    "father": Relation.FATHER,
+    "legalrepresentative": Relation.LEGAL_REPRESENTATIVE,
+}
+_SEX = {"male": Sex.MALE, "female": Sex.FEMALE}
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+_CERTIFICATE_PARTS = {
+    "series": "ChildBirthDocSeries",
+    "number": "ChildBirthDocNumber",
+    "issued_on": "ChildBirthDocIssueDate",
+}
+_PASSPORT_PARTS = {
+    "series": "IdentityDocSeries",
+    "number": "IdentityDocNumber",
+    "issued_on": "IdentityDocIssueDate",
+}
+_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:\d{2})?")
+_SPACES = re.compile(r"\s+")
+_T = TypeVar("_T")
+
+
+class GosuslugiContentError(PermanentError):
+    """An application, cancellation or EPGU response that lacks what the hub needs or holds
+    a value that is not one; the element is named (``field``), the value never shown."""
+
+    code = "GOSUSLUGI_CONTENT"
+
+
+# --- applications --------------------------------------------------------------------------
+
+
+def read_application(element: etree._Element) -> EnrollmentApplication:
+    """The application an ``ApplicationRequest`` carries, validated and normalised."""
+    root = _root(element, "ApplicationRequest")
+    child = _required(root, "ChildInfo", "ApplicationRequest")
+    school = _required(root, "EduOrganization", "ApplicationRequest")
+    entry = _required(root, "EntryParams", "ApplicationRequest")
+    return EnrollmentApplication(
+        order_number=_order(root, "ApplicationRequest"),
+        submitted_at=_datetime(root, "FilingDate", "ApplicationRequest"),
+        child=_child_person(child),
+        child_birth_certificate=_certificate(child),
+        applicant=_applicant(_required(root, "PersonInfo", "ApplicationRequest")),
+        school_code=_required_text(school, "Code", "ApplicationRequest/EduOrganization"),
+        school_name=_text(school, "Name"),
+        grade=_grade(entry),
+        requested_date=_date(entry, "EntryDate", "ApplicationRequest/EntryParams"),
+        other_guardians=tuple(_guardians(root)),
+        benefits=tuple(_benefits(root)),
+        consents=_consents(_required(root, "Consents", "ApplicationRequest")),
+    )
+
+
+def translate_application(element: etree._Element, reply: ReplyTarget | None = None) -> Translation:
+    """``enrollment.application.received`` for an ``ApplicationRequest``, keyed by its order
+    number, and the hub's ``ApplicationAccepted`` when ``reply`` says where to send it."""
+    application = read_application(element)
+    number = application.order_number
+    return Translation(
+        [application_received(application)],
+        f"gosuslugi:order:{number}:received",
+        requests=[application_accepted(number, reply)] if reply is not None else [],
+    )
+
+
+def translate_cancel(element: etree._Element, reply: ReplyTarget | None = None) -> Translation:
+    """``enrollment.application.cancelled`` for a ``CancelRequest``, keyed by its order
+    number, and the hub's ``ApplicationAccepted`` when ``reply`` says where to send it."""
+    root = _root(element, "CancelRequest")
+    number = _order(root, "CancelRequest")
+    reason = _required_text(root, "Reason", "CancelRequest")
+    return Translation(
+        [application_cancelled(number, reason)],
+        f"gosuslugi:order:{number}:cancelled",
+        requests=[application_accepted(number, reply)] if reply is not None else [],
+    )
+
+
+def _applicant(holder: etree._Element) -> Applicant:
+    where = "ApplicationRequest/PersonInfo"
+    passport = _child(holder, "PersonIdentityDocInfo")
+    return Applicant(
+        person=_person(holder, where),
+        relation=_relation(holder, where),
+        passport=_passport(passport, f"{where}/PersonIdentityDocInfo") if passport else None,
+        phone=_text(holder, "PersonPhone"),
+        email=_text(holder, "PersonEmail"),
+    )
+
+
+def _guardians(root: etree._Element) -> list[Guardian]:
+    found = []
+    for index, holder in enumerate(_children(root, "OtherRepresentative"), start=1):
+        where = f"ApplicationRequest/OtherRepresentative[{index}]"
+        found.append(Guardian(_relation(holder, where), _person(holder, where)))
+    return found
+
+
+def _person(holder: etree._Element, where: str) -> Person:
+    """A PersonInfo-style person: PersonSurname, PersonName, PersonMiddleName, …"""
+    name = FullName.parse(
+        _required_text(holder, "PersonSurname", where),
+        _required_text(holder, "PersonName", where),
+        _text(holder, "PersonMiddleName"),
+    )
+    born = _optional_date(holder, "PersonBirthDate", where)
+    return Person(
+        name, born, _sex(holder, "PersonSex", where), _snils(holder, "PersonSNILS", where)
+    )
+
+
+def _child_person(holder: etree._Element) -> Person:
+    where = "ApplicationRequest/ChildInfo"
+    name = FullName.parse(
+        _required_text(holder, "ChildSurname", where),
+        _required_text(holder, "ChildName", where),
+        _text(holder, "ChildMiddleName"),
+    )
+    born = _date(holder, "ChildBirthDate", where)
+    return Person(name, born, _sex(holder, "ChildSex", where), _snils(holder, "ChildSNILS", where))
+
+
+def _certificate(child: etree._Element) -> BirthCertificate:
+    where = "ApplicationRequest/ChildInfo/ChildBirthDocRF"
+    holder = _required(child, "ChildBirthDocRF", "ApplicationRequest/ChildInfo")
+    series = _required_text(holder, "ChildBirthDocSeries", where)
+    number = _required_text(holder, "ChildBirthDocNumber", where)
+    issued = _optional_date(holder, "ChildBirthDocIssueDate", where)
+    return _document(
+        lambda: BirthCertificate.parse(series, number, issued), where, _CERTIFICATE_PARTS
+    )
+
+
+def _passport(holder: etree._Element, where: str) -> PassportRF:
+    series = _required_text(holder, "IdentityDocSeries", where)
+    number = _required_text(holder, "IdentityDocNumber", where)
+    issued = _optional_date(holder, "IdentityDocIssueDate", where)
+    issuer = _text(holder, "IdentityDocIssued")
+    return _document(
+        lambda: PassportRF.parse(series, number, issued, issuer), where, _PASSPORT_PARTS
+    )
+
+
+def _document(parse: Callable[[], _T], where: str, parts: Mapping[str, str]) -> _T:
+    try:
+        return parse()
+    except InvalidValueError as exc:
+        part = str(exc.details.get("field", "")).rpartition(".")[2]
+        field = f"{where}/{parts.get(part, part)}"
+        raise GosuslugiContentError(f"{field}: {_reason(exc)}", field=field) from None
+
+
+def _relation(holder: etree._Element, where: str) -> Relation:
+    text = _required_text(holder, "PersonType", where)
+    relation = RELATIONS.get(re.sub(r"[\s_-]", "", text).lower())
+    if relation is None:
+        field = f"{where}/PersonType"
+        raise GosuslugiContentError(
+            f"{field}: not Mother, Father or LegalRepresentative", field=field
+        )
+    return relation
+
+
+def _sex(holder: etree._Element, name: str, where: str) -> Sex | None:
+    text = _text(holder, name)
+    if text is None:
+        return None
+    sex = _SEX.get(text.lower())
+    if sex is None:
+        try:
+            sex = Sex.parse(text)
+        except InvalidValueError:
+            field = f"{where}/{name}"
+            raise GosuslugiContentError(f"{field}: neither Male nor Female", field=field) from None
+    return sex
+
+
+def _snils(holder: etree._Element, name: str, where: str) -> Snils | None:
+    text = _text(holder, name)
+    if text is None:
+        return None
+    field = f"{where}/{name}"
+    try:
+        return Snils.parse(text, field)
+    except InvalidValueError as exc:
+        raise GosuslugiContentError(f"{field}: {_reason(exc)}", field=field) from None
+
+
+def _grade(entry: etree._Element) -> int:
+    where = "ApplicationRequest/EntryParams"
+    text = _required_text(entry, "Grade", where)
+    grade = int(text) if text.isdigit() else 0
+    if not 1 <= grade <= 11:
+        field = f"{where}/Grade"
+        raise GosuslugiContentError(f"{field}: a grade is a number from 1 to 11", field=field)
+    return grade
+
+
+def _benefits(root: etree._Element) -> list[str]:
+    codes = (_text(info, "BenefitCategory") for info in _children(root, "BenefitInfo"))
+    return list(dict.fromkeys(code for code in codes if code))
+
+
+def _consents(holder: etree._Element) -> dict[str, bool]:
+    where = "ApplicationRequest/Consents"
+    _required(holder, "PersonalDataConsent", where)
+    found = {}
+    for name, key in CONSENTS.items():
+        text = _text(holder, name)
+        if text is not None:
+            found[key] = _boolean(text, f"{where}/{name}")
+    return found
+
+
+def _boolean(text: str, field: str) -> bool:
+    value = _BOOLEANS.get(text.lower())
+    if value is None:
+        raise GosuslugiContentError(f"{field}: neither true nor false", field=field)
+    return value
+
+
+# --- EPGU's response to an order-status event ----------------------------------------------
+
+
+def translate_status_response(element: etree._Element, request: AnsweredRequest) -> Translation:
+    """EPGU's ``orderStatusEventResponse`` to the hub's ``orderStatusEvent``: code 0 makes
+    ``enrollment.status.delivered``; another code means EPGU refused the event and makes
+    ``agency.request.rejected`` (code FAILURE). Either settles the hub's request."""
+    root = _root(element, "orderStatusEventResponse")
+    text = _required_text(root, "code", "orderStatusEventResponse")
+    code = int(text) if re.fullmatch(r"[+-]?\d{1,3}", text) else None
+    if code is None:
+        field = "orderStatusEventResponse/code"
+        raise GosuslugiContentError(f"{field}: not a number", field=field)
+    if code != DELIVERED:
+        reason = f"EPGU refused the order status event (code {code})"
+        draft = request_rejected(
+            request.request_id, request.agency, request.kind, "FAILURE", reason
+        )
+        return Translation([draft], answers=request.request_id, rejected=True)
+    return Translation([_delivered(request)], answers=request.request_id)
+
+
+def _delivered(request: AnsweredRequest) -> EventDraft:
+    context: Mapping[str, Any] = request.context
+    number, status = context.get("order_number"), context.get("status_code")
+    if not isinstance(number, str) or not isinstance(status, int):
+        raise TranslationError(
+            "the order-status request's context lacks order_number or status_code",
+            request_id=request.request_id,
+        )
+    return status_delivered(request.request_id, number, status)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _root(element: etree._Element, name: str) -> etree._Element:
+    found = etree.QName(element).localname
+    if found != name:
+        raise TranslationError(f"expected {name}, got {found}", element=found)
+    return element
+
+
+def _order(root: etree._Element, where: str) -> str:
+    number = order_id(_required_text(root, "orderId", where))
+    if number is None:
+        field = f"{where}/orderId"
+        raise GosuslugiContentError(
+            f"{field}: an EPGU order number is a positive whole number", field=field
+        )
+    return number
+
+
+def _datetime(holder: etree._Element, name: str, where: str) -> datetime:
+    text = _required_text(holder, name, where)
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        field = f"{where}/{name}"
+        raise GosuslugiContentError(f"{field}: not a date and time", field=field) from None
+
+
+def _date(holder: etree._Element, name: str, where: str) -> PartialDate:
+    found = _optional_date(holder, name, where)
+    if found is None:
+        raise _missing(where, name)
+    return found
+
+
+def _optional_date(holder: etree._Element, name: str, where: str) -> PartialDate | None:
+    text = _text(holder, name)
+    if text is None:
+        return None
+    found = _DATE.fullmatch(text)
+    field = f"{where}/{name}"
+    try:
+        return PartialDate.parse(found.group(1) if found else "", field)
+    except InvalidValueError:
+        raise GosuslugiContentError(f"{field}: not a date", field=field) from None
+
+
+def _required(holder: etree._Element, name: str, where: str) -> etree._Element:
+    found = _child(holder, name)
+    if found is None:
+        raise _missing(where, name)
+    return found
+
+
+def _required_text(holder: etree._Element, name: str, where: str) -> str:
+    text = _text(holder, name)
+    if text is None:
+        raise _missing(where, name)
+    return text
+
+
+def _missing(where: str, name: str) -> GosuslugiContentError:
+    field = f"{where}/{name}"
+    return GosuslugiContentError(f"{field} is missing or empty", field=field)
+
+
+def _reason(exc: InvalidValueError) -> str:
+    # The canonical value's reason, already masked; the field is named by the caller.
+    return exc.message.partition(": ")[2] or "not a valid value"
+
+
+def _child(holder: etree._Element, name: str) -> etree._Element | None:
+    return next(iter(_children(holder, name)), None)
+
+
+def _children(holder: etree._Element, name: str) -> list[etree._Element]:
+    return [c for c in holder if isinstance(c.tag, str) and etree.QName(c).localname == name]
+
+
+def _text(holder: etree._Element, name: str) -> str | None:
+    # A direct child's text, spaces collapsed; None when missing or empty.
+    element = _child(holder, name)
+    text = _SPACES.sub(" ", element.text or "").strip() if element is not None else ""
+    return text or None
