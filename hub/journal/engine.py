@@ -29,9 +29,11 @@ def make_engine(url: str | URL, *, pool_size: int = 5) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, pool_size)
-    return create_engine(
+    engine = create_engine(
         parsed, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, pool_timeout=10
     )
+    event.listen(engine, "connect", _postgresql_connect)
+    return engine
 
 
 def sqlite_path(url: str | URL) -> Path | None:
@@ -52,6 +54,15 @@ def _sqlite_engine(url: URL, pool_size: int) -> Engine:
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _postgresql_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Bulk inserts bind whole columns as arrays (``Statements.bulk_insert``). psycopg dumps an
+    # array in text form in Python, escaping every element (raw messages: ~50 µs each); the
+    # binary form packs them as they are, about ten times faster.
+    from psycopg.types.array import ListBinaryDumper  # noqa: PLC0415 - PostgreSQL only
+
+    dbapi_connection.adapters.register_dumper(list, ListBinaryDumper)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
