@@ -70,6 +70,7 @@ class Collector:
     queue_name: str
     latencies: list[float] = field(default_factory=list)
     seen: set[int] = field(default_factory=set)
+    first_at: float | None = None  # perf_counter of the first event: startup is not throughput
     stop: threading.Event = field(default_factory=threading.Event)
     ready: threading.Event = field(default_factory=threading.Event)
 
@@ -89,6 +90,8 @@ class Collector:
         data = json.loads(message.body)["data"]  # type: ignore[attr-defined]
         if data["sent"]:
             self.latencies.append(time.time() - data["sent"])
+        if self.first_at is None:
+            self.first_at = time.perf_counter()
         self.seen.add(data["n"])
         message.ack()  # type: ignore[attr-defined]
 
@@ -111,8 +114,8 @@ def collecting(hub: Hub) -> Iterator[Collector]:
 
 
 @contextlib.contextmanager
-def services(hub: Hub, separate_processes: bool) -> Iterator[int]:
-    """Worker and relay running; yields the pid whose memory to watch."""
+def services(hub: Hub, separate_processes: bool, workers: int = 1) -> Iterator[int]:
+    """Worker(s) and relay running; yields the pid whose memory to watch (the first worker)."""
     if not separate_processes:
         stop = threading.Event()
         threads = [
@@ -129,7 +132,7 @@ def services(hub: Hub, separate_processes: bool) -> Iterator[int]:
     env = {**os.environ, **_env(hub.settings)}
     processes = [
         subprocess.Popen([sys.executable, "-m", "hub.cli", role], env=env)
-        for role in ("worker", "relay")
+        for role in ("worker",) * workers + ("relay",)
     ]
     yield processes[0].pid
     for process in processes:
@@ -191,15 +194,17 @@ def _rss_mb(pid: int) -> float:
     return int(line.split()[1]) / 1024
 
 
-def throughput(hub: Hub, messages: int, separate: bool) -> float:
-    """Sustained rate: a backlog of ``messages`` drained end to end."""
+def throughput(hub: Hub, messages: int, separate: bool, workers: int = 1) -> float:
+    """Sustained rate: a backlog of ``messages`` drained end to end, timed from the first
+    event out (process start-up and connecting are not part of a sustained rate)."""
     with collecting(hub) as collector:
         _publish(hub, 0, messages)
-        start = time.perf_counter()
-        with services(hub, separate):
+        with services(hub, separate, workers):
             _wait(collector, messages, timeout=messages / 100 + 60)
-            elapsed = time.perf_counter() - start
-    return len(collector.seen) / elapsed
+            done = time.perf_counter()
+    if collector.first_at is None or len(collector.seen) < 2:
+        return 0.0
+    return (len(collector.seen) - 1) / (done - collector.first_at)
 
 
 def memory(hub: Hub, messages: int, separate: bool, console: Console) -> tuple[float, float]:
@@ -215,9 +220,11 @@ def memory(hub: Hub, messages: int, separate: bool, console: Console) -> tuple[f
     return samples[0], samples[-1]
 
 
-def latency(hub: Hub, rate: float, seconds: float, separate: bool) -> tuple[float, float]:
+def latency(
+    hub: Hub, rate: float, seconds: float, separate: bool, workers: int = 1
+) -> tuple[float, float]:
     """p50 and p99 end-to-end latency (ms) with messages arriving at ``rate`` per second."""
-    with collecting(hub) as collector, services(hub, separate):
+    with collecting(hub) as collector, services(hub, separate, workers):
         time.sleep(3)  # services connected and idle
         total = int(rate * seconds)
         step = 20
@@ -282,6 +289,7 @@ def run_stack(
     separate: bool,
     console: Console,
     memory_messages: int = 0,
+    workers: int = 1,
 ) -> Result:
     """All figures for one stack (a fresh topology prefix each time)."""
     prefix = f"bench{uuid.uuid4().hex[:8]}"
@@ -296,9 +304,9 @@ def run_stack(
     hub.bus.declare()
     try:
         console.print(f"{name}: draining a backlog of {messages:,} messages…")
-        rate = throughput(hub, messages, separate)
+        rate = throughput(hub, messages, separate, workers)
         console.print(f"{name}: latency at {rate / 2:,.0f} msg/s…")
-        p50, p99 = latency(hub, rate / 2, 10, separate)
+        p50, p99 = latency(hub, rate / 2, 10, separate, workers)
         rss: tuple[float | None, float | None] = (None, None)
         if memory_messages:
             console.print(f"{name}: memory over {memory_messages:,} messages…")
@@ -337,6 +345,8 @@ def run(
     amqp_url: str,
     messages: int = 20_000,
     memory_messages: int = 100_000,
+    *,
+    workers: int = 1,
 ) -> list[Result]:
     """Production parts and the embedded default, side by side."""
     import tempfile  # noqa: PLC0415
@@ -344,13 +354,14 @@ def run(
     results = []
     with bench_database(pg_admin_url) as database:
         production = run_stack(
-            "PostgreSQL + RabbitMQ (worker, relay processes)",
+            f"PostgreSQL + RabbitMQ ({workers} worker, 1 relay processes)",
             database,
             amqp_url,
             messages=messages,
             separate=True,
             console=console,
             memory_messages=memory_messages,
+            workers=workers,
         )
     console.print("raw RabbitMQ (pika publish + consume of the same bodies)…")
     production.raw_rabbitmq = measure_raw(amqp_url, messages, size=len(ping(0))).raw_round_trip

@@ -305,6 +305,7 @@ def bench(  # noqa: PLR0917 - each parameter is a command-line option
     amqp_url: Annotated[str, typer.Option(help="RabbitMQ")] = "amqp://guest:guest@127.0.0.1:5672//",
     messages: Annotated[int, typer.Option(help="backlog drained for throughput")] = 20_000,
     memory_messages: Annotated[int, typer.Option(help="messages for the memory check")] = 100_000,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes (backbone)")] = 1,
 ) -> None:
     """SMEV hot paths (5 KB signed response) and the inbound path on both stacks."""
     if suite in ("smev", "all"):
@@ -315,7 +316,9 @@ def bench(  # noqa: PLR0917 - each parameter is a command-line option
         from hub.bench_backbone import run as run_backbone  # noqa: PLC0415
 
         try:
-            run_backbone(_stdout, pg_admin_url, amqp_url, messages, memory_messages)
+            run_backbone(
+                _stdout, pg_admin_url, amqp_url, messages, memory_messages, workers=workers
+            )
         except (HubError, OSError, SQLAlchemyError) as exc:
             # The inbound-path figures need PostgreSQL and RabbitMQ; say so, don't crash.
             _stdout.print(f"[yellow]backbone benchmark skipped: {exc}[/yellow]")
