@@ -3,7 +3,8 @@
 A crash between publishing and marking republishes those events on restart: consumers see
 the same event ids again and deduplicate. Events leave in the order they were written, so
 events about one subject keep their sequence: one relay per journal publishes (a database
-lock decides which), the others wait as standbys.
+lock decides which), the others wait as standbys. On PostgreSQL the leader sleeps until a
+transaction that wrote events notifies it (LISTEN/NOTIFY); on SQLite it polls.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ class Relay:
     bus: Bus
     topology: Topology
     batch: int = 500
-    idle_wait: float = 0.01
+    idle_wait: float = 0.01  # nothing to publish, no notifications (SQLite): poll again
+    notified_wait: float = 0.5  # with notifications (PostgreSQL): a safety net only
 
     check_lead_every: float = 1.0
 
@@ -52,7 +54,8 @@ class Relay:
                 lease.check()  # lost the lock: stop publishing at once
                 checked = time.monotonic()
             if self.publish_once() == 0:
-                stop.wait(self.idle_wait)
+                wait = self.notified_wait if lease.notified else self.idle_wait
+                lease.wait_for_events(stop, wait)
 
     def publish_once(self) -> int:
         """Publish one batch of pending events; how many went out."""

@@ -76,3 +76,39 @@ def test_one_relay_leads_and_a_standby_takes_over(pg_url: str) -> None:
                 thread.join(10)
         for journal in journals:
             journal.close()
+
+
+def test_the_leader_wakes_when_events_are_written_not_by_polling(pg_url: str) -> None:
+    writer, reader = SqlJournal(pg_url, create=True), SqlJournal(pg_url)
+    stop, woke = threading.Event(), threading.Event()
+    try:
+        with reader.lead("relay-wake", stop) as lease:
+            assert lease is not None and lease.notified
+            lease.wait_for_events(stop, 0.01)  # nothing written: the timeout ends the wait
+
+            def wait() -> None:
+                lease.wait_for_events(stop, 30)
+                woke.set()
+
+            waiter = threading.Thread(target=wait)
+            waiter.start()
+            assert not woke.wait(0.5)  # asleep, not polling
+            _events(writer, 1000, 1)
+            assert woke.wait(10)  # the commit's notification, long before the 30 s timeout
+            waiter.join()
+    finally:
+        writer.close()
+        reader.close()
+
+
+def test_without_notifications_the_lease_waits_its_timeout(tmp_path: object) -> None:
+    journal = SqlJournal(f"sqlite:///{tmp_path}/hub.db", create=True)
+    stop = threading.Event()
+    try:
+        with journal.lead("relay", stop) as lease:
+            assert lease is not None and not lease.notified
+            started = time.monotonic()
+            lease.wait_for_events(stop, 0.2)
+            assert time.monotonic() - started >= 0.2
+    finally:
+        journal.close()

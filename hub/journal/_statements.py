@@ -18,11 +18,13 @@ from sqlalchemy import (
     bindparam,
     func,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.journal.api import FailedStatus, InboxStatus, OutboundState
+from hub.journal.lease import OUTBOX_CHANNEL
 from hub.journal.schema import (
     UtcDateTime,
     audit_log,
@@ -148,6 +150,7 @@ class Statements:
         self.existing_events = select(c.event_id).where(self.among(c.event_id, "ids"))
         self.take_sequences = self._take_sequences()
         self.add_events = self.bulk_insert(outbox).on_conflict_do_nothing()
+        self.notify_events = text(f"NOTIFY {OUTBOX_CHANNEL}") if self.pg else None
         self.pending = (
             select(outbox)
             .where(c.published_at.is_(None))

@@ -19,6 +19,9 @@ from hub.journal.errors import DatabaseUnavailableError
 
 _TRY_LOCK = text("SELECT pg_try_advisory_lock(:key)")
 _ALIVE = text("SELECT 1")
+# Sent by every transaction that writes events (at its commit): the leading relay wakes at
+# once instead of polling the outbox.
+OUTBOX_CHANNEL = "hub_outbox"
 
 
 def lock_key(role: str) -> int:
@@ -41,6 +44,21 @@ class Lease:
             self._connection.execute(_ALIVE)
             self._connection.rollback()
 
+    @property
+    def notified(self) -> bool:
+        """Whether ``wait_for_events`` wakes on new events (PostgreSQL), not only on time."""
+        return self._connection is not None
+
+    def wait_for_events(self, stop: threading.Event, timeout: float) -> None:
+        """Return when events were written since the last call, or after ``timeout``."""
+        if self._connection is None:
+            stop.wait(timeout)
+            return
+        with _unavailable("lost the lead"):
+            driver = self._connection.connection.driver_connection
+            for _ in driver.notifies(timeout=timeout, stop_after=1):  # type: ignore[union-attr]
+                pass
+
 
 @contextmanager
 def lead(
@@ -54,7 +72,13 @@ def lead(
     with _unavailable("cannot take the lead"):
         connection = engine.connect()
     try:
-        yield Lease(connection) if _wait_for_lock(connection, role, stop, poll) else None
+        if not _wait_for_lock(connection, role, stop, poll):
+            yield None
+            return
+        with _unavailable("cannot listen for events"):
+            connection.exec_driver_sql(f"LISTEN {OUTBOX_CHANNEL}")
+            connection.commit()
+        yield Lease(connection)
     finally:
         connection.invalidate()  # closing the session releases the lock; never reused
 

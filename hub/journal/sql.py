@@ -295,6 +295,8 @@ class SqlJournal:
             seq[event.subject] += 1
             rows.append(_event_row(inbox_id, position, event, seq[event.subject], now))
         conn.execute(self._q.add_events, self._q.many(rows))
+        if self._q.notify_events is not None:
+            conn.execute(self._q.notify_events)  # delivered at commit; wakes the relay
         return Counter(inbox_id for inbox_id, _, _ in fresh)
 
     def _fresh_events(
