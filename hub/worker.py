@@ -59,7 +59,7 @@ class WorkerSettings:
     retry_budget: int = 8  # attempts before a passing failure becomes a failed message
     prefetch: int = 200
     max_batch: int = 100
-    max_wait: float = 0.01  # a short wait: latency matters more than fuller batches
+    max_wait: float = 0.002  # a short wait: latency matters more than fuller batches
     sweep_every: float = 60.0
     sweep_age: timedelta = timedelta(minutes=15)  # longer than the longest retry delay
 
