@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,9 +19,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from kombu.connection import Connection
-from kombu.entity import Exchange, Queue
+import pika
 from lxml import etree
 from rich.console import Console
 from rich.table import Table
@@ -31,7 +30,7 @@ from hub.bootstrap import Hub, bootstrap
 from hub.config import Settings
 from hub.journal.api import InboxRecord
 from hub.routing.api import Outgoing
-from hub.routing.bench import measure_raw
+from hub.routing.bench import measure_raw, pika_parameters
 from hub.routing.bus import delete_topology
 from hub.routing.router import EventDraft, Router, Translation
 from hub.smev import SendRequest, build_send_request, serialize
@@ -71,29 +70,45 @@ class Collector:
     latencies: list[float] = field(default_factory=list)
     seen: set[int] = field(default_factory=set)
     first_at: float | None = None  # perf_counter of the first event: startup is not throughput
+    last_tag: int = 0
+    acked_tag: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
     ready: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
-        exchange = Exchange(self.exchange, type="topic", durable=True)
-        queue = Queue(self.queue_name, exchange, routing_key="#", auto_delete=False)
-        with Connection(self.url) as connection:
-            with connection.Consumer(queue, callbacks=[self._on_message], accept=None) as consumer:
-                consumer.qos(prefetch_count=1000)
-                self.ready.set()
-                while not self.stop.is_set():
-                    with contextlib.suppress(socket.timeout, TimeoutError):
-                        connection.drain_events(timeout=0.1)
-            queue(connection.channel()).delete()  # after the consumer is gone
+        # pika, with one multiple-ack per burst: the registry's consumer, not kombu's
+        # per-message overhead, is what a deployment would run.
+        connection = pika.BlockingConnection(pika_parameters(self.url))
+        channel = connection.channel()
+        channel.exchange_declare(self.exchange, "topic", durable=True)
+        channel.queue_declare(self.queue_name, durable=True)
+        channel.queue_bind(self.queue_name, self.exchange, "#")
+        channel.basic_qos(prefetch_count=1000)
+        channel.basic_consume(self.queue_name, self._on_message)
+        self.ready.set()
+        try:
+            while not self.stop.is_set():
+                connection.process_data_events(time_limit=0.05)
+                self._ack(channel)
+            channel.queue_delete(self.queue_name)
+        finally:
+            connection.close()
 
-    def _on_message(self, _body: object, message: object) -> None:
-        data = json.loads(message.body)["data"]  # type: ignore[attr-defined]
+    def _on_message(self, channel: Any, method: Any, _props: object, body: bytes) -> None:
+        data = json.loads(body)["data"]
         if data["sent"]:
             self.latencies.append(time.time() - data["sent"])
         if self.first_at is None:
             self.first_at = time.perf_counter()
         self.seen.add(data["n"])
-        message.ack()  # type: ignore[attr-defined]
+        self.last_tag = method.delivery_tag
+        if method.delivery_tag % 100 == 0:
+            self._ack(channel)
+
+    def _ack(self, channel: Any) -> None:
+        if self.last_tag > self.acked_tag:
+            channel.basic_ack(self.last_tag, multiple=True)
+            self.acked_tag = self.last_tag
 
 
 @contextlib.contextmanager
