@@ -15,13 +15,25 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
+from hub.adapters.gosuslugi import schemas as gosuslugi_schemas
+from hub.adapters.zags import schemas as zags_schemas
+from hub.adapters.zags.schemas import Notice
 from hub.bootstrap import Hub, bootstrap
 from hub.canonical.jsonschemas import validate_event
 from hub.config import Settings
 from hub.journal.api import FailedStatus, InboxStatus, inbox_id_for
 from hub.journal.migrate import upgrade
 from hub.routing.api import Outgoing
+from hub.xml import parse_xml
+from tests import support_smev
+from tests.adapters.test_gosuslugi_translate import ORDER, application, status_response
+from tests.adapters.test_zags_notifications import RECORD_ID as ZAGS_RECORD_ID
+from tests.adapters.test_zags_notifications import notification as zags_notification
+from tests.adapters.test_zags_translate import COMMAND as ZAGS_COMMAND
+from tests.adapters.test_zags_translate import answer as rogdinf_answer
+from tests.adapters.test_zags_translate import record as rogdinf_record
 from tests.support import FLAKY, LATE, FlakyAdapter, notice, running, translate_notice
 from tests.support import register as register_notices
 from tests.support_bus import EventCollector, delete_topology
@@ -331,3 +343,140 @@ def test_a_command_with_a_bad_snils_asks_nothing(hub: Hub) -> None:
     assert failed.error_type == "InvalidValueError" and "person.snils" in failed.reason
     assert "062-160-930 31" not in failed.reason
     assert hub.journal.outbound("req-bad") is None
+
+
+# --- Gosuslugi: applications in, statuses out -------------------------------------------------
+
+EPGU_REPLY_TO = "eyJzaWQiOjEsIm1uZW1vbmljIjoiRVBHVSJ9"
+STATUS_COMMAND = {"type": "report_enrollment_status", "request_id": "req-status-1",
+                  "order_number": ORDER, "status_code": 3, "comment": "Зачислен"}  # fmt: skip
+
+
+def _epgu_request(element: etree._Element) -> bytes:
+    """An application as SMEV delivers EPGU's request: a new MessageID each time."""
+    body = etree.tostring(element, encoding="UTF-8")
+    return support_smev.get_request(body, reply_to=EPGU_REPLY_TO)
+
+
+def _settled(hub: Hub, message_id: str) -> bool:
+    return _status(hub, message_id) in {
+        InboxStatus.PROCESSED, InboxStatus.DUPLICATE, InboxStatus.FAILED
+    }  # fmt: skip
+
+
+def test_an_application_is_published_answered_and_its_resend_processed_once(hub: Hub) -> None:
+    first, resent = str(uuid.uuid4()), str(uuid.uuid4())
+    with EventCollector(hub) as events, running(hub.worker, hub.relay):
+        post(hub, [_epgu_request(application())], agency="gosuslugi", ids=[first])
+        wait_for(lambda: len(events.unique()) == 1)
+        # EPGU sends the same application again, under a new MessageID
+        post(hub, [_epgu_request(application())], agency="gosuslugi", ids=[resent])
+        wait_for(lambda: _settled(hub, resent))
+        time.sleep(0.3)
+    [event] = events.received
+    validate_event(_as_published(event))
+    assert (event["type"], event["subject"]) == (
+        "enrollment.application.received", f"application:{ORDER}"
+    )  # fmt: skip
+    assert event["data"]["child_birth_certificate"]["series"] == "IV-АН"
+    assert _status(hub, first) is InboxStatus.PROCESSED
+    assert _status(hub, resent) is InboxStatus.DUPLICATE
+    for message_id in (first, resent):  # each request is answered, at its ReplyTo
+        reply = hub.journal.outbound(f"reply:{inbox_id_for('smev', message_id)}")
+        assert reply is not None and (reply.agency, reply.kind, reply.state, reply.reply_to) == (
+            "gosuslugi", "application-accepted", "pending", EPGU_REPLY_TO
+        )  # fmt: skip
+        answer = parse_xml(reply.payload)
+        gosuslugi_schemas.validate(answer)
+        assert answer.findtext(f"{{{gosuslugi_schemas.NS}}}orderId") == ORDER
+
+
+def test_an_application_with_an_invalid_snils_is_kept_failed_and_unanswered(hub: Hub) -> None:
+    message_id = str(uuid.uuid4())
+    bad = application({"ChildInfo/ChildSNILS": "112-233-445 96"})
+    with EventCollector(hub) as events, running(hub.worker, hub.relay):
+        post(hub, [_epgu_request(bad)], agency="gosuslugi", ids=[message_id])
+        wait_for(lambda: len(hub.journal.failed()) == 1)
+        time.sleep(0.3)
+    assert not events.received
+    [failed] = hub.journal.failed()
+    assert failed.error_type == "GosuslugiContentError"
+    assert "ApplicationRequest/ChildInfo/ChildSNILS is not valid: check number" in failed.reason
+    assert "112-233-445" not in failed.reason + failed.traceback
+    assert hub.journal.outbound(f"reply:{inbox_id_for('smev', message_id)}") is None
+
+
+@pytest.mark.parametrize(
+    ("code", "expected", "state"),
+    [("0", "enrollment.status.delivered", "answered"),
+     ("2", "agency.request.rejected", "rejected")],
+    ids=["taken", "refused"],
+)  # fmt: skip
+def test_a_status_report_reaches_epgu_and_its_response_becomes_the_event(
+    hub: Hub, code: str, expected: str, state: str
+) -> None:
+    with EventCollector(hub) as events, running(hub.worker, hub.relay):
+        _command(hub, STATUS_COMMAND)
+        message_id = _sent(hub, "req-status-1")
+        answer = etree.tostring(status_response(code), encoding="UTF-8")
+        post(hub, [support_smev.get_response(message_id, answer)], agency="gosuslugi")
+        wait_for(lambda: len(events.unique()) == 1)
+    stored = hub.journal.outbound("req-status-1")
+    assert stored is not None and (stored.kind, stored.state) == ("order-status", state)
+    sent = parse_xml(stored.payload)  # the orderStatusEvent as the hub sent it
+    gosuslugi_schemas.validate(sent)
+    assert sent.findtext(f"{{{gosuslugi_schemas.EVENT_NS}}}orderId") == ORDER
+    [event] = events.unique().values()
+    validate_event(_as_published(event))
+    assert event["type"] == expected
+    if expected == "enrollment.status.delivered":
+        assert (event["subject"], event["data"]) == (f"application:{ORDER}", {
+            "request_id": "req-status-1", "order_number": ORDER, "status_code": 3,
+            "status": "executed"})  # fmt: skip
+
+
+# --- ZAGS: a birth record asked for, a change notification received ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("born", "expected"),
+    [("2015-04-12", "student.birth.verified"), ("2014-04-12", "student.birth.mismatch")],
+    ids=["verified", "mismatch"],
+)
+def test_a_birth_record_check_asks_zags_and_its_answer_becomes_the_event(
+    hub: Hub, born: str, expected: str
+) -> None:
+    command = {**ZAGS_COMMAND, "request_id": "req-birth-1"}
+    with EventCollector(hub) as events, running(hub.worker, hub.relay):
+        _command(hub, command)
+        message_id = _sent(hub, "req-birth-1")
+        found = rogdinf_answer(rogdinf_record(birth=born), request_id="req-birth-1")
+        body = etree.tostring(found, encoding="UTF-8")
+        post(hub, [support_smev.get_response(message_id, body)], agency="zags")
+        wait_for(lambda: len(events.unique()) == 1)
+    [event] = events.unique().values()
+    validate_event(_as_published(event))
+    assert (event["type"], event["subject"]) == (expected, "student:s-1")
+    assert event["data"]["request_id"] == "req-birth-1"
+    stored = hub.journal.outbound("req-birth-1")
+    assert stored is not None and (stored.kind, stored.state) == ("rogdinf", "answered")
+    assert parse_xml(stored.payload).tag == zags_schemas.REQUEST
+
+
+def test_a_zags_notification_becomes_its_event_and_an_answer(hub: Hub) -> None:
+    message_id, reply_to = str(uuid.uuid4()), "eyJzaWQiOjIsIm1uZW1vbmljIjoiRk5TIn0="
+    body = etree.tostring(zags_notification(Notice.DEATH), encoding="UTF-8")
+    with EventCollector(hub) as events, running(hub.worker, hub.relay):
+        post(hub, [support_smev.get_request(body, reply_to=reply_to)], ids=[message_id])
+        wait_for(lambda: len(events.unique()) == 1)
+    [event] = events.unique().values()
+    validate_event(_as_published(event))
+    assert event["type"] == "person.death.registered"
+    assert event["data"]["record_id"] == ZAGS_RECORD_ID
+    reply = hub.journal.outbound(f"reply:{inbox_id_for('smev', message_id)}")
+    assert reply is not None and (reply.agency, reply.kind, reply.reply_to) == (
+        "zags", "zags-notification-ack", reply_to
+    )  # fmt: skip
+    answer = parse_xml(reply.payload)
+    zags_schemas.validate(answer)
+    assert (answer.get("ИдСвед"), answer.get("КодОбр")) == (ZAGS_RECORD_ID, "1")

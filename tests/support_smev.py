@@ -1,4 +1,5 @@
-"""SMEV responses as SMEV delivers them (GetResponseResponse), for end-to-end tests."""
+"""SMEV messages as SMEV delivers them (GetResponseResponse, GetRequestResponse), for
+end-to-end tests."""
 
 from __future__ import annotations
 
@@ -37,4 +38,30 @@ def get_response(
         '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
         f'<ns2:GetResponseResponse xmlns:ns2="{BASE}/{version}" xmlns="{BASE}/basic/{version}">'
         f"{body}</ns2:GetResponseResponse></soap:Body></soap:Envelope>"
+    ).encode()
+
+
+def get_request(
+    content: bytes,
+    *,
+    reply_to: str | None = "eyJzaWQiOjEsIm1uZW1vbmljIjoiRVBHVSJ9",
+    message_id: str | None = None,
+    version: str = "1.3",
+) -> bytes:
+    """A GetRequestResponse carrying ``content`` (a business element), as an agency's request
+    reaches the hub: with ``reply_to`` to answer it at, under ``message_id`` (a new one if not
+    given: a resend of the same content is a new message)."""
+    reply = f"<ns2:ReplyTo>{reply_to}</ns2:ReplyTo>" if reply_to else ""
+    body = (
+        '<ns2:RequestMessage><ns2:Request Id="SIGNED_BY_SMEV">'
+        '<ns2:SenderProvidedRequestData Id="SIGNED_BY_CONSUMER">'
+        f"<ns2:MessageID>{message_id or uuid.uuid1()}</ns2:MessageID>"
+        f"<MessagePrimaryContent>{content.decode()}</MessagePrimaryContent>"
+        f"</ns2:SenderProvidedRequestData>{reply}</ns2:Request></ns2:RequestMessage>"
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+        f'<ns2:GetRequestResponse xmlns:ns2="{BASE}/{version}" xmlns="{BASE}/basic/{version}">'
+        f"{body}</ns2:GetRequestResponse></soap:Body></soap:Envelope>"
     ).encode()

@@ -31,8 +31,11 @@ from hub.routing.router import AgencyRequest
 
 REGISTERED = 1  # EPGU techCode of the acceptance answer: the message is registered
 COMMENT_MAX = 2048  # eventComment: string-2048
+# What XML 1.0 cannot carry (lxml refuses it): C0 controls but tab, CR and LF, lone
+# surrogates (JSON can spell them), U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _LONG_MAX = 2**63 - 1  # orderId is an xs:long on EPGU's side
-_DIGITS = re.compile(r"\+?\d{1,19}")
+_DIGITS = re.compile(r"\+?[0-9]{1,19}")  # ASCII digits only, as xs:long
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +129,10 @@ def _comment(text: str | None) -> str | None:
     if len(spelled) > COMMENT_MAX:
         raise InvalidCommandError(
             f"comment: EPGU takes at most {COMMENT_MAX} characters", field="comment"
+        )
+    if _NOT_XML.search(spelled):
+        raise InvalidCommandError(
+            "comment: holds control characters XML cannot carry", field="comment"
         )
     return spelled or None
 

@@ -2,9 +2,10 @@
 order-status event → ``enrollment.status.delivered`` (pure).
 
 An ``ApplicationRequest`` (``schemas/gosuslugi/school-enrollment-1.0.0.xsd``) becomes
-``enrollment.application.received``, keyed ``gosuslugi:order:{orderId}:received``; a
-``CancelRequest`` becomes ``enrollment.application.cancelled``, keyed
-``gosuslugi:order:{orderId}:cancelled``, so a resend under a new MessageID is a duplicate.
+``enrollment.application.received``, keyed ``gosuslugi:order:{orderId}:received:{digest}``
+(a digest of the application as read: a resend under a new MessageID is a duplicate, an
+application corrected under the same orderId is not); a ``CancelRequest`` becomes
+``enrollment.application.cancelled``, keyed ``gosuslugi:order:{orderId}:cancelled``.
 Given where to answer (``ReplyTarget``), each also yields the hub's ``ApplicationAccepted``.
 
 Messages are read leniently (children by local name, in any namespace: what SMEV delivered
@@ -17,6 +18,8 @@ its value: no event is made from a message that has one.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -111,14 +114,22 @@ def read_application(element: etree._Element) -> EnrollmentApplication:
 
 def translate_application(element: etree._Element, reply: ReplyTarget | None = None) -> Translation:
     """``enrollment.application.received`` for an ``ApplicationRequest``, keyed by its order
-    number, and the hub's ``ApplicationAccepted`` when ``reply`` says where to send it."""
+    number and what it says, and the hub's ``ApplicationAccepted`` when ``reply`` says where
+    to send it."""
     application = read_application(element)
-    number = application.order_number
+    number, event = application.order_number, application_received(application)
     return Translation(
-        [application_received(application)],
-        f"gosuslugi:order:{number}:received",
+        [event],
+        f"gosuslugi:order:{number}:received:{_digest(event.data)}",
         requests=[application_accepted(number, reply)] if reply is not None else [],
     )
+
+
+def _digest(data: Mapping[str, Any]) -> str:
+    # Of the application as read, not of its bytes: a resend with other prefixes or spacing
+    # is the same fact; one corrected after status 15 (same orderId) is a new one.
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def translate_cancel(element: etree._Element, reply: ReplyTarget | None = None) -> Translation:
@@ -136,11 +147,11 @@ def translate_cancel(element: etree._Element, reply: ReplyTarget | None = None) 
 
 def _applicant(holder: etree._Element) -> Applicant:
     where = "ApplicationRequest/PersonInfo"
-    passport = _child(holder, "PersonIdentityDocInfo")
+    document = "PersonIdentityDocInfo"
     return Applicant(
         person=_person(holder, where),
         relation=_relation(holder, where),
-        passport=_passport(passport, f"{where}/PersonIdentityDocInfo") if passport else None,
+        passport=_passport(_child(holder, document), f"{where}/{document}"),
         phone=_text(holder, "PersonPhone"),
         email=_text(holder, "PersonEmail"),
     )
@@ -189,7 +200,9 @@ def _certificate(child: etree._Element) -> BirthCertificate:
     )
 
 
-def _passport(holder: etree._Element, where: str) -> PassportRF:
+def _passport(holder: etree._Element | None, where: str) -> PassportRF | None:
+    if holder is None:
+        return None  # the applicant may give none; an empty one lacks its series
     series = _required_text(holder, "IdentityDocSeries", where)
     number = _required_text(holder, "IdentityDocNumber", where)
     issued = _optional_date(holder, "IdentityDocIssueDate", where)
@@ -205,7 +218,7 @@ def _document(parse: Callable[[], _T], where: str, parts: Mapping[str, str]) -> 
     except InvalidValueError as exc:
         part = str(exc.details.get("field", "")).rpartition(".")[2]
         field = f"{where}/{parts.get(part, part)}"
-        raise GosuslugiContentError(f"{field}: {_reason(exc)}", field=field) from None
+        raise _refused(field, f"is not valid: {_reason(exc)}") from None
 
 
 def _relation(holder: etree._Element, where: str) -> Relation:
@@ -213,9 +226,7 @@ def _relation(holder: etree._Element, where: str) -> Relation:
     relation = RELATIONS.get(re.sub(r"[\s_-]", "", text).lower())
     if relation is None:
         field = f"{where}/PersonType"
-        raise GosuslugiContentError(
-            f"{field}: not Mother, Father or LegalRepresentative", field=field
-        )
+        raise _refused(field, "is not Mother, Father or LegalRepresentative")
     return relation
 
 
@@ -229,7 +240,7 @@ def _sex(holder: etree._Element, name: str, where: str) -> Sex | None:
             sex = Sex.parse(text)
         except InvalidValueError:
             field = f"{where}/{name}"
-            raise GosuslugiContentError(f"{field}: neither Male nor Female", field=field) from None
+            raise _refused(field, "is neither Male nor Female") from None
     return sex
 
 
@@ -241,16 +252,17 @@ def _snils(holder: etree._Element, name: str, where: str) -> Snils | None:
     try:
         return Snils.parse(text, field)
     except InvalidValueError as exc:
-        raise GosuslugiContentError(f"{field}: {_reason(exc)}", field=field) from None
+        raise _refused(field, f"is not valid: {_reason(exc)}") from None
 
 
 def _grade(entry: etree._Element) -> int:
     where = "ApplicationRequest/EntryParams"
     text = _required_text(entry, "Grade", where)
-    grade = int(text) if text.isdigit() else 0
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses
+    grade = int(text) if re.fullmatch(r"\+?[0-9]{1,2}", text) else 0
     if not 1 <= grade <= 11:
         field = f"{where}/Grade"
-        raise GosuslugiContentError(f"{field}: a grade is a number from 1 to 11", field=field)
+        raise _refused(field, "is not a grade (a number from 1 to 11)")
     return grade
 
 
@@ -261,7 +273,7 @@ def _benefits(root: etree._Element) -> list[str]:
 
 def _consents(holder: etree._Element) -> dict[str, bool]:
     where = "ApplicationRequest/Consents"
-    _required(holder, "PersonalDataConsent", where)
+    _required_text(holder, "PersonalDataConsent", where)  # 152-FZ: said either way, never unsaid
     found = {}
     for name, key in CONSENTS.items():
         text = _text(holder, name)
@@ -273,7 +285,7 @@ def _consents(holder: etree._Element) -> dict[str, bool]:
 def _boolean(text: str, field: str) -> bool:
     value = _BOOLEANS.get(text.lower())
     if value is None:
-        raise GosuslugiContentError(f"{field}: neither true nor false", field=field)
+        raise _refused(field, "is neither true nor false")
     return value
 
 
@@ -286,10 +298,10 @@ def translate_status_response(element: etree._Element, request: AnsweredRequest)
     ``agency.request.rejected`` (code FAILURE). Either settles the hub's request."""
     root = _root(element, "orderStatusEventResponse")
     text = _required_text(root, "code", "orderStatusEventResponse")
-    code = int(text) if re.fullmatch(r"[+-]?\d{1,3}", text) else None
+    code = int(text) if re.fullmatch(r"[+-]?[0-9]{1,3}", text) else None
     if code is None:
         field = "orderStatusEventResponse/code"
-        raise GosuslugiContentError(f"{field}: not a number", field=field)
+        raise _refused(field, "is not a number")
     if code != DELIVERED:
         reason = f"EPGU refused the order status event (code {code})"
         draft = request_rejected(
@@ -324,9 +336,7 @@ def _order(root: etree._Element, where: str) -> str:
     number = order_id(_required_text(root, "orderId", where))
     if number is None:
         field = f"{where}/orderId"
-        raise GosuslugiContentError(
-            f"{field}: an EPGU order number is a positive whole number", field=field
-        )
+        raise _refused(field, "is not an EPGU order number (a positive whole number)")
     return number
 
 
@@ -336,7 +346,7 @@ def _datetime(holder: etree._Element, name: str, where: str) -> datetime:
         return datetime.fromisoformat(text)
     except ValueError:
         field = f"{where}/{name}"
-        raise GosuslugiContentError(f"{field}: not a date and time", field=field) from None
+        raise _refused(field, "is not a date and time") from None
 
 
 def _date(holder: etree._Element, name: str, where: str) -> PartialDate:
@@ -355,7 +365,7 @@ def _optional_date(holder: etree._Element, name: str, where: str) -> PartialDate
     try:
         return PartialDate.parse(found.group(1) if found else "", field)
     except InvalidValueError:
-        raise GosuslugiContentError(f"{field}: not a date", field=field) from None
+        raise _refused(field, "is not a date") from None
 
 
 def _required(holder: etree._Element, name: str, where: str) -> etree._Element:
@@ -373,8 +383,13 @@ def _required_text(holder: etree._Element, name: str, where: str) -> str:
 
 
 def _missing(where: str, name: str) -> GosuslugiContentError:
-    field = f"{where}/{name}"
-    return GosuslugiContentError(f"{field} is missing or empty", field=field)
+    return _refused(f"{where}/{name}", "is missing or empty")
+
+
+def _refused(field: str, why: str) -> GosuslugiContentError:
+    # "<field> is …", never "<field>: …": a failure's reason is masked as free text, and there
+    # a colon after a name like ChildSNILS or ChildBirthDate marks what follows as its value.
+    return GosuslugiContentError(f"{field} {why}", field=field)
 
 
 def _reason(exc: InvalidValueError) -> str:

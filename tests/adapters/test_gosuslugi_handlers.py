@@ -1,0 +1,250 @@
+"""The Gosuslugi routes, driven through the Processor with no journal: an application or a
+cancellation becomes its event and an answer to its ReplyTo; a report_enrollment_status
+command sends an orderStatusEvent and EPGU's response settles it; what cannot be used fails,
+sends nothing and shows no personal data."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from lxml import etree
+
+from hub.adapters.gosuslugi import register, schemas
+from hub.adapters.gosuslugi.handlers import (
+    application,
+    cancellation,
+    order_status_answer,
+    report_enrollment_status,
+)
+from hub.errors import PermanentError
+from hub.journal.api import InboxRecord, InboxStatus, OutboundRequest, OutboundState, Outcome
+from hub.processing import REGISTRY_SOURCE, Processor
+from hub.routing.router import AnsweredRequest, Router, TranslationError
+from hub.smev.read import read_message
+from hub.xml import XmlLimits, parse_xml
+from tests.adapters.test_gosuslugi_translate import ORDER, cancel, status_response
+from tests.adapters.test_gosuslugi_translate import application as application_xml
+from tests.support_smev import get_request, get_response
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+REPLY_TO = "eyJzaWQiOjEsIm1uZW1vbmljIjoiRVBHVSJ9"
+COMMAND = {"type": "report_enrollment_status", "request_id": "req-status-1",
+           "order_number": ORDER, "status_code": 3, "comment": "Зачислен"}  # fmt: skip
+
+
+def smev_request(element: etree._Element, reply_to: str | None = REPLY_TO) -> bytes:
+    return get_request(etree.tostring(element, encoding="UTF-8"), reply_to=reply_to)
+
+
+def inbox(raw: bytes, source: str = "smev", agency: str | None = "gosuslugi") -> InboxRecord:
+    return InboxRecord(str(uuid.uuid4()), source, "m-1", raw, agency, None, None, {}, NOW,
+                       InboxStatus.RECEIVED, 1)  # fmt: skip
+
+
+def command_record(command: dict[str, Any]) -> InboxRecord:
+    return inbox(json.dumps(command, ensure_ascii=False).encode(), REGISTRY_SOURCE, None)
+
+
+def processor(asked: OutboundRequest | None = None) -> Processor:
+    router = Router()
+    register(router)
+    return Processor(router, None, XmlLimits(), frozenset({"gosuslugi"}), lambda: NOW,
+                     lambda message_id: asked if asked and asked.smev_message_id == message_id
+                     else None)  # fmt: skip
+
+
+def asked_by(outcome: Outcome) -> OutboundRequest:
+    [new] = outcome.outbound
+    return OutboundRequest(new.request_id, new.agency, new.kind, OutboundState.ACCEPTED,
+                           new.smev_message_id, new.payload, 1, NOW, NOW,
+                           context=new.context)  # fmt: skip
+
+
+def test_register_routes_the_requests_the_command_and_the_answer() -> None:
+    router = Router()
+    register(router)
+    assert router.inbound == {schemas.APPLICATION: application, schemas.CANCEL: cancellation}
+    assert router.commands == {"report_enrollment_status": report_enrollment_status}
+    assert router.answers == {schemas.STATUS_RESPONSE: order_status_answer}
+
+
+# --- applications and cancellations --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("element", "expected", "key"),
+    [(application_xml(), "enrollment.application.received", f"gosuslugi:order:{ORDER}:received:"),
+     (cancel(), "enrollment.application.cancelled", f"gosuslugi:order:{ORDER}:cancelled")],
+    ids=["application", "cancellation"],
+)  # fmt: skip
+def test_a_request_becomes_its_event_and_the_acceptance_to_its_reply_to(
+    element: etree._Element, expected: str, key: str
+) -> None:
+    message = inbox(smev_request(element))
+    outcome = processor().process(message)
+    assert outcome.failure is None and outcome.settles is None
+    [event] = outcome.events
+    assert (event.routing_key, event.subject) == (expected, f"application:{ORDER}")
+    assert outcome.business_key is not None and outcome.business_key.startswith(key)
+    [reply] = outcome.outbound
+    assert (reply.request_id, reply.agency, reply.kind, reply.reply_to) == (
+        f"reply:{message.inbox_id}", "gosuslugi", "application-accepted", REPLY_TO
+    )  # fmt: skip
+    answer = parse_xml(reply.payload)
+    assert answer.tag == schemas.ACCEPTED
+    assert answer.findtext(f"{{{schemas.NS}}}orderId") == ORDER
+    assert answer.findtext(f"{{{schemas.NS}}}AcceptedAt") == "2026-03-01T00:00:00+00:00"
+
+
+def test_a_resend_under_a_new_message_id_has_the_same_key_and_its_own_answer() -> None:
+    first, again = (inbox(smev_request(application_xml())) for _ in range(2))
+    one, other = processor().process(first), processor().process(again)
+    assert one.business_key == other.business_key  # the journal keeps the second a duplicate
+    assert [r.request_id for r in (*one.outbound, *other.outbound)] == [
+        f"reply:{first.inbox_id}", f"reply:{again.inbox_id}"
+    ]  # fmt: skip
+
+
+def test_a_request_without_reply_to_is_kept_without_answer() -> None:
+    outcome = processor().process(inbox(smev_request(application_xml(), reply_to=None)))
+    assert outcome.failure is None and len(outcome.events) == 1 and not outcome.outbound
+
+
+def test_an_application_with_an_invalid_snils_fails_sends_nothing_shows_nothing() -> None:
+    bad = application_xml({"ChildInfo/ChildSNILS": "112-233-445 96"})
+    outcome = processor().process(inbox(smev_request(bad)))
+    assert outcome.failure is not None and outcome.failure.error_type == "GosuslugiContentError"
+    assert "ApplicationRequest/ChildInfo/ChildSNILS" in outcome.failure.reason
+    assert "check number" in outcome.failure.reason
+    assert not outcome.events and not outcome.outbound and outcome.business_key is None
+    shown = outcome.failure.reason + outcome.failure.traceback
+    for value in ("112-233-445", "Семёнова", "Алёна", "123456"):
+        assert value not in shown
+
+
+def test_an_application_missing_required_data_fails_naming_it() -> None:
+    bad = application_xml({"ChildInfo/ChildBirthDocRF": None})
+    outcome = processor().process(inbox(smev_request(bad)))
+    assert outcome.failure is not None and not outcome.events and not outcome.outbound
+    assert "ApplicationRequest/ChildInfo/ChildBirthDocRF is missing" in outcome.failure.reason
+
+
+def test_a_request_without_content_is_a_translation_error() -> None:
+    message = read_message(get_response(str(uuid.uuid1()), rejection=("NO_DATA", "нет")))
+    for handler in (application, cancellation):
+        with pytest.raises(TranslationError, match="no business content"):
+            handler(message, inbox(b""))
+
+
+# --- report_enrollment_status and EPGU's response ------------------------------------------
+
+
+def test_a_command_becomes_one_pending_status_event_and_no_event() -> None:
+    outcome = processor().process(command_record(COMMAND))
+    assert outcome.failure is None and not outcome.events
+    [request] = outcome.outbound
+    assert (request.request_id, request.agency, request.kind, request.reply_to) == (
+        "req-status-1", "gosuslugi", "order-status", None
+    )  # fmt: skip
+    assert request.context == {"request_id": "req-status-1", "order_number": ORDER,
+                               "status_code": 3}  # fmt: skip
+    sent = parse_xml(request.payload)
+    assert sent.tag == schemas.STATUS_EVENT
+    assert sent.findtext(f"{{{schemas.EVENT_NS}}}eventDate") == "2026-03-01T00:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [({"status_code": 5}, "status_code"), ({"status_code": "3"}, "status_code"),
+     ({"order_number": "ЕПГУ-17"}, "order_number"), ({"order_number": None}, "order_number"),
+     ({"comment": "я" * 2049}, "comment")],
+    ids=["unknown code", "code as text", "order not a number", "no order", "long comment"],
+)  # fmt: skip
+def test_a_bad_command_fails_and_sends_nothing(changes: dict[str, Any], field: str) -> None:
+    bad = {**COMMAND, **changes}
+    with pytest.raises(PermanentError) as caught:
+        report_enrollment_status(bad, command_record(bad))
+    assert caught.value.details["field"] == field
+    outcome = processor().process(command_record(bad))
+    assert outcome.failure is not None and not outcome.outbound and not outcome.events
+    assert field in outcome.failure.reason
+
+
+def test_a_command_of_another_type_is_refused() -> None:
+    other = {"type": "verify_snils", "request_id": "r", "person_id": "p", "role": "guardian",
+             "person": {"name": {"last": "Ли", "first": "Ян"}},
+             "document": {"kind": "passport", "series": "9204", "number": "123456"}}  # fmt: skip
+    with pytest.raises(PermanentError, match="report_enrollment_status"):
+        report_enrollment_status(other, command_record(other))
+
+
+@pytest.mark.parametrize(
+    ("code", "expected", "state"),
+    [("0", "enrollment.status.delivered", OutboundState.ANSWERED),
+     ("3", "agency.request.rejected", OutboundState.REJECTED)],
+    ids=["taken", "refused"],
+)  # fmt: skip
+def test_epgus_response_becomes_the_event_and_settles_the_request(
+    code: str, expected: str, state: OutboundState
+) -> None:
+    asked = asked_by(processor().process(command_record(COMMAND)))
+    answer = etree.tostring(status_response(code), encoding="UTF-8")
+    outcome = processor(asked).process(inbox(get_response(asked.smev_message_id, answer)))
+    assert outcome.failure is None and not outcome.outbound
+    [event] = outcome.events
+    assert event.routing_key == expected
+    assert outcome.settles is not None and outcome.settles.request_id == "req-status-1"
+    assert outcome.settles.state == state
+
+
+def test_delivered_names_the_order_and_the_status() -> None:
+    asked = asked_by(processor().process(command_record({**COMMAND, "order_number": "007"})))
+    answer = etree.tostring(status_response("0"), encoding="UTF-8")
+    [event] = processor(asked).process(inbox(get_response(asked.smev_message_id, answer))).events
+    envelope = json.loads(event.payload)
+    assert (envelope["subject"], envelope["data"]) == ("application:7", {
+        "request_id": "req-status-1", "order_number": "7", "status_code": 3,
+        "status": "executed"})  # fmt: skip
+
+
+def test_smevs_rejection_of_the_status_event_is_agency_request_rejected() -> None:
+    asked = asked_by(processor().process(command_record(COMMAND)))
+    refusal = get_response(asked.smev_message_id, rejection=("NO_DATA", "заявление не найдено"))
+    outcome = processor(asked).process(inbox(refusal))
+    [event] = outcome.events
+    data = json.loads(event.payload)["data"]
+    assert (event.routing_key, data["code"], data["kind"]) == (
+        "agency.request.rejected", "NO_DATA", "order-status"
+    )  # fmt: skip
+    assert outcome.settles is not None and outcome.settles.state == OutboundState.REJECTED
+
+
+def test_a_response_to_a_request_the_hub_did_not_send_fails() -> None:
+    answer = etree.tostring(status_response("0"), encoding="UTF-8")
+    stranger = str(uuid.uuid1())
+    outcome = processor().process(inbox(get_response(stranger, answer)))
+    assert outcome.failure is not None and outcome.failure.error_type == "UnknownRequestError"
+    assert stranger in outcome.failure.reason
+    assert not outcome.events and outcome.settles is None
+
+
+def test_a_response_with_no_code_fails_and_settles_nothing() -> None:
+    asked = asked_by(processor().process(command_record(COMMAND)))
+    answer = etree.tostring(status_response(None, "принято"), encoding="UTF-8")
+    outcome = processor(asked).process(inbox(get_response(asked.smev_message_id, answer)))
+    assert outcome.failure is not None and outcome.failure.error_type == "GosuslugiContentError"
+    assert "orderStatusEventResponse/code" in outcome.failure.reason
+    assert not outcome.events and outcome.settles is None
+
+
+def test_an_answer_without_content_is_a_translation_error() -> None:
+    message = read_message(get_response(str(uuid.uuid1()), rejection=("NO_DATA", "нет")))
+    request = AnsweredRequest("req-1", "gosuslugi", "order-status", {}, "m-1")
+    with pytest.raises(TranslationError, match="no orderStatusEventResponse"):
+        order_status_answer(message, request)
