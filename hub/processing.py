@@ -227,9 +227,9 @@ def _check_signatures(verifier: XmlVerifier, message: SmevMessage) -> None:
 def failure_of(exc: BaseException, record: InboxRecord) -> Failure:
     """A failure record for ``exc``: type, short reason, traceback and a grouping key."""
     error_type = type(exc).__name__
-    reason = str(exc) if isinstance(exc, HubError) else f"unexpected {error_type}: {exc}"
-    # Operators list reasons and tracebacks; a bug's message may quote a value it choked on.
-    reason = mask_text(reason)
+    # The hub's own errors name fields, never values; a bug's message may quote a value it
+    # choked on, and so may any traceback: those are masked before they are stored.
+    reason = str(exc) if isinstance(exc, HubError) else mask_text(f"unexpected {error_type}: {exc}")
     trace = mask_text("".join(traceback.format_exception(exc)))
     return Failure(error_type, reason[:1000], trace, fingerprint(error_type, record, reason))
 
