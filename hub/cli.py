@@ -33,7 +33,9 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 app.add_typer(topology_app, name="topology")
 app.add_typer(failed_app, name="failed")
-schemas_app = typer.Typer(no_args_is_help=True, help="The canonical events' JSON Schemas.")
+schemas_app = typer.Typer(
+    no_args_is_help=True, help="The canonical events' and commands' schemas, and AsyncAPI."
+)
 app.add_typer(schemas_app, name="schemas")
 
 T = TypeVar("T")
@@ -266,24 +268,29 @@ def _request_fields(request: Any) -> dict[str, object]:
 @schemas_app.command("export")
 def schemas_export(
     folder: Annotated[Path, typer.Option(help="where the files go")] = Path("schemas/canonical"),
+    asyncapi: Annotated[
+        Path, typer.Option(help="the AsyncAPI document (refers to the schemas in --folder)")
+    ] = Path("schemas/asyncapi.yaml"),
     check: Annotated[
         bool, typer.Option("--check", help="only say whether the files are up to date")
     ] = False,
 ) -> None:
-    """Write the canonical events' JSON Schemas (made from ``hub.canonical.models``)."""
+    """Write the JSON Schemas of the canonical events and registry commands (made from
+    ``hub.canonical.models``) and the AsyncAPI document of the hub's messaging."""
+    from hub.canonical.asyncapi import asyncapi_files  # noqa: PLC0415
     from hub.canonical.jsonschemas import schema_files  # noqa: PLC0415
 
-    files = schema_files(folder)
+    files = schema_files(folder) | asyncapi_files(asyncapi, folder)
     stale = [p for p, text in files.items() if not p.is_file() or p.read_text("utf-8") != text]
     if check:
         if stale:
             _fail(f"out of date: {', '.join(map(str, stale))} (run hub schemas export)", 1)
-        _stdout.print(f"{len(files)} schemas up to date")
+        _stdout.print(f"{len(files)} files up to date")
         return
-    folder.mkdir(parents=True, exist_ok=True)
     for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(files[path], encoding="utf-8")
-    _stdout.print(f"{len(stale)} of {len(files)} schemas written to {folder}")
+    _stdout.print(f"{len(stale)} of {len(files)} files written")
 
 
 @app.command("config")

@@ -1,5 +1,6 @@
-"""JSON Schemas of the canonical events: the whole CloudEvent, with its ``data`` from
-``hub.canonical.models``; ``schemas/canonical/`` holds them as published files."""
+"""JSON Schemas of the canonical events (the whole CloudEvent, with its ``data``) and of the
+registry commands, from ``hub.canonical.models``; ``schemas/canonical/`` holds them as
+published files (commands in ``commands/``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from hub.canonical.models import EVENT_DATA, SUBJECT_PATTERNS
+from hub.canonical.commands import COMMAND_TYPES
+from hub.canonical.models import COMMAND_DATA, EVENT_DATA, SUBJECT_PATTERNS
 from hub.errors import PermanentError
 
 EVENT_TYPES = tuple(EVENT_DATA)
@@ -81,12 +83,37 @@ def validate_event(envelope: Mapping[str, Any]) -> None:
         )
 
 
-def schema_files(folder: Path) -> dict[Path, str]:
-    """The published files: one ``<type>.schema.json`` per event type in ``folder``."""
+def command_schema(command_type: str) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of one registry command, as the hub accepts it."""
+    model = COMMAND_DATA[command_type]
+    schema = model.model_json_schema(ref_template="#/$defs/{model}")
     return {
-        folder / f"{event_type}.schema.json": json.dumps(
-            event_schema(event_type), ensure_ascii=False, indent=2
-        )
-        + "\n"
-        for event_type in EVENT_TYPES
+        "$schema": DRAFT,
+        "$id": f"urn:hub:schemas:canonical:commands:{command_type}:1",
+        "title": command_type,
+        "description": model.__doc__ or command_type,
+        "type": "object",
+        "required": schema["required"],
+        "properties": schema["properties"],
+        "$defs": schema.get("$defs", {}),
     }
+
+
+def event_schema_path(folder: Path, event_type: str) -> Path:
+    return folder / f"{event_type}.schema.json"
+
+
+def command_schema_path(folder: Path, command_type: str) -> Path:
+    return folder / "commands" / f"{command_type}.schema.json"
+
+
+def schema_files(folder: Path) -> dict[Path, str]:
+    """The published files in ``folder``: ``<type>.schema.json`` per event type and
+    ``commands/<type>.schema.json`` per command type."""
+    events = {event_schema_path(folder, t): event_schema(t) for t in EVENT_TYPES}
+    commands = {command_schema_path(folder, t): command_schema(t) for t in COMMAND_TYPES}
+    return {path: _text(schema) for path, schema in (events | commands).items()}
+
+
+def _text(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, ensure_ascii=False, indent=2) + "\n"

@@ -1,15 +1,24 @@
-"""The shapes of the canonical events' ``data``, from which ``schemas/canonical/`` is made.
+"""The shapes of the canonical events' ``data`` and of the registry commands, from which
+``schemas/canonical/`` is made.
 
 These models are the single source of the published JSON Schemas (``hub schemas export``
 writes them; a test fails when a file is out of date). The builders in ``events`` make the
-data; the tests validate every event they make against these schemas.
+data; the tests validate every event they make against these schemas, and hold the command
+schemas to what ``commands.parse_command`` accepts.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from hub.canonical.commands import (
+    EPGU_STATUS_CODES,
+    REPORT_ENROLLMENT_STATUS,
+    VERIFY_BIRTH_RECORD,
+    VERIFY_SNILS,
+)
 
 PartialDateText = Annotated[str, Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")]
 SnilsText = Annotated[str, Field(pattern=r"^\d{3}-\d{3}-\d{3} \d{2}$")]
@@ -226,4 +235,148 @@ SUBJECT_PATTERNS = {
     "person": r"^person:.+$",
     "enrollment": r"^application:.+$",
     "agency": r"^request:.+$",
+}
+
+
+# --- registry commands ------------------------------------------------------------------
+# These describe what ``parse_command`` accepts, before it normalises: the spellings it
+# reads (certificate series with look-alike letters, SNILS with any separators, "м" for
+# male, an empty string for "none"), so a command the hub takes always validates. Unknown
+# members are ignored by the hub, so the schemas allow them. Checks beyond JSON Schema's
+# reach (SNILS check number, 30 February) are the parser's alone.
+
+_DASHES = r"\u2010-\u2015\u2212\-"  # every dash the value objects treat as a hyphen
+_NUMERALS = "IVXLCDMivxlcdmІіХхСсМм"  # Roman numerals and their Cyrillic look-alikes
+_LETTERS = "А-ЯЁа-яёABEKMHOPCTXYabekmhopctxy"  # Cyrillic and the Latin letters like them
+_YEAR, _MONTH, _DAY = (
+    r"(?:1[89][0-9]{2}|[2-9][0-9]{3})",
+    r"(?:0[1-9]|1[0-2])",
+    r"(?:0[1-9]|[12][0-9]|3[01])",
+)
+SEX_SPELLINGS = ("male", "m", "м", "муж", "мужской", "1", "female", "f", "ж", "жен", "женский", "2")
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c}{c.upper()}]" if c != c.upper() else c for c in word)
+
+
+def _digits(count: int) -> str:
+    return rf"^\s*(?:[0-9]\s*){{{count}}}$"
+
+
+def _or_empty(pattern: str) -> str:
+    return rf"^(?:\s*{pattern}\s*)?$"
+
+
+Text = Annotated[str, Field(pattern=r"\S", description="text, not blank")]
+OptionalText = str | None
+DateInput = Annotated[str | None, Field(pattern=_or_empty(rf"{_YEAR}(?:-{_MONTH}(?:-{_DAY})?)?"))]
+SexInput = Annotated[
+    str | None,
+    Field(pattern=_or_empty(f"(?:{'|'.join(_any_case(w) for w in SEX_SPELLINGS)})")),
+]
+SnilsInput = Annotated[
+    str | None, Field(pattern=rf"^(?:[\s{_DASHES}]*(?:[0-9][\s{_DASHES}]*){{11}})?$")
+]
+SeriesInput = Annotated[
+    str,
+    Field(
+        pattern=rf"^\s*(?:(?:[{_NUMERALS}]\s*)+[{_DASHES}]|[{_NUMERALS}]+\s)"
+        rf"\s*[{_LETTERS}]\s*[{_LETTERS}]\s*$",
+        description="Roman numeral (Latin or Cyrillic look-alikes), dash or space, 2 letters",
+    ),
+]
+
+
+class NameInput(BaseModel):
+    last: Text
+    first: Text
+    middle: OptionalText = None
+
+
+class PersonInput(BaseModel):
+    name: NameInput
+    birth_date: DateInput = None
+    sex: SexInput = None
+    snils: SnilsInput = None
+    birth_place: OptionalText = None
+
+
+class BirthCertificateInput(BaseModel):
+    series: SeriesInput
+    number: Annotated[str, Field(pattern=_digits(6))]
+    issued_on: DateInput = None
+
+
+class PassportInput(BaseModel):
+    series: Annotated[str, Field(pattern=_digits(4))]
+    number: Annotated[str, Field(pattern=_digits(6))]
+    issued_on: DateInput = None
+    issuer: OptionalText = None
+
+
+class ActRecordInput(BaseModel):
+    number: Text
+    date: DateInput = None
+    office: OptionalText = None
+
+
+class BirthCertificateDocument(BirthCertificateInput):
+    kind: Literal["birth_certificate"]
+
+
+class PassportDocument(PassportInput):
+    kind: Literal["passport"]
+
+
+RequestId = Annotated[
+    str,
+    Field(
+        pattern=r"\S",
+        description="The registry's id of this request: the idempotency key. A command sent "
+        "again with the same request_id (also as the AMQP message_id) sends nothing new; the "
+        "events that answer it carry it as data.request_id.",
+    ),
+]
+
+
+class VerifyBirthRecordCommand(BaseModel):
+    """Ask ZAGS whether it holds the birth record the registry has for a student."""
+
+    type: Literal["verify_birth_record"]
+    request_id: RequestId
+    student_id: Text
+    child: PersonInput
+    birth_certificate: BirthCertificateInput
+    act_record: ActRecordInput | None = None
+    identity_document: PassportInput | None = None
+
+
+class VerifySnilsCommand(BaseModel):
+    """Ask PFR for (or to confirm) the SNILS of a student or a guardian."""
+
+    type: Literal["verify_snils"]
+    request_id: RequestId
+    person_id: Text
+    role: Role
+    person: PersonInput
+    document: BirthCertificateDocument | PassportDocument
+
+
+class ReportEnrollmentStatusCommand(BaseModel):
+    """Send an enrollment application's new status back to Gosuslugi (EPGU status code)."""
+
+    type: Literal["report_enrollment_status"]
+    request_id: RequestId
+    order_number: Text
+    status_code: Annotated[
+        int, WithJsonSchema({"type": "integer", "enum": sorted(EPGU_STATUS_CODES)})
+    ]
+    comment: OptionalText = None
+
+
+COMMAND_DATA: dict[str, type[BaseModel]] = {
+    VERIFY_BIRTH_RECORD: VerifyBirthRecordCommand,
+    VERIFY_SNILS: VerifySnilsCommand,
+    REPORT_ENROLLMENT_STATUS: ReportEnrollmentStatusCommand,
 }
