@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,18 +20,18 @@ from hub.adapters.gosuslugi.handlers import (
     report_enrollment_status,
 )
 from hub.errors import PermanentError
-from hub.journal.api import InboxRecord, InboxStatus, OutboundRequest, OutboundState, Outcome
-from hub.processing import REGISTRY_SOURCE, Processor
+from hub.journal.api import InboxRecord, OutboundRequest, OutboundState
+from hub.processing import Processor
 from hub.routing.router import AnsweredRequest, Router, TranslationError
 from hub.smev.read import read_message
-from hub.xml import XmlLimits, parse_xml
+from hub.xml import parse_xml
+from tests.adapters.support import adapter_processor, asked_by, command_record, inbox_record
 from tests.adapters.test_gosuslugi_translate import ORDER, cancel, status_response
 from tests.adapters.test_gosuslugi_translate import application as application_xml
 from tests.support_smev import get_request, get_response
 
 pytestmark = pytest.mark.unit
 
-NOW = datetime(2026, 3, 1, tzinfo=UTC)
 REPLY_TO = "eyJzaWQiOjEsIm1uZW1vbmljIjoiRVBHVSJ9"
 COMMAND = {"type": "report_enrollment_status", "request_id": "req-status-1",
            "order_number": ORDER, "status_code": 3, "comment": "Зачислен"}  # fmt: skip
@@ -43,27 +42,11 @@ def smev_request(element: etree._Element, reply_to: str | None = REPLY_TO) -> by
 
 
 def inbox(raw: bytes, source: str = "smev", agency: str | None = "gosuslugi") -> InboxRecord:
-    return InboxRecord(str(uuid.uuid4()), source, "m-1", raw, agency, None, None, {}, NOW,
-                       InboxStatus.RECEIVED, 1)  # fmt: skip
-
-
-def command_record(command: dict[str, Any]) -> InboxRecord:
-    return inbox(json.dumps(command, ensure_ascii=False).encode(), REGISTRY_SOURCE, None)
+    return inbox_record(raw, source, agency)
 
 
 def processor(asked: OutboundRequest | None = None) -> Processor:
-    router = Router()
-    register(router)
-    return Processor(router, None, XmlLimits(), frozenset({"gosuslugi"}), lambda: NOW,
-                     lambda message_id: asked if asked and asked.smev_message_id == message_id
-                     else None)  # fmt: skip
-
-
-def asked_by(outcome: Outcome) -> OutboundRequest:
-    [new] = outcome.outbound
-    return OutboundRequest(new.request_id, new.agency, new.kind, OutboundState.ACCEPTED,
-                           new.smev_message_id, new.payload, 1, NOW, NOW,
-                           context=new.context)  # fmt: skip
+    return adapter_processor(register, "gosuslugi", asked)
 
 
 def test_register_routes_the_requests_the_command_and_the_answer() -> None:

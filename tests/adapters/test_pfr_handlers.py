@@ -3,9 +3,7 @@ the request; a bad command asks nothing. Driven through the Processor, with no j
 
 from __future__ import annotations
 
-import json
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,16 +12,15 @@ from hub.adapters.pfr import register
 from hub.adapters.pfr.handlers import snils_answer, verify_snils
 from hub.adapters.pfr.schemas import RESPONSE
 from hub.errors import PermanentError
-from hub.journal.api import InboxRecord, InboxStatus, OutboundRequest, OutboundState, Outcome
-from hub.processing import REGISTRY_SOURCE, Processor
+from hub.journal.api import InboxRecord, OutboundRequest, OutboundState
+from hub.processing import Processor
 from hub.routing.router import AnsweredRequest, Router, TranslationError
 from hub.smev.read import read_message
-from hub.xml import XmlLimits
+from tests.adapters.support import adapter_processor, asked_by, command_record, inbox_record
 from tests.support_smev import get_response
 
 pytestmark = pytest.mark.unit
 
-NOW = datetime(2026, 3, 1, tzinfo=UTC)
 COMMAND = {
     "type": "verify_snils", "request_id": "req-1", "person_id": "p-1", "role": "guardian",
     "person": {"name": {"last": "Семёнова", "first": "Анна", "middle": "Петровна"},
@@ -44,27 +41,11 @@ ANSWER = (
 
 
 def record(raw: bytes, source: str = "smev", agency: str | None = "pfr") -> InboxRecord:
-    return InboxRecord(str(uuid.uuid4()), source, "m-1", raw, agency, None, None, {}, NOW,
-                       InboxStatus.RECEIVED, 1)  # fmt: skip
-
-
-def command_record(command: dict[str, Any]) -> InboxRecord:
-    return record(json.dumps(command, ensure_ascii=False).encode(), REGISTRY_SOURCE, None)
+    return inbox_record(raw, source, agency)
 
 
 def processor(asked: OutboundRequest | None = None) -> Processor:
-    router = Router()
-    register(router)
-    return Processor(router, None, XmlLimits(), frozenset({"pfr"}), lambda: NOW,
-                     lambda message_id: asked if asked and asked.smev_message_id == message_id
-                     else None)  # fmt: skip
-
-
-def asked_by(outcome: Outcome) -> OutboundRequest:
-    [new] = outcome.outbound
-    return OutboundRequest(new.request_id, new.agency, new.kind, OutboundState.ACCEPTED,
-                           new.smev_message_id, new.payload, 1, NOW, NOW,
-                           context=new.context)  # fmt: skip
+    return adapter_processor(register, "pfr", asked)
 
 
 def test_register_routes_the_command_and_the_answer() -> None:

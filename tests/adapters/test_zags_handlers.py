@@ -4,10 +4,7 @@ becomes its events and an answer to its ReplyTo; what cannot be used fails and s
 
 from __future__ import annotations
 
-import json
 import uuid
-from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from lxml import etree
@@ -18,11 +15,12 @@ from hub.adapters.zags.handlers import rogdinf_answer, verify_birth_record, zags
 from hub.adapters.zags.schemas import KINDS, RESPONSE, Notice
 from hub.config import Settings
 from hub.errors import PermanentError
-from hub.journal.api import InboxRecord, InboxStatus, OutboundRequest, OutboundState, Outcome
-from hub.processing import REGISTRY_SOURCE, Processor
+from hub.journal.api import InboxRecord, OutboundRequest, OutboundState
+from hub.processing import Processor
 from hub.routing.router import AnsweredRequest, Router, TranslationError
 from hub.smev.read import read_message
-from hub.xml import XmlLimits, parse_xml
+from hub.xml import parse_xml
+from tests.adapters.support import adapter_processor, asked_by, command_record, inbox_record
 from tests.adapters.test_zags_notifications import RECORD_ID, notification, record, wrap
 from tests.adapters.test_zags_translate import answer
 from tests.adapters.test_zags_translate import record as birth_record
@@ -30,7 +28,6 @@ from tests.support_smev import get_response
 
 pytestmark = pytest.mark.unit
 
-NOW = datetime(2026, 3, 1, tzinfo=UTC)
 BASE = "urn://x-artefacts-smev-gov-ru/services/message-exchange/types"
 REPLY_TO = "eyJzaWQiOjEsIm1uZW1vbmljIjoiRk5TIn0="
 COMMAND = {
@@ -58,27 +55,11 @@ def get_request(content: etree._Element, reply_to: str | None = REPLY_TO) -> byt
 
 
 def inbox(raw: bytes, source: str = "smev", agency: str | None = "zags") -> InboxRecord:
-    return InboxRecord(str(uuid.uuid4()), source, "m-1", raw, agency, None, None, {}, NOW,
-                       InboxStatus.RECEIVED, 1)  # fmt: skip
-
-
-def command_record(command: dict[str, Any]) -> InboxRecord:
-    return inbox(json.dumps(command, ensure_ascii=False).encode(), REGISTRY_SOURCE, None)
+    return inbox_record(raw, source, agency)
 
 
 def processor(asked: OutboundRequest | None = None) -> Processor:
-    router = Router()
-    register(router)
-    return Processor(router, None, XmlLimits(), frozenset({"zags"}), lambda: NOW,
-                     lambda message_id: asked if asked and asked.smev_message_id == message_id
-                     else None)  # fmt: skip
-
-
-def asked_by(outcome: Outcome) -> OutboundRequest:
-    [new] = outcome.outbound
-    return OutboundRequest(new.request_id, new.agency, new.kind, OutboundState.ACCEPTED,
-                           new.smev_message_id, new.payload, 1, NOW, NOW,
-                           context=new.context)  # fmt: skip
+    return adapter_processor(register, "zags", asked)
 
 
 def test_register_routes_the_command_the_answer_and_the_notifications() -> None:
