@@ -301,7 +301,7 @@ def show_config() -> None:
 
 @app.command("bench")
 def bench(  # noqa: PLR0917 - each parameter is a command-line option
-    suite: Annotated[str, typer.Option(help="smev, backbone or all")] = "all",
+    suite: Annotated[str, typer.Option(help="smev, translate, backbone or all")] = "all",
     seconds: Annotated[float, typer.Option(help="time per SMEV measurement")] = 2.0,
     backend: Annotated[
         list[str] | None, typer.Option(help="GOST backends to measure (default: all available)")
@@ -313,12 +313,21 @@ def bench(  # noqa: PLR0917 - each parameter is a command-line option
     messages: Annotated[int, typer.Option(help="backlog drained for throughput")] = 20_000,
     memory_messages: Annotated[int, typer.Option(help="messages for the memory check")] = 100_000,
     workers: Annotated[int, typer.Option(min=1, help="worker processes (backbone)")] = 1,
+    inputs: Annotated[
+        int, typer.Option(min=1, help="distinct messages per kind (translate)")
+    ] = 1_000,
+    rounds: Annotated[int, typer.Option(min=1, help="passes over them (translate)")] = 7,
 ) -> None:
-    """SMEV hot paths (5 KB signed response) and the inbound path on both stacks."""
+    """SMEV hot paths (5 KB signed response), translation into canonical events, and the
+    inbound path on both stacks."""
     if suite in ("smev", "all"):
         from hub.bench import run  # noqa: PLC0415
 
         run(seconds=seconds, backends=backend, console=_stdout)
+    if suite in ("translate", "all"):
+        from hub.bench_translate import run as run_translate  # noqa: PLC0415
+
+        run_translate(_stdout, inputs, rounds)
     if suite in ("backbone", "all"):
         from hub.bench_backbone import run as run_backbone  # noqa: PLC0415
 

@@ -25,6 +25,7 @@ from hub.canonical.values import (
     Sex,
     Snils,
     normalize_name,
+    squeeze,
 )
 from hub.errors import PermanentError
 from hub.routing.router import EventDraft, TranslationError
@@ -32,8 +33,7 @@ from hub.routing.router import EventDraft, TranslationError
 PLACEHOLDERS = frozenset({"", "-", "НЕТ ДАННЫХ", "0001-01-01"})
 NOT_FOUND_REASON = "PFR found no SNILS for the person's data"
 _ANSWER = "SnilsByAdditionalDataResponse"
-_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:\d{2})?")
-_SPACES = re.compile(r"\s+")
+_DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:Z|[+-][0-9]{2}:[0-9]{2})?")
 
 
 class UntrustedAnswerError(PermanentError):
@@ -152,8 +152,8 @@ def _sex_differences(element: etree._Element, ours: Sex | None) -> list[Differen
 
 def _value(element: etree._Element, name: str) -> str | None:
     """A direct child's text, stripped; ``None`` when missing or a placeholder."""
-    for child in element:
-        if isinstance(child.tag, str) and etree.QName(child).localname == name:
-            text = _SPACES.sub(" ", child.text or "").strip()
-            return None if text.upper().replace("Ё", "Е") in PLACEHOLDERS else text
-    return None
+    child = next(element.iterchildren(f"{{*}}{name}"), None)  # any namespace or none
+    if child is None:
+        return None
+    text = squeeze(child.text or "")
+    return None if text.upper().replace("Ё", "Е") in PLACEHOLDERS else text

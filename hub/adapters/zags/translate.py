@@ -52,6 +52,8 @@ from hub.canonical.values import (
     Snils,
     normalize_name,
     normalize_series,
+    squeeze,
+    without_spaces,
 )
 from hub.errors import PermanentError
 from hub.routing.router import EventDraft, Translation, TranslationError
@@ -59,8 +61,7 @@ from hub.routing.router import EventDraft, Translation, TranslationError
 FOUND, NOT_FOUND = "1", "2"  # РезОбраб: records found / none for the data asked
 NOT_FOUND_REASON = "ZAGS holds no birth record for the child's data"
 _ANSWER = "ROGDINFResponse"
-_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:\d{2})?")
-_SPACES = re.compile(r"\s+")
+_DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:Z|[+-][0-9]{2}:[0-9]{2})?")
 _SERIES = re.compile(r"[IVXLCDM]+-[А-ЯЁ]{2}")
 
 
@@ -184,11 +185,11 @@ def _closest_certificate(
 
 
 def _certificate(element: etree._Element) -> _Certificate:
-    series, number = _text(element, "СерияСвидет"), _text(element, "НомерСвидет")
+    series, number = _texts(element, "СерияСвидет", "НомерСвидет")
     issued = _date_of(element, "ДатаВыдСвидет", "ДатаВыдСвидетДок", "СвидетРожд")
     normal = normalize_series(series) if series else None
     shown = normal if normal and _SERIES.fullmatch(normal) else series
-    return _Certificate(shown, _SPACES.sub("", number) if number else None, issued)
+    return _Certificate(shown, without_spaces(number) if number else None, issued)
 
 
 def _name_differences(theirs: tuple[str | None, ...], ours: FullName) -> list[Difference]:
@@ -327,7 +328,7 @@ _EVENTS: dict[Notice, Callable[[etree._Element, str], list[EventDraft]]] = {
 
 
 def _attribute(record: etree._Element, name: str, kind: NoticeKind) -> str:
-    value = _SPACES.sub(" ", record.get(name) or "").strip()
+    value = squeeze(record.get(name) or "")
     if not value:
         raise ZagsContentError(f"{kind.record}: no {name}", field=f"{kind.record}/@{name}")
     return value
@@ -337,12 +338,12 @@ def _attribute(record: etree._Element, name: str, kind: NoticeKind) -> str:
 
 
 def _act_record(record: etree._Element) -> ActRecord:
-    where = etree.QName(record).localname
-    number = _SPACES.sub("", record.get("НомерЗаписЕГР") or record.get("НомАГССвид") or "")
+    where = str(record.tag).rpartition("}")[2]  # its local name, without making a QName
+    number = without_spaces(record.get("НомерЗаписЕГР") or record.get("НомАГССвид") or "")
     if not number:
         raise ZagsContentError(f"{where}: no act-record number", field=f"{where}/@НомерЗаписЕГР")
     office = _child(record, "ОрганЗАГС")
-    name = _SPACES.sub(" ", office.get("НаимЗАГС") or "").strip() if office is not None else ""
+    name = squeeze(office.get("НаимЗАГС") or "") if office is not None else ""
     return ActRecord(number, _date_of(record, "ДатаЗапис", "ДатаЗаписДок", where), name or None)
 
 
@@ -352,7 +353,7 @@ def _person(holder: etree._Element, name_tag: str, where: str) -> Person:
 
 def _person_named(holder: etree._Element, name: FullName, where: str) -> Person:
     place = _child(holder, "МестоРожден")
-    text = _SPACES.sub(" ", place.get("МестоТекст") or "").strip() if place is not None else ""
+    text = squeeze(place.get("МестоТекст") or "") if place is not None else ""
     return Person(name, _birth_date(holder, where), _sex(holder), _snils(holder), text or None)
 
 
@@ -375,7 +376,8 @@ def _optional_name(holder: etree._Element | None) -> FullName | None:
 def _parts(holder: etree._Element | None) -> tuple[str | None, str | None, str | None]:
     if holder is None:
         return None, None, None
-    return _text(holder, "Фамилия"), _text(holder, "Имя"), _text(holder, "Отчество")
+    last, first, middle = _texts(holder, "Фамилия", "Имя", "Отчество")
+    return last, first, middle
 
 
 def _birth_date(holder: etree._Element, where: str) -> PartialDate | None:
@@ -395,7 +397,7 @@ def _date_of(holder: etree._Element, calendar: str, partial: str, where: str) ->
 
 def _partial_iso(parts: etree._Element) -> str:
     # ZAGS's partial date as YYYY[-MM[-DD]]; "" (not a date) when a part is not a number.
-    year, month, day = (_text(parts, tag) for tag in ("Год", "Месяц", "День"))
+    year, month, day = _texts(parts, "Год", "Месяц", "День")
     if month is None:
         return year or ""  # a day without its month tells nothing
     if not month.isdigit() or (day is not None and not day.isdigit()):
@@ -412,15 +414,21 @@ def _checked_date(iso: str, where: str) -> PartialDate:
 
 
 def _sex(holder: etree._Element) -> Sex | None:
+    text = _text(holder, "Пол")
+    if text is None:
+        return None  # absent (ПрПол): no need to have Sex.parse refuse it
     try:
-        return Sex.parse(_text(holder, "Пол") or "")
+        return Sex.parse(text)
     except InvalidValueError:
         return None  # absent (ПрПол) or unknown: the person's sex is simply not given
 
 
 def _snils(holder: etree._Element) -> Snils | None:
+    text = holder.get("СНИЛС")
+    if not text:
+        return None
     try:
-        return Snils.parse(holder.get("СНИЛС") or "")
+        return Snils.parse(text)
     except InvalidValueError:
         return None  # absent, or failing its check number: not passed on
 
@@ -436,23 +444,31 @@ def _required(holder: etree._Element, *path: str) -> etree._Element:
 
 
 def _child(holder: etree._Element | None, name: str) -> etree._Element | None:
-    return next(iter(_children(holder, name)), None)
+    return None if holder is None else next(holder.iterchildren(f"{{*}}{name}"), None)
 
 
 def _children(holder: etree._Element | None, name: str) -> list[etree._Element]:
-    if holder is None:
-        return []
-    return [c for c in holder if isinstance(c.tag, str) and etree.QName(c).localname == name]
+    # "{*}name": elements of that local name in any namespace or none, matched by lxml in C
+    # (a QName per child was most of the translation's time)
+    return [] if holder is None else list(holder.iterchildren(f"{{*}}{name}"))
 
 
 def _first_element(holder: etree._Element | None) -> etree._Element | None:
-    if holder is None:
-        return None
-    return next((c for c in holder if isinstance(c.tag, str)), None)
+    return None if holder is None else next(holder.iterchildren(etree.Element), None)
 
 
 def _text(holder: etree._Element, name: str) -> str | None:
     # A direct child's text, spaces collapsed; None when missing or empty.
     element = _child(holder, name)
-    text = _SPACES.sub(" ", element.text or "").strip() if element is not None else ""
+    text = squeeze(element.text or "") if element is not None else ""
     return text or None
+
+
+def _texts(holder: etree._Element, *names: str) -> list[str | None]:
+    # _text for several names in one pass over the children (a name's first child counts)
+    found: dict[str, str | None] = {}
+    for child in holder.iterchildren(etree.Element):
+        name = str(child.tag).rpartition("}")[2]
+        if name in names and name not in found:
+            found[name] = squeeze(child.text or "") or None
+    return [found.get(name) for name in names]

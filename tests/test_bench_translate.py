@@ -1,0 +1,88 @@
+"""``hub bench --suite translate`` on a handful of inputs: what it measures and prints, not
+how fast (that depends on the machine)."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from hub.adapters.zags.schemas import validate as validate_zags
+from hub.bench_translate import KINDS, STAGES, Result, measure, stages, table, zags_samples
+from hub.canonical.jsonschemas import validate_event
+
+pytestmark = pytest.mark.unit
+
+PROJECT = Path(__file__).resolve().parents[1]
+EXPECTED_OUTCOMES = {
+    "zags": {"student.birth.verified", "student.birth.mismatch", "student.birth.not_found"},
+    "pfr": {"person.snils.verified", "person.snils.mismatch", "person.snils.not_found"},
+    "gosuslugi": {"enrollment.application.received"},
+}
+
+
+@pytest.fixture(scope="module")
+def results() -> list[Result]:
+    return [measure(kind, build(12), rounds=2) for kind, (_label, build) in KINDS.items()]
+
+
+def test_every_kind_is_measured_at_every_stage(results: list[Result]) -> None:
+    assert [r.kind for r in results] == ["zags", "pfr", "gosuslugi"]
+    for result in results:
+        assert result.messages == 12 and result.payload_bytes > 300
+        assert sum(result.outcomes.values()) == 12  # one event per message, none lost
+        assert list(result.rates) == list(STAGES)
+        for rate in result.rates.values():
+            assert math.isfinite(rate.median) and 0 < rate.low <= rate.median <= rate.high
+
+
+def test_the_table_has_a_row_per_kind_and_stage(results: list[Result]) -> None:
+    console = Console(file=io.StringIO(), width=120)
+    console.print(table(results, rounds=2))
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "hub bench: translation, one core (rounds: 2)" in text
+    assert all(kind in text for kind in KINDS)
+    assert text.count("translate") == 3  # one row per kind and stage
+    assert text.count("bytes → CloudEvent") == 3 and text.count("→ CloudEvent") == 6
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_inputs_are_distinct_varied_and_make_valid_events(kind: str) -> None:
+    samples = KINDS[kind][1](30)  # three turns of every variant
+    assert len({s.payload for s in samples}) == 30
+    made: Counter[str] = Counter()
+    for sample in samples:
+        for payload in stages(kind)["bytes"](sample):  # the full path: parse, translate, envelope
+            event = json.loads(payload)
+            validate_event(event)  # what is timed is what the registry would get
+            made[event["type"]] += 1
+    assert set(made) == EXPECTED_OUTCOMES[kind]
+    assert sum(made.values()) == 30
+
+
+def test_zags_answers_are_what_the_official_schema_allows(reference_dir: Path) -> None:
+    for sample in zags_samples(20):
+        validate_zags(sample.element, reference_dir)
+
+
+@pytest.mark.integration  # a real process, as test_cli.py runs the command
+def test_the_command_prints_the_figures() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "bench", "--suite", "translate", "--inputs", "10",
+         "--rounds", "1"],
+        capture_output=True, text=True, check=False, cwd=PROJECT,
+        env={**os.environ, "COLUMNS": "120"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "zags: 10 × ROGDINFResponse → birth event" in result.stdout
+    assert "gosuslugi: 10 × ApplicationRequest" in result.stdout
+    assert "hub bench: translation, one core (rounds: 1)" in result.stdout
+    assert "smev" not in result.stdout.lower() and "backbone" not in result.stdout.lower()
