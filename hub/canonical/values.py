@@ -6,6 +6,7 @@ Each is validated and normalised when made (``parse``/``from_data``); bad input 
 
 from __future__ import annotations
 
+import operator
 import re
 import uuid
 from collections.abc import Mapping
@@ -20,11 +21,14 @@ from hub.journal.api import HUB_NAMESPACE
 _DASH_CHARS = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\\-"
 _DASHES = re.compile(rf"\s*[{_DASH_CHARS}]\s*")
 _SNILS_SEPARATORS = re.compile(rf"[\s{_DASH_CHARS}]")
-_SPACES = re.compile(r"\s+")
 _ROMAN_LOOKALIKES = str.maketrans("ІіХхСсМмVvIiXxLlCcDdMm", "IIXXCCMMVVIIXXLLCCDDMM")
 _CYRILLIC_LOOKALIKES = str.maketrans("ABEKMHOPCTXY", "АВЕКМНОРСТХУ")
 _SERIES = re.compile(r"^[IVXLCDM]+-[А-ЯЁ]{2}$")
-_PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+_SNILS_DIGITS = re.compile(r"[0-9]{11}")
+_SNILS_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, 1)  # of the first nine digits, in order
+_SIX_DIGITS = re.compile(r"[0-9]{6}")
+_FOUR_DIGITS = re.compile(r"[0-9]{4}")
+_PARTIAL_DATE = re.compile(r"^([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?$")
 
 
 class InvalidValueError(PermanentError):
@@ -42,10 +46,21 @@ def _invalid(field: str, why: str) -> InvalidValueError:
     return InvalidValueError(f"{field}: {why}", field=field)
 
 
+def squeeze(text: str) -> str:
+    """``text`` with each run of whitespace made one space and none at either end."""
+    # The same as re.sub(r"\s+", " ", text).strip() (str.split and re's \s agree on every
+    # code point) at a quarter of the cost: this runs for every name and date read.
+    return " ".join(text.split())
+
+
+def without_spaces(text: str) -> str:
+    """``text`` with all whitespace removed (document numbers written in groups)."""
+    return "".join(text.split())
+
+
 def normalize_name(text: str) -> str:
     """The comparison key of a name: upper case, Ё≡Е, one space, one kind of hyphen."""
-    upper = _SPACES.sub(" ", text).strip().upper().replace("Ё", "Е")
-    return _DASHES.sub("-", upper)
+    return _DASHES.sub("-", squeeze(text).upper().replace("Ё", "Е"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +74,7 @@ class FullName:
         cls, last: str, first: str, middle: str | None = None, field: str = "name"
     ) -> FullName:
         """Stripped parts; last and first names are required, an empty middle is none."""
-        parts = [(_SPACES.sub(" ", p or "").strip()) for p in (last, first, middle or "")]
+        parts = [squeeze(p or "") for p in (last, first, middle or "")]
         if not parts[0]:
             raise _invalid(f"{field}.last", "is empty")
         if not parts[1]:
@@ -107,9 +122,10 @@ class PartialDate:
         found = _PARTIAL_DATE.match(value.strip()) if isinstance(value, str) else None
         if found is None:
             raise _invalid(field, "expected YYYY, YYYY-MM or YYYY-MM-DD")
-        year, month, day = (int(g) if g else None for g in found.groups())
-        assert year is not None  # noqa: S101 - the pattern requires it
-        return cls._checked(year, month, day, field)
+        year, month, day = found.groups()
+        return cls._checked(
+            int(year), int(month) if month else None, int(day) if day else None, field
+        )
 
     @classmethod
     def _checked(cls, year: int, month: int | None, day: int | None, field: str) -> PartialDate:
@@ -161,7 +177,7 @@ class Snils:
     def parse(cls, value: str, field: str = "snils") -> Snils:
         """From ``NNN-NNN-NNN CC`` or 11 bare digits; the check number must hold."""
         digits = _SNILS_SEPARATORS.sub("", value if isinstance(value, str) else "")
-        if not re.fullmatch(r"\d{11}", digits):
+        if not _SNILS_DIGITS.fullmatch(digits):
             raise _invalid(field, f"a SNILS has 11 digits (got {mask(digits)!r})")
         if not _snils_check_holds(digits):
             raise _invalid(field, f"check number does not match (SNILS {mask(digits)})")
@@ -179,7 +195,7 @@ class Snils:
 def _snils_check_holds(digits: str) -> bool:
     if int(digits[:9]) <= 1001998:  # numbers up to 001-001-998 carry no check
         return True
-    total = sum(int(d) * (9 - i) for i, d in enumerate(digits[:9]))
+    total = sum(map(operator.mul, map(int, digits[:9]), _SNILS_WEIGHTS))
     return f"{total % 101 % 100:02d}" == digits[9:]
 
 
@@ -194,7 +210,7 @@ def snils_is_valid(text: str) -> bool:
 
 def normalize_series(series: str) -> str:
     """A birth-certificate series in its one spelling: Latin numeral, hyphen, Cyrillic."""
-    text = _DASHES.sub("-", _SPACES.sub(" ", series or "").strip())
+    text = _DASHES.sub("-", squeeze(series or ""))
     # "IV АН": a space alone also separates the numeral from the letters
     text = text.replace(" ", "") if "-" in text else text.replace(" ", "-", 1).replace(" ", "")
     numeral, _, letters = text.partition("-")
@@ -220,8 +236,8 @@ class BirthCertificate:
         normal = normalize_series(series)
         if not _SERIES.match(normal):
             raise _invalid(f"{field}.series", "expected a Roman numeral, a hyphen, two letters")
-        digits = _SPACES.sub("", number or "")
-        if not re.fullmatch(r"\d{6}", digits):
+        digits = without_spaces(number or "")
+        if not _SIX_DIGITS.fullmatch(digits):
             raise _invalid(f"{field}.number", f"expected 6 digits (got {mask(digits)!r})")
         return cls(normal, digits, _date_or_none(issued_on, f"{field}.issued_on"))
 
@@ -252,10 +268,10 @@ class PassportRF:
         issuer: str | None = None,
         field: str = "passport",
     ) -> PassportRF:
-        s, n = _SPACES.sub("", series or ""), _SPACES.sub("", number or "")
-        if not re.fullmatch(r"\d{4}", s):
+        s, n = without_spaces(series or ""), without_spaces(number or "")
+        if not _FOUR_DIGITS.fullmatch(s):
             raise _invalid(f"{field}.series", "expected 4 digits")
-        if not re.fullmatch(r"\d{6}", n):
+        if not _SIX_DIGITS.fullmatch(n):
             raise _invalid(f"{field}.number", f"expected 6 digits (got {mask(n)!r})")
         issuer = issuer.strip() if issuer else None
         return cls(s, n, _date_or_none(issued_on, f"{field}.issued_on"), issuer or None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -561,3 +562,18 @@ def test_value_objects_are_frozen() -> None:
     snils = Snils.parse("112-233-445 95")
     with pytest.raises(AttributeError):
         snils.digits = "0"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "parse",
+    [
+        lambda: BirthCertificate.parse("IV-АН", "١٢٣٤٥٦"),  # Arabic-Indic digits
+        lambda: PassportRF.parse("4510", "१२३४५६"),  # Devanagari
+        lambda: Snils.parse("١١٢-٢٣٣-٤٤٥ ٩٥"),
+        lambda: PartialDate.parse("٢٠١٥-٠٤-١٢"),
+    ],
+)
+def test_only_ascii_digits_are_digits(parse: Callable[[], object]) -> None:
+    # Python's \d and int() take any script's digits; agencies' schemas take 0-9 only.
+    with pytest.raises(InvalidValueError):
+        parse()
