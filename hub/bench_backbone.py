@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pika
+from kombu.connection import Connection
+from kombu.entity import Exchange, Queue
 from lxml import etree
 from rich.console import Console
 from rich.table import Table
@@ -76,6 +78,29 @@ class Collector:
     ready: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
+        if self.url.startswith("memory://"):
+            self._run_memory()
+        else:
+            self._run_pika()
+
+    def _run_memory(self) -> None:
+        # The in-process broker only speaks kombu.
+        exchange = Exchange(self.exchange, type="topic", durable=True)
+        queue = Queue(self.queue_name, exchange, routing_key="#", auto_delete=False)
+        with Connection(self.url) as connection:
+            callbacks = [self._on_kombu_message]
+            with connection.Consumer(queue, callbacks=callbacks, accept=None) as consumer:
+                consumer.qos(prefetch_count=1000)
+                self.ready.set()
+                while not self.stop.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        connection.drain_events(timeout=0.1)
+
+    def _on_kombu_message(self, _body: object, message: Any) -> None:
+        self._count(message.body)
+        message.ack()
+
+    def _run_pika(self) -> None:
         # pika, with one multiple-ack per burst: the registry's consumer, not kombu's
         # per-message overhead, is what a deployment would run.
         connection = pika.BlockingConnection(pika_parameters(self.url))
@@ -95,15 +120,18 @@ class Collector:
             connection.close()
 
     def _on_message(self, channel: Any, method: Any, _props: object, body: bytes) -> None:
+        self._count(body)
+        self.last_tag = method.delivery_tag
+        if method.delivery_tag % 100 == 0:
+            self._ack(channel)
+
+    def _count(self, body: bytes) -> None:
         data = json.loads(body)["data"]
         if data["sent"]:
             self.latencies.append(time.time() - data["sent"])
         if self.first_at is None:
             self.first_at = time.perf_counter()
         self.seen.add(data["n"])
-        self.last_tag = method.delivery_tag
-        if method.delivery_tag % 100 == 0:
-            self._ack(channel)
 
     def _ack(self, channel: Any) -> None:
         if self.last_tag > self.acked_tag:
