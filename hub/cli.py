@@ -37,6 +37,8 @@ schemas_app = typer.Typer(
     no_args_is_help=True, help="The canonical events' and commands' schemas, and AsyncAPI."
 )
 app.add_typer(schemas_app, name="schemas")
+simulator_app = typer.Typer(no_args_is_help=True, help="The SMEV 3 simulator.")
+app.add_typer(simulator_app, name="simulator")
 
 T = TypeVar("T")
 EXIT_INVALID = 1
@@ -575,6 +577,74 @@ def audit(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
             f"{entry.at:%Y-%m-%d %H:%M:%S}", entry.actor, entry.action, entry.target, entry.reason
         )
     _stdout.print(table)
+
+
+# --- the SMEV 3 simulator --------------------------------------------------------------
+
+
+@simulator_app.command("serve")
+def simulator_serve(  # noqa: PLR0917 - each parameter is a command-line option
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="0: any free port")] = 0,
+    system: Annotated[
+        list[str] | None, typer.Option(help="MNEMONIC=CERT_FILE: a caller and its certificate")
+    ] = None,
+    route: Annotated[
+        list[str] | None, typer.Option(help="NAMESPACE=MNEMONIC: who gets these requests")
+    ] = None,
+    schema: Annotated[
+        list[str] | None, typer.Option(help="NAMESPACE=XSD_FILE: business data must validate")
+    ] = None,
+    open_registration: Annotated[
+        bool, typer.Option("--open/--closed", help="take callers with unknown certificates")
+    ] = False,
+    visibility_timeout: Annotated[float, typer.Option(min=0.0, help="seconds to Ack")] = 60.0,
+    failure_rate: Annotated[float, typer.Option(help="share answered SMEVFailure")] = 0.0,
+    drop_rate: Annotated[float, typer.Option(help="share of connections dropped")] = 0.0,
+    duplicate_rate: Annotated[float, typer.Option(help="share delivered twice")] = 0.0,
+    latency: Annotated[float, typer.Option(min=0.0, help="seconds added to answers")] = 0.0,
+    seed: Annotated[int, typer.Option(help="seed of the injected faults")] = 0,
+) -> None:
+    """Serve SMEV 3 message exchange 1.1, 1.2 and 1.3 over SOAP/HTTP until Ctrl-C."""
+    from hub.crypto.keys import load_certificate  # noqa: PLC0415
+    from hub.runtime import stop_event  # noqa: PLC0415
+    from hub.simulator import ExchangeConfig, FaultInjection  # noqa: PLC0415
+    from hub.simulator.server import build_exchange, serve  # noqa: PLC0415
+
+    stop = stop_event()  # first: a stop during start-up is a clean stop too
+    hub = _hub()
+    try:
+        faults = FaultInjection(failure_rate, drop_rate, duplicate_rate, latency, 0.0, seed)
+        systems = {m: load_certificate(_read(Path(f))) for m, f in _pairs(system, "--system")}
+    except (ValueError, HubError) as exc:
+        _fail(str(exc))
+    config = ExchangeConfig(
+        visibility_timeout=visibility_timeout,
+        xsd_dir=hub.settings.effective_smev_xsd_dir,
+        open_registration=open_registration,
+        faults=faults,
+    )
+    schemas = {ns: Path(f) for ns, f in _pairs(schema, "--schema", last=True)}
+    routes = dict(_pairs(route, "--route", last=True))
+    exchange = _guard(lambda: build_exchange(hub.crypto, config, systems, routes, schemas))
+    _guard(lambda: serve(exchange, host, port, _announce, stop))
+
+
+def _pairs(values: list[str] | None, option: str, *, last: bool = False) -> list[tuple[str, str]]:
+    """``KEY=VALUE`` options; ``last`` splits at the last ``=`` (namespaces may hold one)."""
+    pairs = []
+    for value in values or ():
+        key, _, rest = value.rpartition("=") if last else value.partition("=")
+        if not key or not rest:
+            _fail(f"{option} {value!r}: expected KEY=VALUE")
+        pairs.append((key, rest))
+    return pairs
+
+
+def _announce(url: str) -> None:
+    print(f"SMEV 3 simulator on {url}", flush=True)
+    for version in ("1.1", "1.2", "1.3"):
+        print(f"  {version}: {url}/smev/{version}", flush=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,16 @@
+"""The SMEV 3 simulator: the message exchange (``Exchange``) and its SOAP/HTTP server."""
+
+from hub.simulator.config import ExchangeConfig, FaultInjection, Quota
+from hub.simulator.exchange import Agency, Answer, Exchange, Reply
+from hub.simulator.queues import ReplyAddress
+
+__all__ = [
+    "Agency",
+    "Answer",
+    "Exchange",
+    "ExchangeConfig",
+    "FaultInjection",
+    "Quota",
+    "Reply",
+    "ReplyAddress",
+]

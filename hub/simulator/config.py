@@ -1,0 +1,77 @@
+"""How the SMEV 3 simulator behaves: timeouts, checks, quotas and injected faults."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from types import MappingProxyType
+
+ANY_KIND = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """At most ``limit`` messages of one kind of data per sender in each ``period`` seconds."""
+
+    limit: int
+    period: float
+
+    def __post_init__(self) -> None:
+        if self.limit < 0 or self.period <= 0:
+            raise ValueError(f"quota needs limit >= 0 and period > 0, got {self}")
+
+
+@dataclass(frozen=True, slots=True)
+class FaultInjection:
+    """Faults the simulator adds on purpose; every draw comes from ``Random(seed)``.
+
+    ``failure_rate``: share of calls answered with SMEVFailure (nothing is done).
+    ``drop_rate``: share of calls whose connection is closed without an answer, after the
+    call took effect (the client cannot tell whether its message went).
+    ``duplicate_rate``: share of delivered messages that come once more after their Ack.
+    ``latency`` + uniform ``0..latency_jitter``: seconds added before every answer.
+    """
+
+    failure_rate: float = 0.0
+    drop_rate: float = 0.0
+    duplicate_rate: float = 0.0
+    latency: float = 0.0
+    latency_jitter: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("failure_rate", "drop_rate", "duplicate_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within 0..1, got {getattr(self, name)}")
+        if self.latency < 0 or self.latency_jitter < 0:
+            raise ValueError("latency and latency_jitter must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeConfig:
+    """The simulator's rules.
+
+    ``xsd_dir``: the official SMEV schemas; when given, every incoming envelope is validated
+    against its version's schema (InvalidContent otherwise). ``verify_signatures``: check the
+    caller's GOST signature (off only to measure without it: the signature's certificate still
+    names the caller). ``sign_replies``: SMEV signs what it returns (SMEVSignature).
+    ``open_registration``: a caller with an unknown certificate is registered on the fly
+    instead of getting SenderIsNotRegistered. ``quotas``: per namespace of the business data
+    (``"*"``: every kind without its own quota).
+    """
+
+    visibility_timeout: float = 60.0
+    stale_after: timedelta = timedelta(days=2)
+    xsd_dir: Path | None = None
+    verify_signatures: bool = True
+    sign_replies: bool = True
+    open_registration: bool = False
+    quotas: Mapping[str, Quota] = field(default_factory=lambda: MappingProxyType({}))
+    faults: FaultInjection = FaultInjection()
+    status_queue_limit: int = 10_000
+
+    def quota_for(self, namespace: str) -> Quota | None:
+        """The quota that applies to ``namespace``, if any."""
+        return self.quotas.get(namespace) or self.quotas.get(ANY_KIND)
