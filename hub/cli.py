@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
 import typer
 from lxml import etree
@@ -303,7 +303,9 @@ def show_config() -> None:
 
 @app.command("bench")
 def bench(  # noqa: PLR0917 - each parameter is a command-line option
-    suite: Annotated[str, typer.Option(help="smev, translate, backbone or all")] = "all",
+    suite: Annotated[
+        Literal["smev", "translate", "backbone", "all"], typer.Option(help="what to measure")
+    ] = "all",
     seconds: Annotated[float, typer.Option(help="time per SMEV measurement")] = 2.0,
     backend: Annotated[
         list[str] | None, typer.Option(help="GOST backends to measure (default: all available)")

@@ -165,3 +165,9 @@ def test_bad_setting_is_a_clear_error() -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("hub: error: invalid settings: HUB_XML_MAX_DEPTH")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bench_refuses_a_suite_it_does_not_have() -> None:
+    result = hub("bench", "--suite", "smevv")
+    assert result.returncode == 2
+    assert "smevv" in result.stderr and "translate" in result.stderr
