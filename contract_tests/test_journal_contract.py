@@ -640,3 +640,49 @@ def test_an_answer_before_the_request_went_out_changes_nothing(journal: SqlJourn
     journal.complete([Outcome(answer, settles=Settlement("req-1", OutboundState.ANSWERED))])
     stored = journal.outbound("req-1")
     assert stored is not None and stored.state == "pending"
+
+
+def _outbound(journal: SqlJournal, *names: str) -> None:
+    for name in names:
+        journal.create_outbound(name, "zags", "rogdinf", BINARY, f"smev-{name}")
+
+
+def test_a_sender_claims_pending_requests_oldest_first_once(journal: SqlJournal) -> None:
+    _outbound(journal, "req-1", "req-2", "req-3")
+    first = journal.claim_outbound(2, timedelta(minutes=5))
+    assert [(r.request_id, r.state, r.attempts) for r in first] == [
+        ("req-1", OutboundState.SENT, 1), ("req-2", OutboundState.SENT, 1)
+    ]  # fmt: skip
+    assert [r.request_id for r in journal.claim_outbound(10, timedelta(minutes=5))] == ["req-3"]
+    assert journal.claim_outbound(10, timedelta(minutes=5)) == []  # all in flight, none stale
+
+
+def test_a_request_sent_long_ago_without_acceptance_goes_again_with_its_id(
+    journal: SqlJournal,
+) -> None:
+    _outbound(journal, "req-1", "req-2")
+    journal.claim_outbound(10, timedelta(minutes=5))
+    journal.transition_outbound("req-2", OutboundState.ACCEPTED)  # SMEV took this one
+    [again] = journal.claim_outbound(10, timedelta(0))
+    assert (again.request_id, again.smev_message_id, again.attempts) == ("req-1", "smev-req-1", 2)
+    assert journal.claim_outbound(10, timedelta(0))[0].attempts == 3
+    journal.transition_outbound("req-1", OutboundState.FAILED, error="gave up")
+    assert journal.claim_outbound(10, timedelta(0)) == []
+
+
+def test_concurrent_senders_never_claim_the_same_request(journal: SqlJournal) -> None:
+    names = [f"req-{n:03d}" for n in range(60)]
+    _outbound(journal, *names)
+    claimed: list[list[str]] = [[], [], []]
+
+    def sender(mine: list[str]) -> None:
+        while batch := journal.claim_outbound(7, timedelta(minutes=5)):
+            mine.extend(r.request_id for r in batch)
+
+    threads = [threading.Thread(target=sender, args=(mine,)) for mine in claimed]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    everything = [name for mine in claimed for name in mine]
+    assert sorted(everything) == names  # each exactly once

@@ -42,7 +42,7 @@ def _differences(url: str, target: MetaData) -> list[Any]:
 def test_upgrade_an_empty_database_to_head(empty_url: str) -> None:
     assert current_revision(empty_url) is None
     upgrade(empty_url)
-    assert current_revision(empty_url) == head_revision() == "0002"
+    assert current_revision(empty_url) == head_revision() == "0003"
     engine = create_engine(empty_url)
     assert set(inspect(engine).get_table_names()) == TABLES | {"alembic_version"}
     engine.dispose()

@@ -14,9 +14,11 @@ from sqlalchemy import (
     String,
     Table,
     Update,
+    and_,
     any_,
     bindparam,
     func,
+    or_,
     select,
     text,
     update,
@@ -226,6 +228,28 @@ class Statements:
                 error=bindparam("b_error"),
                 updated_at=now_param("b_now"),
             )
+        )
+        self.claimable_outbound = (
+            select(c.request_id)
+            .where(
+                or_(
+                    c.state == OutboundState.PENDING.value,
+                    and_(c.state == OutboundState.SENT.value, c.updated_at < now_param("stale")),
+                )
+            )
+            .order_by(c.created_at, c.request_id)
+            .limit(bindparam("limit"))
+            .with_for_update(skip_locked=True)
+        )
+        self.claim_outbound = (
+            update(outbound_requests)
+            .where(self.among(c.request_id, "ids"))
+            .values(
+                state=OutboundState.SENT.value,
+                attempts=c.attempts + 1,
+                updated_at=now_param("now"),
+            )
+            .returning(*outbound_requests.c)
         )
         self.outbound = select(outbound_requests).where(c.request_id == bindparam("id"))
         self.lock_outbound = self.outbound.with_for_update()

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -353,6 +353,8 @@ class Journal(Protocol):
         answer_inbox_id: str | None = None,
         error: str | None = None,
     ) -> OutboundRequest: ...
+
+    def claim_outbound(self, limit: int, stale_after: timedelta) -> list[OutboundRequest]: ...
 
     def outbound(self, request_id: str) -> OutboundRequest | None: ...
 

@@ -179,4 +179,5 @@ outbound_requests = Table(
     Column("context", JSON, nullable=False, server_default="{}"),
     Column("reply_to", Text),
     Column("inbox_id", String(ID)),  # the message (registry command) that asked for it
+    Index(None, "state", "updated_at"),  # what a sender claims next
 )

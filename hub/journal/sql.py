@@ -13,7 +13,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -573,6 +573,22 @@ class SqlJournal:
             stmt = update(outbound_requests).where(outbound_requests.c.request_id == request_id)
             updated = conn.execute(stmt.values(changes).returning(*outbound_requests.c)).one()
         return _rows.outbound_request(updated)
+
+    def claim_outbound(self, limit: int, stale_after: timedelta) -> list[OutboundRequest]:
+        """Up to ``limit`` requests to send now, oldest first, moved to SENT with an attempt
+        counted: the pending ones and those SENT longer than ``stale_after`` ago without
+        SMEV's acceptance (the sender died or the connection broke: they go again under the
+        same MessageID). Concurrent senders never get the same request (on PostgreSQL the
+        rows are locked and skipped; SQLite serves one process)."""
+        now = _now()
+        with self._write() as conn:
+            found = {"limit": limit, "stale": now - stale_after}
+            ids = list(conn.execute(self._q.claimable_outbound, found).scalars())
+            if not ids:
+                return []
+            rows = conn.execute(self._q.claim_outbound, {"ids": ids, "now": now}).all()
+        claimed = sorted(rows, key=lambda row: (row.created_at, row.request_id))
+        return [_rows.outbound_request(row) for row in claimed]
 
     def outbound(self, request_id: str) -> OutboundRequest | None:
         """One outbound request, or ``None``."""
