@@ -39,20 +39,24 @@ from hub.adapters.gosuslugi.schemas import APPLICATION
 from hub.adapters.gosuslugi.schemas import NS as EPGU_NS
 from hub.adapters.gosuslugi.translate import translate_application
 from hub.adapters.pfr.requests import snils_context
-from hub.adapters.pfr.schemas import COMMONS_NS
-from hub.adapters.pfr.schemas import NS as PFR_NS
-from hub.adapters.pfr.schemas import RESPONSE as PFR_RESPONSE
 from hub.adapters.pfr.translate import translate_snils_response
 from hub.adapters.zags.requests import rogdinf_context
-from hub.adapters.zags.schemas import NS as ZAGS_NS
-from hub.adapters.zags.schemas import RESPONSE as ZAGS_RESPONSE
-from hub.adapters.zags.schemas import TYPES_NS
 from hub.adapters.zags.translate import translate_rogdinf_response
 from hub.bench import _one_core
 from hub.canonical.commands import VerifyBirthRecord, VerifySnils, parse_command
 from hub.journal.api import InboxRecord, InboxStatus, event_id_for
 from hub.processing import cloud_event
 from hub.routing.router import EventDraft
+from hub.simulator.documents import (
+    Answer,
+    Record,
+    Spec,
+    build_tree,
+    rogdinf_record,
+    rogdinf_response,
+    snils_response,
+    upper,
+)
 from hub.xml import parse_xml
 
 TARGET = 5_000.0  # messages per second per kind, one core (issue 4)
@@ -156,40 +160,11 @@ def lookalike(series: str) -> str:
     return f"{numeral.translate(_LOOKALIKE_NUMERAL)}–{letters.translate(_LOOKALIKE_LETTERS)}"
 
 
-def upper(text: str | None) -> str | None:
-    """As PFR and ZAGS write names: upper case, Ё as Е."""
-    return text.upper().replace("Ё", "Е") if text else text
-
-
 def other_date(iso: str, days: int = 1) -> str:
     return (date.fromisoformat(iso) + timedelta(days=days)).isoformat()
 
 
-def _add(parent: etree._Element, ns: str, tag: str, text: str | None = None) -> etree._Element:
-    element = etree.SubElement(parent, f"{{{ns}}}{tag}")
-    element.text = text
-    return element
-
-
 # --- ЕГР ЗАГС: ROGDINFResponse -------------------------------------------------------------
-
-
-_RECORD_ATTRIBUTES = (
-    ("РазделЕГР", "1"), ("НомерЗаписЕГР", "120150000000000170001"), ("НомАГССвид", "170"),
-    ("НомерВерс", "1"), ("ДатаВерс", "2015-05-01"), ("КодСостСтат", "0101"),
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Record:
-    """What ZAGS holds about the child, spelled as ZAGS spells it."""
-
-    name: tuple[str | None, ...]
-    born: str | None  # YYYY-MM-DD, YYYY-MM or YYYY (a partial date), None (absent)
-    certificates: tuple[tuple[str, str], ...]
-    snils: str
-    mother: Person
-    father: Person | None
 
 
 def _other(rng: random.Random, record: Record) -> Record:
@@ -252,86 +227,8 @@ def _name(who: Person) -> dict[str, str]:
     return {"last": who.last, "first": who.first, **({"middle": who.middle} if who.middle else {})}
 
 
-def rogdinf_response(
-    records: Sequence[etree._Element], code: str, request_id: str
-) -> etree._Element:
-    root = etree.Element(ZAGS_RESPONSE, nsmap={"tns": ZAGS_NS, "fnst": TYPES_NS})
-    for key, value in (("ИдЗапрос", request_id), ("ДатаСвед", "2026-03-01"), ("КолДок", "1"),
-                       ("ТипАГСЗапрос", "01")):  # fmt: skip
-        root.set(key, value)
-    holder = _add(root, ZAGS_NS, "СведОтветАГС")
-    holder.set("ИдДок", f"d-{request_id}")
-    holder.set("РезОбраб", code)
-    holder.extend(records)
-    return root
-
-
-def rogdinf_record(held: Record) -> etree._Element:
-    """One СведРегРожд as the official schema has it (root elements in NS, their types'
-    parts in TYPES_NS)."""
-    found = etree.Element(f"{{{ZAGS_NS}}}СведРегРожд")
-    for key, value in _RECORD_ATTRIBUTES:
-        found.set(key, value)
-    _add(found, ZAGS_NS, "ДатаЗапис", "2015-05-01")
-    office = _add(found, ZAGS_NS, "ОрганЗАГС")
-    office.set("НаимЗАГС", "Отдел ЗАГС Кировского района г. Казани")
-    office.set("КодЗАГС", "92701000")
-    for series, number in held.certificates:
-        issued = _add(found, ZAGS_NS, "СвидетРожд")
-        issued.set("ТипСвидет", "1")
-        _add(issued, TYPES_NS, "СерияСвидет", series)
-        _add(issued, TYPES_NS, "НомерСвидет", number)
-        _add(issued, TYPES_NS, "ДатаВыдСвидет", "2015-05-01")
-    details = _add(found, ZAGS_NS, "ПрдСведРег")
-    _add(details, ZAGS_NS, "ПрСчетМатер", "1")
-    _born(_add(details, ZAGS_NS, "СведРодившемся"), held)
-    _parent(details, "СведМать", held.mother)
-    _parent(details, "СведОтец", held.father)
-    _add(details, ZAGS_NS, "ПрСведДокОснОтец", "1")
-    _add(details, ZAGS_NS, "ПрСведДокРод", "1")
-    return found
-
-
-def _born(holder: etree._Element, held: Record) -> None:
-    holder.set("СНИЛС", held.snils)
-    _add(holder, ZAGS_NS, "ПрЖивМертв", "1")
-    _add(holder, ZAGS_NS, "Пол", "2")
-    _zags_name(holder, ZAGS_NS, "ФИОРожд", held.name)
-    if held.born is None or len(held.born) == 10:
-        _add(holder, ZAGS_NS, "ДатаРождКаленд" if held.born else "ПрДатаРожд", held.born or "1")
-    else:  # ZAGS's partial date: the parts it knows, flags for the others
-        year, _, month = held.born.partition("-")
-        parts = _add(holder, ZAGS_NS, "ДатаРождДок")
-        _add(parts, TYPES_NS, "ПрДень", "1")
-        _add(parts, TYPES_NS, "Месяц" if month else "ПрМесяц", str(int(month)) if month else "1")
-        _add(parts, TYPES_NS, "Год", year)
-    place = _add(holder, ZAGS_NS, "МестоРожден")
-    place.set("ПризнМесто", "1")
-    place.set("МестоТекст", "г. Казань")
-
-
-def _parent(details: etree._Element, tag: str, who: Person | None) -> None:
-    if who is None:  # the flag that the record names no such parent: ПрОтец
-        _add(details, ZAGS_NS, f"Пр{tag.removeprefix('Свед')}", "1")
-        return
-    holder = _add(details, ZAGS_NS, tag)
-    _add(holder, TYPES_NS, "ПрГражданство", "1")
-    _zags_name(holder, TYPES_NS, "ФИО", tuple(map(upper, who.name)))
-    _add(holder, TYPES_NS, "ДатаРождКаленд", who.born)
-    for flag in ("ПрМестоРожден", "ПрУдЛичнФЛ", "ПрАдрМЖ"):  # what the hub does not read
-        _add(holder, TYPES_NS, flag, "1")
-
-
-def _zags_name(parent: etree._Element, ns: str, tag: str, parts: Sequence[str | None]) -> None:
-    holder = _add(parent, ns, tag)
-    for part, value in zip(("Фамилия", "Имя", "Отчество"), parts, strict=True):
-        _add(holder, TYPES_NS, part if value else f"Пр{part}", value or "1")
-
-
 # --- PFR: SnilsByAdditionalDataResponse ----------------------------------------------------
 
-_PFR_FIELDS = ("FamilyName", "FirstName", "Patronymic", "Snils", "BirthDate", "Gender")
-Answer = dict[str, str | None]
 PFR_VARIANTS: dict[str, Callable[[Answer, Person, random.Random], object]] = {
     "verified": lambda a, _p, _g: None,
     "verified, formatted SNILS": lambda a, p, _g: a.update(Snils=p.snils),
@@ -383,23 +280,8 @@ def _verify_snils(index: int, who: Person, *, with_snils: bool) -> VerifySnils:
     return command
 
 
-def snils_response(fields: Answer) -> etree._Element:
-    """PFR's answer: the request's data back in upper case, Snils, the document with
-    placeholders for what PFR does not know."""
-    root = etree.Element(PFR_RESPONSE, nsmap={"tns": PFR_NS, "smev": COMMONS_NS})
-    for tag in _PFR_FIELDS:
-        ns = COMMONS_NS if tag in {"FamilyName", "FirstName", "Patronymic"} else PFR_NS
-        _add(root, ns, tag, fields[tag])
-    document = _add(root, COMMONS_NS, "BirthCertificate")
-    for tag, text in (("Series", "IV-АН"), ("Number", "123456"), ("IssueDate", "0001-01-01"),
-                      ("Issuer", "Нет данных")):  # fmt: skip
-        _add(document, COMMONS_NS, tag, text)
-    return root
-
-
 # --- Gosuslugi: ApplicationRequest ---------------------------------------------------------
 
-Spec = tuple[tuple[str, "str | Spec"], ...]
 _BENEFITS = ("101", "102", "205", "301", "407")
 _RELATIONS = ("Mother", "Father", "LegalRepresentative")
 
@@ -411,7 +293,7 @@ def gosuslugi_samples(count: int, seed: int = 3) -> list[Sample]:
     rng, samples = random.Random(seed), []
     for index in range(count):
         root = etree.Element(APPLICATION, nsmap={"se": EPGU_NS})
-        _tree(root, _application(rng, index), EPGU_NS)
+        build_tree(root, _application(rng, index), EPGU_NS)
         target = ReplyTarget(f"inbox-{index}", "eyJzaWQiOjF9", datetime(2026, 3, 1, tzinfo=UTC))
         samples.append(sample(root, partial(_application_events, reply=target)))
     return samples
@@ -485,15 +367,6 @@ def _child(rng: random.Random, child: Person) -> Spec:
                 ("ChildBirthDocNumber", number),
                 ("ChildBirthDocIssueDate", other_date(child.born, 20)))  # fmt: skip
     return (*_people(child, "Child", rng), ("ChildBirthDocRF", document))
-
-
-def _tree(parent: etree._Element, spec: Spec, ns: str) -> None:
-    for tag, value in spec:
-        element = etree.SubElement(parent, f"{{{ns}}}{tag}")
-        if isinstance(value, str):
-            element.text = value
-        else:
-            _tree(element, value, ns)
 
 
 # --- measuring -----------------------------------------------------------------------------
