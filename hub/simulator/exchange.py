@@ -322,10 +322,7 @@ class Exchange:
             reference_message_id=reference_message_id,
         )
         envelope = build_send_request(request, version)
-        message = read_message(XmlDocument(envelope))
-        data, _ = _detach(operation_element(envelope), "SenderProvidedRequestData")
-        self._accept_request(self._system(sender), message, data, as_version(version), None)
-        return message.message_id or ""
+        return self._take_in(envelope, sender, version, requests=True)
 
     def respond(
         self,
@@ -343,9 +340,17 @@ class Exchange:
             status=answer if isinstance(answer, RequestStatus) else None,
         )
         envelope = build_send_response(response, version)
+        return self._take_in(envelope, responder, version, requests=False)
+
+    def _take_in(
+        self, envelope: etree._Element, sender: str, version: str | SmevVersion, *, requests: bool
+    ) -> str:
+        # What an agency sends in process is accepted as if it had come over HTTP, unsigned.
         message = read_message(XmlDocument(envelope))
-        data, _ = _detach(operation_element(envelope), "SenderProvidedResponseData")
-        self._accept_response(self._system(responder), message, data, as_version(version), None)
+        part = "SenderProvidedRequestData" if requests else "SenderProvidedResponseData"
+        data, _ = _detach(operation_element(envelope), part)
+        accept = self._accept_request if requests else self._accept_response
+        accept(self._system(sender), message, data, as_version(version), None)
         return message.message_id or ""
 
     # --- acceptance ------------------------------------------------------------------

@@ -24,7 +24,8 @@ from hub.journal.api import HUB_NAMESPACE
 from hub.routing.router import AgencyRequest
 
 # Legal basis (СНПОСН code, СведОсн/@КодНормОсн): assigned with the access to the kind of
-# data; the default is a placeholder until deployments configure theirs.
+# data. Deployments set theirs (HUB_ZAGS_BASIS_CODE, read at registration); this default is
+# the one the settings carry too.
 DEFAULT_BASIS_CODE = "01"
 CHILD = "1"  # ТипУчАЗ: the child of the birth record (2 the mother, 3 the father)
 BIRTH = "01"  # ТипАГС: birth
