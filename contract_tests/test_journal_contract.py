@@ -686,3 +686,28 @@ def test_concurrent_senders_never_claim_the_same_request(journal: SqlJournal) ->
         thread.join(60)
     everything = [name for mine in claimed for name in mine]
     assert sorted(everything) == names  # each exactly once
+
+
+def test_accepted_moves_only_requests_still_sent(journal: SqlJournal) -> None:
+    _outbound(journal, "req-1", "req-2", "req-3")
+    journal.claim_outbound(2, timedelta(minutes=5))  # req-1 and req-2 go out
+    [answer] = started(journal, "answer")  # answered before SMEV's acceptance was noted
+    journal.complete([Outcome(answer, settles=Settlement("req-2", OutboundState.ANSWERED))])
+    assert journal.mark_accepted(["req-1", "req-2", "req-3", "req-404"]) == 1
+    states = {n: journal.outbound(n).state for n in ("req-1", "req-2", "req-3")}  # type: ignore[union-attr]
+    assert states == {"req-1": "accepted", "req-2": "answered", "req-3": "pending"}
+    assert journal.mark_accepted([]) == 0
+
+
+def test_one_batch_settles_many_requests(journal: SqlJournal) -> None:
+    names = [f"req-{n}" for n in range(5)]
+    _outbound(journal, *names)
+    journal.claim_outbound(10, timedelta(minutes=5))
+    answers = started(journal, *(f"answer-{n}" for n in range(5)))
+    journal.complete(
+        [
+            Outcome(a, settles=Settlement(n, OutboundState.ANSWERED))
+            for a, n in zip(answers, names, strict=True)
+        ]
+    )
+    assert {journal.outbound(n).state for n in names} == {"answered"}  # type: ignore[union-attr]

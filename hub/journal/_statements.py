@@ -220,7 +220,9 @@ class Statements:
             update(outbound_requests)
             .where(
                 c.request_id == bindparam("b_id"),
-                c.state.in_([OutboundState.SENT.value, OutboundState.ACCEPTED.value]),
+                # Not IN (…): an expanding parameter cannot go through executemany, and
+                # one batch settles many requests.
+                or_(c.state == OutboundState.SENT.value, c.state == OutboundState.ACCEPTED.value),
             )
             .values(
                 state=bindparam("b_state"),
