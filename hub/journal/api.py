@@ -281,6 +281,17 @@ class OutboundRequest:
     inbox_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class HealthCounts:
+    """The journal's backlog as ``hub health`` reports it: counts and one time, no content."""
+
+    inbox_unfinished: int  # messages still ``received``: not processed yet, or waiting to retry
+    oldest_unfinished_at: datetime | None  # when the oldest of them was received
+    outbox_pending: int  # events not yet published
+    failed_open: int  # failed messages waiting for an operator
+    outbound_by_state: Mapping[OutboundState, int]  # every state, zero included
+
+
 class Journal(Protocol):
     """The message store. Every method is one transaction."""
 
@@ -356,8 +367,13 @@ class Journal(Protocol):
 
     def claim_outbound(self, limit: int, stale_after: timedelta) -> list[OutboundRequest]: ...
 
+    def mark_accepted(self, request_ids: Sequence[str]) -> int: ...
+
     def outbound(self, request_id: str) -> OutboundRequest | None: ...
 
     def outbound_by_message_id(self, smev_message_id: str) -> OutboundRequest | None: ...
+
+    # --- operations -------------------------------------------------------------------
+    def health_counts(self) -> HealthCounts: ...
 
     def close(self) -> None: ...

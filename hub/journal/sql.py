@@ -31,6 +31,7 @@ from hub.journal.api import (
     FailedMessage,
     FailedStatus,
     Failure,
+    HealthCounts,
     InboundMessage,
     InboxRecord,
     InboxStatus,
@@ -52,11 +53,25 @@ from hub.journal.errors import (
 )
 from hub.journal.lease import Lease, lead
 from hub.journal.migrate import current_revision, head_revision, upgrade_connection
-from hub.journal.schema import failed_messages, outbound_requests, require_aware
+from hub.journal.schema import (
+    failed_messages,
+    inbox,
+    outbound_requests,
+    outbox,
+    require_aware,
+)
 
 _T = TypeVar("_T")
 _NewRow = tuple[str, int, NewEvent]  # (inbox id, position, event)
 _InboxLike = AnyRow | InboxRecord  # what a failure record is made from
+
+# ``hub health``: each one an index range (status, unpublished, state), never the contents.
+_UNFINISHED = select(func.count(), func.min(inbox.c.received_at)).where(
+    inbox.c.status == InboxStatus.RECEIVED.value
+)
+_UNPUBLISHED = select(func.count()).where(outbox.c.published_at.is_(None))
+_OPEN_FAILURES = select(func.count()).where(failed_messages.c.status == FailedStatus.OPEN.value)
+_BY_STATE = select(outbound_requests.c.state, func.count()).group_by(outbound_requests.c.state)
 
 
 def _status_of(outcome: Outcome | None) -> InboxStatus:
@@ -574,6 +589,21 @@ class SqlJournal:
             updated = conn.execute(stmt.values(changes).returning(*outbound_requests.c)).one()
         return _rows.outbound_request(updated)
 
+    def mark_accepted(self, request_ids: Sequence[str]) -> int:
+        """Move those of ``request_ids`` still SENT to ACCEPTED (SMEV took them); a request
+        already answered or settled meanwhile stays as it is. How many moved."""
+        if not request_ids:
+            return 0
+        column = outbound_requests.c
+        stmt = (
+            update(outbound_requests)
+            .where(column.request_id.in_(list(request_ids)))
+            .where(column.state == OutboundState.SENT.value)
+            .values(state=OutboundState.ACCEPTED.value, updated_at=_now())
+        )
+        with self._write() as conn:
+            return conn.execute(stmt).rowcount
+
     def claim_outbound(self, limit: int, stale_after: timedelta) -> list[OutboundRequest]:
         """Up to ``limit`` requests to send now, oldest first, moved to SENT with an attempt
         counted: the pending ones and those SENT longer than ``stale_after`` ago without
@@ -597,6 +627,24 @@ class SqlJournal:
     def outbound_by_message_id(self, smev_message_id: str) -> OutboundRequest | None:
         """The request sent under this SMEV message id (an answer's OriginalMessageId)."""
         return self._one_outbound(self._q.outbound_by_message_id, smev_message_id)
+
+    # --- operations -----------------------------------------------------------------------
+
+    def health_counts(self) -> HealthCounts:
+        """Unfinished inbox messages (and when the oldest arrived), unpublished events, open
+        failures and outbound requests per state, read in one transaction."""
+        with self._read() as conn:
+            unfinished, oldest = conn.execute(_UNFINISHED).one()
+            pending = conn.execute(_UNPUBLISHED).scalar_one()
+            failed = conn.execute(_OPEN_FAILURES).scalar_one()
+            states: dict[str, int] = {state: n for state, n in conn.execute(_BY_STATE)}
+        return HealthCounts(
+            inbox_unfinished=unfinished,
+            oldest_unfinished_at=oldest,
+            outbox_pending=pending,
+            failed_open=failed,
+            outbound_by_state={s: int(states.get(s.value, 0)) for s in OutboundState},
+        )
 
     def _one_outbound(self, stmt: Any, key: str) -> OutboundRequest | None:
         with self._read() as conn:

@@ -15,6 +15,7 @@ from pathlib import Path
 from lxml import etree
 
 from hub.errors import SchemaValidationError
+from hub.paths import schemas_dir
 from hub.xml.xsd import validate_xsd
 
 AGENCY = "gosuslugi"
@@ -31,7 +32,7 @@ ACCEPTED = f"{{{NS}}}ApplicationAccepted"
 STATUS_EVENT = f"{{{EVENT_NS}}}orderStatusEvent"
 STATUS_RESPONSE = f"{{{EVENT_NS}}}orderStatusEventResponse"
 
-SCHEMA_DIR = Path(__file__).resolve().parents[3] / "schemas" / "gosuslugi"
+SCHEMA_DIR = schemas_dir() / "gosuslugi"
 ENROLLMENT_XSD = SCHEMA_DIR / "school-enrollment-1.0.0.xsd"
 ORDER_STATUS_XSD = SCHEMA_DIR / "order-status-3.1.1.xsd"
 _BY_NAMESPACE = {NS: ENROLLMENT_XSD, EVENT_NS: ORDER_STATUS_XSD}

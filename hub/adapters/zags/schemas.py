@@ -16,6 +16,7 @@ from pathlib import Path
 from lxml import etree
 
 from hub.config import Settings
+from hub.paths import schemas_dir
 from hub.xml.xsd import validate_xsd
 
 AGENCY = "zags"
@@ -31,7 +32,7 @@ XSD = Path("agencies/zags/rogdinf-4.0.1/zags-rogdinf-ru-root.xsd")
 
 DIRECTIVE_NS = "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/directive/1.3"
 REGISTRY = f"{{{DIRECTIVE_NS}}}Registry"
-OWN_SCHEMAS = Path(__file__).resolve().parents[3] / "schemas" / "zags"
+OWN_SCHEMAS = schemas_dir() / "zags"
 
 
 class Notice(StrEnum):

@@ -1,0 +1,224 @@
+"""``hub health``: can this hub reach what it needs, and is work piling up?
+
+Checks the broker (and its queue depths), the journal's database (and its backlog) and the
+SMEV endpoint at once, each within a time limit, so a container health check never hangs.
+The report holds names, counts and ages only: no message content, no personal data.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+import requests
+from rich.console import Group
+from rich.table import Table
+
+from hub.bootstrap import Hub
+from hub.errors import RetryableError
+from hub.journal.api import HealthCounts
+from hub.logging import mask_text
+
+T = TypeVar("T")
+CheckName = Literal["broker", "database", "smev"]
+CHECKS: tuple[CheckName, ...] = ("broker", "database", "smev")
+OK, NOT_CONFIGURED, IN_PROCESS = "ok", "not configured", "in-process"  # healthy
+UNREACHABLE, FAILING = "unreachable", "failing"  # no answer; an answer that is a refusal
+# What "no answer" looks like; anything else raised came from a dependency that answered.
+_NO_ANSWER = (RetryableError, OSError, requests.RequestException)
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One dependency: ``ok``, ``not configured`` or ``in-process`` (healthy); ``unreachable``
+    or ``failing`` (it answered with a refusal: missing topology, outdated schema)."""
+
+    name: str
+    status: str
+    detail: str = ""
+
+    @property
+    def healthy(self) -> bool:
+        return self.status in (OK, NOT_CONFIGURED, IN_PROCESS)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    """What ``hub health`` prints; unhealthy when a dependency is unreachable or the oldest
+    unprocessed message has waited longer than ``max_age`` seconds."""
+
+    checks: tuple[Check, ...]
+    queue_depths: Mapping[str, int] = field(default_factory=dict)
+    counts: HealthCounts | None = None
+    oldest_age: float | None = None  # seconds the oldest unprocessed message has waited
+    max_age: float | None = None
+
+    @property
+    def too_old(self) -> bool:
+        limit, age = self.max_age, self.oldest_age
+        return limit is not None and age is not None and age > limit
+
+    @property
+    def healthy(self) -> bool:
+        return all(check.healthy for check in self.checks) and not self.too_old
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as JSON-friendly values."""
+        return {
+            "healthy": self.healthy,
+            "checks": {c.name: {"status": c.status, "detail": c.detail} for c in self.checks},
+            "queue_depths": dict(self.queue_depths),
+            "journal": _counts_dict(self.counts),
+            "oldest_unprocessed_age_seconds": self.oldest_age,
+            "max_age_seconds": self.max_age,
+            "too_old": self.too_old,
+        }
+
+
+def _counts_dict(counts: HealthCounts | None) -> dict[str, Any] | None:
+    if counts is None:
+        return None
+    return {
+        "inbox_unfinished": counts.inbox_unfinished,
+        "outbox_pending": counts.outbox_pending,
+        "failed_open": counts.failed_open,
+        "outbound_by_state": {s.value: n for s, n in counts.outbound_by_state.items()},
+    }
+
+
+class _Attempt(Generic[T]):
+    """``action`` in a daemon thread: a dependency that never answers cannot hold the check
+    (nor the process's exit) beyond its deadline."""
+
+    def __init__(self, name: str, action: Callable[[], T], describe: Callable[[T], str]) -> None:
+        self.name, self.describe = name, describe
+        self.result: T | None = None
+        self.error: str | None = None
+        self.status = UNREACHABLE
+        self._thread = threading.Thread(target=self._run, args=(action,), daemon=True)
+        self._thread.start()
+
+    def _run(self, action: Callable[[], T]) -> None:
+        try:
+            self.result = action()
+        except Exception as exc:  # any failure makes the check unhealthy; the report says why
+            self.status = UNREACHABLE if isinstance(exc, _NO_ANSWER) else FAILING
+            self.error = mask_text(f"{type(exc).__name__}: {' '.join(str(exc).split())}")
+
+    def wait(self, deadline: float) -> Check:
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        if self._thread.is_alive():
+            return Check(self.name, UNREACHABLE, "no answer in time")
+        if self.error is not None or self.result is None:
+            return Check(self.name, self.status, self.error or "no answer")
+        return Check(self.name, OK, self.describe(self.result))
+
+
+_Probe = _Attempt[Any] | Check  # a check under way, or one settled without asking anybody
+
+
+def check_health(
+    hub: Hub,
+    *,
+    timeout: float = 5.0,
+    max_age: float | None = None,
+    only: Collection[CheckName] = CHECKS,
+    now: datetime | None = None,
+) -> HealthReport:
+    """Check the dependencies in ``only`` at once, each given ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    probes = {name: _PROBES[name](hub, timeout) for name in CHECKS if name in only}
+    checks = {n: p.wait(deadline) if isinstance(p, _Attempt) else p for n, p in probes.items()}
+    depths: dict[str, int] = _answer(probes, checks, "broker") or {}
+    counts: HealthCounts | None = _answer(probes, checks, "database")
+    oldest = counts.oldest_unfinished_at if counts is not None else None
+    at = now or datetime.now(UTC)
+    age = max(0.0, (at - oldest).total_seconds()) if oldest is not None else None
+    return HealthReport(tuple(checks.values()), depths, counts, age, max_age)
+
+
+def _answer(
+    probes: Mapping[CheckName, _Probe], checks: Mapping[CheckName, Check], name: CheckName
+) -> Any:
+    # Only what came in time: an answer arriving after its check said "no answer" is not used.
+    probe = probes.get(name)
+    return probe.result if isinstance(probe, _Attempt) and checks[name].status == OK else None
+
+
+def _broker(hub: Hub, _timeout: float) -> _Probe:
+    # memory:// lives inside each process: another process has nothing to reach or count.
+    if hub.settings.broker_url.get_secret_value().startswith("memory://"):
+        return Check("broker", IN_PROCESS, "memory:// broker: nothing to reach")
+    # Lambdas, not bound methods: building the part (hub.bus, hub.journal) happens in the
+    # thread too, and opening PostgreSQL's journal connects.
+    return _Attempt("broker", lambda: hub.bus.queue_depths(), _ready)  # noqa: PLW0108
+
+
+def _database(hub: Hub, _timeout: float) -> _Probe:
+    return _Attempt("database", lambda: hub.journal.health_counts(), _backlog)  # noqa: PLW0108
+
+
+def _smev(hub: Hub, timeout: float) -> _Probe:
+    endpoint = hub.settings.smev_endpoint
+    if endpoint is None:
+        return Check("smev", NOT_CONFIGURED, "HUB_SMEV_ENDPOINT is not set")
+    return _Attempt("smev", lambda: _ping(endpoint, timeout), _http)
+
+
+_PROBES: dict[str, Callable[[Hub, float], _Probe]] = {
+    "broker": _broker,
+    "database": _database,
+    "smev": _smev,
+}
+
+
+def _ready(depths: dict[str, int]) -> str:
+    return f"{sum(depths.values())} messages ready in {len(depths)} queues"
+
+
+def _ping(endpoint: str, timeout: float) -> int:
+    # Any HTTP answer proves the endpoint is there; a GET changes nothing on a SOAP service.
+    with requests.get(endpoint, timeout=timeout, stream=True, allow_redirects=False) as reply:
+        return reply.status_code
+
+
+def _http(status: int) -> str:
+    return f"answered HTTP {status}"
+
+
+def _backlog(counts: HealthCounts) -> str:
+    return f"{counts.inbox_unfinished} unprocessed, {counts.outbox_pending} unpublished"
+
+
+def render(report: HealthReport) -> Group:
+    """The report as Rich tables: dependencies, then the backlog and queue depths."""
+    verdict = "[green]healthy[/green]" if report.healthy else "[red]UNHEALTHY[/red]"
+    checks = Table(title=f"hub health: {verdict}")
+    for column in ("dependency", "status", "detail"):
+        checks.add_column(column)
+    for check in report.checks:
+        colour = "green" if check.status == OK else "red" if not check.healthy else "yellow"
+        checks.add_row(check.name, f"[{colour}]{check.status}[/{colour}]", check.detail)
+    return Group(checks, _backlog_table(report))
+
+
+def _backlog_table(report: HealthReport) -> Table:
+    table = Table(title="backlog", show_header=False)
+    age = report.oldest_age
+    limit = f" (limit {report.max_age:g} s)" if report.max_age is not None else ""
+    table.add_row("oldest unprocessed", ("—" if age is None else f"{age:.0f} s") + limit)
+    for name, value in (_counts_dict(report.counts) or {}).items():
+        table.add_row(name.replace("_", " "), _plain(value))
+    for queue, depth in sorted(report.queue_depths.items()):
+        table.add_row(f"queue {queue}", str(depth))
+    return table
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, Mapping):
+        return ", ".join(f"{key} {count}" for key, count in value.items())
+    return str(value)
