@@ -34,7 +34,14 @@ typecheck: install
 bench: install
 	$(BIN)/hub bench
 
+GOST_ENGINE := libengine-gost-openssl
+
+## the main job end to end on the embedded default (installs OpenSSL's GOST engine when it can)
 demo: install
+	@dpkg -s $(GOST_ENGINE) >/dev/null 2>&1 \
+	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	       && { apt-get install -y -qq $(GOST_ENGINE) || { apt-get update -qq && apt-get install -y -qq $(GOST_ENGINE); }; }; } \
+	  || echo "make demo: cannot install $(GOST_ENGINE) here; the demo runs on pure-Python GOST"
 	$(BIN)/hub demo
 
 clean:

@@ -7,8 +7,9 @@ until a part is first used.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
 from typing import Any, cast
 
@@ -22,8 +23,11 @@ from hub.operations import Operations
 from hub.processing import Processor
 from hub.relay import Relay
 from hub.routing.api import Bus
+from hub.routing.ratelimit import RateLimiter
 from hub.routing.router import Router
 from hub.routing.topology import Topology, build_topology
+from hub.smev.client import SmevClient, SmevClientSettings
+from hub.smev.transport import HttpTransport, Transport
 from hub.worker import Worker, WorkerSettings
 from hub.xml import XmlLimits
 
@@ -125,7 +129,19 @@ class Hub:
             self.xml_limits,
             frozenset(self.settings.agencies),
             lookup=self.journal.outbound_by_message_id,
+            trusted=self.trusted_certificates,
         )
+
+    @cached_property
+    def trusted_certificates(self) -> frozenset[str] | None:
+        """Fingerprints of HUB_TRUSTED_CERTIFICATES; None when the list is empty."""
+        paths = self.settings.trusted_certificates
+        if not paths:
+            return None
+        try:
+            return frozenset(load_certificate(path.read_bytes()).sha256 for path in paths)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read a trusted certificate: {exc}") from exc
 
     @cached_property
     def worker(self) -> Worker:
@@ -141,12 +157,38 @@ class Hub:
         return Relay(self.journal, self.bus, self.topology)
 
     @cached_property
+    def transport(self) -> Transport:
+        override: Transport | None = self._override("transport")
+        if override is not None:
+            return override
+        endpoint = self.settings.smev_endpoint
+        if endpoint is None:
+            raise ConfigurationError("the SMEV client needs HUB_SMEV_ENDPOINT (SMEV's SOAP URL)")
+        return HttpTransport(endpoint, self.settings.smev_timeout)
+
+    @cached_property
+    def smev_client(self) -> SmevClient:
+        s = self.settings
+        settings = SmevClientSettings(
+            version=s.smev_version,
+            node_id=s.smev_node_id,
+            batch=s.smev_batch,
+            poll_interval=s.smev_poll_interval,
+            resend_after=timedelta(seconds=s.smev_resend_after),
+            status_every=s.smev_status_every,
+        )
+        return SmevClient(
+            self.journal, self.bus, self.topology, self.router, self.transport, self.signer,
+            settings, RateLimiter(_rate_limits(s.smev_rate_limits)), self.xml_limits,
+        )  # fmt: skip
+
+    @cached_property
     def operations(self) -> Operations:
         return Operations(self.journal, self.worker)
 
     def close(self) -> None:
         """Release connections (only those that were opened)."""
-        for name in ("bus", "journal"):
+        for name in ("transport", "bus", "journal"):
             part = self.__dict__.get(name)
             if part is not None and name not in self.overrides:
                 part.close()
@@ -159,6 +201,15 @@ def _load_plugin(spec: str) -> Callable[[Router], None]:
     except (ImportError, AttributeError) as exc:
         raise ConfigurationError(f"cannot load adapter plug-in {spec!r}: {exc}") from exc
     return cast(Callable[[Router], None], plugin)
+
+
+def _rate_limits(limits: Mapping[str, float]) -> dict[tuple[str, str], float]:
+    # "zags" limits every kind of the agency, "zags:rogdinf" one kind.
+    parsed: dict[tuple[str, str], float] = {}
+    for key, rate in limits.items():
+        agency, _, kind = key.partition(":")
+        parsed[(agency, kind or "*")] = rate
+    return parsed
 
 
 def bootstrap(settings: Settings | None = None, **overrides: Any) -> Hub:

@@ -420,10 +420,19 @@ def relay() -> None:
     _serve("relay")
 
 
+@app.command("smev-client")
+def smev_client() -> None:
+    """Poll SMEV (GetRequest, GetResponse, GetStatus) and send the hub's requests and answers
+    to HUB_SMEV_ENDPOINT until SIGTERM."""
+    _serve("smev_client")
+
+
 @app.command("run")
 def run_all() -> None:
-    """Worker and relay in one process (the only way with the in-memory broker)."""
-    _serve("worker", "relay")
+    """Worker, relay and (with HUB_SMEV_ENDPOINT) the SMEV client in one process: the only
+    way with the in-memory broker."""
+    with_smev = ("smev_client",) if _settings().smev_endpoint else ()
+    _serve("worker", "relay", *with_smev)
 
 
 @failed_app.command("list")
@@ -581,6 +590,39 @@ def audit(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
     _stdout.print(table)
 
 
+@app.command("demo")
+def demo(
+    students: Annotated[int, typer.Option(min=1, help="students checked with ZAGS and PFR")] = 200,
+    applications: Annotated[int, typer.Option(min=1, help="Gosuslugi applications")] = 50,
+    seed: Annotated[int, typer.Option(help="seed of the population and the faults")] = 2026,
+) -> None:
+    """The main job end to end on the embedded default: the SMEV simulator with ZAGS, PFR
+    and Gosuslugi, the hub on SQLite and the in-process broker, a reference registry."""
+    from rich.console import Console  # noqa: PLC0415
+
+    from hub.crypto import select_backend  # noqa: PLC0415
+    from hub.demo import DemoError, Scenario, run_demo  # noqa: PLC0415
+    from hub.logging import configure_logging  # noqa: PLC0415
+
+    settings = _settings()
+    configure_logging(level="ERROR", json=False)
+    console = Console()
+    backend = select_backend(settings.crypto_backend)
+    scenario = Scenario(students=students, applications=applications, seed=seed)
+    if backend.name != "openssl":
+        console.print(
+            "[yellow]OpenSSL's GOST engine is missing (apt-get install libengine-gost-openssl):"
+            " pure-Python GOST, scenario scaled to a fifth[/]"
+        )
+        scenario = scenario.scaled(0.2)
+    try:
+        stats, table = run_demo(scenario, backend, settings.reference_dir, console)
+    except DemoError as exc:
+        _fail(str(exc), 1)
+    console.print(table)
+    console.print(f"[green]every message accounted for[/] ({stats.elapsed:.1f} s)")
+
+
 # --- the SMEV 3 simulator --------------------------------------------------------------
 
 
@@ -647,6 +689,39 @@ def _announce(url: str) -> None:
     print(f"SMEV 3 simulator on {url}", flush=True)
     for version in ("1.1", "1.2", "1.3"):
         print(f"  {version}: {url}/smev/{version}", flush=True)
+
+
+# --- health ----------------------------------------------------------------------------
+
+
+@app.command("health")
+def health(
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
+    check: Annotated[
+        list[str] | None,
+        typer.Option(help="only these: broker, database, smev (default: all three)"),
+    ] = None,
+    max_age: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="unhealthy if the oldest unprocessed message is older (s)"),
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=0.1, help="seconds each dependency gets")] = 5.0,
+) -> None:
+    """Broker, database and SMEV reachable, queue depths, backlog; exit 1 if unhealthy."""
+    from hub.health import CHECKS, check_health, render  # noqa: PLC0415
+
+    unknown = sorted(set(check or ()) - set(CHECKS))
+    if unknown:
+        _fail(f"--check {', '.join(unknown)}: expected one of {', '.join(CHECKS)}")
+    only = [name for name in CHECKS if name in (check or CHECKS)]
+    hub = _hub()
+    report = check_health(hub, timeout=timeout, max_age=max_age, only=only)
+    if as_json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        _stdout.print(render(report))
+    if not report.healthy:
+        raise typer.Exit(EXIT_INVALID)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     crypto_backend: Literal["auto", "openssl", "pure"] = Field(
         "auto", description="GOST implementation: OpenSSL's engine, pure Python, or auto"
     )
+    trusted_certificates: tuple[Path, ...] = Field(
+        (),
+        description="certificate files (PEM/DER) whose signatures the hub accepts, SMEV's "
+        "first; none: any valid signature (development only)",
+    )
     signing_key: Path | None = Field(None, description="PEM PKCS#8 GOST private key file")
     signing_cert: Path | None = Field(None, description="X.509 certificate (PEM or DER) file")
     signing_key_pin: SecretStr | None = Field(
@@ -65,6 +70,29 @@ class Settings(BaseSettings):
     )
     smev_xsd_dir: Path | None = Field(
         None, description="official SMEV schemas; default <reference_dir>/smev/xsd"
+    )
+    smev_endpoint: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="SMEV 3 SOAP endpoint of smev_version (none: no SMEV client runs)",
+    )
+    smev_node_id: str | None = Field(
+        None, max_length=50, description="NodeID sent and polled for (one per hub deployment)"
+    )
+    smev_poll_interval: float = Field(
+        1.0, gt=0, description="seconds between polls while SMEV's queues are empty"
+    )
+    smev_batch: int = Field(50, ge=1, le=1000, description="messages taken or sent per round")
+    smev_resend_after: float = Field(
+        30.0, gt=0, description="seconds before a request SMEV did not accept is sent again"
+    )
+    smev_timeout: float = Field(30.0, gt=0, description="seconds to wait for SMEV's answer")
+    smev_status_every: float = Field(
+        10.0, ge=0, description="seconds between reads of SMEV's delivery statuses (0: never)"
+    )
+    smev_rate_limits: dict[str, float] = Field(
+        default_factory=dict,
+        description='messages per second to SMEV, JSON: {"zags": 20, "pfr:snils": 5}',
     )
     zags_basis_code: str = Field(
         "01",

@@ -39,6 +39,7 @@ from hub.routing.router import (
     UnknownAgencyError,
 )
 from hub.smev.build import new_message_id
+from hub.smev.client import REFUSAL_SOURCE
 from hub.smev.read import SmevMessage, read_message
 from hub.xml import XmlLimits, parse_message
 
@@ -60,6 +61,12 @@ class UnknownRequestError(PermanentError):
     code = "UNKNOWN_REQUEST"
 
 
+class UntrustedSignerError(SignatureError):
+    """Valid signatures, but none by a certificate in the hub's trust list."""
+
+    code = "UNTRUSTED_SIGNER"
+
+
 class RetryBudgetSpentError(PermanentError):
     code = "RETRY_BUDGET_SPENT"
 
@@ -75,6 +82,8 @@ class Processor:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # The hub's own requests by SMEV MessageID, to read an answer against what was asked.
     lookup: Callable[[str], OutboundRequest | None] = field(default=lambda _message_id: None)
+    # Fingerprints of the certificates whose signatures count; None: any valid signature.
+    trusted: frozenset[str] | None = None
 
     def process(self, record: InboxRecord) -> Outcome:
         """Events or a permanent failure; a ``RetryableError`` propagates to the caller."""
@@ -102,6 +111,8 @@ class Processor:
         if record.source == REGISTRY_SOURCE:
             command = _command(record.raw)
             return self.router.command_handler(command.get("type"))(command, record)
+        if record.source == REFUSAL_SOURCE:
+            return _refusal(record.raw)
         message = self._smev_message(record)
         if message.original_message_id and _answers_the_hub(message, self.router):
             return self._answer(message)
@@ -129,7 +140,7 @@ class Processor:
         document = parse_message(record.raw, record.content_type, self.limits)
         message = read_message(document)
         if self.verifier is not None:
-            _check_signatures(self.verifier, message)
+            _check_signatures(self.verifier, message, self.trusted)
         return message
 
     def _events(self, record: InboxRecord, drafts: Sequence[EventDraft]) -> list[NewEvent]:
@@ -180,6 +191,20 @@ def _rejection(message: SmevMessage, request: AnsweredRequest) -> Translation:
     return Translation([draft], answers=request.request_id, rejected=True)
 
 
+def _refusal(raw: bytes) -> Translation:
+    """SMEV refused a message the hub sent, for good (see ``hub.smev.client``)."""
+    try:
+        refusal = json.loads(raw)
+        fault = refusal["fault"]
+        code = str(fault.get("code") or fault.get("type") or "SMEV")
+        reason = str(fault.get("description") or fault.get("faultstring") or fault.get("type"))
+        request_id, agency, kind = refusal["request_id"], refusal["agency"], refusal["kind"]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CommandFormatError(f"unreadable SMEV refusal record ({exc!r})") from exc
+    draft = request_rejected(request_id, agency, kind, code, reason)
+    return Translation([draft], answers=request_id, rejected=True)
+
+
 def _outbound(request: AgencyRequest) -> NewOutbound:
     return NewOutbound(
         request.request_id,
@@ -209,7 +234,9 @@ def _command(raw: bytes) -> Mapping[str, Any]:
     return command
 
 
-def _check_signatures(verifier: XmlVerifier, message: SmevMessage) -> None:
+def _check_signatures(
+    verifier: XmlVerifier, message: SmevMessage, trusted: frozenset[str] | None
+) -> None:
     reports = verifier.verify_all(message.root)
     if not reports:
         raise SignatureError("message carries no signature (SMEV messages must be signed)")
@@ -222,6 +249,13 @@ def _check_signatures(verifier: XmlVerifier, message: SmevMessage) -> None:
                 f"signature over {report.reference} is invalid ({reason})",
                 reference=report.reference,
             )
+    if trusted is not None and not any(r.certificate_sha256 in trusted for r in reports):
+        signers = sorted({r.certificate_sha256 or "?" for r in reports})
+        raise UntrustedSignerError(
+            f"no signature is by a certificate the hub trusts (signers' SHA-256: "
+            f"{', '.join(signers)}; add SMEV's current certificate to HUB_TRUSTED_CERTIFICATES)",
+            signers=signers,
+        )
 
 
 def failure_of(exc: BaseException, record: InboxRecord) -> Failure:

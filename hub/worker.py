@@ -191,7 +191,8 @@ class Worker:
         if record.attempts > self.settings.retry_budget:
             return budget_spent(record, self.settings.retry_budget)
         queue = delivery.queue if delivery is not None else ""
-        if queue == self.topology.unrouted_queue.name:
+        # Unrouted with no agency: processing says what it is (or handles it after all).
+        if queue == self.topology.unrouted_queue.name and record.agency is not None:
             return self._failed(
                 record,
                 UnknownAgencyError(
@@ -233,9 +234,10 @@ class Worker:
         source = str(
             delivery.headers.get(SOURCE_HEADER) or (REGISTRY_SOURCE if is_command else "amqp")
         )
-        agency = delivery.headers.get(AGENCY_HEADER) or (
-            None if is_command else delivery.routing_key
-        )
+        if AGENCY_HEADER in delivery.headers:  # set, and empty when no agency claims it
+            agency = delivery.headers[AGENCY_HEADER] or None
+        else:
+            agency = None if is_command else delivery.routing_key
         return InboundMessage(
             source=source,
             external_id=delivery.message_id or hashlib.sha256(delivery.body).hexdigest(),

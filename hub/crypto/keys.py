@@ -9,6 +9,7 @@ structures are declared here.
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -223,6 +224,11 @@ class Certificate:
 
     def to_pem(self) -> bytes:
         return bytes(pem.armor("CERTIFICATE", self.der))
+
+    @property
+    def sha256(self) -> str:
+        """The certificate's SHA-256 fingerprint (hex of its DER): how the hub pins it."""
+        return hashlib.sha256(self.der).hexdigest()
 
     def to_base64(self) -> str:
         return base64.b64encode(self.der).decode("ascii")

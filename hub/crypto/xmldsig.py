@@ -142,6 +142,7 @@ class SignatureReport:
     certificate: CertificateInfo | None
     expired: bool | None
     error: str | None = None
+    certificate_sha256: str | None = None  # fingerprint of the signer's certificate
 
     @property
     def valid(self) -> bool:
@@ -157,6 +158,7 @@ class SignatureReport:
             "certificate": self.certificate.to_dict() if self.certificate else None,
             "expired": self.expired,
             "error": self.error,
+            "certificate_sha256": self.certificate_sha256,
         }
 
 
@@ -192,6 +194,7 @@ class XmlVerifier:
             parts.signature_method,
             cert_info,
             not certificate.is_valid_at(now),
+            certificate_sha256=certificate.sha256,
         )
 
     def _digest_valid(self, parts: _SignatureParts) -> bool:

@@ -94,14 +94,28 @@ class Router:
     inbound: dict[str, InboundHandler] = field(default_factory=dict)
     answers: dict[str, AnswerHandler] = field(default_factory=dict)
     commands: dict[str, CommandHandler] = field(default_factory=dict)
+    agencies: dict[str, str] = field(default_factory=dict)  # content name → agency
 
-    def register_inbound(self, content_name: str, handler: InboundHandler) -> None:
-        """Handle SMEV messages whose business root element is ``{namespace}LocalName``."""
+    def register_inbound(
+        self, content_name: str, handler: InboundHandler, agency: str | None = None
+    ) -> None:
+        """Handle SMEV messages whose business root element is ``{namespace}LocalName``
+        (sent by ``agency``: the SMEV client puts them on its work queue)."""
         self.inbound[content_name] = handler
+        if agency is not None:
+            self.agencies[content_name] = agency
 
-    def register_answer(self, content_name: str, handler: AnswerHandler) -> None:
+    def register_answer(
+        self, content_name: str, handler: AnswerHandler, agency: str | None = None
+    ) -> None:
         """Handle responses to the hub's own requests whose business root is ``content_name``."""
         self.answers[content_name] = handler
+        if agency is not None:
+            self.agencies[content_name] = agency
+
+    def agency_of(self, content_name: str | None) -> str | None:
+        """The agency whose adapter handles this business content, if one does."""
+        return self.agencies.get(content_name or "")
 
     def register_command(self, command_type: str, handler: CommandHandler) -> None:
         self.commands[command_type] = handler

@@ -139,6 +139,8 @@ class Exchange:
         self._routes: dict[str, str] = {}
         self._schemas: dict[str, Path] = {}
         self._seen: set[str] = set()
+        self._damaged: set[str] = set()
+        self._damage_next: dict[str, int] = {}
         self._seen_order: deque[tuple[datetime, str]] = deque()
         self._quota_use: dict[tuple[str, str], tuple[int, int]] = {}
         self._operations: dict[str, Callable[[XmlDocument, etree._Element, SmevVersion], bytes]]
@@ -163,6 +165,23 @@ class Exchange:
         certificate = self_signed_certificate(backend, key, SMEV.name)
         signer = XmlSigner(LocalKeySigner(backend, key, certificate), backend)
         return cls(verifier=XmlVerifier(backend), signer=signer, config=config, clock=clock)
+
+    def damage_next(self, sender: str, count: int = 1) -> None:
+        """Deliver the next ``count`` messages ``sender`` sends altered after SMEV signed
+        them (as by a proxy re-encoding them): their signatures no longer verify."""
+        with self._lock:
+            self._damage_next[sender] = self._damage_next.get(sender, 0) + count
+
+    def renew_certificate(self, backend: GostBackend) -> Certificate:
+        """SMEV signs with a new key and certificate from now on, as after its yearly
+        renewal; systems that pin the old certificate refuse what it signs until told."""
+        if not self.config.sign_replies:
+            raise ConfigurationError("this simulator does not sign its replies")
+        key = generate_private_key()
+        certificate = self_signed_certificate(backend, key, SMEV.name)
+        with self._lock:
+            self._signer = XmlSigner(LocalKeySigner(backend, key, certificate), backend)
+        return certificate
 
     @property
     def certificate(self) -> Certificate | None:
@@ -350,7 +369,11 @@ class Exchange:
         part = "SenderProvidedRequestData" if requests else "SenderProvidedResponseData"
         data, _ = _detach(operation_element(envelope), part)
         accept = self._accept_request if requests else self._accept_response
-        accept(self._system(sender), message, data, as_version(version), None)
+        with self._lock:
+            if self._damage_next.get(sender):
+                self._damage_next[sender] -= 1
+                self._damaged.add(message.message_id or "")
+            accept(self._system(sender), message, data, as_version(version), None)
         return message.message_id or ""
 
     # --- acceptance ------------------------------------------------------------------
@@ -615,7 +638,10 @@ class Exchange:
         # A redelivery is the same signed bytes.
         cached = letter.wire.get(version)
         if cached is None:
-            cached = serialize(self._envelope(letter, version, self._signer))
+            envelope = self._envelope(letter, version, self._signer)
+            if letter.message_id in self._damaged:
+                _alter_content(envelope)
+            cached = serialize(envelope)
             letter.wire[version] = cached
         return cached
 
@@ -635,6 +661,14 @@ class Exchange:
 
     def _serialize(self, envelope: etree._Element) -> bytes:
         return serialize(envelope)
+
+
+def _alter_content(envelope: etree._Element) -> None:
+    content = envelope.find(".//{*}MessagePrimaryContent")
+    for element in content.iter() if content is not None else ():
+        if element.text and element.text.strip():
+            element.text += " "
+            return
 
 
 def _detach(op: etree._Element, name: str) -> tuple[etree._Element, etree._Element | None]:

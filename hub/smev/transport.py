@@ -5,6 +5,7 @@ the SMEV client decides what a fault means for a message."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import requests
 
@@ -22,6 +23,24 @@ class SmevUnreachableError(RetryableError):
     code = "SMEV_UNREACHABLE"
 
 
+@dataclass(frozen=True, slots=True)
+class SmevReply:
+    """SMEV's answer as it came (kept byte for byte: its signature stays verifiable), read."""
+
+    body: bytes
+    content_type: str | None
+    message: SmevMessage
+
+
+class Transport(Protocol):
+    """One SOAP call to SMEV: over HTTP (``HttpTransport``) or in process (the simulator's
+    ``ExchangeTransport``)."""
+
+    def call_raw(self, envelope: bytes) -> SmevReply: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass
 class HttpTransport:
     """Calls one SMEV endpoint (one version) over a kept-alive HTTP session."""
@@ -33,10 +52,14 @@ class HttpTransport:
     def call(self, envelope: bytes) -> SmevMessage:
         """POST a signed envelope; SMEV's answer, read. A SOAP fault raises its
         ``SmevFaultError`` subclass; no answer raises ``SmevUnreachableError``."""
+        return self.call_raw(envelope).message
+
+    def call_raw(self, envelope: bytes) -> SmevReply:
+        """Like ``call``, with the answer's bytes and content type."""
         reply = self._post(envelope)
         message = self._read(reply)
         raise_for_fault(message)
-        return message
+        return SmevReply(reply.content, reply.headers.get("content-type"), message)
 
     def close(self) -> None:
         self._session.close()

@@ -13,11 +13,13 @@ from hub.adapters.gosuslugi.handlers import (
 from hub.adapters.gosuslugi.schemas import APPLICATION, CANCEL, STATUS_RESPONSE
 from hub.routing.router import Router
 
+AGENCY = "gosuslugi"
+
 
 def register(router: Router) -> None:
     """The adapter's routes: ``ApplicationRequest`` and ``CancelRequest`` from EPGU, the
     ``report_enrollment_status`` command and EPGU's response to the status event it sends."""
-    router.register_inbound(APPLICATION, application)
-    router.register_inbound(CANCEL, cancellation)
+    router.register_inbound(APPLICATION, application, agency=AGENCY)
+    router.register_inbound(CANCEL, cancellation, agency=AGENCY)
     router.register_command(COMMAND, report_enrollment_status)
-    router.register_answer(STATUS_RESPONSE, order_status_answer)
+    router.register_answer(STATUS_RESPONSE, order_status_answer, agency=AGENCY)

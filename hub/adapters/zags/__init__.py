@@ -15,6 +15,8 @@ from hub.adapters.zags.requests import LegalBasis
 from hub.adapters.zags.schemas import NOTICES, REGISTRY, RESPONSE
 from hub.routing.router import Router
 
+AGENCY = "zags"
+
 
 def register(router: Router) -> None:
     """The adapter's routes: the ``verify_birth_record`` command, ZAGS's answer to it, and the
@@ -23,7 +25,7 @@ def register(router: Router) -> None:
     settings = router.settings
     basis = LegalBasis(settings.zags_basis_code, settings.zags_basis_document)
     router.register_command(COMMAND, partial(verify_birth_record, basis=basis))
-    router.register_answer(RESPONSE, rogdinf_answer)
+    router.register_answer(RESPONSE, rogdinf_answer, agency=AGENCY)
     for kind in NOTICES.values():
-        router.register_inbound(kind.root, zags_notification)
-    router.register_inbound(REGISTRY, zags_notification)
+        router.register_inbound(kind.root, zags_notification, agency=AGENCY)
+    router.register_inbound(REGISTRY, zags_notification, agency=AGENCY)

@@ -1,0 +1,148 @@
+"""A small reference registry: what the real registry service does with the hub, in miniature.
+
+It sends registry commands to the commands exchange and consumes canonical events from the
+events exchange through its own queue, deduplicating by event id as a registry must (the
+relay publishes at least once). ``hub demo``, the end-to-end benchmark and the end-to-end
+tests use it; a registry team can read it as the integration guide in code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from kombu.connection import Connection
+from kombu.entity import Exchange, Queue
+
+from hub.errors import ConfigurationError
+from hub.routing.api import Bus, Outgoing
+from hub.routing.topology import Topology
+
+COMMAND_CONTENT_TYPE = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedEvent:
+    """One canonical event as the registry got it, with when it arrived."""
+
+    event: Mapping[str, Any]
+    arrived: float  # time.monotonic()
+
+    @property
+    def type(self) -> str:
+        return str(self.event.get("type", ""))
+
+    @property
+    def data(self) -> Mapping[str, Any]:
+        data = self.event.get("data")
+        return data if isinstance(data, Mapping) else {}
+
+
+@dataclass
+class ReferenceRegistry:
+    """Sends commands; keeps each event it receives once (by event id)."""
+
+    broker_url: str
+    topology: Topology
+    queue_name: str | None = None
+    events: dict[str, ReceivedEvent] = field(default_factory=dict, init=False)
+    deliveries: int = field(default=0, init=False)  # including redeliveries of the same event
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _stop: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _ready: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _thread: threading.Thread | None = field(default=None, init=False, repr=False)
+
+    @property
+    def queue(self) -> Queue:
+        exchange = Exchange(self.topology.events_exchange.name, type="topic", durable=True)
+        name = self.queue_name or f"{self.topology.prefix}.reference-registry"
+        return Queue(name, exchange, routing_key="#", durable=True)
+
+    def send(self, bus: Bus, commands: Sequence[Mapping[str, Any]]) -> None:
+        """Publish commands (each a JSON object with ``type`` and ``request_id``)."""
+        messages = [
+            Outgoing(
+                json.dumps(command, ensure_ascii=False).encode(),
+                str(command["type"]),
+                {},
+                str(command["request_id"]),
+                COMMAND_CONTENT_TYPE,
+            )
+            for command in commands
+        ]
+        bus.publish(self.topology.commands_exchange.name, messages)
+
+    def start(self, timeout: float = 10.0) -> ReferenceRegistry:
+        """Start consuming in a background thread; returns once the queue is bound."""
+        self._thread = threading.Thread(target=self._consume, name="registry", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise ConfigurationError("the reference registry could not bind its queue")
+        return self
+
+    def stop(self, *, delete_queue: bool = False) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if delete_queue:
+            with Connection(self.broker_url) as connection, contextlib.suppress(Exception):
+                self.queue(connection.channel()).delete()
+
+    def __enter__(self) -> ReferenceRegistry:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _consume(self) -> None:
+        with (
+            Connection(self.broker_url) as connection,
+            connection.Consumer(self.queue, callbacks=[self._on_message], accept=None) as consumer,
+        ):
+            consumer.qos(prefetch_count=500)
+            self._ready.set()
+            while not self._stop.is_set():
+                with contextlib.suppress(socket.timeout, TimeoutError):
+                    connection.drain_events(timeout=0.1)
+
+    def _on_message(self, body: Any, message: Any) -> None:
+        event = json.loads(message.body)
+        with self._lock:
+            self.deliveries += 1
+            event_id = str(event.get("id") or message.properties.get("message_id"))
+            self.events.setdefault(event_id, ReceivedEvent(event, time.monotonic()))
+        message.ack()
+
+    # --- reading what arrived ---------------------------------------------------------
+
+    def received(self) -> list[ReceivedEvent]:
+        """Every distinct event so far."""
+        with self._lock:
+            return list(self.events.values())
+
+    def count_by_type(self) -> Counter[str]:
+        return Counter(event.type for event in self.received())
+
+    def wait_for(
+        self, condition: Callable[[ReferenceRegistry], bool], timeout: float, poll: float = 0.05
+    ) -> bool:
+        """Wait until ``condition(self)`` holds; False if ``timeout`` passes first."""
+        deadline = time.monotonic() + timeout
+        while not condition(self):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(poll)
+        return True

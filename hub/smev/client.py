@@ -1,0 +1,365 @@
+"""The hub's SMEV client: sends the hub's requests and answers, and takes what SMEV holds for it.
+
+Taking, per round and queue (GetRequest: requests to the hub; GetResponse: answers to its
+requests): take up to a batch → store every message in the inbox (one transaction) → hand the
+new ones to the worker over the inbound exchange (publisher confirms) → only then Ack. A crash
+before the Ack means SMEV delivers again after its visibility timeout; the inbox knows the
+MessageID, so nothing is processed twice, and several hub processes may poll at once.
+
+Sending: the journal hands each sender its own requests (``claim_outbound``); each goes
+signed, under the MessageID it was given when processing asked for it, so a resend after a
+broken connection is the same message. SMEV's answer decides what happens:
+
+=======================================  ===============================================
+accepted (MessageMetadata)                ACCEPTED
+MessageIsAlreadySent                      ACCEPTED (an earlier try went through)
+StaleMessageId                            a new MessageID, sent again at once
+QuoteLimitExceeded                        the agency's rate is cut; sent again later
+SMEVFailure, no answer                    sent again later (after ``resend_after``)
+any other fault (permanent)               kept in the inbox whole; the worker turns it into
+                                          ``request.rejected`` and REJECTED
+=======================================  ===============================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import structlog
+from lxml import etree
+
+from hub.errors import RetryableError
+from hub.journal.api import (
+    InboundMessage,
+    InboxStatus,
+    Journal,
+    OutboundRequest,
+    OutboundState,
+    Received,
+)
+from hub.routing.api import AGENCY_HEADER, KIND_HEADER, SOURCE_HEADER, Bus, Outgoing
+from hub.routing.ratelimit import RateLimiter
+from hub.routing.router import Router
+from hub.routing.topology import Topology
+from hub.smev.build import (
+    Ack,
+    ElementSigner,
+    Selector,
+    SendRequest,
+    SendResponse,
+    build_ack,
+    build_get_request,
+    build_get_response,
+    build_get_status,
+    build_send_request,
+    build_send_response,
+    new_message_id,
+    serialize,
+)
+from hub.smev.faults import (
+    MessageIsAlreadySentError,
+    QuoteLimitExceededError,
+    SmevFaultError,
+    StaleMessageIdError,
+)
+from hub.smev.read import SmevMessage
+from hub.smev.transport import SmevReply, Transport
+from hub.xml import XmlLimits, parse_xml
+
+log = structlog.get_logger("hub.smev.client")
+
+SMEV_SOURCE = "smev"  # messages taken from SMEV's queues
+REFUSAL_SOURCE = "smev-refusal"  # SMEV's permanent refusal of a message the hub sent
+REFUSAL_CONTENT_TYPE = "application/vnd.hub.smev-refusal+json"
+UNROUTED = "unrouted"  # no adapter claims the content: the unrouted queue keeps it
+
+Queue = Literal["requests", "responses"]
+
+
+class SmevPassingFaultError(RetryableError):
+    """SMEV answered with a fault that passes (SMEVFailure, DestinationOverflow): later."""
+
+    code = "SMEV_PASSING_FAULT"
+
+
+@dataclass(frozen=True)
+class SmevClientSettings:
+    version: str = "1.3"
+    node_id: str | None = None
+    batch: int = 50
+    poll_interval: float = 1.0
+    resend_after: timedelta = timedelta(seconds=30)
+    status_every: float = 10.0  # seconds between reads of SMEV's delivery statuses; 0: never
+    rate_wait: float = 5.0  # longest wait for a rate limit before leaving a request for later
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    """What one round did: messages sent, taken from each queue, statuses read."""
+
+    sent: int = 0
+    taken: int = 0
+    statuses: int = 0
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.sent or self.taken)
+
+
+@dataclass
+class SmevClient:
+    """Polls SMEV for the hub and sends what the hub has to send."""
+
+    journal: Journal
+    bus: Bus
+    topology: Topology
+    router: Router
+    transport: Transport
+    signer: ElementSigner | None
+    settings: SmevClientSettings = field(default_factory=SmevClientSettings)
+    limiter: RateLimiter = field(default_factory=lambda: RateLimiter({}))
+    limits: XmlLimits = field(default_factory=XmlLimits)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    _next_status_read: float = field(default=0.0, init=False, repr=False)
+
+    def run(self, stop: threading.Event) -> None:
+        """Send and poll until ``stop``; wait ``poll_interval`` when there was nothing to do;
+        back off by itself while SMEV, the broker or the database is away."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                busy = self.round().busy
+            except RetryableError as exc:
+                failures += 1
+                log.warning("smev round failed", error=str(exc), failures=failures)
+                stop.wait(_backoff(failures))
+                continue
+            failures = 0  # one good round: a later failure starts the back-off afresh
+            if not busy:
+                stop.wait(self.settings.poll_interval)
+
+    def round(self) -> Round:
+        """One round: send what is due, then take from both queues (and read statuses)."""
+        sent = self.send_pending()
+        taken = self.take("responses") + self.take("requests")
+        statuses = self.read_statuses() if self._statuses_due() else 0
+        return Round(sent, taken, statuses)
+
+    def _statuses_due(self) -> bool:
+        # Statuses only inform (refusals also come through GetResponse): read them now and
+        # then, not every round, where they would double the calls to SMEV.
+        every, now = self.settings.status_every, time.monotonic()
+        if not every or now < self._next_status_read:
+            return False
+        self._next_status_read = now + every
+        return True
+
+    # --- taking ---------------------------------------------------------------------------
+
+    def take(self, queue: Queue) -> int:
+        """Take up to a batch from one queue: store, hand to the worker, then Ack."""
+        replies = self._take_batch(queue)
+        if replies:
+            self._keep(replies)
+        return len(replies)
+
+    def _take_batch(self, queue: Queue) -> list[SmevReply]:
+        build = build_get_request if queue == "requests" else build_get_response
+        selector = Selector(node_id=self.settings.node_id)
+        taken: list[SmevReply] = []
+        while len(taken) < self.settings.batch:
+            try:
+                reply = self._call(build(selector, self.settings.version, self.signer))
+            except RetryableError:
+                if not taken:
+                    raise
+                break  # keep what came before the outage; the next round goes on
+            if reply.message.kind == "empty":
+                break
+            taken.append(reply)
+        return taken
+
+    def _keep(self, replies: Sequence[SmevReply]) -> None:
+        messages = [self._inbound(reply) for reply in replies]
+        received = self.journal.receive(messages)
+        self._hand_over([m for m, r in zip(messages, received, strict=True) if _unfinished(r)])
+        for reply in replies:
+            self._ack(reply.message)
+
+    def _inbound(self, reply: SmevReply) -> InboundMessage:
+        message = reply.message
+        return InboundMessage(
+            source=SMEV_SOURCE,
+            external_id=_delivery_id(message),
+            raw=reply.body,
+            agency=self._agency(message),
+            kind=message.content_name or message.kind,
+            content_type=reply.content_type,
+            headers={"x-hub-smev-queue": message.operation},
+            received_at=self.clock(),
+        )
+
+    def _agency(self, message: SmevMessage) -> str | None:
+        agency = self.router.agency_of(message.content_name)
+        if agency is None and message.original_message_id:
+            request = self.journal.outbound_by_message_id(message.original_message_id)
+            agency = request.agency if request is not None else None
+        return agency
+
+    def _hand_over(self, messages: Sequence[InboundMessage]) -> None:
+        if messages:
+            self.bus.publish(self.topology.inbound_exchange.name, [_outgoing(m) for m in messages])
+
+    def _ack(self, message: SmevMessage) -> None:
+        try:
+            self._call(build_ack(Ack(_delivery_id(message)), self.settings.version, self.signer))
+        except (RetryableError, SmevFaultError) as exc:
+            # Stored already: SMEV delivers it again later, and the inbox knows it by then.
+            log.warning("ack failed", message_id=message.message_id, error=str(exc))
+
+    def read_statuses(self) -> int:
+        """Read SMEV's delivery statuses of the hub's messages (up to a batch); logged."""
+        read = 0
+        while read < self.settings.batch:
+            envelope = build_get_status(version=self.settings.version, signer=self.signer)
+            message = self._call(envelope).message
+            if message.kind == "empty":
+                break
+            log.debug("smev status", message_id=message.original_message_id,
+                      category=message.status_category)  # fmt: skip
+            read += 1
+        return read
+
+    # --- sending --------------------------------------------------------------------------
+
+    def send_pending(self) -> int:
+        """Send the requests and answers due now (one batch); how many were tried."""
+        claimed = self.journal.claim_outbound(self.settings.batch, self.settings.resend_after)
+        accepted = [r.request_id for r in claimed if self._send(r)]
+        if accepted:
+            self.journal.mark_accepted(accepted)
+        return len(claimed)
+
+    def _send(self, request: OutboundRequest) -> bool:
+        """Send one; True when SMEV has it. Passing failures leave it for a later round."""
+        allowed = self.limiter.acquire(request.agency, request.kind, self.settings.rate_wait)
+        return allowed and self._attempt(request)
+
+    def _attempt(self, request: OutboundRequest) -> bool:
+        try:
+            self._submit(request, request.smev_message_id)
+        except MessageIsAlreadySentError:
+            return True
+        except StaleMessageIdError:
+            return self._send_renewed(request)
+        except QuoteLimitExceededError:
+            self.limiter.slow_down(request.agency, request.kind)
+            return False
+        except RetryableError as exc:
+            log.warning("send postponed", request_id=request.request_id, error=str(exc))
+            return False
+        except SmevFaultError as exc:
+            self._refused(request, exc)
+            return False
+        return True
+
+    def _send_renewed(self, request: OutboundRequest) -> bool:
+        # SMEV no longer takes the old MessageID: the same content under a new one.
+        renewed = self.journal.transition_outbound(
+            request.request_id, OutboundState.SENT, smev_message_id=new_message_id()
+        )
+        return self._send(renewed)
+
+    def _submit(self, request: OutboundRequest, message_id: str) -> None:
+        content = parse_xml(request.payload, self.limits)
+        if request.reply_to is None:
+            built = build_send_request(
+                SendRequest(content, message_id, node_id=self.settings.node_id),
+                self.settings.version,
+                self.signer,
+            )
+        else:
+            built = build_send_response(
+                SendResponse(request.reply_to, content, message_id=message_id),
+                self.settings.version,
+                self.signer,
+            )
+        self._call(built)
+
+    def _refused(self, request: OutboundRequest, error: SmevFaultError) -> None:
+        """Keep SMEV's refusal whole in the inbox; the worker settles the request from it."""
+        refusal = InboundMessage(
+            source=REFUSAL_SOURCE,
+            external_id=request.smev_message_id,
+            raw=json.dumps(refusal_record(request, error), ensure_ascii=False).encode(),
+            agency=request.agency,
+            kind="refusal",
+            content_type=REFUSAL_CONTENT_TYPE,
+            received_at=self.clock(),
+        )
+        received = self.journal.receive([refusal])
+        if _unfinished(received[0]):
+            self._hand_over([refusal])
+        log.warning("request refused by SMEV", request_id=request.request_id, error=error.code)
+
+    def _call(self, envelope: etree._Element) -> SmevReply:
+        try:
+            return self.transport.call_raw(serialize(envelope))
+        except SmevFaultError as exc:
+            if exc.retryable and not isinstance(exc, QuoteLimitExceededError):
+                raise SmevPassingFaultError(str(exc), smev_fault=exc.fault.type) from exc
+            raise
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+def _backoff(failures: int) -> float:
+    # Exponential with full jitter, 0.1 s after the first failure up to 15 s.
+    ceiling = min(15.0, 0.1 * 2 ** min(failures - 1, 8))
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
+
+
+def refusal_record(request: OutboundRequest, error: SmevFaultError) -> dict[str, object]:
+    """What the inbox keeps of SMEV's refusal: the request it refused and SMEV's fault."""
+    return {
+        "request_id": request.request_id,
+        "smev_message_id": request.smev_message_id,
+        "agency": request.agency,
+        "kind": request.kind,
+        "fault": error.fault.to_dict(),
+    }
+
+
+def _delivery_id(message: SmevMessage) -> str:
+    # The MessageID SMEV delivered the message under: what Ack names, and what a redelivery
+    # repeats, so the inbox recognises it.
+    found = message.message_id or (message.metadata.message_id if message.metadata else None)
+    return found or hashlib.sha256(etree.tostring(message.root)).hexdigest()
+
+
+def _unfinished(received: Received) -> bool:
+    return not received.duplicate or received.status == InboxStatus.RECEIVED
+
+
+def _outgoing(message: InboundMessage) -> Outgoing:
+    # No agency header: no adapter claims the content; the worker says so from the unrouted
+    # queue, with the message kept.
+    headers = {SOURCE_HEADER: message.source, AGENCY_HEADER: message.agency or ""}
+    if message.kind:
+        headers[KIND_HEADER] = message.kind
+    return Outgoing(
+        message.raw,
+        message.agency or UNROUTED,
+        headers,
+        message.external_id,
+        message.content_type,
+    )
