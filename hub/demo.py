@@ -98,6 +98,7 @@ class Stats:
     replayed: int = 0
     discarded: int = 0
     elapsed: float = 0.0
+    smev: Counter[str] = field(default_factory=Counter)  # the SMEV client's troubles
 
 
 @dataclass
@@ -106,13 +107,15 @@ class _Running:
     stop: threading.Event
     threads: list[threading.Thread]
 
-    def halt(self) -> None:
+    def halt(self) -> Counter[str]:
+        """Stop the services; what the SMEV client went through."""
         if self.stop.is_set():
-            return
+            return Counter()
         self.stop.set()
         for thread in self.threads:
             thread.join(timeout=30)
         self.hub.close()
+        return self.hub.smev_client.stats
 
 
 class Demo:
@@ -160,8 +163,8 @@ class Demo:
                 with registry, self._progress() as progress:
                     self._main_flow(running.hub, registry, progress)
                     running = self._bad_messages(running, registry, progress, workdir, trust)
-            finally:
-                self._current.halt()  # the hub running now: the first, or the restarted one
+            finally:  # the hub running now: the first, or the restarted one
+                self.stats.smev += self._current.halt()
             self.counts = registry.count_by_type()
             self._account(running.hub, registry)
         self.stats.elapsed = time.monotonic() - self.stats.started
@@ -343,7 +346,7 @@ class Demo:
         # The fix: pin SMEV's renewed certificate and restart the hub with it.
         trust.append(self._pin(workdir, "smev-2.pem"))
         settings = running.hub.settings.model_copy(update={"trusted_certificates": tuple(trust)})
-        running.halt()
+        self.stats.smev += running.halt()
         running = self._start(settings)
         results = running.hub.operations.replay(untrusted, OPERATOR)
         self.stats.replayed = sum(1 for r in results if r.status == "processed")
@@ -441,6 +444,15 @@ def _status_command(order_number: str) -> dict[str, Any]:
     }
 
 
+_SMEV_TROUBLES = {
+    "duplicate deliveries": "deliveries twice, recognised",
+    "failed rounds": "polls failed, retried",
+    "resends": "requests resent, same MessageID",
+    "sends postponed": "sends failed, retried",
+    "refused by SMEV": "messages refused by SMEV",
+}
+
+
 def summary_table(stats: Stats, checks: Sequence[Check], counts: Mapping[str, int]) -> Table:
     """Per agency and outcome: how many, failures, replays, and the overall rate."""
     table = Table(title="hub demo: every message accounted for")
@@ -458,6 +470,7 @@ def summary_table(stats: Stats, checks: Sequence[Check], counts: Mapping[str, in
         ("PFR", "SNILS not found", by_type[ev.SNILS_NOT_FOUND]),
         ("Gosuslugi", "applications received", counts.get(ev.APPLICATION_RECEIVED, 0)),
         ("Gosuslugi", "status changes delivered", counts.get(ev.STATUS_DELIVERED, 0)),
+        *(("SMEV", _SMEV_TROUBLES.get(kind, kind), n) for kind, n in sorted(stats.smev.items())),
         *(("hub", f"failed: {kind}", n) for kind, n in sorted(stats.failed.items())),
         ("hub", "replayed after the fix", stats.replayed),
         ("hub", "discarded (agency resent)", stats.discarded),

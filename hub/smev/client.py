@@ -28,6 +28,7 @@ import json
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -129,6 +130,9 @@ class SmevClient:
     limits: XmlLimits = field(default_factory=XmlLimits)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     _next_status_read: float = field(default=0.0, init=False, repr=False)
+    # What happened so far, for the demo and the benchmark: rounds failed, calls that failed
+    # in passing, duplicate deliveries recognised, resends, refusals.
+    stats: Counter[str] = field(default_factory=Counter, init=False)
 
     def run(self, stop: threading.Event) -> None:
         """Send and poll until ``stop``; wait ``poll_interval`` when there was nothing to do;
@@ -139,6 +143,7 @@ class SmevClient:
                 busy = self.round().busy
             except RetryableError as exc:
                 failures += 1
+                self.stats["failed rounds"] += 1
                 log.warning("smev round failed", error=str(exc), failures=failures)
                 stop.wait(_backoff(failures))
                 continue
@@ -190,6 +195,7 @@ class SmevClient:
     def _keep(self, replies: Sequence[SmevReply]) -> None:
         messages = [self._inbound(reply) for reply in replies]
         received = self.journal.receive(messages)
+        self.stats["duplicate deliveries"] += sum(1 for r in received if r.duplicate)
         self._hand_over([m for m, r in zip(messages, received, strict=True) if _unfinished(r)])
         for reply in replies:
             self._ack(reply.message)
@@ -243,6 +249,7 @@ class SmevClient:
     def send_pending(self) -> int:
         """Send the requests and answers due now (one batch); how many were tried."""
         claimed = self.journal.claim_outbound(self.settings.batch, self.settings.resend_after)
+        self.stats["resends"] += sum(1 for r in claimed if r.attempts > 1)
         accepted = [r.request_id for r in claimed if self._send(r)]
         if accepted:
             self.journal.mark_accepted(accepted)
@@ -264,6 +271,7 @@ class SmevClient:
             self.limiter.slow_down(request.agency, request.kind)
             return False
         except RetryableError as exc:
+            self.stats["sends postponed"] += 1
             log.warning("send postponed", request_id=request.request_id, error=str(exc))
             return False
         except SmevFaultError as exc:
@@ -305,6 +313,7 @@ class SmevClient:
             content_type=REFUSAL_CONTENT_TYPE,
             received_at=self.clock(),
         )
+        self.stats["refused by SMEV"] += 1
         received = self.journal.receive([refusal])
         if _unfinished(received[0]):
             self._hand_over([refusal])
