@@ -37,7 +37,7 @@ from typing import Literal
 import structlog
 from lxml import etree
 
-from hub.errors import RetryableError
+from hub.errors import HubError, PermanentError, RetryableError
 from hub.journal.api import (
     InboundMessage,
     InboxStatus,
@@ -274,7 +274,9 @@ class SmevClient:
             self.stats["sends postponed"] += 1
             log.warning("send postponed", request_id=request.request_id, error=str(exc))
             return False
-        except SmevFaultError as exc:
+        except (SmevFaultError, PermanentError) as exc:
+            # SMEV refused it for good, or it cannot even be built (unreadable payload):
+            # sending it again would change nothing.
             self._refused(request, exc)
             return False
         return True
@@ -302,7 +304,7 @@ class SmevClient:
             )
         self._call(built)
 
-    def _refused(self, request: OutboundRequest, error: SmevFaultError) -> None:
+    def _refused(self, request: OutboundRequest, error: HubError) -> None:
         """Keep SMEV's refusal whole in the inbox; the worker settles the request from it."""
         refusal = InboundMessage(
             source=REFUSAL_SOURCE,
@@ -337,14 +339,20 @@ def _backoff(failures: int) -> float:
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
 
 
-def refusal_record(request: OutboundRequest, error: SmevFaultError) -> dict[str, object]:
-    """What the inbox keeps of SMEV's refusal: the request it refused and SMEV's fault."""
+def refusal_record(request: OutboundRequest, error: HubError) -> dict[str, object]:
+    """What the inbox keeps of a refusal: the request refused, and SMEV's fault (or, for a
+    request that could not be built, the hub's error)."""
+    fault = (
+        error.fault.to_dict()
+        if isinstance(error, SmevFaultError)
+        else {"type": type(error).__name__, "code": error.code, "description": str(error)}
+    )
     return {
         "request_id": request.request_id,
         "smev_message_id": request.smev_message_id,
         "agency": request.agency,
         "kind": request.kind,
-        "fault": error.fault.to_dict(),
+        "fault": fault,
     }
 
 

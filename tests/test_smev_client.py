@@ -1,0 +1,162 @@
+"""The SMEV client's sending rules, against the simulator's exchange in process (the
+transport's in-memory twin) with a real journal: what each SMEV answer does to a request."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from hub.bootstrap import Hub, bootstrap
+from hub.canonical.events import REQUEST_REJECTED
+from hub.config import Settings
+from hub.crypto.keys import Certificate
+from hub.crypto.xmldsig import LocalKeySigner
+from hub.journal.api import OutboundState
+from hub.simulator import ExchangeConfig, Quota
+from hub.simulator.population import Population
+from hub.simulator.transport import ExchangeTransport
+from hub.simulator.world import World, build_world
+from hub.smev import SendRequest, build_send_request, serialize
+from tests.support import running
+from tests.support_bus import EventCollector
+from tests.support_simulator import birth_request, uuid1_at
+
+pytestmark = pytest.mark.integration
+
+ZAGS_NS = "urn://x-artefacts-zags-rogdinf/root/112-51/4.0.1"
+
+
+@pytest.fixture(scope="module")
+def population() -> Population:
+    return Population.generate(3, 4, reference_date=date(2026, 3, 1))
+
+
+def _hub(
+    tmp_path: Path,
+    world: World,
+    dev_key_pair: tuple[object, Certificate],
+    backend: object,
+) -> Hub:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+        broker_url="memory://",
+        topology_prefix=f"c{tmp_path.name[-8:]}".replace("-", "").lower()[:20] or "c",
+        require_signatures=False,
+        smev_resend_after=0.01,
+    )
+    signer = LocalKeySigner(backend, dev_key_pair[0], dev_key_pair[1])  # type: ignore[arg-type]
+    transport = ExchangeTransport(world.exchange)
+    hub = bootstrap(settings, key_signer=signer, transport=transport)
+    hub.bus.declare()
+    return hub
+
+
+@pytest.fixture
+def make(
+    tmp_path: Path,
+    fast_backend: object,
+    dev_key_pair: tuple[object, Certificate],
+    population: Population,
+    reference_dir: Path,
+) -> Iterator[object]:
+    made: list[Hub] = []
+
+    def build(config: ExchangeConfig | None = None) -> tuple[Hub, World]:
+        config = config or ExchangeConfig(verify_signatures=False)
+        world = build_world(fast_backend, dev_key_pair[1], population, reference_dir, config)  # type: ignore[arg-type]
+        hub = _hub(tmp_path, world, dev_key_pair, fast_backend)
+        made.append(hub)
+        return hub, world
+
+    yield build
+    for hub in made:
+        hub.close()
+
+
+def _request(hub: Hub, name: str, message_id: str, content: etree._Element | None = None) -> None:
+    element = content if content is not None else birth_request(number=name)
+    payload = etree.tostring(element, encoding="UTF-8")
+    hub.journal.create_outbound(name, "zags", "rogdinf", payload, message_id)
+
+
+def test_an_accepted_request_is_noted_in_one_batch(make: object) -> None:
+    hub, _ = make()  # type: ignore[operator]
+    for n in range(3):
+        _request(hub, f"req-{n}", str(uuid1_at(datetime.now(UTC))))
+    assert hub.smev_client.send_pending() == 3
+    states = {hub.journal.outbound(f"req-{n}").state for n in range(3)}  # type: ignore[union-attr]
+    assert states == {OutboundState.ACCEPTED}
+    assert hub.smev_client.send_pending() == 0
+
+
+def test_a_stale_message_id_is_replaced_and_the_request_sent_at_once(make: object) -> None:
+    hub, _ = make()  # type: ignore[operator]
+    stale = uuid1_at(datetime.now(UTC) - timedelta(days=5))
+    _request(hub, "req-1", stale)
+    hub.smev_client.send_pending()
+    stored = hub.journal.outbound("req-1")
+    assert stored is not None and stored.state is OutboundState.ACCEPTED
+    assert stored.smev_message_id != stale and stored.attempts == 2
+
+
+def test_a_resend_smev_already_has_counts_as_accepted(make: object) -> None:
+    hub, world = make()  # type: ignore[operator]
+    message_id = uuid1_at(datetime.now(UTC))
+    _request(hub, "req-1", message_id)
+    # An earlier try reached SMEV, but its answer was lost on the way back.
+    earlier = build_send_request(SendRequest(birth_request(number="req-1"), message_id),
+                                 "1.3", hub.signer)  # fmt: skip
+    assert world.exchange.handle(serialize(earlier), "1.3").status == 200
+    hub.smev_client.send_pending()
+    stored = hub.journal.outbound("req-1")
+    assert stored is not None and stored.state is OutboundState.ACCEPTED
+    assert stored.smev_message_id == message_id
+
+
+def test_a_spent_quota_slows_the_agency_and_leaves_the_request_for_later(make: object) -> None:
+    config = ExchangeConfig(verify_signatures=False, quotas={ZAGS_NS: Quota(0, 3600)})
+    hub, _ = make(config)  # type: ignore[operator]
+    _request(hub, "req-1", uuid1_at(datetime.now(UTC)))
+    hub.smev_client.send_pending()
+    stored = hub.journal.outbound("req-1")
+    assert stored is not None and stored.state is OutboundState.SENT
+    assert hub.smev_client.limiter.wait_time("zags", "rogdinf") > 0
+
+
+def test_a_permanent_refusal_is_kept_and_becomes_request_rejected(make: object) -> None:
+    hub, _ = make()  # type: ignore[operator]
+    nobody = etree.Element("{urn://nobody/1.0}Query")
+    nobody.text = "x"
+    _request(hub, "req-1", uuid1_at(datetime.now(UTC)), nobody)
+    with EventCollector(hub) as events, running(hub.worker, hub.relay):
+        hub.smev_client.send_pending()
+        deadline = datetime.now(UTC) + timedelta(seconds=20)
+        while not events.received and datetime.now(UTC) < deadline:
+            time.sleep(0.05)
+    [event] = events.received
+    assert event["type"] == REQUEST_REJECTED
+    assert event["data"]["request_id"] == "req-1"
+    assert event["data"]["code"]
+    stored = hub.journal.outbound("req-1")
+    assert stored is not None and stored.state is OutboundState.REJECTED
+    assert hub.smev_client.stats["refused by SMEV"] == 1
+
+
+def test_a_request_that_cannot_be_built_is_refused_not_retried_forever(make: object) -> None:
+    hub, _ = make()  # type: ignore[operator]
+    hub.journal.create_outbound(
+        "req-1", "zags", "rogdinf", b"<unclosed", str(uuid1_at(datetime.now(UTC)))
+    )
+    with EventCollector(hub) as events, running(hub.worker, hub.relay):
+        assert hub.smev_client.round().sent == 1
+        deadline = time.monotonic() + 20
+        while not events.received and time.monotonic() < deadline:
+            time.sleep(0.05)
+    [event] = events.received
+    assert (event["type"], event["data"]["code"]) == (REQUEST_REJECTED, "XML_MALFORMED")
+    assert hub.smev_client.send_pending() == 0
