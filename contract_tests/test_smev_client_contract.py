@@ -105,14 +105,19 @@ def test_every_check_ends_as_the_population_expects(stage: Stage, population: Po
     hub, registry = stage.hub, stage.registry
     checks = population.checks()
     expected = {c.command["request_id"]: c.event_type for c in checks}
-    with running(hub.worker, hub.relay, hub.smev_client):
+    # Two SMEV clients poll and send at once, as two hub processes would.
+    second = bootstrap(hub.settings, key_signer=hub.key_signer)
+    with running(hub.worker, hub.relay, hub.smev_client, second.smev_client):
         registry.send(hub.bus, [c.command for c in checks])
         arrived = registry.wait_for(lambda r: _answered(r, expected) == len(expected), 60)
+    second.close()
     assert arrived, f"{_answered(registry, expected)} of {len(expected)} checks answered"
     got = {e.data["request_id"]: e.type for e in registry.received() if e.data.get("request_id")}
     assert got == expected
     states = {hub.journal.outbound(rid).state for rid in expected}  # type: ignore[union-attr]
     assert states == {OutboundState.ANSWERED}
+    assert registry.deliveries == len(registry.events)  # no event published twice
+    assert hub.smev_client.stats["taken"] and second.smev_client.stats["taken"]
 
 
 def _answered(registry: ReferenceRegistry, expected: dict[str, str]) -> int:

@@ -450,6 +450,7 @@ _SMEV_TROUBLES = {
     "resends": "requests resent, same MessageID",
     "sends postponed": "sends failed, retried",
     "refused by SMEV": "messages refused by SMEV",
+    "taken": "messages taken from SMEV",
 }
 
 

@@ -195,6 +195,7 @@ class SmevClient:
     def _keep(self, replies: Sequence[SmevReply]) -> None:
         messages = [self._inbound(reply) for reply in replies]
         received = self.journal.receive(messages)
+        self.stats["taken"] += len(messages)
         self.stats["duplicate deliveries"] += sum(1 for r in received if r.duplicate)
         self._hand_over([m for m, r in zip(messages, received, strict=True) if _unfinished(r)])
         for reply in replies:
