@@ -428,11 +428,31 @@ def smev_client() -> None:
 
 
 @app.command("run")
-def run_all() -> None:
-    """Worker, relay and (with HUB_SMEV_ENDPOINT) the SMEV client in one process: the only
-    way with the in-memory broker."""
-    with_smev = ("smev_client",) if _settings().smev_endpoint else ()
-    _serve("worker", "relay", *with_smev)
+def run_all(
+    workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
+    stop_timeout: Annotated[
+        float, typer.Option(min=0.0, help="seconds the processes get to stop, then SIGKILL")
+    ] = 30.0,
+) -> None:
+    """Worker(s), relay and (with HUB_SMEV_ENDPOINT) the SMEV client until SIGTERM: separate
+    processes, restarted when they die; with the in-memory broker, which processes cannot
+    share, threads in one process."""
+    settings = _settings()
+    with_smev = ("smev_client",) if settings.smev_endpoint else ()
+    if settings.broker_url.get_secret_value().startswith("memory:"):
+        if workers > 1:
+            _fail("--workers above 1 needs a shared broker (memory:// lives in one process)")
+        _serve("worker", "relay", *with_smev)
+        return
+    from hub.runtime import stop_event  # noqa: PLC0415
+    from hub.supervisor import Supervisor, hub_children  # noqa: PLC0415
+
+    stop = stop_event()  # first: a stop during start-up is a clean stop too
+    hub = _hub()
+    _guard(lambda: _declare_when_up(hub, stop))
+    hub.close()
+    children = hub_children(workers, smev_client=bool(with_smev))
+    Supervisor(children, stop_timeout=stop_timeout).run(stop)
 
 
 @failed_app.command("list")
@@ -647,9 +667,16 @@ def simulator_serve(  # noqa: PLR0917 - each parameter is a command-line option
     drop_rate: Annotated[float, typer.Option(help="share of connections dropped")] = 0.0,
     duplicate_rate: Annotated[float, typer.Option(help="share delivered twice")] = 0.0,
     latency: Annotated[float, typer.Option(min=0.0, help="seconds added to answers")] = 0.0,
-    seed: Annotated[int, typer.Option(help="seed of the injected faults")] = 0,
+    seed: Annotated[int, typer.Option(help="seed of the injected faults and population")] = 0,
+    population: Annotated[
+        int, typer.Option(min=0, help="students behind emulated ZAGS, PFR, Gosuslugi (0: none)")
+    ] = 0,
+    applications: Annotated[int, typer.Option(min=0, help="Gosuslugi applications to send")] = 0,
+    rate: Annotated[float, typer.Option(min=0.01, help="applications per second")] = 1.0,
 ) -> None:
-    """Serve SMEV 3 message exchange 1.1, 1.2 and 1.3 over SOAP/HTTP until Ctrl-C."""
+    """Serve SMEV 3 message exchange 1.1, 1.2 and 1.3 over SOAP/HTTP until Ctrl-C. With
+    ``--population``, ZAGS, PFR and Gosuslugi answer from a synthetic population and send
+    their own messages to system HUB (give the hub's certificate as --system HUB=FILE)."""
     from hub.crypto.keys import load_certificate  # noqa: PLC0415
     from hub.runtime import stop_event  # noqa: PLC0415
     from hub.simulator import ExchangeConfig, FaultInjection  # noqa: PLC0415
@@ -671,7 +698,42 @@ def simulator_serve(  # noqa: PLR0917 - each parameter is a command-line option
     schemas = {ns: Path(f) for ns, f in _pairs(schema, "--schema", last=True)}
     routes = dict(_pairs(route, "--route", last=True))
     exchange = _guard(lambda: build_exchange(hub.crypto, config, systems, routes, schemas))
+    if population:
+        _emulate(exchange, hub.settings.reference_dir, population, applications, rate, seed, stop)
     _guard(lambda: serve(exchange, host, port, _announce, stop))
+
+
+def _emulate(  # noqa: PLR0917 - the serve command's options, passed on
+    exchange: Any,
+    reference_dir: Path,
+    size: int,
+    applications: int,
+    rate: float,
+    seed: int,
+    stop: threading.Event,
+) -> None:
+    from datetime import date  # noqa: PLC0415
+
+    from hub.simulator.agencies import install  # noqa: PLC0415
+    from hub.simulator.population import Population  # noqa: PLC0415
+    from hub.simulator.world import HUB_MNEMONIC, feed_applications  # noqa: PLC0415
+
+    people = Population.generate(seed, size, reference_date=date.today())
+    exchange.register_system(HUB_MNEMONIC)
+    agencies = _guard(
+        lambda: install(
+            exchange,
+            people,
+            subscriber=HUB_MNEMONIC,
+            reference_dir=reference_dir,
+            applications_count=applications,
+            rate=rate,
+        )
+    )
+    if applications:
+        feeder = threading.Thread(target=feed_applications, args=(agencies, exchange, stop))
+        feeder.daemon = True
+        feeder.start()
 
 
 def _pairs(values: list[str] | None, option: str, *, last: bool = False) -> list[tuple[str, str]]:

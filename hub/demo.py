@@ -47,7 +47,7 @@ from hub.registry import ReferenceRegistry
 from hub.simulator import ExchangeConfig, FaultInjection
 from hub.simulator.population import Check, Population, ZagsNotice, zags_notices
 from hub.simulator.server import SimulatorServer
-from hub.simulator.world import World, build_world
+from hub.simulator.world import World, build_world, feed_applications
 
 OPERATOR = "demo-operator"
 _REFERENCE_DATE = date(2026, 9, 1)  # fixed: the same seed gives the same run on any day
@@ -284,10 +284,7 @@ class Demo:
             time.sleep(0.1)
 
     def _feed_applications(self) -> None:
-        gosuslugi = self.world.agencies.gosuslugi
-        while not gosuslugi.done:
-            gosuslugi.step(self.world.exchange, time.monotonic())
-            time.sleep(0.02)
+        feed_applications(self.world.agencies, self.world.exchange, self._current.stop)
 
     def _report_statuses(self, hub: Hub, registry: ReferenceRegistry) -> None:
         """The registry decides on each new application: most are enrolled, some refused."""

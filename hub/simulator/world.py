@@ -5,6 +5,8 @@ build it here, the same way."""
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -53,3 +55,13 @@ def build_world(
         rate=rate,
     )
     return World(exchange, agencies, population)
+
+
+def feed_applications(
+    agencies: Agencies, exchange: Exchange, stop: threading.Event, tick: float = 0.02
+) -> None:
+    """Let Gosuslugi send its applications at its rate until all are sent or ``stop``."""
+    gosuslugi = agencies.gosuslugi
+    while not gosuslugi.done and not stop.is_set():
+        gosuslugi.step(exchange, time.monotonic())
+        stop.wait(tick)

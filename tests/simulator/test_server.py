@@ -315,6 +315,52 @@ def test_hub_simulator_serve_answers_until_terminated(
     assert process.returncode == 0
 
 
+def test_hub_simulator_serve_with_a_population_answers_and_sends(
+    hub: Party, tmp_path: Path, reference_dir: Path
+) -> None:
+    certificate = tmp_path / "hub.pem"
+    certificate.write_bytes(hub.certificate.to_pem())
+    command = [
+        sys.executable, "-m", "hub.cli", "simulator", "serve", "--port", "0",
+        "--system", f"HUB={certificate}", "--population", "6", "--applications", "2",
+        "--rate", "50",
+    ]  # fmt: skip
+    environment = {**os.environ, "HUB_REFERENCE_DIR": str(reference_dir)}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=environment, cwd=PROJECT)  # fmt: skip
+    try:
+        first = process.stdout.readline() if process.stdout else ""
+        assert first.startswith("SMEV 3 simulator on http://127.0.0.1:"), process.stderr
+        url = f"{first.split(' on ')[1].strip()}/smev/1.3"
+        sent = serialize(build_send_request(SendRequest(birth_request()), "1.3", hub.signer))
+        assert (
+            read_message(requests.post(url, data=sent, headers=XML, timeout=WAIT).content).kind
+            == "accepted"
+        )
+        names = {_poll(url, hub, build_get_request), _poll(url, hub, build_get_request)}
+        assert {n.rpartition("}")[2] for n in names} == {"ApplicationRequest"}
+        answer = _poll(url, hub, build_get_response)
+        assert answer.endswith("ROGDINFResponse")  # ZAGS answered from its population
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    assert process.returncode == 0
+
+
+def _poll(url: str, party: Party, build: object) -> str:
+    """Poll until something comes; its business root's qualified name (Acked)."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        body = serialize(build(Selector(), "1.3", party.signer))  # type: ignore[operator]
+        message = read_message(requests.post(url, data=body, headers=XML, timeout=WAIT).content)
+        if message.kind != "empty":
+            ack = serialize(build_ack(Ack(message.message_id or ""), "1.3", party.signer))
+            requests.post(url, data=ack, headers=XML, timeout=WAIT)
+            return message.content_name or ""
+        time.sleep(0.05)
+    raise AssertionError("nothing came")
+
+
 def test_hub_simulator_serve_refuses_bad_options(tmp_path: Path) -> None:
     for options in (
         ["--route", "no-equals-sign"],
