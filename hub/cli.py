@@ -304,7 +304,8 @@ def show_config() -> None:
 @app.command("bench")
 def bench(  # noqa: PLR0917 - each parameter is a command-line option
     suite: Annotated[
-        Literal["smev", "translate", "backbone", "all"], typer.Option(help="what to measure")
+        Literal["smev", "translate", "backbone", "e2e", "all"],
+        typer.Option(help="what to measure"),
     ] = "all",
     seconds: Annotated[float, typer.Option(help="time per SMEV measurement")] = 2.0,
     backend: Annotated[
@@ -321,6 +322,18 @@ def bench(  # noqa: PLR0917 - each parameter is a command-line option
         int, typer.Option(min=1, help="distinct messages per kind (translate)")
     ] = 1_000,
     rounds: Annotated[int, typer.Option(min=1, help="passes over them (translate)")] = 7,
+    count: Annotated[
+        int, typer.Option(min=2, help="round trips on PostgreSQL + RabbitMQ (e2e)")
+    ] = 3000,
+    embedded_count: Annotated[int, typer.Option(min=2, help="round trips embedded (e2e)")] = 1000,
+    simulator: Annotated[
+        list[str] | None,
+        typer.Option(help="e2e: the simulator in a child 'process' (default) and/or a 'thread'"),
+    ] = None,
+    simulator_verify: Annotated[
+        str, typer.Option(help="e2e: the simulator checks the hub's signatures: on, off, both")
+    ] = "on",
+    as_json: Annotated[bool, typer.Option("--json", help="e2e: results as JSON on stdout")] = False,
 ) -> None:
     """SMEV hot paths (5 KB signed response), translation into canonical events, and the
     inbound path on both stacks."""
@@ -343,6 +356,34 @@ def bench(  # noqa: PLR0917 - each parameter is a command-line option
             # The inbound-path figures need PostgreSQL and RabbitMQ; say so, don't crash.
             _stdout.print(f"[yellow]backbone benchmark skipped: {exc}[/yellow]")
             raise typer.Exit(EXIT_INVALID) from exc
+    if suite in ("e2e", "all"):
+        _bench_e2e(pg_admin_url, amqp_url, count, embedded_count, simulator, simulator_verify,
+                   as_json=as_json)  # fmt: skip
+
+
+def _bench_e2e(  # noqa: PLR0917 - the e2e suite's options
+    pg_admin_url: str,
+    amqp_url: str,
+    count: int,
+    embedded_count: int,
+    simulators: list[str] | None,
+    verify: str,
+    *,
+    as_json: bool,
+) -> None:
+    from hub.bench_e2e import SIMULATOR_MODES, run  # noqa: PLC0415
+
+    modes = simulators or ["process"]
+    if any(m not in SIMULATOR_MODES for m in modes) or verify not in ("on", "off", "both"):
+        _fail("--simulator takes process or thread; --simulator-verify on, off or both")
+    checks = {"on": [True], "off": [False], "both": [True, False]}[verify]
+    console = Console(stderr=True) if as_json else _stdout  # stdout keeps only the JSON
+    try:
+        run(console, pg_admin_url, amqp_url, count, embedded_count, modes, checks,  # type: ignore[arg-type]
+            as_json=as_json)  # fmt: skip
+    except (HubError, OSError, SQLAlchemyError) as exc:
+        console.print(f"[yellow]end-to-end benchmark failed: {exc}[/yellow]")
+        raise typer.Exit(EXIT_INVALID) from exc
 
 
 # --- the backbone ----------------------------------------------------------------------
@@ -630,10 +671,12 @@ def demo(
     backend = select_backend(settings.crypto_backend)
     scenario = Scenario(students=students, applications=applications, seed=seed)
     if backend.name != "openssl":
-        console.print(
-            "[yellow]OpenSSL's GOST engine is missing (apt-get install libengine-gost-openssl):"
-            " pure-Python GOST, scenario scaled to a fifth[/]"
+        why = (
+            "HUB_CRYPTO_BACKEND=pure"
+            if settings.crypto_backend == "pure"
+            else "OpenSSL's GOST engine is missing: apt-get install libengine-gost-openssl"
         )
+        console.print(f"[yellow]pure-Python GOST ({why}): the scenario is scaled to a fifth[/]")
         scenario = scenario.scaled(0.2)
     try:
         stats, table = run_demo(scenario, backend, settings.reference_dir, console)
