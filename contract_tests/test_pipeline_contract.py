@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from contract_tests.conftest import stack_urls
 from hub.adapters.gosuslugi import schemas as gosuslugi_schemas
 from hub.adapters.zags import schemas as zags_schemas
 from hub.adapters.zags.schemas import Notice
@@ -24,7 +25,6 @@ from hub.bootstrap import Hub, bootstrap
 from hub.canonical.jsonschemas import validate_event
 from hub.config import Settings
 from hub.journal.api import FailedStatus, InboxStatus, inbox_id_for
-from hub.journal.migrate import upgrade
 from hub.routing.api import Outgoing
 from hub.xml import parse_xml
 from tests import support_smev
@@ -43,12 +43,7 @@ pytestmark = [pytest.mark.contract, pytest.mark.integration]
 
 @pytest.fixture(params=["embedded", "production"])
 def hub(request: pytest.FixtureRequest, tmp_path: Path, topology_prefix: str) -> Iterator[Hub]:
-    if request.param == "embedded":
-        database, broker = f"sqlite:///{tmp_path / 'hub.db'}", "memory://"
-    else:
-        database = request.getfixturevalue("pg_url")
-        broker = request.getfixturevalue("amqp_url")
-        upgrade(database)
+    database, broker = stack_urls(request, tmp_path)
     settings = Settings(
         database_url=database,
         broker_url=broker,

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from contract_tests.conftest import stack_urls
 from hub.bootstrap import Hub, bootstrap
 from hub.canonical.events import APPLICATION_RECEIVED
 from hub.config import Settings
 from hub.crypto.xmldsig import LocalKeySigner
 from hub.journal.api import OutboundState
-from hub.journal.migrate import upgrade
 from hub.registry import ReferenceRegistry
 from hub.simulator import ExchangeConfig, FaultInjection
 from hub.simulator.population import Population, zags_notices
@@ -80,12 +80,7 @@ def _hub(
     server: SimulatorServer,
     reference_dir: Path,
 ) -> Hub:
-    if request.param == "embedded":
-        database, broker = f"sqlite:///{tmp_path / 'hub.db'}", "memory://"
-    else:
-        database = request.getfixturevalue("pg_url")
-        broker = request.getfixturevalue("amqp_url")
-        upgrade(database)
+    database, broker = stack_urls(request, tmp_path)
     settings = Settings(
         database_url=database,
         broker_url=broker,

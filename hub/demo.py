@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -101,6 +101,19 @@ class Stats:
     smev: Counter[str] = field(default_factory=Counter)  # the SMEV client's troubles
 
 
+class _Notices(NamedTuple):
+    """The scenario's ZAGS notices: pushed in the main flow, signed after SMEV renewed its
+    certificate, and altered in transit."""
+
+    regular: tuple[ZagsNotice, ...]
+    untrusted: tuple[ZagsNotice, ...]
+    damaged: tuple[ZagsNotice, ...]
+
+    @property
+    def total(self) -> int:
+        return len(self.regular) + len(self.untrusted) + len(self.damaged)
+
+
 @dataclass
 class _Running:
     hub: Hub
@@ -140,6 +153,7 @@ class Demo:
         certificate = self_signed_certificate(backend, key, "Региональный хаб «Контингент»")
         self.hub_signer = LocalKeySigner(backend, key, certificate)
         self.world = self._world(certificate)
+        self.notices = self._split_notices()
 
     def _world(self, hub_certificate: Certificate) -> World:
         config = ExchangeConfig(visibility_timeout=5.0, faults=self.scenario.faults)
@@ -157,8 +171,8 @@ class Demo:
         trust = [self._pin(workdir, "smev-1.pem")]
         with SimulatorServer(self.world.exchange) as server:
             settings = self._settings(workdir, server.endpoint(), trust)
-            registry = ReferenceRegistry("memory://", bootstrap(settings).topology)
             running = self._start(settings)
+            registry = ReferenceRegistry("memory://", running.hub.topology)
             try:
                 with registry, self._progress() as progress:
                     self._main_flow(running.hub, registry, progress)
@@ -227,20 +241,20 @@ class Demo:
 
     def _main_flow(self, hub: Hub, registry: ReferenceRegistry, progress: Progress) -> None:
         checks = self.population.checks()
-        regular, _, _ = self._notices()
+        regular = self.notices.regular
         registry.send(hub.bus, [c.command for c in checks])
         self.stats.commands = len(checks)
-        self.world.agencies.zags.push_notices(self.world.exchange, tuple(regular))
+        self.world.agencies.zags.push_notices(self.world.exchange, regular)
         self.stats.notices = len(regular)
         feeder = threading.Thread(target=self._feed_applications, daemon=True)
         feeder.start()
-        stages = self._stages(hub, registry, checks, regular)
-        self._watch(progress, stages)
+        stages = self._stages(registry, checks, regular)
+        # The registry decides on each application as it arrives.
+        self._watch(progress, stages, lambda: self._report_statuses(hub, registry))
         feeder.join()
 
     def _stages(
         self,
-        hub: Hub,
         registry: ReferenceRegistry,
         checks: Sequence[Check],
         notices: Sequence[ZagsNotice],
@@ -252,28 +266,31 @@ class Demo:
         def answered() -> int:
             return sum(1 for e in registry.received() if e.data.get("request_id") in ids)
 
-        def received() -> int:
-            self._report_statuses(hub, registry)
-            return registry.count_by_type()[ev.APPLICATION_RECEIVED]
-
         def noticed() -> int:
             got = registry.count_by_type()
             return sum(min(got[t], n) for t, n in notice_types.items())
 
         return [
             ("ZAGS & PFR checks answered", len(ids), answered),
-            ("Gosuslugi applications received", applications, received),
+            ("Gosuslugi applications received", applications,
+             lambda: registry.count_by_type()[ev.APPLICATION_RECEIVED]),
             ("status changes delivered", applications,
              lambda: registry.count_by_type()[ev.STATUS_DELIVERED]),
             ("ZAGS notifications read", sum(notice_types.values()), noticed),
         ]  # fmt: skip
 
-    def _watch(self, progress: Progress, stages: list[tuple[str, int, Callable[[], int]]]) -> None:
+    def _watch(
+        self,
+        progress: Progress,
+        stages: list[tuple[str, int, Callable[[], int]]],
+        on_tick: Callable[[], None],
+    ) -> None:
         tasks = [
             (progress.add_task(name, total=total), total, count) for name, total, count in stages
         ]
         deadline = time.monotonic() + self.scenario.timeout
         while True:
+            on_tick()
             done = [(task, total, count()) for task, total, count in tasks]
             for task, _, value in done:
                 progress.update(task, completed=value)
@@ -295,14 +312,16 @@ class Demo:
             registry.send(hub.bus, commands)
             self.stats.statuses_sent += len(commands)
 
-    def _notices(self) -> tuple[list[ZagsNotice], list[ZagsNotice], list[ZagsNotice]]:
+    def _split_notices(self) -> _Notices:
         s = self.scenario
         changes = s.name_changes + s.untrusted + s.damaged
         notices = zags_notices(self.population, name_changes=changes, deaths=s.deaths,
                                paternities=0)  # fmt: skip
-        regular = [*notices[: s.name_changes], *notices[changes:]]
-        untrusted = list(notices[s.name_changes : s.name_changes + s.untrusted])
-        return regular, untrusted, list(notices[s.name_changes + s.untrusted : changes])
+        return _Notices(
+            regular=(*notices[: s.name_changes], *notices[changes:]),
+            untrusted=notices[s.name_changes : s.name_changes + s.untrusted],
+            damaged=notices[s.name_changes + s.untrusted : changes],
+        )
 
     # --- bad messages, and what the operator does about them -------------------------
 
@@ -314,14 +333,14 @@ class Demo:
         workdir: Path,
         trust: list[Path],
     ) -> _Running:
-        _, untrusted, damaged = self._notices()
+        untrusted, damaged = self.notices.untrusted, self.notices.damaged
         exchange, zags = self.world.exchange, self.world.agencies.zags
         task = progress.add_task("bad messages kept as failed", total=len(untrusted) + len(damaged))
         exchange.damage_next(zags.mnemonic, len(damaged))
-        zags.push_notices(exchange, tuple(damaged))
+        zags.push_notices(exchange, damaged)
         self._wait(lambda: len(running.hub.journal.failed()) >= len(damaged), "damaged notice")
         exchange.renew_certificate(self.backend)
-        zags.push_notices(exchange, tuple(untrusted))
+        zags.push_notices(exchange, untrusted)
         total = len(untrusted) + len(damaged)
         self._wait(lambda: _progress(progress, task, len(running.hub.journal.failed())) >= total,
                    "failed messages")  # fmt: skip
@@ -350,15 +369,15 @@ class Demo:
         progress.update(task, advance=self.stats.replayed)
         self._resend_and_discard(running.hub, registry, damaged)
         progress.update(task, advance=self.stats.discarded)
-        self._wait(lambda: self._all_answered(running.hub), "answers to ZAGS")
+        self._wait(self._all_answered, "answers to ZAGS")
         return running
 
     def _resend_and_discard(
         self, hub: Hub, registry: ReferenceRegistry, damaged: Sequence[FailedMessage]
     ) -> None:
-        _, _, notices = self._notices()
+        notices = self.notices.damaged
         before = registry.count_by_type()[ev.NAME_CHANGED]
-        ids = self.world.agencies.zags.push_notices(self.world.exchange, tuple(notices))
+        ids = self.world.agencies.zags.push_notices(self.world.exchange, notices)
         self._wait(lambda: registry.count_by_type()[ev.NAME_CHANGED] >= before + len(notices),
                    "resent notices")  # fmt: skip
         for failed, resent in zip(damaged, ids, strict=False):
@@ -366,11 +385,9 @@ class Demo:
             hub.operations.discard(failed.failed_id, OPERATOR, reason)
             self.stats.discarded += 1
 
-    def _all_answered(self, hub: Hub) -> bool:
-        zags = self.world.agencies.zags
-        return len(zags.answers) >= self.stats.notices + self.scenario.untrusted + len(
-            self._notices()[2]
-        )
+    def _all_answered(self) -> bool:
+        # Every notice answered once: the regular, the replayed and the resent ones.
+        return len(self.world.agencies.zags.answers) >= self.notices.total
 
     def _wait(self, condition: Callable[[], bool], what: str) -> None:
         deadline = time.monotonic() + self.scenario.timeout
@@ -407,8 +424,8 @@ class Demo:
         return problems
 
     def _expected_counts(self) -> Mapping[str, int]:
-        regular, untrusted, damaged = self._notices()
-        notices = Counter(t for n in (*regular, *untrusted, *damaged) for t in n.event_types)
+        n = self.notices
+        notices = Counter(t for x in (*n.regular, *n.untrusted, *n.damaged) for t in x.event_types)
         return {
             **notices,
             ev.APPLICATION_RECEIVED: self.scenario.applications,

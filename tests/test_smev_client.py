@@ -4,7 +4,7 @@ transport's in-memory twin) with a real journal: what each SMEV answer does to a
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -38,6 +38,7 @@ def population() -> Population:
 
 def _hub(
     tmp_path: Path,
+    prefix: str,
     world: World,
     dev_key_pair: tuple[object, Certificate],
     backend: object,
@@ -45,7 +46,7 @@ def _hub(
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'hub.db'}",
         broker_url="memory://",
-        topology_prefix=f"c{tmp_path.name[-8:]}".replace("-", "").lower()[:20] or "c",
+        topology_prefix=prefix,
         require_signatures=False,
         smev_resend_after=0.01,
     )
@@ -56,20 +57,24 @@ def _hub(
     return hub
 
 
+Make = Callable[..., tuple[Hub, World]]  # (config=None) → a hub and its simulated SMEV
+
+
 @pytest.fixture
-def make(
+def make(  # noqa: PLR0917 - pytest fixtures
     tmp_path: Path,
+    topology_prefix: str,
     fast_backend: object,
     dev_key_pair: tuple[object, Certificate],
     population: Population,
     reference_dir: Path,
-) -> Iterator[object]:
+) -> Iterator[Make]:
     made: list[Hub] = []
 
     def build(config: ExchangeConfig | None = None) -> tuple[Hub, World]:
         config = config or ExchangeConfig(verify_signatures=False)
         world = build_world(fast_backend, dev_key_pair[1], population, reference_dir, config)  # type: ignore[arg-type]
-        hub = _hub(tmp_path, world, dev_key_pair, fast_backend)
+        hub = _hub(tmp_path, topology_prefix, world, dev_key_pair, fast_backend)
         made.append(hub)
         return hub, world
 
@@ -84,8 +89,8 @@ def _request(hub: Hub, name: str, message_id: str, content: etree._Element | Non
     hub.journal.create_outbound(name, "zags", "rogdinf", payload, message_id)
 
 
-def test_an_accepted_request_is_noted_in_one_batch(make: object) -> None:
-    hub, _ = make()  # type: ignore[operator]
+def test_an_accepted_request_is_noted_in_one_batch(make: Make) -> None:
+    hub, _ = make()
     for n in range(3):
         _request(hub, f"req-{n}", str(uuid1_at(datetime.now(UTC))))
     assert hub.smev_client.send_pending() == 3
@@ -94,8 +99,8 @@ def test_an_accepted_request_is_noted_in_one_batch(make: object) -> None:
     assert hub.smev_client.send_pending() == 0
 
 
-def test_a_stale_message_id_is_replaced_and_the_request_sent_at_once(make: object) -> None:
-    hub, _ = make()  # type: ignore[operator]
+def test_a_stale_message_id_is_replaced_and_the_request_sent_at_once(make: Make) -> None:
+    hub, _ = make()
     stale = uuid1_at(datetime.now(UTC) - timedelta(days=5))
     _request(hub, "req-1", stale)
     hub.smev_client.send_pending()
@@ -104,8 +109,8 @@ def test_a_stale_message_id_is_replaced_and_the_request_sent_at_once(make: objec
     assert stored.smev_message_id != stale and stored.attempts == 2
 
 
-def test_a_resend_smev_already_has_counts_as_accepted(make: object) -> None:
-    hub, world = make()  # type: ignore[operator]
+def test_a_resend_smev_already_has_counts_as_accepted(make: Make) -> None:
+    hub, world = make()
     message_id = uuid1_at(datetime.now(UTC))
     _request(hub, "req-1", message_id)
     # An earlier try reached SMEV, but its answer was lost on the way back.
@@ -118,9 +123,9 @@ def test_a_resend_smev_already_has_counts_as_accepted(make: object) -> None:
     assert stored.smev_message_id == message_id
 
 
-def test_a_spent_quota_slows_the_agency_and_leaves_the_request_for_later(make: object) -> None:
+def test_a_spent_quota_slows_the_agency_and_leaves_the_request_for_later(make: Make) -> None:
     config = ExchangeConfig(verify_signatures=False, quotas={ZAGS_NS: Quota(0, 3600)})
-    hub, _ = make(config)  # type: ignore[operator]
+    hub, _ = make(config)
     _request(hub, "req-1", uuid1_at(datetime.now(UTC)))
     hub.smev_client.send_pending()
     stored = hub.journal.outbound("req-1")
@@ -128,8 +133,8 @@ def test_a_spent_quota_slows_the_agency_and_leaves_the_request_for_later(make: o
     assert hub.smev_client.limiter.wait_time("zags", "rogdinf") > 0
 
 
-def test_a_permanent_refusal_is_kept_and_becomes_request_rejected(make: object) -> None:
-    hub, _ = make()  # type: ignore[operator]
+def test_a_permanent_refusal_is_kept_and_becomes_request_rejected(make: Make) -> None:
+    hub, _ = make()
     nobody = etree.Element("{urn://nobody/1.0}Query")
     nobody.text = "x"
     _request(hub, "req-1", uuid1_at(datetime.now(UTC)), nobody)
@@ -147,8 +152,8 @@ def test_a_permanent_refusal_is_kept_and_becomes_request_rejected(make: object) 
     assert hub.smev_client.stats["refused by SMEV"] == 1
 
 
-def test_a_request_that_cannot_be_built_is_refused_not_retried_forever(make: object) -> None:
-    hub, _ = make()  # type: ignore[operator]
+def test_a_request_that_cannot_be_built_is_refused_not_retried_forever(make: Make) -> None:
+    hub, _ = make()
     hub.journal.create_outbound(
         "req-1", "zags", "rogdinf", b"<unclosed", str(uuid1_at(datetime.now(UTC)))
     )

@@ -369,8 +369,8 @@ def _unfinished(received: Received) -> bool:
 
 
 def _outgoing(message: InboundMessage) -> Outgoing:
-    # No agency header: no adapter claims the content; the worker says so from the unrouted
-    # queue, with the message kept.
+    # An empty agency header: no adapter claims the content. It lands in the unrouted queue,
+    # where the worker processes it anyway and keeps it with the reason.
     headers = {SOURCE_HEADER: message.source, AGENCY_HEADER: message.agency or ""}
     if message.kind:
         headers[KIND_HEADER] = message.kind
