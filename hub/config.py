@@ -106,6 +106,49 @@ class Settings(BaseSettings):
         description="ZAGS: the basis document sent as СведДокОсн (none: ПрСведДокОсн=1)",
     )
 
+    # --- protection of personal data (issue 6) -----------------------------------------
+    encryption_keys: SecretStr | None = Field(
+        None,
+        description="data keys for encryption at rest, 'ID:BASE64,ID:BASE64' (32-byte AES "
+        "keys; `hub keys data-key` makes one); none: stored in clear (development only)",
+    )
+    encryption_key_id: str | None = Field(
+        None, description="the key new rows are sealed with (default: the last listed)"
+    )
+    index_key: SecretStr | None = Field(
+        None, description="secret for keyed hashes in indexes (default: derived from the keys)"
+    )
+    retention_days: int = Field(
+        0, ge=0, description="days processed messages are kept (0: forever); failed: until resolved"
+    )
+    school_municipalities: dict[str, str] = Field(
+        default_factory=dict,
+        description='school organisation code → municipality (OKTMO), JSON: {"4520100012": '
+        '"45201"}; gives Gosuslugi applications their scope',
+    )
+    console_host: str = Field("127.0.0.1", description="address `hub console` listens on")
+    console_port: int = Field(8080, ge=0, le=65535, description="port of `hub console`")
+    tls_cert: Path | None = Field(
+        None, description="PEM certificate (chain) the hub's HTTP endpoints serve; none: HTTP"
+    )
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
+    tls_client_ca: Path | None = Field(
+        None,
+        description="CA whose client certificates agency systems may present (mutual TLS)",
+    )
+    client_certificates: dict[str, str] = Field(
+        default_factory=dict,
+        description='client certificate SHA-256 → "role@scope" for mutual TLS, JSON',
+    )
+    broker_tls_ca: Path | None = Field(
+        None, description="CA file to verify RabbitMQ's certificate (amqps://)"
+    )
+    broker_tls_cert: Path | None = Field(None, description="client certificate for RabbitMQ")
+    broker_tls_key: Path | None = Field(None, description="client key for RabbitMQ")
+    metrics_dir: Path | None = Field(
+        None, description="folder where `hub run`'s processes share Prometheus metrics"
+    )
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
