@@ -1,4 +1,5 @@
-"""``KombuBus``: the hub's bus on RabbitMQ (``amqp://``) and kombu's memory transport.
+"""``KombuBus``: the hub's bus on RabbitMQ (``amqp://``, or ``amqps://`` with the broker's
+certificate and name verified, see ``BrokerTls``) and kombu's memory transport.
 
 The same kombu code declares, consumes and measures queues on both transports.
 
@@ -29,11 +30,13 @@ import contextlib
 import heapq
 import itertools
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 
 import amqp
@@ -77,6 +80,13 @@ class PublishNotConfirmedError(RetryableError):
     may not be stored, so the whole batch must be published again."""
 
     code = "PUBLISH_NOT_CONFIRMED"
+
+
+class BrokerTlsError(PermanentError):
+    """The broker's certificate failed verification (wrong CA, wrong host, expired): no
+    retry helps until ``broker_tls_ca`` or the broker's certificate is put right."""
+
+    code = "BROKER_TLS_REJECTED"
 
 
 class BrokerRefusedError(PermanentError):
@@ -133,12 +143,17 @@ class KombuBus:
     """
 
     def __init__(
-        self, url: str, topology: Topology, confirm_timeout: float = CONFIRM_TIMEOUT
+        self,
+        url: str,
+        topology: Topology,
+        confirm_timeout: float = CONFIRM_TIMEOUT,
+        tls: BrokerTls | None = None,
     ) -> None:
         self.url = url
         self.topology = topology
         self.memory = url.startswith("memory://")
         self.confirm_timeout = confirm_timeout
+        self.ssl = _ssl_options(url, tls or BrokerTls())
         self._lock = threading.Lock()
         self._publisher: Connection | None = None
         self._confirms: _ConfirmChannel | None = None
@@ -146,7 +161,13 @@ class KombuBus:
 
     def _connect(self) -> Connection:
         options = {"polling_interval": 0.01} if self.memory else {}
-        connection = Connection(self.url, transport_options=options, heartbeat=0, connect_timeout=5)
+        connection = Connection(
+            self.url,
+            transport_options=options,
+            heartbeat=0,
+            connect_timeout=5,
+            ssl=dict(self.ssl) if isinstance(self.ssl, dict) else False,  # kombu writes to it
+        )
         # No retrying inside kombu: callers back off themselves (consume_forever, hub.runtime).
         connection.ensure_connection(max_retries=0)
         return connection
@@ -161,6 +182,9 @@ class KombuBus:
             raise BrokerRefusedError(f"broker refused to {action}: {exc}", **details) from exc
         except _CONNECTION_ERRORS as exc:
             url = _masked(self.url)
+            if (rejected := _tls_rejection(exc)) is not None:
+                message = f"broker's TLS certificate rejected ({action}): {rejected.verify_message}"
+                raise BrokerTlsError(message, url=url) from exc
             raise BrokerUnavailableError(f"broker unavailable ({action}): {exc}", url=url) from exc
 
     # --- topology --------------------------------------------------------------------
@@ -681,12 +705,52 @@ def _masked(url: str) -> str:
     return f"{head.split('://')[0]}://***@{tail}" if at else url
 
 
-def create_bus(url: str, topology: Topology) -> KombuBus:
-    """The bus for a kombu URL: ``memory://`` (embedded) or ``amqp://…`` (RabbitMQ)."""
+@dataclass(frozen=True)
+class BrokerTls:
+    """TLS files for ``amqps://`` (settings ``broker_tls_ca/cert/key``): the CA that signed
+    the broker's certificate (none: the system's CAs) and an optional client certificate."""
+
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+
+
+def _ssl_options(url: str, tls: BrokerTls) -> dict[str, Any] | bool:
+    """py-amqp's ``ssl`` options: the broker's certificate verified against ``tls.ca`` and
+    its name (kombu puts the URL's host into ``server_hostname``); ``False`` for plain URLs."""
+    if url.partition("://")[0] != "amqps":
+        if tls != BrokerTls():
+            raise ConfigurationError("broker_tls_* settings need an amqps:// broker_url")
+        return False
+    if (tls.cert is None) != (tls.key is None):
+        raise ConfigurationError("broker_tls_cert and broker_tls_key go together")
+    for setting, path in (("ca", tls.ca), ("cert", tls.cert), ("key", tls.key)):
+        if path is not None and not path.is_file():
+            raise ConfigurationError(f"broker_tls_{setting}: no file {path}", path=str(path))
+    return {
+        "ca_certs": str(tls.ca) if tls.ca else None,
+        "certfile": str(tls.cert) if tls.cert else None,
+        "keyfile": str(tls.key) if tls.key else None,
+        "cert_reqs": ssl.CERT_REQUIRED,
+        "server_hostname": None,
+        "tls_minimum_version": ssl.TLSVersion.TLSv1_2,
+    }
+
+
+def _tls_rejection(exc: BaseException | None) -> ssl.SSLCertVerificationError | None:
+    # kombu wraps the handshake's error in its OperationalError: look down the chain.
+    while exc is not None and not isinstance(exc, ssl.SSLCertVerificationError):
+        exc = exc.__cause__ or exc.__context__
+    return exc
+
+
+def create_bus(url: str, topology: Topology, tls: BrokerTls | None = None) -> KombuBus:
+    """The bus for a kombu URL: ``memory://`` (embedded), ``amqp://…`` (RabbitMQ) or
+    ``amqps://…`` (RabbitMQ over TLS, verified with ``tls``)."""
     scheme = url.partition("://")[0]
     if scheme not in {"memory", "amqp", "amqps", "pyamqp"}:
         raise ConfigurationError(f"unsupported broker URL scheme {scheme!r}", scheme=scheme)
-    return KombuBus(url, topology)
+    return KombuBus(url, topology, tls=tls)
 
 
 def consume_forever(
