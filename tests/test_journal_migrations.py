@@ -17,7 +17,7 @@ from hub.journal.sql import SqlJournal
 
 TABLES = {
     "inbox", "outbox", "subject_sequences", "business_keys", "failed_messages", "audit_log",
-    "outbound_requests",
+    "outbound_requests", "api_tokens", "key_checks",
 }  # fmt: skip
 
 
@@ -42,7 +42,7 @@ def _differences(url: str, target: MetaData) -> list[Any]:
 def test_upgrade_an_empty_database_to_head(empty_url: str) -> None:
     assert current_revision(empty_url) is None
     upgrade(empty_url)
-    assert current_revision(empty_url) == head_revision() == "0003"
+    assert current_revision(empty_url) == head_revision() == "0004"
     engine = create_engine(empty_url)
     assert set(inspect(engine).get_table_names()) == TABLES | {"alembic_version"}
     engine.dispose()

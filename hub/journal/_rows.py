@@ -1,4 +1,4 @@
-"""Database rows to the port's dataclasses, and messages to rows."""
+"""Database rows to the port's dataclasses, and messages to rows (sealing what is sealed)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any, TypeAlias
 
 from sqlalchemy import Row
 
+from hub.journal._sealing import Vault
 from hub.journal.api import (
     AuditEntry,
     FailedGroup,
@@ -18,18 +19,29 @@ from hub.journal.api import (
     OutboundRequest,
     OutboundState,
     OutboxEvent,
+    TokenRecord,
 )
 from hub.journal.schema import require_aware
 
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 
+# Where each sealed value lives: part of its associated data.
+INBOX_RAW = "inbox.raw"
+OUTBOX_PAYLOAD = "outbox.payload"
+FAILED_REASON = "failed_messages.reason"
+FAILED_TRACEBACK = "failed_messages.traceback"
+OUTBOUND_PAYLOAD = "outbound_requests.payload"
+OUTBOUND_CONTEXT = "outbound_requests.context"
 
-def inbox_row(
+
+def inbox_row(  # noqa: PLR0917 - one row's parts
+    vault: Vault,
     inbox_id: str,
     message: InboundMessage,
     now: datetime,
     status: InboxStatus = InboxStatus.RECEIVED,
     attempted: bool = False,
+    scope: str | None = None,
 ) -> dict[str, Any]:
     """A new inbox row; ``attempted``: processed once already (the worker's fast path)."""
     return {
@@ -39,23 +51,25 @@ def inbox_row(
         "agency": message.agency,
         "kind": message.kind,
         "content_type": message.content_type,
-        "raw": message.raw,
+        "raw": vault.blob(message.raw, INBOX_RAW, inbox_id),
         "headers": dict(message.headers),
         "received_at": require_aware(message.received_at or now, "received_at"),
         "status": status.value,
         "attempts": int(attempted),
         "last_attempt_at": now if attempted else None,
         "processed_at": now if status == InboxStatus.PROCESSED else None,
+        "scope": scope or message.scope or "",
+        "key_id": vault.key_id,
     }
 
 
-def inbox_record(row: AnyRow) -> InboxRecord:
+def inbox_record(vault: Vault, row: AnyRow) -> InboxRecord:
     m = row._mapping
     return InboxRecord(
         inbox_id=m["inbox_id"],
         source=m["source"],
         external_id=m["external_id"],
-        raw=bytes(m["raw"]),
+        raw=vault.unblob(m["raw"], m["key_id"], INBOX_RAW, m["inbox_id"]),
         agency=m["agency"],
         kind=m["kind"],
         content_type=m["content_type"],
@@ -64,10 +78,11 @@ def inbox_record(row: AnyRow) -> InboxRecord:
         status=InboxStatus(m["status"]),
         attempts=m["attempts"],
         processed_at=m["processed_at"],
+        scope=m["scope"],
     )
 
 
-def outbox_event(row: AnyRow) -> OutboxEvent:
+def outbox_event(vault: Vault, row: AnyRow) -> OutboxEvent:
     m = row._mapping
     return OutboxEvent(
         event_id=m["event_id"],
@@ -75,38 +90,40 @@ def outbox_event(row: AnyRow) -> OutboxEvent:
         routing_key=m["routing_key"],
         subject=m["subject"],
         subject_seq=m["subject_seq"],
-        payload=bytes(m["payload"]),
+        payload=vault.unblob(m["payload"], m["key_id"], OUTBOX_PAYLOAD, m["event_id"]),
         headers=m["headers"],
         created_at=m["created_at"],
         published_at=m["published_at"],
     )
 
 
-def failed_message(row: AnyRow) -> FailedMessage:
+def failed_message(vault: Vault, row: AnyRow) -> FailedMessage:
     m = row._mapping
+    key_id, failed_id = m["key_id"], m["failed_id"]
     return FailedMessage(
-        failed_id=m["failed_id"],
+        failed_id=failed_id,
         inbox_id=m["inbox_id"],
         agency=m["agency"],
         kind=m["kind"],
         error_type=m["error_type"],
-        reason=m["reason"],
-        traceback=m["traceback"],
+        reason=vault.untext(m["reason"], key_id, FAILED_REASON, failed_id),
+        traceback=vault.untext(m["traceback"], key_id, FAILED_TRACEBACK, failed_id),
         attempts=m["attempts"],
         first_failed_at=m["first_failed_at"],
         last_failed_at=m["last_failed_at"],
         fingerprint=m["fingerprint"],
         status=FailedStatus(m["status"]),
         resolution=m["resolution"],
+        scope=m["scope"],
     )
 
 
-def failed_group(row: AnyRow) -> FailedGroup:
+def failed_group(vault: Vault, row: AnyRow) -> FailedGroup:
     m = row._mapping
     return FailedGroup(
         fingerprint=m["fingerprint"],
         error_type=m["error_type"],
-        reason=m["reason"],
+        reason=vault.untext(m["reason"], m["key_id"], FAILED_REASON, m["failed_id"]),
         agency=m["agency"],
         count=m["count"],
         first_failed_at=m["first_failed_at"],
@@ -116,24 +133,42 @@ def failed_group(row: AnyRow) -> FailedGroup:
 
 def audit_entry(row: AnyRow) -> AuditEntry:
     m = row._mapping
-    return AuditEntry(m["at"], m["actor"], m["action"], m["target"], m["reason"], m["details"])
+    return AuditEntry(
+        m["at"], m["actor"], m["action"], m["target"], m["reason"], m["details"], m["scope"]
+    )
 
 
-def outbound_request(row: AnyRow) -> OutboundRequest:
+def outbound_request(vault: Vault, row: AnyRow) -> OutboundRequest:
     m = row._mapping
+    key_id, request_id = m["key_id"], m["request_id"]
     return OutboundRequest(
-        request_id=m["request_id"],
+        request_id=request_id,
         agency=m["agency"],
         kind=m["kind"],
         state=OutboundState(m["state"]),
         smev_message_id=m["smev_message_id"],
-        payload=bytes(m["payload"]),
+        payload=vault.unblob(m["payload"], key_id, OUTBOUND_PAYLOAD, request_id),
         attempts=m["attempts"],
         created_at=m["created_at"],
         updated_at=m["updated_at"],
         answer_inbox_id=m["answer_inbox_id"],
         error=m["error"],
-        context=m["context"] or {},
+        context=vault.unjson(m["context"], key_id, OUTBOUND_CONTEXT, request_id),
         reply_to=m["reply_to"],
         inbox_id=m["inbox_id"],
+        scope=m["scope"],
     )
+
+
+def token_row(record: TokenRecord) -> dict[str, Any]:
+    return {
+        "token_id": record.token_id, "name": record.name, "role": record.role,
+        "scope": record.scope, "secret_hash": record.secret_hash,
+        "created_at": record.created_at, "created_by": record.created_by,
+        "expires_at": record.expires_at, "revoked_at": record.revoked_at,
+        "last_used_at": record.last_used_at,
+    }  # fmt: skip
+
+
+def token_record(row: AnyRow) -> TokenRecord:
+    return TokenRecord(**row._mapping)

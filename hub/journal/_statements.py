@@ -29,6 +29,7 @@ from hub.journal.api import FailedStatus, InboxStatus, OutboundState
 from hub.journal.lease import OUTBOX_CHANNEL
 from hub.journal.schema import (
     UtcDateTime,
+    api_tokens,
     audit_log,
     business_keys,
     failed_messages,
@@ -56,7 +57,7 @@ class Statements:
         self._failures()
         self._outbound()
         self.add_audit = self.insert(audit_log)
-        self.audit_log = select(audit_log).order_by(audit_log.c.id.desc()).limit(bindparam("limit"))
+        self.token = select(api_tokens).where(api_tokens.c.token_id == bindparam("id"))
 
     def insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
         """The dialect's INSERT, which knows ON CONFLICT."""
@@ -97,7 +98,7 @@ class Statements:
         self.statuses = select(c.inbox_id, c.status).where(self.among(c.inbox_id, "ids"))
         self.start = self._start_attempts()
         self.lock_inbox = (
-            select(c.inbox_id, c.status, c.agency, c.kind, c.attempts)
+            select(c.inbox_id, c.status, c.agency, c.kind, c.attempts, c.scope)
             .where(self.among(c.inbox_id, "ids"))
             .order_by(c.inbox_id)
             .with_for_update()
@@ -106,6 +107,9 @@ class Statements:
             update(inbox)
             .where(self.among(c.inbox_id, "ids"))
             .values(status=bindparam("status"), processed_at=now_param("at"))
+        )
+        self.set_scope = (
+            update(inbox).where(self.among(c.inbox_id, "ids")).values(scope=bindparam("scope"))
         )
         self.inbox = select(inbox).where(c.inbox_id == bindparam("id"))
         touched = func.coalesce(c.last_attempt_at, c.received_at)
@@ -205,6 +209,8 @@ class Statements:
             "last_failed_at": new.last_failed_at,
             "status": FailedStatus.OPEN.value,
             "resolution": None,
+            "scope": new.scope,
+            "key_id": new.key_id,
         }
         return stmt.on_conflict_do_update(index_elements=[failed_messages.c.inbox_id], set_=changes)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -105,6 +105,7 @@ class InboundMessage:
     content_type: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     received_at: datetime | None = None
+    scope: str | None = None  # where in the region it belongs, when known on arrival
 
     @property
     def inbox_id(self) -> str:
@@ -124,6 +125,7 @@ class InboundMessage:
             received_at=self.received_at or now,
             status=InboxStatus.RECEIVED,
             attempts=1,
+            scope=self.scope or "",
         )
 
 
@@ -148,6 +150,7 @@ class InboxRecord:
     status: InboxStatus
     attempts: int
     processed_at: datetime | None = None
+    scope: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +198,7 @@ class NewOutbound:
     smev_message_id: str
     context: Mapping[str, Any] = field(default_factory=dict)
     reply_to: str | None = None
+    scope: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +220,7 @@ class Outcome:
     failure: Failure | None = None
     outbound: Sequence[NewOutbound] = ()
     settles: Settlement | None = None
+    scope: str | None = None  # when known: written to the inbox row (and the failure)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +245,7 @@ class FailedMessage:
     fingerprint: str
     status: FailedStatus
     resolution: str | None = None
+    scope: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +267,7 @@ class AuditEntry:
     target: str
     reason: str
     details: Mapping[str, Any]
+    scope: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +286,32 @@ class OutboundRequest:
     context: Mapping[str, Any] = field(default_factory=dict)
     reply_to: str | None = None
     inbox_id: str | None = None
+    scope: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """An API token as stored: the SHA-256 of its secret, never the secret."""
+
+    token_id: str
+    name: str
+    role: str
+    scope: str
+    secret_hash: str
+    created_at: datetime
+    created_by: str
+    expires_at: datetime | None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """Inbox messages received, processed and failed since a moment (for a dashboard)."""
+
+    received: int
+    processed: int
+    failed: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,6 +361,7 @@ class Journal(Protocol):
         status: FailedStatus | None = FailedStatus.OPEN,
         fingerprint: str | None = None,
         limit: int = 1000,
+        scope: str | None = None,
     ) -> list[FailedMessage]: ...
 
     def failed_groups(
@@ -336,6 +370,7 @@ class Journal(Protocol):
         agency: str | None = None,
         error_type: str | None = None,
         since: datetime | None = None,
+        scope: str | None = None,
     ) -> list[FailedGroup]: ...
 
     def failed_message(self, failed_id: str) -> FailedMessage | None: ...
@@ -345,10 +380,17 @@ class Journal(Protocol):
     def discard(self, failed_id: str, actor: str, reason: str) -> None: ...
 
     def audit(
-        self, actor: str, action: str, target: str, reason: str, details: Mapping[str, Any]
+        self,
+        actor: str,
+        action: str,
+        target: str,
+        reason: str,
+        details: Mapping[str, Any],
+        *,
+        scope: str = "",
     ) -> None: ...
 
-    def audit_log(self, limit: int = 100) -> list[AuditEntry]: ...
+    def audit_log(self, limit: int = 100, scope: str | None = None) -> list[AuditEntry]: ...
 
     # --- outbound requests -----------------------------------------------------------
     def create_outbound(
@@ -373,7 +415,35 @@ class Journal(Protocol):
 
     def outbound_by_message_id(self, smev_message_id: str) -> OutboundRequest | None: ...
 
+    def outbound_requests(
+        self, state: OutboundState | None = None, scope: str | None = None, limit: int = 100
+    ) -> list[OutboundRequest]: ...
+
+    # --- API tokens --------------------------------------------------------------------
+    def add_token(self, record: TokenRecord) -> None: ...
+
+    def token(self, token_id: str) -> TokenRecord | None: ...
+
+    def tokens(self) -> list[TokenRecord]: ...
+
+    def revoke_token(self, token_id: str, actor: str) -> bool: ...
+
+    def touch_token(self, token_id: str, at: datetime) -> None: ...
+
     # --- operations -------------------------------------------------------------------
     def health_counts(self) -> HealthCounts: ...
+
+    def activity(self, since: datetime, scope: str | None = None) -> Activity: ...
+
+    def purge_processed(
+        self,
+        older_than: datetime,
+        actor: str,
+        batch: int = 500,
+        *,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> int: ...
+
+    def rotate_keys(self, batch: int = 500) -> Iterator[tuple[int, int]]: ...
 
     def close(self) -> None: ...

@@ -35,6 +35,19 @@ NAMING_CONVENTION = {
 ID = 36  # a UUID in text form
 NAME = 100
 TEXT_ID = 255
+KEY_ID = 40
+SCOPE = 100
+HASH = 64  # a secret's SHA-256, hex
+
+
+def _scope() -> Column[str]:
+    # Where in the region a row belongs ("" not known yet): see ``hub.access.scopes``.
+    return Column("scope", String(SCOPE), nullable=False, server_default="")
+
+
+def _key_id() -> Column[str]:
+    # The data key the row's sealed columns are under ("plain": in clear): for rotation.
+    return Column("key_id", String(KEY_ID), nullable=False, server_default="plain")
 
 
 def require_aware(value: datetime, name: str) -> datetime:
@@ -85,6 +98,8 @@ inbox = Table(
     Column("attempts", Integer, nullable=False),
     Column("last_attempt_at", UtcDateTime),
     Column("processed_at", UtcDateTime),
+    _scope(),
+    _key_id(),
     UniqueConstraint("source", "external_id"),
     Index(None, "status", "last_attempt_at"),
 )
@@ -102,6 +117,7 @@ outbox = Table(
     Column("headers", JSON, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("published_at", UtcDateTime),
+    _key_id(),
 )
 # Partial index: only unpublished rows are in it, so the relay's query stays fast however
 # large the published history grows.
@@ -144,6 +160,8 @@ failed_messages = Table(
     Column("fingerprint", String(TEXT_ID), nullable=False),
     Column("status", String(16), nullable=False),
     Column("resolution", Text),
+    _scope(),
+    _key_id(),
     Index(None, "status", "fingerprint"),
     Index(None, "agency"),
     Index(None, "error_type"),
@@ -160,6 +178,7 @@ audit_log = Table(
     Column("target", String(TEXT_ID), nullable=False),
     Column("reason", Text, nullable=False),
     Column("details", JSON, nullable=False),
+    _scope(),
 )
 
 outbound_requests = Table(
@@ -179,5 +198,35 @@ outbound_requests = Table(
     Column("context", JSON, nullable=False, server_default="{}"),
     Column("reply_to", Text),
     Column("inbox_id", String(ID)),  # the message (registry command) that asked for it
+    _scope(),
+    _key_id(),
     Index(None, "state", "updated_at"),  # what a sender claims next
+)
+
+# API tokens: only the SHA-256 of the secret is kept (see ``hub.access.tokens``).
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_id", String(NAME), primary_key=True),
+    Column("name", String(NAME), nullable=False),
+    Column("role", String(NAME), nullable=False),
+    Column("scope", String(SCOPE), nullable=False),
+    Column("secret_hash", String(HASH), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(NAME), nullable=False),
+    Column("expires_at", UtcDateTime),
+    Column("revoked_at", UtcDateTime),
+    Column("last_used_at", UtcDateTime),
+)
+
+# One row per data key ever used ("check:<id>": a known value sealed under it), and "index":
+# the secret of the indexes' keyed hashes, sealed. Checked before the journal writes anything.
+key_checks = Table(
+    "key_checks",
+    metadata,
+    Column("name", String(NAME), primary_key=True),
+    Column("key_id", String(KEY_ID), nullable=False),
+    Column("value", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("retired_at", UtcDateTime),  # rotation left no row under this key
 )

@@ -11,26 +11,28 @@ import hashlib
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, exists, false, func, or_, select, update
 
-from hub.journal import _rows
+from hub.access.scopes import REGION
+from hub.journal import _keys, _rows
 from hub.journal._rows import AnyRow
+from hub.journal._sealing import Vault
 from hub.journal._statements import Statements
 from hub.journal.api import (
     HUB_NAMESPACE,
     OUTBOUND_TRANSITIONS,
+    Activity,
     AuditEntry,
     Completion,
     FailedGroup,
     FailedMessage,
     FailedStatus,
-    Failure,
     HealthCounts,
     InboundMessage,
     InboxRecord,
@@ -43,6 +45,7 @@ from hub.journal.api import (
     OutboxEvent,
     Outcome,
     Received,
+    TokenRecord,
 )
 from hub.journal.engine import READ_ONLY, make_engine, sqlite_path, transaction
 from hub.journal.errors import (
@@ -54,12 +57,15 @@ from hub.journal.errors import (
 from hub.journal.lease import Lease, lead
 from hub.journal.migrate import current_revision, head_revision, upgrade_connection
 from hub.journal.schema import (
+    api_tokens,
+    audit_log,
     failed_messages,
     inbox,
     outbound_requests,
     outbox,
     require_aware,
 )
+from hub.protection.sealing import PlainSealer, Sealer
 
 _T = TypeVar("_T")
 _NewRow = tuple[str, int, NewEvent]  # (inbox id, position, event)
@@ -98,35 +104,73 @@ def _now() -> datetime:
 class SqlJournal:
     """The journal (see ``hub.journal.api.Journal``) on SQLAlchemy Core.
 
-    ``create=True`` migrates the database to the newest schema first. Safe to share between
-    threads; for several processes use PostgreSQL.
+    ``create=True`` migrates the database to the newest schema first. ``sealer`` seals the
+    columns that hold personal data (default: none, stored in clear); before anything is
+    written the journal checks that its keys open what is stored (``ConfigurationError``).
+    Safe to share between threads; for several processes use PostgreSQL.
     """
 
-    def __init__(self, url: str, *, create: bool = False, pool_size: int = 5) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        create: bool = False,
+        pool_size: int = 5,
+        sealer: Sealer | None = None,
+    ) -> None:
         self._engine = make_engine(url, pool_size=pool_size)
         self._reader = self._engine.execution_options(**{READ_ONLY: True})
         self._q = Statements(self._engine.dialect.name)
+        self._vault = Vault(sealer or PlainSealer())
+        self._prepared = threading.Lock()
+        self._ready = False
         if create:
             with transaction(self._engine) as connection:
                 upgrade_connection(connection)
+            try:
+                self.check_keys()
+            except BaseException:
+                self._engine.dispose()
+                raise
 
     @classmethod
-    def open(cls, url: str, *, pool_size: int = 5) -> SqlJournal:
+    def open(cls, url: str, *, pool_size: int = 5, sealer: Sealer | None = None) -> SqlJournal:
         """Open the journal at ``url``, ready to use.
 
         The embedded SQLite journal creates its file and schema on first use and upgrades
         itself; a PostgreSQL database must already be migrated (``SchemaOutdatedError``).
         """
         if sqlite_path(url) is not None:
-            return cls(url, create=True, pool_size=pool_size)
-        at, head = current_revision(url), head_revision()
-        if at != head:
-            raise SchemaOutdatedError(
-                f"journal schema is at revision {at}, the code needs {head}: run the migrations",
-                current=at,
-                head=head,
-            )
-        return cls(url, pool_size=pool_size)
+            journal = cls(url, create=True, pool_size=pool_size, sealer=sealer)
+        else:
+            at, head = current_revision(url), head_revision()
+            if at != head:
+                raise SchemaOutdatedError(
+                    f"journal schema is at revision {at}, the code needs {head}: run the "
+                    "migrations",
+                    current=at,
+                    head=head,
+                )
+            journal = cls(url, pool_size=pool_size, sealer=sealer)
+        try:
+            journal.check_keys()
+        except BaseException:
+            journal.close()
+            raise
+        return journal
+
+    def check_keys(self) -> None:
+        """Check the sealer's keys against the journal before anything is written (done by
+        ``open`` and before the first transaction): ``ConfigurationError`` when a configured
+        key is not the one the journal knows under its id, or rows are under a key not
+        configured."""
+        if self._ready:
+            return
+        with self._prepared:
+            if not self._ready:
+                with transaction(self._engine) as connection:
+                    _keys.prepare(connection, self._vault, _now())
+                self._ready = True
 
     @property
     def dialect(self) -> str:
@@ -150,11 +194,13 @@ class SqlJournal:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
+        self.check_keys()
         with transaction(self._engine) as connection:
             yield connection
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
+        self.check_keys()
         with transaction(self._reader) as connection:
             yield connection
 
@@ -175,7 +221,7 @@ class SqlJournal:
         if not first:
             return []
         now = _now()
-        rows = [_rows.inbox_row(inbox_id, m, now) for inbox_id, m in first.items()]
+        rows = [_rows.inbox_row(self._vault, i, m, now) for i, m in first.items()]
         with self._write() as conn:
             stored = set(conn.execute(self._q.receive, self._q.many(rows)).scalars())
             older = [inbox_id for inbox_id in first if inbox_id not in stored]
@@ -198,7 +244,8 @@ class SqlJournal:
             return []
         now = _now()
         rows = [
-            _rows.inbox_row(i, m, now, _status_of(o), attempted=True) for i, (m, o) in first.items()
+            _rows.inbox_row(self._vault, i, m, now, _status_of(o), True, o.scope if o else None)
+            for i, (m, o) in first.items()
         ]
         with self._write() as conn:
             stored = set(conn.execute(self._q.receive, self._q.many(rows)).scalars())
@@ -207,7 +254,8 @@ class SqlJournal:
             new = {i: first[i] for i in first if i in stored}
             live = [o for _, o in new.values() if o is not None]
             inserted = {i: _status_of(o) for i, (_, o) in new.items()}
-            current = {i: m.first_attempt(now) for i, (m, _) in new.items()}
+            # Only a failure record is made from the stored message (its scope: the outcome's).
+            current = {i: m.first_attempt(now) for i, (m, o) in new.items() if o and o.failure}
             done = self._apply(conn, live, current, inserted)
         statuses |= {i: c.status.value for i, c in done.items()}
         return _received([m.inbox_id for m, _ in processed], stored, statuses)
@@ -221,7 +269,7 @@ class SqlJournal:
             return []
         with self._write() as conn:
             rows = conn.execute(self._q.start, {"ids": ids, "now": _now()}).all()
-        records = {record.inbox_id: record for record in map(_rows.inbox_record, rows)}
+        records = {r.inbox_id: r for r in (_rows.inbox_record(self._vault, row) for row in rows)}
         return [records[inbox_id] for inbox_id in ids if inbox_id in records]
 
     def complete(self, outcomes: Sequence[Outcome]) -> list[Completion]:
@@ -269,6 +317,7 @@ class SqlJournal:
         statuses |= {o.inbox_id: InboxStatus.PROCESSED for o in winners}
         changed = {i: s for i, s in statuses.items() if already.get(i) != s}
         self._set_statuses(conn, changed, now)
+        self._set_scopes(conn, [o for o in live if o.inbox_id not in already])
         self._record_failures(conn, failures, current, now)
         self._add_outbound(conn, winners, now)
         self._add_replies(conn, [o for o in others if o.inbox_id in duplicates], now)
@@ -279,18 +328,18 @@ class SqlJournal:
         self, conn: Connection, outcomes: Sequence[Outcome], now: datetime
     ) -> set[str]:
         """Inbox ids whose business key another message holds (in this batch or before)."""
+        # Keyed hashes: an agency's record number is personal data, its hash is not.
+        hashed = {o.inbox_id: self._vault.index(o.business_key) for o in outcomes if o.business_key}
         owners: dict[str, str] = {}
-        for outcome in outcomes:
-            if outcome.business_key is not None:
-                owners.setdefault(outcome.business_key, outcome.inbox_id)
+        for inbox_id, key in hashed.items():
+            owners.setdefault(key, inbox_id)
         if not owners:
             return set()
         rows = [{"key": k, "inbox_id": owners[k], "first_seen_at": now} for k in sorted(owners)]
         claimed = set(conn.execute(self._q.claim_keys, rows).scalars())
         if taken := [key for key in owners if key not in claimed]:
             owners.update(conn.execute(self._q.key_owners, {"keys": taken}).all())
-        keyed = (o for o in outcomes if o.business_key is not None)
-        return {o.inbox_id for o in keyed if owners[o.business_key or ""] != o.inbox_id}
+        return {inbox_id for inbox_id, key in hashed.items() if owners[key] != inbox_id}
 
     def _write_events(
         self, conn: Connection, outcomes: Sequence[Outcome], *, look_for_existing: bool
@@ -308,7 +357,7 @@ class SqlJournal:
         rows = []
         for inbox_id, position, event in fresh:
             seq[event.subject] += 1
-            rows.append(_event_row(inbox_id, position, event, seq[event.subject], now))
+            rows.append(self._event_row(inbox_id, position, event, seq[event.subject], now))
         conn.execute(self._q.add_events, self._q.many(rows))
         if self._q.notify_events is not None:
             conn.execute(self._q.notify_events)  # delivered at commit; wakes the relay
@@ -328,9 +377,13 @@ class SqlJournal:
         return [row for event_id, row in candidates.items() if event_id not in existing]
 
     def _take_sequences(self, conn: Connection, counts: Mapping[str, int]) -> dict[str, int]:
-        """Reserve ``counts[subject]`` numbers per subject; the last number taken for each."""
-        rows = [{"subject": s, "last_seq": counts[s]} for s in sorted(counts)]
-        return dict(conn.execute(self._q.take_sequences, rows).all())
+        """Reserve ``counts[subject]`` numbers per subject; the last number taken for each.
+
+        Sequence rows are keyed by the subject's keyed hash: a subject may be made from a
+        person's name and birth date."""
+        hashed = {self._vault.index(s): s for s in counts}
+        rows = [{"subject": h, "last_seq": counts[hashed[h]]} for h in sorted(hashed)]
+        return {hashed[h]: last for h, last in conn.execute(self._q.take_sequences, rows).all()}
 
     def _set_statuses(
         self, conn: Connection, statuses: Mapping[str, InboxStatus], now: datetime
@@ -343,9 +396,17 @@ class SqlJournal:
             at = None if status == InboxStatus.FAILED else now
             conn.execute(self._q.set_status, {"ids": ids, "status": status.value, "at": at})
 
+    def _set_scopes(self, conn: Connection, outcomes: Sequence[Outcome]) -> None:
+        by_scope: dict[str, list[str]] = {}
+        for outcome in outcomes:
+            if outcome.scope is not None:
+                by_scope.setdefault(outcome.scope, []).append(outcome.inbox_id)
+        for scope, ids in by_scope.items():
+            conn.execute(self._q.set_scope, {"ids": ids, "scope": scope})
+
     def _add_outbound(self, conn: Connection, outcomes: Sequence[Outcome], now: datetime) -> None:
         # Idempotent on the request id: a replay or a repeated command asks for nothing new.
-        rows = [_outbound_row(o.inbox_id, new, now) for o in outcomes for new in o.outbound]
+        rows = [self._outbound_row(o.inbox_id, new, now) for o in outcomes for new in o.outbound]
         if rows:
             conn.execute(self._q.add_outbound, rows)
 
@@ -353,7 +414,7 @@ class SqlJournal:
         # An agency that resends a fact under a new MessageID still waits for an answer to
         # that request: the fact is not applied twice, but the request is answered.
         rows = [
-            _outbound_row(o.inbox_id, new, now)
+            self._outbound_row(o.inbox_id, new, now)
             for o in duplicates
             for new in o.outbound
             if new.reply_to is not None
@@ -380,13 +441,50 @@ class SqlJournal:
         current: Mapping[str, _InboxLike],
         now: datetime,
     ) -> None:
-        rows = [
-            _failure_row(current[o.inbox_id], o.failure, now)
-            for o in outcomes
-            if o.failure is not None
-        ]
+        rows = [self._failure_row(current[o.inbox_id], o, now) for o in outcomes]
         if rows:
             conn.execute(self._q.record_failures, rows)
+
+    def _event_row(
+        self, inbox_id: str, position: int, event: NewEvent, seq: int, now: datetime
+    ) -> dict[str, Any]:
+        payload = self._vault.blob(event.payload, _rows.OUTBOX_PAYLOAD, event.event_id)
+        return {
+            "event_id": event.event_id, "inbox_id": inbox_id, "position": position,
+            "routing_key": event.routing_key, "subject": event.subject, "subject_seq": seq,
+            "payload": payload, "headers": dict(event.headers), "created_at": now,
+            "published_at": None, "key_id": self._vault.key_id,
+        }  # fmt: skip
+
+    def _outbound_row(self, inbox_id: str, new: NewOutbound, now: datetime) -> dict[str, Any]:
+        v, request_id = self._vault, new.request_id
+        return {
+            "request_id": request_id, "agency": new.agency, "kind": new.kind,
+            "state": OutboundState.PENDING.value, "smev_message_id": new.smev_message_id,
+            "payload": v.blob(new.payload, _rows.OUTBOUND_PAYLOAD, request_id), "attempts": 0,
+            "created_at": now, "updated_at": now, "answer_inbox_id": None, "error": None,
+            "context": v.json(new.context, _rows.OUTBOUND_CONTEXT, request_id),
+            "reply_to": new.reply_to, "inbox_id": inbox_id, "scope": new.scope,
+            "key_id": v.key_id,
+        }  # fmt: skip
+
+    def _failure_row(self, inbox: _InboxLike, outcome: Outcome, now: datetime) -> dict[str, Any]:
+        failure = outcome.failure
+        assert failure is not None  # noqa: S101 - callers pass failed outcomes only
+        fingerprint = failure.fingerprint or default_fingerprint(
+            failure.error_type, inbox.agency, inbox.kind
+        )
+        failed_id, v = failed_id_for(inbox.inbox_id), self._vault
+        return {
+            "failed_id": failed_id, "inbox_id": inbox.inbox_id,
+            "agency": inbox.agency, "kind": inbox.kind, "error_type": failure.error_type,
+            "reason": v.text(failure.reason, _rows.FAILED_REASON, failed_id),
+            "traceback": v.text(failure.traceback, _rows.FAILED_TRACEBACK, failed_id),
+            "attempts": inbox.attempts, "first_failed_at": now, "last_failed_at": now,
+            "fingerprint": fingerprint, "status": FailedStatus.OPEN.value, "resolution": None,
+            "scope": outcome.scope if outcome.scope is not None else inbox.scope,
+            "key_id": v.key_id,
+        }  # fmt: skip
 
     def unfinished(self, older_than: datetime, limit: int) -> list[str]:
         """Messages still ``received`` whose last attempt (or reception, if never attempted)
@@ -400,7 +498,7 @@ class SqlJournal:
         """The stored message, or ``None``."""
         with self._read() as conn:
             row = conn.execute(self._q.inbox, {"id": inbox_id}).first()
-        return _rows.inbox_record(row) if row is not None else None
+        return _rows.inbox_record(self._vault, row) if row is not None else None
 
     # --- outbox --------------------------------------------------------------------------
 
@@ -408,7 +506,7 @@ class SqlJournal:
         """Unpublished events, oldest first (by subject sequence within one moment)."""
         with self._read() as conn:
             rows = conn.execute(self._q.pending, {"limit": limit}).all()
-        return [_rows.outbox_event(row) for row in rows]
+        return [_rows.outbox_event(self._vault, row) for row in rows]
 
     def mark_published(self, event_ids: Sequence[str]) -> None:
         """Record that these events went out; already published ones keep their time."""
@@ -421,7 +519,7 @@ class SqlJournal:
         """The events made from one inbox message, in the order processing produced them."""
         with self._read() as conn:
             rows = conn.execute(self._q.events_for, {"id": inbox_id}).all()
-        return [_rows.outbox_event(row) for row in rows]
+        return [_rows.outbox_event(self._vault, row) for row in rows]
 
     # --- failed messages -------------------------------------------------------------------
 
@@ -434,10 +532,12 @@ class SqlJournal:
         status: FailedStatus | None = FailedStatus.OPEN,
         fingerprint: str | None = None,
         limit: int = 1000,
+        scope: str | None = None,
     ) -> list[FailedMessage]:
-        """Failed messages matching every filter given, most recently failed first."""
+        """Failed messages matching every filter given, most recently failed first; ``scope``
+        keeps those a principal of that scope reaches (``hub.access.scopes.covers``)."""
         c = failed_messages.c
-        where = _failure_filters(agency, error_type, since)
+        where = _failure_filters(agency, error_type, since, scope)
         if status is not None:
             where.append(c.status == status.value)
         if fingerprint is not None:
@@ -445,7 +545,7 @@ class SqlJournal:
         stmt = select(failed_messages).where(*where)
         stmt = stmt.order_by(c.last_failed_at.desc(), c.failed_id).limit(limit)
         with self._read() as conn:
-            return [_rows.failed_message(row) for row in conn.execute(stmt)]
+            return [_rows.failed_message(self._vault, row) for row in conn.execute(stmt)]
 
     def failed_groups(
         self,
@@ -453,18 +553,19 @@ class SqlJournal:
         agency: str | None = None,
         error_type: str | None = None,
         since: datetime | None = None,
+        scope: str | None = None,
     ) -> list[FailedGroup]:
         """Open failures grouped by fingerprint, biggest group first; error type, reason and
         agency are those of the group's most recent failure."""
-        groups = _groups_query(_failure_filters(agency, error_type, since))
+        groups = _groups_query(_failure_filters(agency, error_type, since, scope))
         with self._read() as conn:
-            return [_rows.failed_group(row) for row in conn.execute(groups)]
+            return [_rows.failed_group(self._vault, row) for row in conn.execute(groups)]
 
     def failed_message(self, failed_id: str) -> FailedMessage | None:
         """One failed message, or ``None``."""
         with self._read() as conn:
             row = conn.execute(self._q.failed_message, {"id": failed_id}).first()
-        return _rows.failed_message(row) if row is not None else None
+        return _rows.failed_message(self._vault, row) if row is not None else None
 
     def reopen_for_replay(self, failed_ids: Sequence[str], actor: str) -> list[str]:
         """Mark failures ``replayed`` and put their messages back to ``received`` with no
@@ -503,7 +604,8 @@ class SqlJournal:
             self._resolve(conn, [failed_id], FailedStatus.DISCARDED, resolution)
             conn.execute(self._q.discard_inbox, {"id": failure.inbox_id})
             details = {"inbox_id": failure.inbox_id}
-            audit = _audit_row(_now(), actor, "discard", failed_id, reason=reason, details=details)
+            audit = _audit_row(_now(), actor, "discard", failed_id, reason=reason,
+                               details=details, scope=failure.scope)  # fmt: skip
             self._add_audit(conn, [audit])
 
     def _open_failure(self, conn: Connection, failed_id: str) -> AnyRow:
@@ -531,19 +633,28 @@ class SqlJournal:
     # --- audit ---------------------------------------------------------------------------
 
     def audit(
-        self, actor: str, action: str, target: str, reason: str, details: Mapping[str, Any]
+        self,
+        actor: str,
+        action: str,
+        target: str,
+        reason: str,
+        details: Mapping[str, Any],
+        *,
+        scope: str = "",
     ) -> None:
-        """Append an entry to the audit log."""
+        """Append an entry to the audit log (``scope``: where in the region it belongs)."""
         with self._write() as conn:
-            entry = _audit_row(_now(), actor, action, target, reason=reason, details=details)
+            entry = _audit_row(
+                _now(), actor, action, target, reason=reason, details=details, scope=scope
+            )
             self._add_audit(conn, [entry])
 
-    def audit_log(self, limit: int = 100) -> list[AuditEntry]:
-        """The newest audit entries, newest first."""
+    def audit_log(self, limit: int = 100, scope: str | None = None) -> list[AuditEntry]:
+        """The newest audit entries a principal of ``scope`` reaches, newest first."""
+        stmt = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
         with self._read() as conn:
-            return [
-                _rows.audit_entry(row) for row in conn.execute(self._q.audit_log, {"limit": limit})
-            ]
+            rows = conn.execute(stmt.where(*scope_filter(audit_log.c.scope, scope)))
+            return [_rows.audit_entry(row) for row in rows]
 
     def _add_audit(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
@@ -557,15 +668,17 @@ class SqlJournal:
         """Record a request to send, idempotent on ``request_id``: the stored request comes
         back with ``False`` when it already existed (unchanged)."""
         now = _now()
+        sealed = self._vault.blob(payload, _rows.OUTBOUND_PAYLOAD, request_id)
         row = {
             "request_id": request_id, "agency": agency, "kind": kind,
             "state": OutboundState.PENDING.value, "smev_message_id": smev_message_id,
-            "payload": payload, "attempts": 0, "created_at": now, "updated_at": now,
+            "payload": sealed, "attempts": 0, "created_at": now, "updated_at": now,
+            "key_id": self._vault.key_id,
         }  # fmt: skip
         with self._write() as conn:
             created = conn.execute(self._q.create_outbound, row).first()
             stored = created or conn.execute(self._q.outbound, {"id": request_id}).one()
-        return _rows.outbound_request(stored), created is not None
+        return _rows.outbound_request(self._vault, stored), created is not None
 
     def transition_outbound(
         self,
@@ -587,7 +700,7 @@ class SqlJournal:
             changes = _outbound_changes(row, state, smev_message_id, answer_inbox_id, error)
             stmt = update(outbound_requests).where(outbound_requests.c.request_id == request_id)
             updated = conn.execute(stmt.values(changes).returning(*outbound_requests.c)).one()
-        return _rows.outbound_request(updated)
+        return _rows.outbound_request(self._vault, updated)
 
     def mark_accepted(self, request_ids: Sequence[str]) -> int:
         """Move those of ``request_ids`` still SENT to ACCEPTED (SMEV took them); a request
@@ -618,7 +731,7 @@ class SqlJournal:
                 return []
             rows = conn.execute(self._q.claim_outbound, {"ids": ids, "now": now}).all()
         claimed = sorted(rows, key=lambda row: (row.created_at, row.request_id))
-        return [_rows.outbound_request(row) for row in claimed]
+        return [_rows.outbound_request(self._vault, row) for row in claimed]
 
     def outbound(self, request_id: str) -> OutboundRequest | None:
         """One outbound request, or ``None``."""
@@ -646,10 +759,117 @@ class SqlJournal:
             outbound_by_state={s: int(states.get(s.value, 0)) for s in OutboundState},
         )
 
+    def outbound_requests(
+        self, state: OutboundState | None = None, scope: str | None = None, limit: int = 100
+    ) -> list[OutboundRequest]:
+        """Outbound requests in ``state`` that a principal of ``scope`` reaches, newest
+        first."""
+        c = outbound_requests.c
+        where = scope_filter(c.scope, scope)
+        if state is not None:
+            where.append(c.state == state.value)
+        stmt = select(outbound_requests).where(*where)
+        stmt = stmt.order_by(c.created_at.desc(), c.request_id).limit(limit)
+        with self._read() as conn:
+            return [_rows.outbound_request(self._vault, row) for row in conn.execute(stmt)]
+
+    # --- API tokens ----------------------------------------------------------------------
+
+    def add_token(self, record: TokenRecord) -> None:
+        """Store a new token (its secret's hash only); an existing id: ``JournalIntegrityError``."""
+        with self._write() as conn:
+            conn.execute(api_tokens.insert(), _rows.token_row(record))
+
+    def token(self, token_id: str) -> TokenRecord | None:
+        """One token, or ``None``."""
+        with self._read() as conn:
+            row = conn.execute(self._q.token, {"id": token_id}).first()
+        return _rows.token_record(row) if row is not None else None
+
+    def tokens(self) -> list[TokenRecord]:
+        """Every token, revoked ones too, oldest first."""
+        stmt = select(api_tokens).order_by(api_tokens.c.created_at, api_tokens.c.token_id)
+        with self._read() as conn:
+            return [_rows.token_record(row) for row in conn.execute(stmt)]
+
+    def revoke_token(self, token_id: str, actor: str) -> bool:
+        """Revoke a token for good (audited); ``False`` if there is none or it was already."""
+        c, now = api_tokens.c, _now()
+        stmt = update(api_tokens).where(c.token_id == token_id, c.revoked_at.is_(None))
+        with self._write() as conn:
+            revoked = conn.execute(stmt.values(revoked_at=now).returning(c.scope)).first()
+            if revoked is not None:
+                entry = _audit_row(now, actor, "revoke_token", token_id, reason="revoked",
+                                   details={}, scope=revoked.scope)  # fmt: skip
+                self._add_audit(conn, [entry])
+        return revoked is not None
+
+    def touch_token(self, token_id: str, at: datetime) -> None:
+        """Note when a token was last used."""
+        stmt = update(api_tokens).where(api_tokens.c.token_id == token_id)
+        with self._write() as conn:
+            conn.execute(stmt.values(last_used_at=require_aware(at, "at")))
+
+    # --- protection: activity, retention, key rotation -------------------------------------
+
+    def activity(self, since: datetime, scope: str | None = None) -> Activity:
+        """Inbox messages received, processed and failed since ``since`` within ``scope``."""
+        since = require_aware(since, "since")
+        c, f = inbox.c, failed_messages.c
+        counts = select(
+            func.count().filter(c.received_at >= since),
+            func.count().filter(c.processed_at >= since),
+        ).where(*scope_filter(c.scope, scope))
+        failures = select(func.count()).where(
+            f.last_failed_at >= since, *scope_filter(f.scope, scope)
+        )
+        with self._read() as conn:
+            received, processed = conn.execute(counts).one()
+            failed = conn.execute(failures).scalar_one()
+        return Activity(received, processed, failed)
+
+    def purge_processed(
+        self,
+        older_than: datetime,
+        actor: str,
+        batch: int = 500,
+        *,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> int:
+        """Delete messages processed (or duplicate, or discarded) that were received before
+        ``older_than``, with their published events and resolved failures, ``batch`` at a
+        time (one transaction each, then ``on_batch(count)``); audited once with the count.
+        A message with an open failure or an unpublished event stays."""
+        cutoff = require_aware(older_than, "older_than")
+        deleted = 0
+        while count := self._purge_batch(cutoff, batch):
+            deleted += count
+            if on_batch is not None:
+                on_batch(count)
+        reason = f"retention: processed before {cutoff.isoformat()}"
+        details = {"deleted": deleted, "older_than": cutoff.isoformat()}
+        self.audit(actor, "purge", "inbox", reason, details, scope=REGION)
+        return deleted
+
+    def _purge_batch(self, cutoff: datetime, batch: int) -> int:
+        with self._write() as conn:
+            ids = list(conn.execute(_purgeable(cutoff, batch)).scalars())
+            if ids:
+                conn.execute(outbox.delete().where(outbox.c.inbox_id.in_(ids)))
+                conn.execute(failed_messages.delete().where(failed_messages.c.inbox_id.in_(ids)))
+                conn.execute(inbox.delete().where(inbox.c.inbox_id.in_(ids)))
+        return len(ids)
+
+    def rotate_keys(self, batch: int = 500) -> Iterator[tuple[int, int]]:
+        """Re-seal every row not under the active key, ``batch`` rows per transaction,
+        yielding (done, total) after each; the keys left with no row are marked retired."""
+        self.check_keys()
+        return _keys.rotate(self._engine, self._vault, batch)
+
     def _one_outbound(self, stmt: Any, key: str) -> OutboundRequest | None:
         with self._read() as conn:
             row = conn.execute(stmt, {"id": key}).first()
-        return _rows.outbound_request(row) if row is not None else None
+        return _rows.outbound_request(self._vault, row) if row is not None else None
 
 
 # --- helpers: pure functions on rows and results ------------------------------------------
@@ -739,46 +959,37 @@ def _outbound_changes(
     return changes
 
 
-def _event_row(
-    inbox_id: str, position: int, event: NewEvent, seq: int, now: datetime
-) -> dict[str, Any]:
-    return {
-        "event_id": event.event_id, "inbox_id": inbox_id, "position": position,
-        "routing_key": event.routing_key, "subject": event.subject, "subject_seq": seq,
-        "payload": event.payload, "headers": dict(event.headers), "created_at": now,
-        "published_at": None,
-    }  # fmt: skip
-
-
-def _outbound_row(inbox_id: str, new: NewOutbound, now: datetime) -> dict[str, Any]:
-    return {
-        "request_id": new.request_id, "agency": new.agency, "kind": new.kind,
-        "state": OutboundState.PENDING.value, "smev_message_id": new.smev_message_id,
-        "payload": new.payload, "attempts": 0, "created_at": now, "updated_at": now,
-        "answer_inbox_id": None, "error": None, "context": dict(new.context),
-        "reply_to": new.reply_to, "inbox_id": inbox_id,
-    }  # fmt: skip
-
-
-def _failure_row(inbox: _InboxLike, failure: Failure | None, now: datetime) -> dict[str, Any]:
-    assert failure is not None  # noqa: S101 - callers pass failed outcomes only
-    fingerprint = failure.fingerprint or default_fingerprint(
-        failure.error_type, inbox.agency, inbox.kind
+def _purgeable(cutoff: datetime, batch: int) -> Any:
+    """Inbox ids retention may delete: finished, old, no open failure, no unpublished event."""
+    c, o, f = inbox.c, outbox.c, failed_messages.c
+    done = [InboxStatus.PROCESSED.value, InboxStatus.DUPLICATE.value, InboxStatus.DISCARDED.value]
+    unpublished = exists().where(o.inbox_id == c.inbox_id, o.published_at.is_(None))
+    still_open = exists().where(f.inbox_id == c.inbox_id, f.status == FailedStatus.OPEN.value)
+    return (
+        select(c.inbox_id)
+        .where(c.status.in_(done), c.received_at < cutoff, ~unpublished, ~still_open)
+        .order_by(c.received_at)
+        .limit(batch)
     )
-    return {
-        "failed_id": failed_id_for(inbox.inbox_id), "inbox_id": inbox.inbox_id,
-        "agency": inbox.agency, "kind": inbox.kind, "error_type": failure.error_type,
-        "reason": failure.reason, "traceback": failure.traceback, "attempts": inbox.attempts,
-        "first_failed_at": now, "last_failed_at": now, "fingerprint": fingerprint,
-        "status": FailedStatus.OPEN.value, "resolution": None,
-    }  # fmt: skip
+
+
+def scope_filter(column: Any, scope: str | None) -> list[Any]:
+    """The conditions that keep rows a principal of ``scope`` reaches: everything for ``None``
+    or the region, else the scope itself and what lies below it (never unknown, ``""``)."""
+    if scope is None or scope == REGION:
+        return []
+    if not scope:
+        return [false()]
+    # "_" is allowed in scopes and is LIKE's any-character: escape it (and "%", "\").
+    below = scope.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+    return [or_(column == scope, column.like(below, escape="\\"))]
 
 
 def _failure_filters(
-    agency: str | None, error_type: str | None, since: datetime | None
+    agency: str | None, error_type: str | None, since: datetime | None, scope: str | None
 ) -> list[Any]:
     c = failed_messages.c
-    where: list[Any] = []
+    where: list[Any] = scope_filter(c.scope, scope)
     if agency is not None:
         where.append(c.agency == agency)
     if error_type is not None:
@@ -795,7 +1006,7 @@ def _groups_query(where: Sequence[Any]) -> Any:
     )
     ranked = (
         select(
-            c.fingerprint, c.error_type, c.reason, c.agency,
+            c.fingerprint, c.error_type, c.reason, c.agency, c.key_id, c.failed_id,
             func.count().over(partition_by=c.fingerprint).label("count"),
             func.min(c.first_failed_at).over(partition_by=c.fingerprint).label("first_failed_at"),
             func.max(c.last_failed_at).over(partition_by=c.fingerprint).label("last_failed_at"),
@@ -810,18 +1021,26 @@ def _groups_query(where: Sequence[Any]) -> Any:
 
 
 def _audit_row(
-    at: datetime, actor: str, action: str, target: str, *, reason: str, details: Mapping[str, Any]
+    at: datetime,
+    actor: str,
+    action: str,
+    target: str,
+    *,
+    reason: str,
+    details: Mapping[str, Any],
+    scope: str = "",
 ) -> dict[str, Any]:
     return {
         "at": at, "actor": actor, "action": action, "target": target, "reason": reason,
-        "details": dict(details),
+        "details": dict(details), "scope": scope,
     }  # fmt: skip
 
 
 def _replay_audit(failure: AnyRow, actor: str, now: datetime, requeued: set[str]) -> dict[str, Any]:
     details = {"inbox_id": failure.inbox_id, "requeued": failure.inbox_id in requeued}
     reason = "replayed by an operator"
-    return _audit_row(now, actor, "replay", failure.failed_id, reason=reason, details=details)
+    return _audit_row(now, actor, "replay", failure.failed_id, reason=reason, details=details,
+                      scope=failure.scope)  # fmt: skip
 
 
 if TYPE_CHECKING:  # mypy proves SqlJournal implements the port
