@@ -18,6 +18,7 @@ import pytest
 from lxml import etree
 
 from contract_tests.conftest import stack_urls
+from hub.access import Principal, Role
 from hub.adapters.gosuslugi import schemas as gosuslugi_schemas
 from hub.adapters.zags import schemas as zags_schemas
 from hub.adapters.zags.schemas import Notice
@@ -153,19 +154,25 @@ def test_passing_failures_are_retried_then_kept(hub: Hub) -> None:
     assert max(hopeless.calls.values()) == hub.settings.retry_budget
 
 
+def operator(hub: Hub) -> Principal:
+    """A region-wide operator, with a token issued and presented as a person would."""
+    issued = hub.access.issue("operator@test", Role.OPERATOR, "*", None, "test")
+    return hub.access.authenticate(issued.text)
+
+
 def test_replay_after_the_cause_is_fixed_publishes_once(hub: Hub) -> None:
     with EventCollector(hub) as events, running(hub.worker, hub.relay):
         post(hub, [notice("h", 8, tag=LATE)])
         wait_for(lambda: len(hub.journal.failed()) == 1)
         [failed] = hub.journal.failed()
         assert failed.error_type == "UnknownKindError"
-        dry = hub.operations.dry_run(failed)
+        dry = hub.operations.dry_run(operator(hub), failed)
         assert dry.status == "failed" and not events.unique()
         hub.router.register_inbound(LATE, translate_notice)  # the fix is deployed
-        [result] = hub.operations.replay([failed], "operator@test")
+        [result] = hub.operations.replay(operator(hub), [failed])
         assert result.status == InboxStatus.PROCESSED.value
         wait_for(lambda: len(events.unique()) == 1)
-        assert hub.operations.replay([failed], "operator@test") == []  # nothing left to do
+        assert hub.operations.replay(operator(hub), [failed]) == []  # nothing left to do
         time.sleep(0.5)
     assert len(events.received) == 1
     assert hub.journal.failed_message(failed.failed_id).status is FailedStatus.REPLAYED
@@ -226,7 +233,7 @@ def test_a_wrong_signature_is_kept_and_replayed_once_trusted(hub: Hub, xml_signe
         # The operator decides the sender's system is trusted without signatures for now.
         trusting = dataclasses.replace(checking, verifier=None)
         hub.worker.processor = trusting
-        [result] = hub.operations.replay([failed], "operator@test")
+        [result] = hub.operations.replay(operator(hub), [failed])
         assert result.status == "processed"
         wait_for(lambda: len(events.unique()) == 2)
 

@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -33,6 +33,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hub.access.policy import Principal, Role
+from hub.access.scopes import REGION
 from hub.bootstrap import Hub, bootstrap
 from hub.canonical import events as ev
 from hub.canonical.commands import REPORT_ENROLLMENT_STATUS
@@ -51,6 +53,12 @@ from hub.simulator.world import World, build_world, feed_applications
 
 OPERATOR = "demo-operator"
 _REFERENCE_DATE = date(2026, 9, 1)  # fixed: the same seed gives the same run on any day
+
+
+def _operator(hub: Hub) -> Principal:
+    """The demo's operator: a region-wide admin token, issued and presented as a person would."""
+    issued = hub.access.issue(OPERATOR, Role.ADMIN, REGION, timedelta(hours=1), "hub demo")
+    return hub.access.authenticate(issued.text)
 
 
 class DemoError(HubError):
@@ -364,16 +372,21 @@ class Demo:
         settings = running.hub.settings.model_copy(update={"trusted_certificates": tuple(trust)})
         self.stats.smev += running.halt()
         running = self._start(settings)
-        results = running.hub.operations.replay(untrusted, OPERATOR)
+        operator = _operator(running.hub)
+        results = running.hub.operations.replay(operator, untrusted)
         self.stats.replayed = sum(1 for r in results if r.status == "processed")
         progress.update(task, advance=self.stats.replayed)
-        self._resend_and_discard(running.hub, registry, damaged)
+        self._resend_and_discard(running.hub, operator, registry, damaged)
         progress.update(task, advance=self.stats.discarded)
         self._wait(self._all_answered, "answers to ZAGS")
         return running
 
     def _resend_and_discard(
-        self, hub: Hub, registry: ReferenceRegistry, damaged: Sequence[FailedMessage]
+        self,
+        hub: Hub,
+        operator: Principal,
+        registry: ReferenceRegistry,
+        damaged: Sequence[FailedMessage],
     ) -> None:
         notices = self.notices.damaged
         before = registry.count_by_type()[ev.NAME_CHANGED]
@@ -382,7 +395,7 @@ class Demo:
                    "resent notices")  # fmt: skip
         for failed, resent in zip(damaged, ids, strict=False):
             reason = f"altered in transit after SMEV signed it; ZAGS resent it as {resent}"
-            hub.operations.discard(failed.failed_id, OPERATOR, reason)
+            hub.operations.discard(operator, failed.failed_id, reason)
             self.stats.discarded += 1
 
     def _all_answered(self) -> bool:

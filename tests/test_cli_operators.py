@@ -1,4 +1,5 @@
-"""The operator commands as an operator runs them: failed list/show/replay/discard, audit."""
+"""The operator commands as an operator runs them: failed list/show/replay/discard, audit,
+each with the operator's API token; and ``hub tokens`` as the database's holder runs it."""
 
 from __future__ import annotations
 
@@ -18,14 +19,17 @@ PROJECT = Path(__file__).resolve().parents[1]
 SNILS = "112-233-445 95"
 
 
-def hub(url: str, *args: str, plugin: bool = False) -> subprocess.CompletedProcess[str]:
+def hub(
+    url: str, *args: str, plugin: bool = False, token: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "HUB_TOKEN"},
         "HUB_DATABASE_URL": url,
         "HUB_REQUIRE_SIGNATURES": "false",
-        "HUB_OPERATOR": "ivanova",
+        "HUB_OPERATOR": "root",
         "COLUMNS": "200",
         "HUB_ADAPTERS": '["tests.support:register_late"]' if plugin else "[]",
+        **({"HUB_TOKEN": token} if token is not None else {}),
     }
     return subprocess.run(
         [sys.executable, "-m", "hub.cli", *args],
@@ -51,6 +55,20 @@ def url(tmp_path: Path) -> str:
     return url
 
 
+def issue(url: str, name: str, role: str, scope: str, *more: str) -> str:
+    """A token made with ``hub tokens create``: the one line it prints to stdout alone."""
+    made = hub(url, "tokens", "create", "--name", name, "--role", role, "--scope", scope, *more)
+    assert made.returncode == 0, made.stderr
+    [text] = [line for line in made.stdout.splitlines() if line.startswith("hub_")]
+    assert "shown once" in made.stderr
+    return text
+
+
+@pytest.fixture
+def admin(url: str) -> str:
+    return issue(url, "ivanova", "admin", "*")
+
+
 def failed_id(url: str) -> str:
     journal = SqlJournal.open(url)
     try:
@@ -65,40 +83,83 @@ def test_db_upgrade_and_topology_show(url: str) -> None:
     assert shown.returncode == 0 and "hub.inbound.zags" in shown.stdout
 
 
-def test_list_groups_and_show_masks_personal_data(url: str) -> None:
-    listed = hub(url, "failed", "list")
+def test_list_groups_and_show_masks_personal_data(url: str, admin: str) -> None:
+    listed = hub(url, "failed", "list", token=admin)
     assert listed.returncode == 0, listed.stderr
     assert "fp-late" in listed.stdout and "UnknownKindError" in listed.stdout
-    shown = hub(url, "failed", "show", failed_id(url))
+    shown = hub(url, "failed", "show", failed_id(url), "--token", admin)
     assert shown.returncode == 0, shown.stderr
     assert SNILS not in shown.stdout and "***-***-*** **" in shown.stdout
-    assert hub(url, "failed", "show", failed_id(url), "--reveal").returncode == 2  # no reason
+    no_reason = hub(url, "failed", "show", failed_id(url), "--reveal", token=admin)
+    assert no_reason.returncode == 2
 
 
-def test_reveal_is_audited(url: str) -> None:
-    shown = hub(url, "failed", "show", failed_id(url), "--reveal", "--reason", "ticket 7")
+def test_reveal_is_audited(url: str, admin: str) -> None:
+    reveal = ("failed", "show", failed_id(url), "--reveal", "--reason", "ticket 7")
+    shown = hub(url, *reveal, token=admin)
     assert shown.returncode == 0 and SNILS in shown.stdout
-    audit = hub(url, "audit")
+    audit = hub(url, "audit", token=admin)
     assert "ivanova" in audit.stdout and "reveal" in audit.stdout and "ticket 7" in audit.stdout
+    assert SNILS not in audit.stdout
 
 
-def test_dry_run_then_replay_after_the_fix(url: str) -> None:
-    dry = hub(url, "failed", "replay", "--all", "--dry-run")
+def test_dry_run_then_replay_after_the_fix(url: str, admin: str) -> None:
+    dry = hub(url, "failed", "replay", "--all", "--dry-run", token=admin)
     assert dry.returncode == 0 and "would be failed" in dry.stdout
-    still_failing = hub(url, "failed", "replay", "--all")
+    still_failing = hub(url, "failed", "replay", "--all", token=admin)
     assert still_failing.returncode == 1  # the cause is not fixed yet
-    assert hub(url, "failed", "replay", "--group", "no-such-group").returncode == 2
+    assert hub(url, "failed", "replay", "--group", "no-such-group", token=admin).returncode == 2
     # A replay that fails again leaves the message open, ready for the next try.
-    fixed = hub(url, "failed", "replay", "--all", plugin=True)
+    fixed = hub(url, "failed", "replay", "--all", plugin=True, token=admin)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert "processed" in fixed.stdout
-    assert "0 in 0 groups" in hub(url, "failed", "list").stdout
+    assert "0 in 0 groups" in hub(url, "failed", "list", token=admin).stdout
 
 
-def test_discard_needs_a_reason_and_is_audited(url: str) -> None:
+def test_discard_needs_a_reason_and_is_audited(url: str, admin: str) -> None:
     target = failed_id(url)
-    assert hub(url, "failed", "discard", target, "--reason", " ").returncode == 2
-    done = hub(url, "failed", "discard", target, "--reason", "sent twice by mistake")
+    assert hub(url, "failed", "discard", target, "--reason", " ", token=admin).returncode == 2
+    done = hub(url, "failed", "discard", target, "--reason", "sent twice by mistake", token=admin)
     assert done.returncode == 0, done.stderr
-    assert "sent twice by mistake" in hub(url, "audit").stdout
-    assert "0 in 0 groups" in hub(url, "failed", "list").stdout
+    assert "sent twice by mistake" in hub(url, "audit", token=admin).stdout
+    assert "0 in 0 groups" in hub(url, "failed", "list", token=admin).stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("failed", "list"), ("failed", "show", "x"), ("failed", "replay", "--all"),
+     ("failed", "discard", "x", "--reason", "r"), ("audit",)],
+)  # fmt: skip
+def test_operator_commands_need_a_valid_token(url: str, command: tuple[str, ...]) -> None:
+    missing = hub(url, *command)
+    assert missing.returncode == 2 and "needs your API token" in missing.stderr
+    forged = hub(url, *command, token=f"hub_{'0' * 12}_{'s' * 43}")
+    assert forged.returncode == 2 and "unknown API token" in forged.stderr
+    assert "s" * 43 not in forged.stderr + forged.stdout
+
+
+def test_tokens_are_listed_without_secrets_and_revoked_for_good(url: str, admin: str) -> None:
+    auditor = issue(url, "petrov", "auditor", "45201", "--expires-in-days", "30")
+    listed = hub(url, "tokens", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "petrov" in listed.stdout and "45201" in listed.stdout and "active" in listed.stdout
+    for text in (admin, auditor):
+        assert text.split("_")[2] not in listed.stdout
+    token_id = auditor.split("_")[1]
+    assert hub(url, "audit", token=auditor).returncode == 0
+    assert hub(url, "tokens", "revoke", token_id).returncode == 0
+    refused = hub(url, "audit", token=auditor)
+    assert refused.returncode == 2 and "revoked" in refused.stderr
+    assert hub(url, "tokens", "revoke", token_id).returncode == 2
+    assert "revoked" in hub(url, "tokens", "list").stdout
+    bad = hub(url, "tokens", "create", "--name", "x", "--role", "root", "--scope", "*")
+    assert bad.returncode == 2
+
+
+def test_a_school_operator_sees_nothing_of_the_regions_messages(url: str) -> None:
+    school = issue(url, "sidorova", "operator", "45201/4520100012")
+    assert "0 in 0 groups" in hub(url, "failed", "list", token=school).stdout
+    shown = hub(url, "failed", "show", failed_id(url), token=school)
+    assert shown.returncode == 2 and "no failed message" in shown.stderr
+    assert SNILS not in shown.stdout + shown.stderr
+    assert hub(url, "audit", token=school).returncode == 2  # operators do not read the log

@@ -9,22 +9,52 @@ from hub.access.policy import (
     authorize,
 )
 from hub.access.scopes import REGION, InvalidScopeError, covers, parse_scope
-from hub.access.tokens import IssuedToken, TokenSecret, hash_secret, new_token, split_token
+from hub.access.service import (
+    AccessService,
+    ExpiredTokenError,
+    Guard,
+    RevokedTokenError,
+    TokenRequestError,
+    UnknownCertificateError,
+    UnknownTokenError,
+    principal_for_certificate,
+)
+from hub.access.tokens import (
+    AuthenticationError,
+    InvalidTokenError,
+    IssuedToken,
+    MalformedTokenError,
+    TokenSecret,
+    hash_secret,
+    new_token,
+    split_token,
+)
 
 __all__ = [
     "REGION",
     "AccessDeniedError",
+    "AccessService",
     "Action",
+    "AuthenticationError",
+    "ExpiredTokenError",
+    "Guard",
     "InvalidScopeError",
+    "InvalidTokenError",
     "IssuedToken",
+    "MalformedTokenError",
     "Principal",
+    "RevokedTokenError",
     "Role",
+    "TokenRequestError",
     "TokenSecret",
+    "UnknownCertificateError",
+    "UnknownTokenError",
     "allowed",
     "authorize",
     "covers",
     "hash_secret",
     "new_token",
     "parse_scope",
+    "principal_for_certificate",
     "split_token",
 ]

@@ -10,14 +10,29 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import ClassVar
 
 from hub.errors import PermanentError
 
 PREFIX = "hub"
 
 
-class MalformedTokenError(PermanentError):
+class AuthenticationError(PermanentError):
+    """Who is asking could not be established; ``reason`` says why in one word."""
+
+    code = "UNAUTHENTICATED"
+    reason: ClassVar[str] = "unauthenticated"
+
+
+class InvalidTokenError(AuthenticationError):
+    """A token that does not admit its bearer: malformed, unknown, revoked or expired."""
+
+    code = "INVALID_TOKEN"
+
+
+class MalformedTokenError(InvalidTokenError):
     code = "MALFORMED_TOKEN"
+    reason = "malformed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from hub.access.categories import DataCategory
 from hub.canonical.commands import COMMAND_TYPES
 from hub.canonical.events import EVENT_TYPES
 from hub.canonical.jsonschemas import command_schema_path, event_schema_path
@@ -39,10 +40,17 @@ default, `{prefix}`.
 
 **Events** are CloudEvents 1.0 in structured mode (content type
 `application/cloudevents+json`): the body is the whole event, `specversion`, `id`, `source`,
-`type`, `subject`, `time`, `datacontenttype`, `schemaversion`, `hubinboxid` and `data`. The
-routing key is the event's `type`; the AMQP `message_id` and the `x-hub-event-id` header are
-its `id`. Delivery is at least once: consumers drop an id they have seen. Events about one
-subject leave in order and carry `x-hub-subject-seq`.
+`type`, `subject`, `time`, `datacontenttype`, `schemaversion`, `hubinboxid`, `datacategory`,
+`hubscope`, `hubtraceid` and `data`. The routing key is the event's `type`; the AMQP
+`message_id` and the `x-hub-event-id` header are its `id`. Delivery is at least once: consumers
+drop an id they have seen. Events about one subject leave in order and carry
+`x-hub-subject-seq`. Each event says
+what personal data it carries (`datacategory`, header `x-hub-data-category`: identity, health,
+achievements; health data goes only to consumers entitled to it) and where in the region it
+belongs (`hubscope`, header `x-hub-scope`: a municipality, `MUNICIPALITY/SCHOOL`, or `*`).
+`hubtraceid` (header `x-hub-trace-id`) is the trace id of the registry command an event
+answers: send it with a command as the `x-hub-trace-id` header (else the hub derives one
+from the `request_id`).
 
 **Commands** are plain JSON objects with a `type` and the registry's `request_id`, which is the
 idempotency key: publish it as the AMQP `message_id` too. A command the hub cannot carry out
@@ -253,7 +261,15 @@ def _event_headers() -> dict[str, Any]:
     return {
         "type": "object",
         "description": "AMQP headers the hub sets on every event.",
-        "required": ["x-hub-event-id", "x-hub-subject-seq", "x-hub-inbox-id", "x-hub-subject"],
+        "required": [
+            "x-hub-event-id",
+            "x-hub-subject-seq",
+            "x-hub-inbox-id",
+            "x-hub-subject",
+            "x-hub-data-category",
+            "x-hub-scope",
+            "x-hub-trace-id",
+        ],
         "properties": {
             "x-hub-event-id": text | {"description": "The event's id (CloudEvents `id`)."},
             "x-hub-subject-seq": {
@@ -263,6 +279,15 @@ def _event_headers() -> dict[str, Any]:
             },
             "x-hub-inbox-id": text | {"description": "The hub's id of the message it came from."},
             "x-hub-subject": text | {"description": "Whom it is about (CloudEvents `subject`)."},
+            "x-hub-data-category": {
+                "enum": [c.value for c in DataCategory],
+                "description": "What personal data it carries (CloudEvents `datacategory`): "
+                "route health data only to consumers entitled to it.",
+            },
+            "x-hub-scope": text
+            | {"description": "Where in the region it belongs (CloudEvents `hubscope`)."},
+            "x-hub-trace-id": text
+            | {"description": "The registry command's trace id (CloudEvents `hubtraceid`)."},
         },
     }
 

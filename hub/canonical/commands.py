@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from hub.access.scopes import UNKNOWN, InvalidScopeError, parse_scope
 from hub.canonical.values import (
     ActRecord,
     BirthCertificate,
@@ -80,6 +81,7 @@ def parse_command(data: Mapping[str, Any]) -> Command:
             field="type",
             known=list(COMMAND_TYPES),
         )
+    command_scope(data)  # checked here too: what parses is what the hub carries out
     return parser(data)
 
 
@@ -137,6 +139,23 @@ def _report_status(data: Mapping[str, Any]) -> ReportEnrollmentStatus:
     )
 
 
+def command_scope(data: Mapping[str, Any]) -> str:
+    """The scope a command's optional ``scope`` field gives it and what it sets off ("": none
+    given, the region's alone); a municipality or a school, never the whole region."""
+    scope = data.get("scope")
+    if scope is None:
+        return UNKNOWN
+    if not isinstance(scope, str):
+        raise InvalidCommandError("scope: expected text", field="scope")
+    try:
+        return parse_scope(scope, allow_region=False)
+    except InvalidScopeError as exc:
+        raise InvalidCommandError(
+            "scope: expected 'MUNICIPALITY' or 'MUNICIPALITY/SCHOOL' (letters, digits, '-', '_')",
+            field="scope",
+        ) from exc
+
+
 def _shown(kind: Any) -> str:
     # echo only what looks like a command name: anything else may be personal data
     return f" {kind!r}" if isinstance(kind, str) and _COMMAND_NAME.fullmatch(kind) else ""
@@ -160,5 +179,6 @@ __all__ = [
     "ReportEnrollmentStatus",
     "VerifyBirthRecord",
     "VerifySnils",
+    "command_scope",
     "parse_command",
 ]

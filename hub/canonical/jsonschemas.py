@@ -12,6 +12,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from hub.access.categories import data_category
 from hub.canonical.commands import COMMAND_TYPES
 from hub.canonical.models import COMMAND_DATA, EVENT_DATA, SUBJECT_PATTERNS
 from hub.errors import PermanentError
@@ -20,8 +21,9 @@ EVENT_TYPES = tuple(EVENT_DATA)
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 ENVELOPE_FIELDS = (
     "specversion", "id", "source", "type", "subject", "time", "datacontenttype",
-    "schemaversion", "hubinboxid", "data",
+    "schemaversion", "hubinboxid", "datacategory", "hubscope", "hubtraceid", "data",
 )  # fmt: skip
+SCOPE_PATTERN = r"^(?:\*|[0-9A-Za-z_-]{1,40}(?:/[0-9A-Za-z_-]{1,40})?)$"  # hub.access.scopes
 
 
 class EventSchemaError(PermanentError):
@@ -62,6 +64,24 @@ def _envelope(event_type: str) -> dict[str, Any]:
         "datacontenttype": {"const": "application/json"},
         "schemaversion": {"const": "1"},
         "hubinboxid": text,
+        "datacategory": {
+            "const": data_category(event_type).value,
+            "description": "What personal data the event carries (identity, health, "
+            "achievements): consumers not entitled to a category must not receive it.",
+        },
+        "hubscope": {
+            "type": "string",
+            "pattern": SCOPE_PATTERN,
+            "description": "Where in the region it belongs: 'MUNICIPALITY', "
+            "'MUNICIPALITY/SCHOOL', or '*' (the region's alone).",
+        },
+        "hubtraceid": {
+            "type": "string",
+            "pattern": "^[0-9A-Za-z._:-]{1,128}$",  # hub.tracing
+            "description": "The trace id of the registry command it answers (header "
+            "x-hub-trace-id), else one of its own: follows a command to the SMEV MessageID "
+            "and to the events.",
+        },
     }
 
 

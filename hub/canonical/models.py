@@ -340,6 +340,18 @@ RequestId = Annotated[
 ]
 
 
+ScopeInput = Annotated[
+    str | None,
+    Field(
+        pattern=r"^\s*[0-9A-Za-z_-]{1,40}(?:/[0-9A-Za-z_-]{1,40})?\s*$",
+        description="Where in the region the request belongs: a municipality (OKTMO) or "
+        "'MUNICIPALITY/SCHOOL' (the school's organisation code). The hub's answer and any "
+        "failure carry it, and only operators of that scope (or wider) see them; none: the "
+        "region's operators alone.",
+    ),
+]
+
+
 class VerifyBirthRecordCommand(BaseModel):
     """Ask ZAGS whether it holds the birth record the registry has for a student."""
 
@@ -350,6 +362,7 @@ class VerifyBirthRecordCommand(BaseModel):
     birth_certificate: BirthCertificateInput
     act_record: ActRecordInput | None = None
     identity_document: PassportInput | None = None
+    scope: ScopeInput = None
 
 
 class VerifySnilsCommand(BaseModel):
@@ -361,6 +374,7 @@ class VerifySnilsCommand(BaseModel):
     role: Role
     person: PersonInput
     document: BirthCertificateDocument | PassportDocument
+    scope: ScopeInput = None
 
 
 class ReportEnrollmentStatusCommand(BaseModel):
@@ -373,6 +387,7 @@ class ReportEnrollmentStatusCommand(BaseModel):
         int, WithJsonSchema({"type": "integer", "enum": sorted(EPGU_STATUS_CODES)})
     ]
     comment: OptionalText = None
+    scope: ScopeInput = None
 
 
 COMMAND_DATA: dict[str, type[BaseModel]] = {

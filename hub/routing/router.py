@@ -78,6 +78,7 @@ class Translation:
     requests: Sequence[AgencyRequest] = ()  # to send to agencies
     answers: str | None = None  # request id of the hub's request this message answers
     rejected: bool = False  # the answer refuses the request (RequestRejected, SMEV's refusal)
+    school: str | None = None  # organisation code of the school it concerns: gives its scope
 
 
 InboundHandler = Callable[[SmevMessage, InboxRecord], Translation]

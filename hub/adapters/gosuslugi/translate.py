@@ -123,6 +123,7 @@ def translate_application(element: etree._Element, reply: ReplyTarget | None = N
         [event],
         f"gosuslugi:order:{number}:received:{_digest(event.data)}",
         requests=[application_accepted(number, reply)] if reply is not None else [],
+        school=application.school_code,  # the application belongs to the school's scope
     )
 
 

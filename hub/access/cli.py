@@ -1,0 +1,158 @@
+"""``hub tokens``: API tokens for operators, auditors and agency systems; and how the other
+operator commands learn who runs them (``--token`` or ``HUB_TOKEN``).
+
+Token management needs no token: whoever can reach the journal's database already holds the
+deployment's root of trust, so these commands are for them alone (run them where the database
+settings are, never expose them further).
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hub.access.policy import Principal, Role
+from hub.errors import HubError
+from hub.journal.api import TokenRecord
+
+if TYPE_CHECKING:
+    from hub.access.service import AccessService
+    from hub.bootstrap import Hub
+
+T = TypeVar("T")
+EXIT_BAD_INPUT = 2
+TOKEN_ENV = "HUB_TOKEN"  # noqa: S105 - the variable's name, not a token
+_stdout = Console()
+
+tokens_app = typer.Typer(
+    no_args_is_help=True,
+    help="API tokens: create, revoke, list. For those with access to the journal's database "
+    "(the deployment's root of trust): no token is asked for, so run these only where the "
+    "database settings are. Secrets are shown once, at creation, and stored only hashed.",
+)
+
+TokenOption = Annotated[
+    str,
+    typer.Option(
+        "--token",
+        envvar=TOKEN_ENV,
+        show_default=False,
+        help=f"your API token (`hub tokens create`); better from the {TOKEN_ENV} environment "
+        "variable, which shell history does not keep",
+    ),
+]
+Admin = Annotated[
+    str,
+    typer.Option(
+        "--actor", envvar="HUB_OPERATOR", help="who acts (for the audit log; default: you)"
+    ),
+]
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """One line on stderr and the exit code (as ``hub.cli`` does)."""
+    print(f"hub: error: {' '.join(message.split())}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def guarded(action: Callable[[], T]) -> T:
+    """``action``'s result; a hub error ends the command with its message (exit code 2)."""
+    try:
+        return action()
+    except HubError as exc:
+        fail(str(exc))
+
+
+def principal(hub: Hub, token: str) -> Principal:
+    """Who runs an operator command: the holder of ``token``; exit code 2 when there is none
+    or it is not valid (the attempt is audited)."""
+    if not token.strip():
+        fail(f"this command needs your API token: --token or {TOKEN_ENV} (`hub tokens create`)")
+    try:
+        return hub.access.authenticate(token)
+    except HubError as exc:
+        fail(f"{exc} (give a valid token with --token or {TOKEN_ENV})")
+
+
+def _access() -> AccessService:
+    from hub.cli import _hub  # noqa: PLC0415 - the CLI's settings and logging, once
+
+    return _hub().access
+
+
+def _actor(actor: str) -> str:
+    return f"{actor or getpass.getuser()} (database access)"
+
+
+@tokens_app.command("create")
+def tokens_create(
+    name: Annotated[str, typer.Option(help="who holds it (a person or a system)")],
+    role: Annotated[Role, typer.Option(help="what it may do")],
+    scope: Annotated[
+        str, typer.Option(help="'*' (region), 'MUNICIPALITY' or 'MUNICIPALITY/SCHOOL'")
+    ],
+    expires_in_days: Annotated[
+        int | None, typer.Option(min=1, help="valid for this many days (default: until revoked)")
+    ] = None,
+    actor: Admin = "",
+) -> None:
+    """Issue a token and print it once: it cannot be shown again (only its hash is kept)."""
+    lifetime = timedelta(days=expires_in_days) if expires_in_days is not None else None
+    access = _access()
+    issued = guarded(lambda: access.issue(name, role, scope, lifetime, _actor(actor)))
+    record = access.journal.token(issued.token_id)
+    expires = _when(record.expires_at) if record is not None else "?"
+    _stdout.print(
+        f"token {issued.token_id} for {name}: {role.value} in scope {scope.strip()}, "
+        f"expires {expires}",
+        highlight=False,
+    )
+    print(issued.text)  # plain: one line a script can read
+    print("shown once: hand it over now; it cannot be shown again", file=sys.stderr)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token_id: Annotated[str, typer.Argument(help="the token's id (`hub tokens list`)")],
+    actor: Admin = "",
+) -> None:
+    """Revoke a token for good (audited): it stops working at once."""
+    guarded(lambda: _access().revoke(token_id, _actor(actor)))
+    _stdout.print(f"revoked {token_id}")
+
+
+@tokens_app.command("list")
+def tokens_list() -> None:
+    """Every token: id, holder, role, scope, state and when last used (never secrets)."""
+    access = _access()
+    now = access.clock()
+    table = Table(title="API tokens")
+    columns = ("id", "name", "role", "scope", "state", "created", "by", "expires", "last used")
+    for column in columns:
+        table.add_column(column)
+    for record in guarded(access.list):
+        table.add_row(
+            record.token_id, record.name, record.role, record.scope, _state(record, now),
+            _when(record.created_at), record.created_by, _when(record.expires_at),
+            _when(record.last_used_at),
+        )  # fmt: skip
+    _stdout.print(table)
+
+
+def _state(record: TokenRecord, now: datetime) -> str:
+    if record.revoked_at is not None:
+        return "revoked"
+    if record.expires_at is not None and record.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M}" if moment is not None else "—"
