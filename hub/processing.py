@@ -6,6 +6,7 @@ the worker, replay and ``--dry-run``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -15,6 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from hub import tracing
+from hub.access.categories import data_category
+from hub.access.scopes import REGION, UNKNOWN, InvalidScopeError, school_scope
+from hub.canonical.commands import command_scope
 from hub.canonical.events import request_rejected
 from hub.crypto.xmldsig import XmlVerifier
 from hub.errors import HubError, PermanentError, RetryableError, SignatureError
@@ -71,6 +76,16 @@ class RetryBudgetSpentError(PermanentError):
     code = "RETRY_BUDGET_SPENT"
 
 
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """A stored message read and checked, with its scope when known before translation."""
+
+    command: Mapping[str, Any] | None = None  # a registry command
+    message: SmevMessage | None = None  # an SMEV message
+    request: OutboundRequest | None = None  # the hub's request it answers or refuses
+    scope: str | None = None
+
+
 @dataclass(frozen=True)
 class Processor:
     """Turns an inbox record into events, or into a failure that keeps it for an operator."""
@@ -85,46 +100,80 @@ class Processor:
     # Fingerprints of the certificates whose signatures count; None: any valid signature.
     trusted: frozenset[str] | None = None
 
+    @tracing.traced  # trace id, inbox id, agency, kind in every log line while processing
     def process(self, record: InboxRecord) -> Outcome:
-        """Events or a permanent failure; a ``RetryableError`` propagates to the caller."""
+        """Events or a permanent failure; a ``RetryableError`` propagates to the caller.
+
+        The outcome carries the message's scope: a command's ``scope`` field, the scope of
+        the hub's request an answer settles, the school an application is for, else the scope
+        it arrived with; else "" (the region's alone). A failure carries it too once known."""
+        scope: str | None = None
         try:
-            return self._outcome(record, self._translate(record))
+            read = self._read(record)
+            tracing.adopt(record, read.command, read.request)  # the trace of what it answers
+            scope = read.scope
+            translation = self._translate(record, read)
+            return self._outcome(record, translation, self._scope(record, read, translation))
         except RetryableError:
             raise
         except Exception as exc:
-            return Outcome(record.inbox_id, failure=failure_of(exc, record))
+            return Outcome(record.inbox_id, failure=failure_of(exc, record), scope=scope)
 
-    def _outcome(self, record: InboxRecord, translation: Translation) -> Outcome:
+    def _outcome(self, record: InboxRecord, translation: Translation, scope: str) -> Outcome:
         return Outcome(
             record.inbox_id,
-            self._events(record, translation.events),
+            self._events(record, translation.events, scope),
             translation.business_key,
-            outbound=[_outbound(request) for request in translation.requests],
+            outbound=[_outbound(request, scope) for request in translation.requests],
             settles=_settlement(translation),
+            scope=scope,
         )
 
-    def _translate(self, record: InboxRecord) -> Translation:
+    def _read(self, record: InboxRecord) -> _Read:
         if record.agency is not None and record.agency not in self.agencies:
             raise UnknownAgencyError(
                 f"message addressed to unknown agency {record.agency!r}", agency=record.agency
             )
         if record.source == REGISTRY_SOURCE:
             command = _command(record.raw)
-            return self.router.command_handler(command.get("type"))(command, record)
-        if record.source == REFUSAL_SOURCE:
-            return _refusal(record.raw)
+            return _Read(command=command, scope=command_scope(command))
+        if record.source == REFUSAL_SOURCE:  # kept under the refused request's MessageID
+            return _inherit(self.lookup(record.external_id))
         message = self._smev_message(record)
         if message.original_message_id and _answers_the_hub(message, self.router):
-            return self._answer(message)
-        return self.router.inbound_handler(message.content_name)(message, record)
+            request = self._request_answered(message)
+            return dataclasses.replace(_inherit(request), message=message)
+        return _Read(message=message)
 
-    def _answer(self, message: SmevMessage) -> Translation:
-        request = self._request_answered(message)
+    def _translate(self, record: InboxRecord, read: _Read) -> Translation:
+        if read.command is not None:
+            return self.router.command_handler(read.command.get("type"))(read.command, record)
+        if read.message is None:
+            return _refusal(record.raw)
+        if read.request is not None:
+            return self._answer(read.message, read.request)
+        return self.router.inbound_handler(read.message.content_name)(read.message, record)
+
+    def _scope(self, record: InboxRecord, read: _Read, translation: Translation) -> str:
+        if read.scope is not None:
+            return read.scope
+        if translation.school is not None:
+            municipality = self.router.settings.school_municipalities.get(translation.school)
+            try:
+                return school_scope(municipality, translation.school)
+            except InvalidScopeError:  # a code that cannot name a scope: as if none were given
+                pass
+        return record.scope or UNKNOWN  # what it was given on arrival, if anything
+
+    def _answer(self, message: SmevMessage, found: OutboundRequest) -> Translation:
+        request = AnsweredRequest(
+            found.request_id, found.agency, found.kind, found.context, found.smev_message_id
+        )
         if message.rejections or message.kind == "async_status":
             return _rejection(message, request)
         return self.router.answers[message.content_name or ""](message, request)
 
-    def _request_answered(self, message: SmevMessage) -> AnsweredRequest:
+    def _request_answered(self, message: SmevMessage) -> OutboundRequest:
         original = message.original_message_id or ""
         found = self.lookup(original)
         if found is None:
@@ -132,9 +181,7 @@ class Processor:
                 f"response to a request the hub did not send (OriginalMessageId {original})",
                 original_message_id=original,
             )
-        return AnsweredRequest(
-            found.request_id, found.agency, found.kind, found.context, found.smev_message_id
-        )
+        return found
 
     def _smev_message(self, record: InboxRecord) -> SmevMessage:
         document = parse_message(record.raw, record.content_type, self.limits)
@@ -143,21 +190,32 @@ class Processor:
             _check_signatures(self.verifier, message, self.trusted)
         return message
 
-    def _events(self, record: InboxRecord, drafts: Sequence[EventDraft]) -> list[NewEvent]:
-        return [self._event(record, position, draft) for position, draft in enumerate(drafts)]
+    def _events(
+        self, record: InboxRecord, drafts: Sequence[EventDraft], scope: str
+    ) -> list[NewEvent]:
+        return [
+            self._event(record, position, draft, scope) for position, draft in enumerate(drafts)
+        ]
 
-    def _event(self, record: InboxRecord, position: int, draft: EventDraft) -> NewEvent:
+    def _event(self, record: InboxRecord, position: int, draft: EventDraft, scope: str) -> NewEvent:
         event_id = event_id_for(record.inbox_id, position)
-        envelope = cloud_event(event_id, record, draft, self.clock())
-        headers = {"x-hub-inbox-id": record.inbox_id, "x-hub-subject": draft.subject}
+        envelope = cloud_event(event_id, record, draft, self.clock(), scope)
+        headers = {
+            "x-hub-inbox-id": record.inbox_id,
+            "x-hub-subject": draft.subject,
+            "x-hub-data-category": envelope["datacategory"],
+            "x-hub-scope": envelope["hubscope"],
+            tracing.TRACE_HEADER: envelope["hubtraceid"],
+        }
         payload = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
         return NewEvent(event_id, draft.routing_key, draft.subject, payload, headers)
 
 
 def cloud_event(
-    event_id: str, record: InboxRecord, draft: EventDraft, time: datetime
+    event_id: str, record: InboxRecord, draft: EventDraft, time: datetime, scope: str = UNKNOWN
 ) -> dict[str, Any]:
-    """A CloudEvents 1.0 structured-mode envelope for a canonical event."""
+    """A CloudEvents 1.0 structured-mode envelope for a canonical event, tagged with its data
+    category (``datacategory``) and scope (``hubscope``; ``*``: the region's alone)."""
     return {
         "specversion": "1.0",
         "id": event_id,
@@ -168,6 +226,9 @@ def cloud_event(
         "datacontenttype": "application/json",
         "schemaversion": draft.schema_version,
         "hubinboxid": record.inbox_id,
+        "datacategory": data_category(draft.type).value,
+        "hubscope": scope or REGION,
+        "hubtraceid": tracing.trace_for(record),
         "data": dict(draft.data),
     }
 
@@ -205,15 +266,21 @@ def _refusal(raw: bytes) -> Translation:
     return Translation([draft], answers=request_id, rejected=True)
 
 
-def _outbound(request: AgencyRequest) -> NewOutbound:
+def _inherit(request: OutboundRequest | None) -> _Read:
+    # An answer (or SMEV's refusal) belongs where the hub's request did.
+    return _Read(request=request, scope=request.scope if request is not None else None)
+
+
+def _outbound(request: AgencyRequest, scope: str) -> NewOutbound:
     return NewOutbound(
         request.request_id,
         request.agency,
         request.kind,
         request.content,
         new_message_id(),  # kept for good: a resend uses it again (see OutboundState)
-        request.context,
+        tracing.stamped(request.context),  # the trace id comes back with the answer
         request.reply_to,
+        scope=scope,
     )
 
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import structlog
 
 from hub.journal.api import Journal, OutboxEvent
 from hub.journal.lease import Lease
+from hub.metrics import HubMetrics
 from hub.processing import EVENT_CONTENT_TYPE
 from hub.routing.api import Bus, Outgoing
 from hub.routing.topology import Topology
@@ -35,6 +38,7 @@ class Relay:
     notified_wait: float = 0.5  # with notifications (PostgreSQL): a safety net only
 
     check_lead_every: float = 1.0
+    metrics: HubMetrics = field(default_factory=HubMetrics)
 
     def run(self, stop: threading.Event) -> None:
         """Publish while this relay leads, until ``stop``; wait as a standby while another
@@ -62,9 +66,21 @@ class Relay:
         events = self.journal.pending_events(self.batch)
         if not events:
             return 0
+        started = time.perf_counter()
         self.bus.publish(self.topology.events_exchange.name, [_message(e) for e in events])
         self.journal.mark_published([e.event_id for e in events])
+        self._count(events, time.perf_counter() - started)
         return len(events)
+
+    def _count(self, events: list[OutboxEvent], seconds: float) -> None:
+        m = self.metrics
+        m.publish_seconds.observe(seconds)
+        for event_type, number in Counter(e.routing_key for e in events).items():
+            m.published(event_type[:64]).inc(number)
+        now = datetime.now(UTC)
+        delay = m.publish_delay
+        for event in events:
+            delay.observe(max(0.0, (now - event.created_at).total_seconds()))
 
     def drain(self) -> int:
         """Publish everything pending now (tests, replay, shutdown)."""

@@ -4,20 +4,26 @@ The supervisor starts ``hub worker`` × N, one ``hub relay`` and (with an SMEV e
 ``hub smev-client``, each ``python -m hub.cli <command>`` with the supervisor's environment.
 A child that exits while the hub is running is started again after a back-off that doubles
 up to a cap and starts afresh once the child has run stably. SIGTERM/SIGINT stop every child
-with SIGTERM; those still running after a timeout get SIGKILL.
+with SIGTERM; those still running after a timeout get SIGKILL. The children write their
+Prometheus metrics to one folder, fresh for each run (``metrics_folder``), where the
+console adds them up.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import structlog
 
@@ -58,6 +64,21 @@ def hub_children(workers: int, *, smev_client: bool) -> list[ChildSpec]:
     return [ChildSpec(name, (sys.executable, "-m", "hub.cli", cmd)) for name, cmd in commands]
 
 
+@contextlib.contextmanager
+def metrics_folder(configured: Path | None) -> Iterator[dict[str, str]]:
+    """The environment that has a run's processes share their metrics in one folder:
+    ``configured`` emptied of an earlier run's files, or a temporary one removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="hub-metrics-")) if configured is None else configured
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):  # counters of processes long gone would add up forever
+        stale.unlink(missing_ok=True)
+    try:
+        yield {"HUB_METRICS_DIR": str(folder), "PROMETHEUS_MULTIPROC_DIR": str(folder)}
+    finally:
+        if configured is None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 @dataclass
 class _Child:
     spec: ChildSpec
@@ -77,8 +98,11 @@ class Supervisor:
         stop_timeout: float = 30.0,
         poll: float = 0.2,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.children = [_Child(spec) for spec in children]
+        self.env = {**os.environ, **env} if env else None  # None: the supervisor's own
         self.backoff = backoff or Backoff()
         self.stop_timeout = stop_timeout
         self.poll = poll
@@ -111,6 +135,7 @@ class Supervisor:
             # preexec_fn only makes one system call, through a function resolved before fork.
             child.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 child.spec.argv,
+                env=self.env,
                 preexec_fn=_die_with_parent if _LIBC is not None else None,  # noqa: PLW1509
             )
         except OSError as exc:  # out of processes or memory: try again later, like a crash

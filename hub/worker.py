@@ -26,14 +26,22 @@ from typing import Any, TypeVar
 import structlog
 
 from hub.errors import PermanentError, RetryableError
-from hub.journal.api import InboundMessage, InboxRecord, Journal, Outcome
+from hub.journal.api import (
+    Completion,
+    InboundMessage,
+    InboxRecord,
+    InboxStatus,
+    Journal,
+    Outcome,
+    Received,
+)
+from hub.metrics import HubMetrics
 from hub.processing import REGISTRY_SOURCE, Processor, budget_spent, failure_of
 from hub.routing.api import (
     AGENCY_HEADER,
     ATTEMPTS_HEADER,
     KIND_HEADER,
     SOURCE_HEADER,
-    TRACE_HEADER,
     Bus,
     Delivery,
     Outgoing,
@@ -41,6 +49,7 @@ from hub.routing.api import (
 from hub.routing.router import UnknownAgencyError
 from hub.routing.topology import Topology
 from hub.runtime import backoff_forever, retry_until_done
+from hub.tracing import message_context, of_outcome
 
 log = structlog.get_logger("hub.worker")
 
@@ -74,6 +83,7 @@ class Worker:
     processor: Processor
     settings: WorkerSettings = field(default_factory=WorkerSettings)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    metrics: HubMetrics = field(default_factory=HubMetrics)
     _stop: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
 
     @property
@@ -133,6 +143,7 @@ class Worker:
         stored come back for the careful path."""
         now = self.clock()
         inbound = [self._inbound(d) for d in deliveries]
+        self._count_received(inbound)
         by_id = {message.inbox_id: d for message, d in zip(inbound, deliveries, strict=True)}
         records = [message.first_attempt(now) for message in inbound]
         outcomes = [self._outcome_or_none(record, by_id[record.inbox_id]) for record in records]
@@ -141,24 +152,31 @@ class Worker:
         stored_now = {r.inbox_id for r in received if not r.duplicate}
         retries = [r for r, o in zip(records, outcomes, strict=True) if o is None]
         self._schedule_retries([r for r in retries if r.inbox_id in stored_now], by_id)
+        self._count_stored(records, outcomes, received)
         return [d for d, r in zip(deliveries, received, strict=True) if r.duplicate]
 
     def _outcome_or_none(self, record: InboxRecord, delivery: Delivery) -> Outcome | None:
-        try:
-            return self.outcome(record, delivery)
-        except RetryableError as exc:
-            log.warning("retry scheduled", inbox_id=record.inbox_id, error=str(exc), attempt=1)
-            return None
+        with message_context(record):
+            try:
+                return self.outcome(record, delivery)
+            except RetryableError as exc:
+                log.warning("retry scheduled", error=str(exc), attempt=1)
+                return None
 
     def _careful_path(self, deliveries: Sequence[Delivery]) -> None:
         inbound = [self._inbound(d) for d in deliveries]
+        unrouted = self.topology.unrouted_queue.name  # arrivals the fast path did not see
+        arrived = zip(inbound, deliveries, strict=True)
+        self._count_received([m for m, d in arrived if d.queue == unrouted and _new(d)])
         by_id = {message.inbox_id: d for message, d in zip(inbound, deliveries, strict=True)}
-        self._hold(lambda: self.journal.receive(inbound))
+        received = self._hold(lambda: self.journal.receive(inbound))
+        self._count_finished_before(inbound, received)
         records = self._hold(lambda: self.journal.start_attempts(list(by_id)))
         outcomes, retries = self._process(records, by_id)
         self._schedule_retries(retries, by_id)
         if outcomes:
-            self._hold(lambda: self.journal.complete(outcomes))
+            completions = self._hold(lambda: self.journal.complete(outcomes))
+            self._count_completed(records, outcomes, completions)
 
     def _hold(self, operation: Callable[[], T]) -> T:
         # A database outage is not the messages' fault: keep them (unacked) and wait for the
@@ -174,20 +192,20 @@ class Worker:
         outcomes: list[Outcome] = []
         retries: list[InboxRecord] = []
         for record in records:
-            try:
-                outcomes.append(self.outcome(record, by_id.get(record.inbox_id)))
-            except RetryableError as exc:
-                log.warning(
-                    "retry scheduled",
-                    inbox_id=record.inbox_id,
-                    error=str(exc),
-                    attempt=record.attempts,
-                )
-                retries.append(record)
+            with message_context(record):
+                try:
+                    outcomes.append(self.outcome(record, by_id.get(record.inbox_id)))
+                except RetryableError as exc:
+                    log.warning("retry scheduled", error=str(exc), attempt=record.attempts)
+                    retries.append(record)
         return outcomes, retries
 
     def outcome(self, record: InboxRecord, delivery: Delivery | None) -> Outcome:
         """The outcome for one record, given where it came from; passing errors propagate."""
+        with message_context(record):
+            return self._outcome(record, delivery)
+
+    def _outcome(self, record: InboxRecord, delivery: Delivery | None) -> Outcome:
         if record.attempts > self.settings.retry_budget:
             return budget_spent(record, self.settings.retry_budget)
         queue = delivery.queue if delivery is not None else ""
@@ -214,6 +232,62 @@ class Worker:
             message = _retry_message(delivery, record.attempts)
             delay = self.topology.delay_for_attempt(record.attempts)
             self.bus.publish_delayed(exchange, [message], delay)
+            agency, kind = self.metrics.labels_of(record.source, record.agency, record.kind)
+            self.metrics.retries(agency, f"{delay:g}").inc()
+            self.metrics.processed(agency, kind, RETRIED).inc()
+
+    # --- counting: after each write, what it settled ------------------------------------
+
+    def _count_received(self, messages: Sequence[InboundMessage]) -> None:
+        received = self.metrics.received
+        for m in messages:
+            received(*self.metrics.labels_of(m.source, m.agency, m.kind)).inc()
+
+    def _count_stored(
+        self,
+        records: Sequence[InboxRecord],
+        outcomes: Sequence[Outcome | None],
+        received: Sequence[Received],
+    ) -> None:
+        now = self.clock()
+        for record, outcome, got in zip(records, outcomes, received, strict=True):
+            if outcome is not None and not got.duplicate:
+                self._count_settled(record, outcome, got.status, now)
+
+    def _count_finished_before(
+        self, inbound: Sequence[InboundMessage], received: Sequence[Received]
+    ) -> None:
+        # A redelivery of a message already settled: acknowledged, nothing done again.
+        for message, got in zip(inbound, received, strict=True):
+            if got.duplicate and got.status != InboxStatus.RECEIVED:
+                agency, kind = self.metrics.labels_of(message.source, message.agency, message.kind)
+                self.metrics.processed(agency, kind, InboxStatus.DUPLICATE.value).inc()
+
+    def _count_completed(
+        self,
+        records: Sequence[InboxRecord],
+        outcomes: Sequence[Outcome],
+        completions: Sequence[Completion],
+    ) -> None:
+        now = self.clock()
+        by_id = {record.inbox_id: record for record in records}
+        for outcome, completion in zip(outcomes, completions, strict=True):
+            record = by_id.get(completion.inbox_id)
+            if record is not None:
+                self._count_settled(record, outcome, completion.status, now)
+
+    def _count_settled(
+        self, record: InboxRecord, outcome: Outcome, status: InboxStatus, now: datetime
+    ) -> None:
+        m = self.metrics
+        agency, kind = m.labels_of(record.source, record.agency, record.kind)
+        m.processed(agency, kind, status.value).inc()
+        if outcome.failure is not None and status == InboxStatus.FAILED:
+            m.failures(agency, outcome.failure.error_type[:64]).inc()
+        m.processing_seconds(agency).observe(max(0.0, (now - record.received_at).total_seconds()))
+        if outcome.outbound or outcome.settles:
+            with message_context(record, of_outcome(outcome)):
+                _log_requests(outcome)
 
     def _exchange_of(self, delivery: Delivery) -> str:
         if self._is_command(delivery):
@@ -269,14 +343,31 @@ class Worker:
             except RetryableError:
                 continue  # the next sweep tries again; the attempt was counted
         if outcomes:
-            self.journal.complete(outcomes)
+            self._count_completed(records, outcomes, self.journal.complete(outcomes))
         return len(outcomes)
+
+
+RETRIED = "retried"
+
+
+def _new(delivery: Delivery) -> bool:
+    # Neither a broker redelivery nor a retry the hub scheduled: a message arriving.
+    return not delivery.redelivered and ATTEMPTS_HEADER not in delivery.headers
+
+
+def _log_requests(outcome: Outcome) -> None:
+    # Once written. Ids only: the trace id, inbox id, agency and kind are bound by the caller.
+    for request in outcome.outbound:
+        log.info("agency request prepared", request_id=request.request_id,
+                 smev_message_id=request.smev_message_id, request_kind=request.kind)  # fmt: skip
+    if outcome.settles is not None:
+        log.info("agency request settled", request_id=outcome.settles.request_id,
+                 state=outcome.settles.state.value)  # fmt: skip
 
 
 def _retry_message(delivery: Delivery, attempts: int) -> Outgoing:
     headers: dict[str, Any] = dict(delivery.headers)
     headers[ATTEMPTS_HEADER] = attempts
-    headers.setdefault(TRACE_HEADER, delivery.message_id or "")
     return Outgoing(
         delivery.body, delivery.routing_key, headers, delivery.message_id, delivery.content_type
     )

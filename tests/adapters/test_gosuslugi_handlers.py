@@ -135,8 +135,10 @@ def test_a_command_becomes_one_pending_status_event_and_no_event() -> None:
     assert (request.request_id, request.agency, request.kind, request.reply_to) == (
         "req-status-1", "gosuslugi", "order-status", None
     )  # fmt: skip
+    trace_id = request.context["hub_trace_id"]  # the command's trace follows the request
     assert request.context == {"request_id": "req-status-1", "order_number": ORDER,
-                               "status_code": 3}  # fmt: skip
+                               "status_code": 3, "hub_trace_id": trace_id}  # fmt: skip
+    assert trace_id and "req-status-1" not in trace_id
     sent = parse_xml(request.payload)
     assert sent.tag == schemas.STATUS_EVENT
     assert sent.findtext(f"{{{schemas.EVENT_NS}}}eventDate") == "2026-03-01T00:00:00+00:00"

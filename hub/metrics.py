@@ -1,0 +1,304 @@
+"""Prometheus metrics: what the worker, the relay and the SMEV client count, and the state read
+at scrape time (queue depths, the journal's backlog, outbound requests by state).
+
+Labels are bounded and hold nothing personal: agencies the hub knows, kinds of message the
+adapters registered (local names), outcomes, error type names, SMEV methods, event types,
+queue names; anything else is ``other``. Never ids, names or values.
+
+One process (``hub worker``, the embedded stack): each hub's metrics live in its own registry.
+Several (``hub run``, or processes sharing ``HUB_METRICS_DIR`` on one host): every process
+writes its counters to files in that folder (prometheus_client's multiprocess mode) and
+``render_metrics`` adds them up, so the console's ``/metrics`` shows the whole hub.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import structlog
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    values,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from hub.logging import mask_text
+
+if TYPE_CHECKING:
+    from hub.bootstrap import Hub
+    from hub.config import Settings
+    from hub.journal.api import HealthCounts
+    from hub.routing.router import Router
+
+log = structlog.get_logger("hub.metrics")
+# No *_created series: they double the output and say nothing here.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+OTHER, NONE, REGISTRY, COMMAND = "other", "none", "registry", "command"
+REGISTRY_SOURCE = "registry"  # hub.processing.REGISTRY_SOURCE (not imported: no cycle)
+# What the SMEV client calls a message when no adapter names its content.
+_SMEV_KINDS = frozenset(
+    {"request", "response", "rejected", "status", "async_status", "accepted", "refusal"}
+)
+# receive → processed: from milliseconds (first delivery) to an hour (retries)
+PROCESSING_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300, 900, 3600)
+SMEV_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+RELAY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+SCRAPE_TIMEOUT = 5.0  # seconds the broker and the database get to answer a scrape
+
+M = TypeVar("M")
+
+
+class _Family(Generic[M]):
+    """A labelled metric whose children are kept: one dict lookup per use."""
+
+    def __init__(self, metric: Any) -> None:
+        self._metric = metric
+        self._children: dict[tuple[str, ...], M] = {}
+
+    def __call__(self, *labels: str) -> M:
+        child = self._children.get(labels)
+        if child is None:
+            child = self._children[labels] = self._metric.labels(*labels)
+        return child
+
+
+class HubMetrics:
+    """The hub's counters and histograms (``shared``: multiprocess mode, no registry)."""
+
+    def __init__(
+        self,
+        agencies: Iterable[str] = (),
+        kinds: Mapping[str, str] | None = None,
+        *,
+        shared: bool = False,
+    ) -> None:
+        # shared: written to the multiprocess folder, not kept in a registry of one's own
+        self.registry = None if shared else CollectorRegistry()
+        self._agencies = frozenset(agencies)
+        self._kinds = dict(kinds or {})
+        self.labels_of = lru_cache(maxsize=1024)(self._labels_of)
+        r = self.registry
+        self.received: _Family[Counter] = _Family(
+            Counter("hub_messages_received", "Messages and commands the workers took in "
+                    "(first deliveries).", ["agency", "kind"], registry=r)
+        )  # fmt: skip
+        self.processed: _Family[Counter] = _Family(
+            Counter("hub_messages_processed", "Messages settled by the workers, by outcome: "
+                    "processed, duplicate, failed, retried.", ["agency", "kind", "outcome"],
+                    registry=r)
+        )  # fmt: skip
+        self.failures: _Family[Counter] = _Family(
+            Counter("hub_failures", "Messages kept as failed, by error type.",
+                    ["agency", "error_type"], registry=r)
+        )  # fmt: skip
+        self.retries: _Family[Counter] = _Family(
+            Counter("hub_retries", "Retries scheduled after a passing failure, by delay.",
+                    ["agency", "delay"], registry=r)
+        )  # fmt: skip
+        self.processing_seconds: _Family[Histogram] = _Family(
+            Histogram("hub_processing_seconds", "From receipt to processed (retries included).",
+                      ["agency"], buckets=PROCESSING_BUCKETS, registry=r)
+        )  # fmt: skip
+        self._relay_and_smev(r)
+
+    def _relay_and_smev(self, r: CollectorRegistry | None) -> None:
+        self.published: _Family[Counter] = _Family(
+            Counter("hub_events_published", "Events the relay published (confirmed).",
+                    ["event_type"], registry=r)
+        )  # fmt: skip
+        self.publish_seconds = Histogram(
+            "hub_relay_publish_seconds", "One relay batch: publish with confirms and mark.",
+            buckets=RELAY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.publish_delay = Histogram(
+            "hub_event_publish_delay_seconds", "From an event written to its publish confirmed.",
+            buckets=PROCESSING_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.smev_calls: _Family[Counter] = _Family(
+            Counter("hub_smev_calls", "Calls to SMEV by method and result (ok, or the error's "
+                    "type).", ["method", "result"], registry=r)
+        )  # fmt: skip
+        self.smev_seconds: _Family[Histogram] = _Family(
+            Histogram("hub_smev_call_seconds", "Duration of one SMEV call.", ["method"],
+                      buckets=SMEV_BUCKETS, registry=r)
+        )  # fmt: skip
+        self.smev_taken: _Family[Counter] = _Family(
+            Counter("hub_smev_messages_taken", "Messages taken from SMEV's queues.", ["queue"],
+                    registry=r)
+        )  # fmt: skip
+        self.scrape_errors: _Family[Counter] = _Family(
+            Counter("hub_metrics_scrape_errors", "Scrapes that could not read a source "
+                    "(broker, database).", ["source"], registry=r)
+        )  # fmt: skip
+        self.probes: dict[str, threading.Thread] = {}  # scrape-time reads still running
+
+    def _labels_of(self, source: str, agency: str | None, kind: str | None) -> tuple[str, str]:
+        """Bounded (agency, kind) labels of a message."""
+        if source == REGISTRY_SOURCE:
+            return REGISTRY, COMMAND
+        agency_label = agency if agency in self._agencies else OTHER if agency else NONE
+        if not kind:
+            return agency_label, NONE
+        return agency_label, self._kinds.get(kind) or (kind if kind in _SMEV_KINDS else OTHER)
+
+    def agency_label(self, agency: str | None) -> str:
+        """A bounded agency label."""
+        return agency if agency in self._agencies else OTHER if agency else NONE
+
+
+def kind_labels(router: Router) -> dict[str, str]:
+    """Kinds the adapters registered (Clark names of business content) → their local names."""
+    names = [*router.inbound, *router.answers]
+    return {name: name.rpartition("}")[2][:64] or OTHER for name in names}
+
+
+_shared: HubMetrics | None = None
+_shared_lock = threading.Lock()
+
+
+def build_metrics(settings: Settings, router: Router) -> HubMetrics:
+    """The metrics of a hub: its own registry, or (``settings.metrics_dir`` set) the process's
+    one set written to that folder for ``render_metrics`` to add up."""
+    global _shared  # noqa: PLW0603 - one set per process: two would overwrite each other's files
+    if settings.metrics_dir is None:
+        return HubMetrics(settings.agencies, kind_labels(router))
+    with _shared_lock:
+        if _shared is None:
+            _multiprocess(settings.metrics_dir)
+            _shared = HubMetrics(settings.agencies, kind_labels(router), shared=True)
+        return _shared
+
+
+def _multiprocess(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    # prometheus_client picks its value class when imported; a process that learns the
+    # folder from its settings later switches it here, before any metric is made.
+    if not getattr(values.ValueClass, "_multiprocess", False):
+        values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+
+
+def render_metrics(hub: Hub) -> tuple[bytes, str]:
+    """The Prometheus text exposition of ``hub`` (all processes sharing its metrics folder)
+    and its content type. A broker or database that does not answer leaves its gauges out
+    and counts a scrape error; the rest is still served."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_State(hub))  # first: a source that failed counts in this scrape
+    folder = hub.settings.metrics_dir
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        MultiProcessCollector(registry, path=str(folder))  # type: ignore[no-untyped-call]
+    else:
+        registry.register(_Counted(hub.metrics))
+    return generate_latest(registry), CONTENT_TYPE
+
+
+class _Counted(Collector):
+    def __init__(self, metrics: HubMetrics) -> None:
+        self._registry = metrics.registry
+
+    def collect(self) -> Iterator[Metric]:
+        if self._registry is not None:
+            yield from self._registry.collect()
+
+
+class _State(Collector):
+    """Gauges read at scrape time: the broker's queue depths and the journal's counts."""
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+
+    def collect(self) -> Iterator[Metric]:
+        hub = self._hub
+        depths = _Probe(hub, "broker", lambda: hub.bus.queue_depths())  # noqa: PLW0108
+        counts = _Probe(hub, "database", lambda: hub.journal.health_counts())  # noqa: PLW0108
+        found_depths: dict[str, int] | None = depths.result()
+        if found_depths is not None:
+            yield _queue_depths(found_depths)
+        found_counts: HealthCounts | None = counts.result()
+        if found_counts is not None:
+            yield from _journal_gauges(found_counts)
+
+
+class _Probe:
+    """Read a source in a daemon thread, so a broker or database that never answers holds
+    the scrape no longer than ``SCRAPE_TIMEOUT``; one read per source at a time."""
+
+    def __init__(self, hub: Hub, source: str, read: Callable[[], Any]) -> None:
+        self._hub, self._source, self._read = hub, source, read
+        self._value: Any = None
+        self._error: str | None = None
+        self._started = time.monotonic()
+        running = hub.metrics.probes.get(source)
+        self._thread: threading.Thread | None = None
+        if running is not None and running.is_alive():
+            self._error = "an earlier read has not answered yet"
+            return
+        self._thread = threading.Thread(target=self._run, name=f"metrics-{source}", daemon=True)
+        hub.metrics.probes[source] = self._thread
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._read()
+        except Exception as exc:  # any failure leaves the gauges out; the log says why
+            self._error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+    def result(self) -> Any:
+        if self._thread is not None:
+            self._thread.join(max(0.0, SCRAPE_TIMEOUT - (time.monotonic() - self._started)))
+            if self._thread.is_alive():
+                self._error = f"no answer in {SCRAPE_TIMEOUT:g} s"
+        if self._error is None:
+            return self._value
+        self._hub.metrics.scrape_errors(self._source).inc()
+        log.warning("metrics source unavailable", source=self._source, error=mask_text(self._error))
+        return None
+
+
+def _queue_depths(depths: Mapping[str, int]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily("hub_queue_depth", "Messages ready in each queue.", labels=["queue"])
+    for queue, depth in sorted(depths.items()):
+        family.add_metric([queue], depth)
+    return family
+
+
+def _journal_gauges(counts: HealthCounts) -> Iterator[GaugeMetricFamily]:
+    states = GaugeMetricFamily(
+        "hub_outbound_requests", "The hub's requests to agencies by state.", labels=["state"]
+    )
+    for state, number in sorted(counts.outbound_by_state.items()):
+        states.add_metric([state.value], number)
+    yield states
+    yield GaugeMetricFamily(
+        "hub_failed_messages_open", "Failed messages waiting for an operator.",
+        value=counts.failed_open,
+    )  # fmt: skip
+    yield GaugeMetricFamily(
+        "hub_inbox_unfinished", "Messages stored but not processed yet (or waiting to retry).",
+        value=counts.inbox_unfinished,
+    )  # fmt: skip
+    yield GaugeMetricFamily(
+        "hub_outbox_pending", "Events written but not published yet.", value=counts.outbox_pending
+    )
+    oldest = counts.oldest_unfinished_at
+    age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+    yield GaugeMetricFamily(
+        "hub_oldest_unfinished_age_seconds", "How long the oldest unprocessed message has "
+        "waited (0: none).", value=max(0.0, age),
+    )  # fmt: skip
