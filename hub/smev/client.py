@@ -37,6 +37,7 @@ from typing import Literal
 import structlog
 from lxml import etree
 
+from hub import tracing
 from hub.errors import HubError, PermanentError, RetryableError
 from hub.journal.api import (
     InboundMessage,
@@ -46,6 +47,7 @@ from hub.journal.api import (
     OutboundState,
     Received,
 )
+from hub.metrics import HubMetrics
 from hub.routing.api import AGENCY_HEADER, KIND_HEADER, SOURCE_HEADER, Bus, Outgoing
 from hub.routing.ratelimit import RateLimiter
 from hub.routing.router import Router
@@ -129,6 +131,7 @@ class SmevClient:
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter({}))
     limits: XmlLimits = field(default_factory=XmlLimits)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    metrics: HubMetrics = field(default_factory=HubMetrics)
     _next_status_read: float = field(default=0.0, init=False, repr=False)
     # What happened so far, for the demo and the benchmark: rounds failed, calls that failed
     # in passing, duplicate deliveries recognised, resends, refusals.
@@ -174,15 +177,17 @@ class SmevClient:
         replies = self._take_batch(queue)
         if replies:
             self._keep(replies)
+            self.metrics.smev_taken(queue).inc(len(replies))
         return len(replies)
 
     def _take_batch(self, queue: Queue) -> list[SmevReply]:
         build = build_get_request if queue == "requests" else build_get_response
+        method = "GetRequest" if queue == "requests" else "GetResponse"
         selector = Selector(node_id=self.settings.node_id)
         taken: list[SmevReply] = []
         while len(taken) < self.settings.batch:
             try:
-                reply = self._call(build(selector, self.settings.version, self.signer))
+                reply = self._call(build(selector, self.settings.version, self.signer), method)
             except RetryableError:
                 if not taken:
                     raise
@@ -197,7 +202,7 @@ class SmevClient:
         received = self.journal.receive(messages)
         self.stats["taken"] += len(messages)
         self.stats["duplicate deliveries"] += sum(1 for r in received if r.duplicate)
-        self._hand_over([m for m, r in zip(messages, received, strict=True) if _unfinished(r)])
+        hand_over(self.bus, self.topology, messages, received)
         for reply in replies:
             self._ack(reply.message)
 
@@ -221,13 +226,10 @@ class SmevClient:
             agency = request.agency if request is not None else None
         return agency
 
-    def _hand_over(self, messages: Sequence[InboundMessage]) -> None:
-        if messages:
-            self.bus.publish(self.topology.inbound_exchange.name, [_outgoing(m) for m in messages])
-
     def _ack(self, message: SmevMessage) -> None:
         try:
-            self._call(build_ack(Ack(_delivery_id(message)), self.settings.version, self.signer))
+            ack = build_ack(Ack(_delivery_id(message)), self.settings.version, self.signer)
+            self._call(ack, "Ack")
         except (RetryableError, SmevFaultError) as exc:
             # Stored already: SMEV delivers it again later, and the inbox knows it by then.
             log.warning("ack failed", message_id=message.message_id, error=str(exc))
@@ -237,7 +239,7 @@ class SmevClient:
         read = 0
         while read < self.settings.batch:
             envelope = build_get_status(version=self.settings.version, signer=self.signer)
-            message = self._call(envelope).message
+            message = self._call(envelope, "GetStatus").message
             if message.kind == "empty":
                 break
             log.debug("smev status", message_id=message.original_message_id,
@@ -259,7 +261,11 @@ class SmevClient:
     def _send(self, request: OutboundRequest) -> bool:
         """Send one; True when SMEV has it. Passing failures leave it for a later round."""
         allowed = self.limiter.acquire(request.agency, request.kind, self.settings.rate_wait)
-        return allowed and self._attempt(request)
+        if not allowed:
+            return False
+        # The command's trace id in every line logged about this request.
+        with tracing.bound(trace_id=tracing.of_request(request), request_id=request.request_id):
+            return self._attempt(request)
 
     def _attempt(self, request: OutboundRequest) -> bool:
         try:
@@ -280,6 +286,8 @@ class SmevClient:
             # sending it again would change nothing.
             self._refused(request, exc)
             return False
+        log.info("request sent", smev_message_id=request.smev_message_id, agency=request.agency,
+                 request_kind=request.kind)  # fmt: skip
         return True
 
     def _send_renewed(self, request: OutboundRequest) -> bool:
@@ -303,7 +311,7 @@ class SmevClient:
                 self.settings.version,
                 self.signer,
             )
-        self._call(built)
+        self._call(built, "SendRequest" if request.reply_to is None else "SendResponse")
 
     def _refused(self, request: OutboundRequest, error: HubError) -> None:
         """Keep SMEV's refusal whole in the inbox; the worker settles the request from it."""
@@ -317,18 +325,27 @@ class SmevClient:
             received_at=self.clock(),
         )
         self.stats["refused by SMEV"] += 1
-        received = self.journal.receive([refusal])
-        if _unfinished(received[0]):
-            self._hand_over([refusal])
+        hand_over(self.bus, self.topology, [refusal], self.journal.receive([refusal]))
         log.warning("request refused by SMEV", request_id=request.request_id, error=error.code)
 
-    def _call(self, envelope: etree._Element) -> SmevReply:
+    def _call(self, envelope: etree._Element, method: str) -> SmevReply:
+        started = time.perf_counter()
         try:
-            return self.transport.call_raw(serialize(envelope))
+            reply = self.transport.call_raw(serialize(envelope))
         except SmevFaultError as exc:
+            self._count_call(method, type(exc).__name__, started)
             if exc.retryable and not isinstance(exc, QuoteLimitExceededError):
                 raise SmevPassingFaultError(str(exc), smev_fault=exc.fault.type) from exc
             raise
+        except HubError as exc:
+            self._count_call(method, type(exc).__name__, started)
+            raise
+        self._count_call(method, "ok", started)
+        return reply
+
+    def _count_call(self, method: str, result: str, started: float) -> None:
+        self.metrics.smev_seconds(method).observe(time.perf_counter() - started)
+        self.metrics.smev_calls(method, result[:64]).inc()
 
     def close(self) -> None:
         self.transport.close()
@@ -362,6 +379,16 @@ def _delivery_id(message: SmevMessage) -> str:
     # repeats, so the inbox recognises it.
     found = message.message_id or (message.metadata.message_id if message.metadata else None)
     return found or hashlib.sha256(etree.tostring(message.root)).hexdigest()
+
+
+def hand_over(
+    bus: Bus, topology: Topology, messages: Sequence[InboundMessage], received: Sequence[Received]
+) -> None:
+    """Publish the stored messages the worker has yet to finish to the inbound exchange (a
+    redelivery of a finished one is not); the HTTP inbound endpoint hands over the same way."""
+    waiting = [m for m, r in zip(messages, received, strict=True) if _unfinished(r)]
+    if waiting:
+        bus.publish(topology.inbound_exchange.name, [_outgoing(m) for m in waiting])
 
 
 def _unfinished(received: Received) -> bool:

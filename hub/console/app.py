@@ -1,0 +1,211 @@
+"""The operator console: server-rendered pages over the operations, and the HTTP endpoints.
+
+Every page needs a logged-in principal whose role allows the page's action; what it lists is
+what the operations return for that principal's scope. Every POST form carries the session's
+CSRF token. Errors are short pages (or JSON for the machine endpoints): never a traceback,
+never personal data.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from hub.access import (
+    AccessDeniedError,
+    AccessService,
+    Action,
+    InvalidScopeError,
+    Principal,
+    allowed,
+)
+from hub.access.tokens import AuthenticationError
+from hub.bootstrap import Hub
+from hub.console.web import (
+    SecurityHeaders,
+    Session,
+    Sessions,
+    read_form,
+    same_secret,
+)
+from hub.errors import HubError, RetryableError
+from hub.journal.errors import InvalidTransitionError, NotFoundError
+from hub.logging import mask_text
+from hub.operations import NothingToReplayError, RevealReasonError
+
+log = structlog.get_logger("hub.console")
+HERE = Path(__file__).parent
+LOGIN_CSRF = "hub_login_csrf"
+MACHINE_PATHS = ("/inbound", "/metrics")  # answered in JSON / text, not pages
+
+
+class LoginRequiredError(Exception):
+    """No session, an expired one, or its token no longer admits its holder."""
+
+
+def cookie_name(request: Request) -> str:
+    # The __Host- prefix makes browsers refuse the cookie unless Secure, host-only, path /.
+    return "__Host-hub_session" if request.url.scheme == "https" else "hub_session"
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True)
+    )
+    env.globals["mask"] = mask_text  # every page masks personal data in free text
+    return env
+
+
+@dataclass
+class Console:
+    """What every handler needs: the hub, who is asking, sessions, templates."""
+
+    hub: Hub
+    access: AccessService
+    sessions: Sessions = field(default_factory=Sessions)
+    templates: Environment = field(default_factory=_environment)
+
+    def render(
+        self, request: Request, name: str, status: int = 200, **context: Any
+    ) -> HTMLResponse:
+        session: Session | None = getattr(request.state, "session", None)
+        principal: Principal | None = getattr(request.state, "principal", None)
+        page = self.templates.get_template(name).render(
+            request=request, session=session, principal=principal, can=_can(principal), **context
+        )
+        return HTMLResponse(page, status_code=status)
+
+    async def principal(self, request: Request) -> Principal:
+        """The logged-in principal; its token is authenticated again on every request."""
+        session = self.sessions.get(request.cookies.get(cookie_name(request)))
+        if session is None:
+            raise LoginRequiredError
+        try:
+            principal = await run_in_threadpool(self.access.authenticate, session.token)
+        except AuthenticationError as exc:
+            self.sessions.close(session.session_id)
+            raise LoginRequiredError from exc
+        request.state.session, request.state.principal = session, principal
+        return principal
+
+    async def form(self, request: Request) -> dict[str, str]:
+        """The posted form of a logged-in page, refused (403) without the session's CSRF token."""
+        form = await read_form(request)
+        session: Session = request.state.session
+        if not same_secret(form.get("csrf"), session.csrf):
+            raise HTTPException(403, "the form is out of date or forged (CSRF token missing)")
+        return form
+
+    async def call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await run_in_threadpool(function, *args, **kwargs)
+
+
+def _can(principal: Principal | None) -> Mapping[str, bool]:
+    if principal is None:
+        return {}
+    return {action.value: allowed(principal, action) for action in Action}
+
+
+Handler = Callable[[Console, Request], Awaitable[Response]]
+
+
+def create_app(
+    hub: Hub, *, access: AccessService | None = None, session_ttl: float = 1800.0
+) -> Any:
+    """The console and the hub's HTTP endpoints as one ASGI application."""
+    from hub.console import inbound, pages  # noqa: PLC0415 - they import this module
+
+    console = Console(
+        hub,
+        access or hub.access,
+        Sessions(session_ttl),
+    )
+
+    def bind(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            return await handler(console, request)
+
+        return endpoint
+
+    routes: list[Route | Mount] = [
+        Route(path, bind(handler), methods=methods)
+        for path, handler, methods in (*pages.ROUTES, *inbound.ROUTES)
+    ]
+    routes.append(Mount("/static", StaticFiles(directory=HERE / "static"), name="static"))
+    app = Starlette(routes=routes, exception_handlers=_handlers(console))
+    return SecurityHeaders(app)
+
+
+def _handlers(console: Console) -> dict[Any, Callable[[Request, Exception], Awaitable[Response]]]:
+    async def handle(request: Request, exc: Exception) -> Response:
+        return _error_response(console, request, exc)
+
+    return {
+        Exception: handle,
+        HTTPException: handle,
+        HubError: handle,
+        LoginRequiredError: handle,
+    }
+
+
+def _error_response(console: Console, request: Request, exc: Exception) -> Response:
+    if isinstance(exc, LoginRequiredError) and not _machine(request):
+        return RedirectResponse("/login", status_code=303)
+    status, message = _status(exc)
+    if status >= 500 and not isinstance(exc, RetryableError):
+        incident = uuid.uuid4().hex[:12]
+        # The log masks personal data in the detail; the page shows the incident id only.
+        log.error("console request failed", incident=incident, path=request.url.path,
+                  error=type(exc).__name__, detail=str(exc)[:500])  # fmt: skip
+        message = f"internal error (incident {incident}); the log has the details"
+    if _machine(request):
+        headers = {"www-authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse({"error": message, "status": status}, status, headers=headers)
+    return console.render(request, "error.html", status, code=status, message=message)
+
+
+# Error type → status and what the page says (None: the error's own message, masked).
+# Any other error is the hub's fault: a 500 naming an incident, the details only in the log.
+_STATUSES: tuple[tuple[type[Exception], int, str | None], ...] = (
+    (LoginRequiredError, 401, "authentication required: a valid API token or client certificate"),
+    (AuthenticationError, 401, "authentication required: a valid API token or client certificate"),
+    (AccessDeniedError, 403, "not allowed, or not within your scope"),
+    (NothingToReplayError, 404, None),
+    (NotFoundError, 404, None),
+    (InvalidTransitionError, 409, None),
+    (RevealReasonError, 400, None),
+    (InvalidScopeError, 400, None),
+    (RetryableError, 503, "a dependency of the hub is unavailable; try again shortly"),
+)
+
+
+def _status(exc: Exception) -> tuple[int, str]:
+    if isinstance(exc, HTTPException):
+        return exc.status_code, str(exc.detail)
+    for kind, status, message in _STATUSES:
+        if isinstance(exc, kind):
+            own = exc.message if isinstance(exc, HubError) else ""
+            return status, message or mask_text(own)
+    return 500, "internal error"
+
+
+def _machine(request: Request) -> bool:
+    return request.url.path.startswith(MACHINE_PATHS)
+
+
+def new_login_csrf() -> str:
+    return secrets.token_urlsafe(32)

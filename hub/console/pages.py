@@ -1,0 +1,249 @@
+"""The console's pages: login, dashboard, failed messages, audit log, outbound requests."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from hub.access import Action, Principal, allowed
+from hub.access.tokens import AuthenticationError
+from hub.bootstrap import Hub
+from hub.console.app import LOGIN_CSRF, Console, LoginRequiredError, cookie_name, new_login_csrf
+from hub.console.web import read_form, same_secret
+from hub.health import check_health
+from hub.journal.api import FailedMessage, OutboundState
+from hub.operations import ReplayResult
+
+_ID = re.compile(r"[0-9A-Za-z_-]{1,100}")
+ACTIONS = {"replay": Action.REPLAY, "discard": Action.DISCARD}
+WAITING = (OutboundState.PENDING, OutboundState.SENT, OutboundState.ACCEPTED)
+REPLAY_BATCH = 100
+MAX_REASON = 500
+
+
+def _path_id(request: Request, name: str) -> str:
+    value = str(request.path_params[name])
+    if not _ID.fullmatch(value):
+        raise HTTPException(404, "no such page")
+    return value
+
+
+def _action(request: Request) -> Action:
+    action = ACTIONS.get(str(request.path_params["action"]))
+    if action is None:
+        raise HTTPException(404, "no such page")
+    return action
+
+
+def _reason(form: dict[str, str], *, required: bool) -> str:
+    reason = " ".join(form.get("reason", "").split())
+    if required and not reason:
+        raise HTTPException(400, "give a reason: it goes to the audit log")
+    if len(reason) > MAX_REASON:
+        raise HTTPException(400, f"the reason is longer than {MAX_REASON} characters")
+    return reason
+
+
+# --- login ------------------------------------------------------------------------------
+
+
+async def login_form(
+    console: Console, request: Request, error: str = "", status: int = 200
+) -> Response:
+    token = new_login_csrf()
+    response = console.render(request, "login.html", status, csrf=token, error=error)
+    response.set_cookie(
+        LOGIN_CSRF, token, httponly=True, samesite="strict", path="/login",
+        secure=request.url.scheme == "https",
+    )  # fmt: skip
+    return response
+
+
+async def login(console: Console, request: Request) -> Response:
+    form = await read_form(request)
+    if not same_secret(form.get("csrf"), request.cookies.get(LOGIN_CSRF, "\x00")):
+        return await login_form(console, request, "the login form expired: try again", 403)
+    try:
+        principal = await console.call(console.access.authenticate, form.get("token", ""))
+    except AuthenticationError:
+        return await login_form(console, request, "this token is not accepted", 401)
+    if not allowed(principal, Action.VIEW):
+        return await login_form(console, request, "this token's role may not use the console", 403)
+    session = console.sessions.open(form.get("token", "").strip())
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(
+        cookie_name(request), session.session_id, httponly=True, samesite="strict", path="/",
+        secure=request.url.scheme == "https",
+    )  # fmt: skip
+    response.delete_cookie(LOGIN_CSRF, path="/login")
+    return response
+
+
+async def logout(console: Console, request: Request) -> Response:
+    try:
+        await console.principal(request)
+    except LoginRequiredError:
+        return RedirectResponse("/login", status_code=303)
+    await console.form(request)
+    console.sessions.close(request.state.session.session_id)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(cookie_name(request), path="/")
+    return response
+
+
+# --- looking ----------------------------------------------------------------------------
+
+
+async def dashboard(console: Console, request: Request) -> Response:
+    principal = await console.principal(request)
+    data = await console.call(_dashboard, console.hub, principal)
+    return console.render(request, "dashboard.html", **data)
+
+
+def _dashboard(hub: Hub, principal: Principal) -> dict[str, Any]:
+    ops, since = hub.operations, datetime.now(UTC) - timedelta(hours=24)
+    outbound = ops.outbound_requests(principal, None, limit=1000)
+    health = None
+    if principal.region_wide:  # queues and the backlog are the region's, not a school's
+        health = check_health(hub, timeout=2.0, only=("broker", "database"))
+    return {
+        "activity": ops.activity(principal, since),
+        "groups": ops.groups(principal),
+        "outbound_counts": Counter(r.state.value for r in outbound),
+        "waiting": [r for r in outbound if r.state in WAITING][:20],
+        "health": health,
+    }
+
+
+async def groups(console: Console, request: Request) -> Response:
+    principal = await console.principal(request)
+    found = await console.call(console.hub.operations.groups, principal)
+    return console.render(request, "groups.html", groups=found)
+
+
+async def group(console: Console, request: Request) -> Response:
+    principal = await console.principal(request)
+    fingerprint = _path_id(request, "fingerprint")
+    found = await console.call(
+        console.hub.operations.failed, principal, fingerprint=fingerprint, limit=500
+    )
+    if not found:
+        raise HTTPException(404, f"no open failed messages in group {fingerprint} in your scope")
+    return console.render(request, "group.html", fingerprint=fingerprint, messages=found)
+
+
+async def message(console: Console, request: Request) -> Response:
+    principal = await console.principal(request)
+    view = await console.call(
+        console.hub.operations.show, principal, _path_id(request, "failed_id")
+    )
+    return console.render(request, "message.html", view=view)
+
+
+async def reveal(console: Console, request: Request) -> Response:
+    principal = await console.principal(request)
+    failed_id = _path_id(request, "failed_id")
+    reason = _reason(await console.form(request), required=True)
+    view = await console.call(console.hub.operations.reveal, principal, failed_id, reason)
+    return console.render(request, "message.html", view=view)
+
+
+async def audit(console: Console, request: Request) -> Response:
+    principal = await console.principal(request)
+    entries = await console.call(console.hub.operations.audit_log, principal, 200)
+    return console.render(request, "audit.html", entries=entries)
+
+
+async def outbound(console: Console, request: Request) -> Response:
+    principal = await console.principal(request)
+    state = _state(request.query_params.get("state"))
+    found = await console.call(console.hub.operations.outbound_requests, principal, state, 500)
+    return console.render(
+        request, "outbound.html", requests=found, state=state, states=list(OutboundState)
+    )
+
+
+def _state(text: str | None) -> OutboundState | None:
+    if not text:
+        return None
+    try:
+        return OutboundState(text)
+    except ValueError as exc:
+        known = ", ".join(s.value for s in OutboundState)
+        raise HTTPException(400, f"unknown state; one of {known}") from exc
+
+
+# --- acting: a confirmation page (GET), then the action (POST) --------------------------
+
+
+async def confirm_message(console: Console, request: Request) -> Response:
+    principal, action = await console.principal(request), _action(request)
+    chosen = await console.call(_select, console.hub, principal, request, action)
+    return console.render(request, "confirm.html", action=action.value, chosen=chosen,
+                          target=f"message {chosen[0].failed_id}")  # fmt: skip
+
+
+async def confirm_group(console: Console, request: Request) -> Response:
+    principal, action = await console.principal(request), _action(request)
+    chosen = await console.call(_select, console.hub, principal, request, action)
+    return console.render(request, "confirm.html", action=action.value, chosen=chosen,
+                          target=f"group {chosen[0].fingerprint}")  # fmt: skip
+
+
+async def act(console: Console, request: Request) -> Response:
+    principal, action = await console.principal(request), _action(request)
+    form = await console.form(request)
+    reason = _reason(form, required=action is Action.DISCARD)
+    chosen = await console.call(_select, console.hub, principal, request, action)
+    if action is Action.REPLAY:
+        results = await console.call(_replay, console.hub, principal, chosen)
+        return console.render(request, "replayed.html", results=results)
+    await console.call(_discard, console.hub, principal, chosen, reason)
+    return console.render(request, "discarded.html", chosen=chosen, reason=reason)
+
+
+def _select(
+    hub: Hub, principal: Principal, request: Request, action: Action
+) -> list[FailedMessage]:
+    if "failed_id" in request.path_params:
+        ids = [_path_id(request, "failed_id")]
+        return hub.operations.select(principal, ids, None, False, action)
+    fingerprint = _path_id(request, "fingerprint")
+    return hub.operations.select(principal, [], fingerprint, False, action)
+
+
+def _replay(hub: Hub, principal: Principal, chosen: Sequence[FailedMessage]) -> list[ReplayResult]:
+    results: list[ReplayResult] = []
+    for start in range(0, len(chosen), REPLAY_BATCH):
+        results += hub.operations.replay(principal, chosen[start : start + REPLAY_BATCH])
+    return results
+
+
+def _discard(hub: Hub, principal: Principal, chosen: Sequence[FailedMessage], reason: str) -> None:
+    for failed in chosen:
+        hub.operations.discard(principal, failed.failed_id, reason)
+
+
+ROUTES: list[tuple[str, Any, list[str]]] = [
+    ("/login", login_form, ["GET"]),
+    ("/login", login, ["POST"]),
+    ("/logout", logout, ["POST"]),
+    ("/", dashboard, ["GET"]),
+    ("/failed", groups, ["GET"]),
+    ("/failed/groups/{fingerprint}", group, ["GET"]),
+    ("/failed/groups/{fingerprint}/{action}", confirm_group, ["GET"]),
+    ("/failed/groups/{fingerprint}/{action}", act, ["POST"]),
+    ("/failed/messages/{failed_id}", message, ["GET"]),
+    ("/failed/messages/{failed_id}/reveal", reveal, ["POST"]),
+    ("/failed/messages/{failed_id}/{action}", confirm_message, ["GET"]),
+    ("/failed/messages/{failed_id}/{action}", act, ["POST"]),
+    ("/audit", audit, ["GET"]),
+    ("/outbound", outbound, ["GET"]),
+]
