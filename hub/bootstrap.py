@@ -13,12 +13,14 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any, cast
 
+from hub.access.service import AccessService
 from hub.config import Settings
 from hub.crypto import GostBackend, select_backend
 from hub.crypto.keys import load_certificate, load_private_key
 from hub.crypto.xmldsig import KeySigner, LocalKeySigner, XmlSigner, XmlVerifier
 from hub.errors import ConfigurationError
 from hub.journal.api import Journal
+from hub.metrics import HubMetrics, build_metrics
 from hub.operations import Operations
 from hub.processing import Processor
 from hub.relay import Relay
@@ -97,8 +99,10 @@ class Hub:
         if override is not None:
             return override
         from hub.journal.sql import SqlJournal  # noqa: PLC0415 - loads SQLAlchemy and a driver
+        from hub.protection import sealer_from_settings  # noqa: PLC0415 - loads cryptography
 
-        return SqlJournal.open(self.settings.database_url.get_secret_value())
+        url = self.settings.database_url.get_secret_value()
+        return SqlJournal.open(url, sealer=sealer_from_settings(self.settings))
 
     @cached_property
     def topology(self) -> Topology:
@@ -110,9 +114,11 @@ class Hub:
         override: Bus | None = self._override("bus")
         if override is not None:
             return override
-        from hub.routing.bus import create_bus  # noqa: PLC0415 - loads kombu
+        from hub.routing.bus import BrokerTls, create_bus  # noqa: PLC0415 - loads kombu
 
-        return create_bus(self.settings.broker_url.get_secret_value(), self.topology)
+        s = self.settings
+        tls = BrokerTls(s.broker_tls_ca, s.broker_tls_cert, s.broker_tls_key)
+        return create_bus(s.broker_url.get_secret_value(), self.topology, tls)
 
     @cached_property
     def router(self) -> Router:
@@ -150,11 +156,18 @@ class Hub:
         settings = WorkerSettings(
             retry_budget=self.settings.retry_budget, max_batch=batch, prefetch=2 * batch
         )
-        return Worker(self.journal, self.bus, self.topology, self.processor, settings)
+        return Worker(
+            self.journal, self.bus, self.topology, self.processor, settings, metrics=self.metrics
+        )
 
     @cached_property
     def relay(self) -> Relay:
-        return Relay(self.journal, self.bus, self.topology)
+        return Relay(self.journal, self.bus, self.topology, metrics=self.metrics)
+
+    @cached_property
+    def metrics(self) -> HubMetrics:
+        """Prometheus metrics (shared by the processes of ``HUB_METRICS_DIR`` when set)."""
+        return build_metrics(self.settings, self.router)
 
     @cached_property
     def transport(self) -> Transport:
@@ -180,11 +193,16 @@ class Hub:
         return SmevClient(
             self.journal, self.bus, self.topology, self.router, self.transport, self.signer,
             settings, RateLimiter(_rate_limits(s.smev_rate_limits)), self.xml_limits,
+            metrics=self.metrics,
         )  # fmt: skip
 
     @cached_property
     def operations(self) -> Operations:
         return Operations(self.journal, self.worker)
+
+    @cached_property
+    def access(self) -> AccessService:
+        return AccessService(self.journal, certificates=self.settings.client_certificates)
 
     def close(self) -> None:
         """Release connections (only those that were opened)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -18,9 +19,11 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
+from hub.access.cli import TokenOption, principal, tokens_app
 from hub.bootstrap import Hub, bootstrap
 from hub.config import Settings
 from hub.errors import HubError
+from hub.protection.cli import register as register_protection
 
 app = typer.Typer(no_args_is_help=True, help="Interagency integration hub (SMEV 3).")
 smev_app = typer.Typer(no_args_is_help=True, help="Read, verify and sign SMEV 3 messages.")
@@ -38,6 +41,8 @@ schemas_app = typer.Typer(
 )
 app.add_typer(schemas_app, name="schemas")
 simulator_app = typer.Typer(no_args_is_help=True, help="The SMEV 3 simulator.")
+app.add_typer(tokens_app, name="tokens")
+register_protection(keys_app, app)  # hub keys data-key / rotate, hub retention purge
 app.add_typer(simulator_app, name="simulator")
 
 T = TypeVar("T")
@@ -304,7 +309,7 @@ def show_config() -> None:
 @app.command("bench")
 def bench(  # noqa: PLR0917 - each parameter is a command-line option
     suite: Annotated[
-        Literal["smev", "translate", "backbone", "e2e", "all"],
+        Literal["smev", "translate", "backbone", "e2e", "encryption", "all"],
         typer.Option(help="what to measure"),
     ] = "all",
     seconds: Annotated[float, typer.Option(help="time per SMEV measurement")] = 2.0,
@@ -356,6 +361,10 @@ def bench(  # noqa: PLR0917 - each parameter is a command-line option
             # The inbound-path figures need PostgreSQL and RabbitMQ; say so, don't crash.
             _stdout.print(f"[yellow]backbone benchmark skipped: {exc}[/yellow]")
             raise typer.Exit(EXIT_INVALID) from exc
+    if suite in ("encryption", "all"):
+        from hub.bench_encryption import run as run_encryption  # noqa: PLC0415
+
+        run_encryption(_stdout, pg_admin_url, messages)
     if suite in ("e2e", "all"):
         _bench_e2e(pg_admin_url, amqp_url, count, embedded_count, simulator, simulator_verify,
                    as_json=as_json)  # fmt: skip
@@ -413,17 +422,6 @@ def topology_show() -> None:
     _stdout.print(_hub().topology.describe())
 
 
-Actor = Annotated[
-    str, typer.Option("--actor", envvar="HUB_OPERATOR", help="who acts (for the audit log)")
-]
-
-
-def _default_actor() -> str:
-    import getpass  # noqa: PLC0415
-
-    return getpass.getuser()
-
-
 def _guard(action: Callable[[], T]) -> T:
     try:
         return action()
@@ -461,6 +459,21 @@ def relay() -> None:
     _serve("relay")
 
 
+@app.command("console")
+def console_command(
+    host: Annotated[str | None, typer.Option(help="address (default HUB_CONSOLE_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(min=0, max=65535, help="HUB_CONSOLE_PORT")] = None,
+) -> None:
+    """The operator console and the HTTP endpoints (POST /inbound/AGENCY, GET /metrics);
+    HTTPS with HUB_TLS_CERT/HUB_TLS_KEY, client certificates with HUB_TLS_CLIENT_CA."""
+    from hub.console.cli import serve_console  # noqa: PLC0415 - loads Starlette and Jinja2
+
+    hub = _hub()  # logging configured as for every service
+    given = {"console_host": host, "console_port": port}
+    settings = hub.settings.model_copy(update={k: v for k, v in given.items() if v is not None})
+    _guard(lambda: serve_console(settings))
+
+
 @app.command("smev-client")
 def smev_client() -> None:
     """Poll SMEV (GetRequest, GetResponse, GetStatus) and send the hub's requests and answers
@@ -486,14 +499,15 @@ def run_all(
         _serve("worker", "relay", *with_smev)
         return
     from hub.runtime import stop_event  # noqa: PLC0415
-    from hub.supervisor import Supervisor, hub_children  # noqa: PLC0415
+    from hub.supervisor import Supervisor, hub_children, metrics_folder  # noqa: PLC0415
 
     stop = stop_event()  # first: a stop during start-up is a clean stop too
     hub = _hub()
     _guard(lambda: _declare_when_up(hub, stop))
     hub.close()
     children = hub_children(workers, smev_client=bool(with_smev))
-    Supervisor(children, stop_timeout=stop_timeout).run(stop)
+    with metrics_folder(settings.metrics_dir) as env:  # one /metrics for all the processes
+        Supervisor(children, stop_timeout=stop_timeout, env=env).run(stop)
 
 
 @failed_app.command("list")
@@ -501,12 +515,16 @@ def failed_list(
     agency: Annotated[str | None, typer.Option(help="only this agency")] = None,
     error: Annotated[str | None, typer.Option(help="only this error type")] = None,
     since: Annotated[datetime | None, typer.Option(help="failed last at or after (ISO)")] = None,
+    token: TokenOption = "",
 ) -> None:
-    """Open failed messages grouped by cause (fingerprint), with counts."""
+    """Open failed messages within your scope, grouped by cause (fingerprint), with counts."""
     from hub.logging import mask_text  # noqa: PLC0415
 
     hub = _hub()
-    groups = hub.journal.failed_groups(agency=agency, error_type=error, since=_aware(since))
+    who = principal(hub, token)
+    groups = _guard(
+        lambda: hub.operations.groups(who, agency=agency, error_type=error, since=_aware(since))
+    )
     table = Table(title=f"failed messages: {sum(g.count for g in groups)} in {len(groups)} groups")
     for column in ("group", "count", "error", "agency", "reason", "first", "last"):
         table.add_column(column)
@@ -534,48 +552,48 @@ def failed_show(
     failed_id: Annotated[str, typer.Argument(help="failed message id")],
     reveal: Annotated[bool, typer.Option(help="show personal data in clear (audited)")] = False,
     reason: Annotated[str, typer.Option(help="why you need to see it (with --reveal)")] = "",
-    actor: Actor = "",
+    token: TokenOption = "",
 ) -> None:
-    """One failed message: error, traceback, attempts and the stored message (masked)."""
+    """One failed message within your scope: error, traceback, attempts and the stored
+    message (personal data masked; --reveal shows it, audited, to those allowed)."""
     from hub.logging import mask_text  # noqa: PLC0415
 
-    hub = _hub()
-    failed = hub.journal.failed_message(failed_id)
-    record = hub.journal.inbox(failed.inbox_id) if failed else None
-    if failed is None or record is None:
-        _fail(f"no failed message with id {failed_id}")
     if reveal and not reason.strip():
         _fail("--reveal needs --reason: revealing personal data is audited")
+    hub = _hub()
+    who = principal(hub, token)
     if reveal:
-        hub.journal.audit(
-            actor or _default_actor(), "reveal", failed_id, reason, {"inbox_id": failed.inbox_id}
-        )
-    show = (lambda text: text) if reveal else mask_text
-    for key, value in _failed_fields(failed, record).items():
+        view = _guard(lambda: hub.operations.reveal(who, failed_id, reason))
+    else:
+        view = _guard(lambda: hub.operations.show(who, failed_id))
+    show = (lambda text: text) if view.revealed else mask_text
+    for key, value in _failed_fields(view).items():
         _stdout.print(f"[bold]{key}[/bold]: {show(str(value))}", highlight=False)
     _stdout.print("[bold]message[/bold]:", highlight=False)
-    _stdout.print(show(record.raw.decode("utf-8", errors="replace")), highlight=False, markup=False)
+    _stdout.print(view.body, highlight=False, markup=False)
     _stdout.print("[bold]traceback[/bold]:", highlight=False)
-    _stdout.print(show(failed.traceback), highlight=False, markup=False)
+    _stdout.print(view.traceback, highlight=False, markup=False)
 
 
-def _failed_fields(failed: Any, record: Any) -> dict[str, object]:
+def _failed_fields(view: Any) -> dict[str, object]:
+    failed = view.failed
     return {
         "failed id": failed.failed_id,
         "inbox id": failed.inbox_id,
         "status": failed.status,
         "agency": failed.agency,
         "kind": failed.kind,
-        "source": record.source,
-        "external id": record.external_id,
+        "scope": failed.scope or "(region)",
+        "source": view.source,
+        "external id": view.external_id,
         "error": failed.error_type,
         "reason": failed.reason,
         "attempts": failed.attempts,
         "first failed": failed.first_failed_at,
         "last failed": failed.last_failed_at,
         "group": failed.fingerprint,
-        "received": record.received_at,
-        "bytes": len(record.raw),
+        "received": view.received_at,
+        "bytes": view.size,
     }
 
 
@@ -585,20 +603,25 @@ def failed_replay(
     group: Annotated[str | None, typer.Option("--group", help="every open one of a group")] = None,
     everything: Annotated[bool, typer.Option("--all", help="every open failed message")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="show, change nothing")] = False,
-    actor: Actor = "",
+    token: TokenOption = "",
 ) -> None:
-    """Process failed messages again from their stored bytes with the current code."""
+    """Process failed messages within your scope again from their stored bytes with the
+    current code."""
     from rich.progress import track  # noqa: PLC0415
 
+    from hub.access.policy import Action  # noqa: PLC0415
+
     hub = _hub()
-    chosen = _guard(lambda: hub.operations.select(ids or [], group, everything))
+    who = principal(hub, token)
+    chosen = _guard(lambda: hub.operations.select(who, ids or [], group, everything, Action.REPLAY))
     if dry_run:
         for failed in track(chosen, description="dry run", console=_stdout):
-            _print_dry_run(hub.operations.dry_run(failed))
+            _print_dry_run(_guard(functools.partial(hub.operations.dry_run, who, failed)))
         return
     results = []
     for start in track(range(0, len(chosen), 100), description="replaying", console=_stdout):
-        results += hub.operations.replay(chosen[start : start + 100], actor or _default_actor())
+        batch = chosen[start : start + 100]
+        results += _guard(functools.partial(hub.operations.replay, who, batch))
     _print_replay(results)
 
 
@@ -630,24 +653,29 @@ def _print_replay(results: list[Any]) -> None:
 def failed_discard(
     failed_id: Annotated[str, typer.Argument(help="failed message id")],
     reason: Annotated[str, typer.Option("--reason", help="why it is given up (audited)")],
-    actor: Actor = "",
+    token: TokenOption = "",
 ) -> None:
-    """Give a failed message up for good, with a reason (kept, audited, never deleted)."""
+    """Give a failed message within your scope up for good, with a reason (kept, audited,
+    never deleted)."""
     hub = _hub()
-    _guard(lambda: hub.operations.discard(failed_id, actor or _default_actor(), reason))
+    who = principal(hub, token)
+    _guard(lambda: hub.operations.discard(who, failed_id, reason))
     _stdout.print(f"discarded {failed_id}")
 
 
 @app.command("audit")
-def audit(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
-    """The newest operator actions: who, when, what, why."""
+def audit(limit: Annotated[int, typer.Option(min=1)] = 50, token: TokenOption = "") -> None:
+    """The newest audit entries within your scope: who, when, what, why (auditors, admins)."""
+    hub = _hub()
+    who = principal(hub, token)
     table = Table(title="audit log")
-    for column in ("when", "who", "action", "target", "why"):
+    for column in ("when", "who", "action", "target", "why", "scope"):
         table.add_column(column)
-    for entry in _hub().journal.audit_log(limit):
+    for entry in _guard(lambda: hub.operations.audit_log(who, limit)):
         table.add_row(
-            f"{entry.at:%Y-%m-%d %H:%M:%S}", entry.actor, entry.action, entry.target, entry.reason
-        )
+            f"{entry.at:%Y-%m-%d %H:%M:%S}", entry.actor, entry.action, entry.target,
+            entry.reason, entry.scope or "(region)",
+        )  # fmt: skip
     _stdout.print(table)
 
 
