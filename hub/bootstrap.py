@@ -162,7 +162,11 @@ class Hub:
 
     @cached_property
     def relay(self) -> Relay:
-        return Relay(self.journal, self.bus, self.topology, metrics=self.metrics)
+        days = self.settings.retention_days
+        retention = timedelta(days=days) if days else None
+        return Relay(
+            self.journal, self.bus, self.topology, metrics=self.metrics, retention=retention
+        )
 
     @cached_property
     def metrics(self) -> HubMetrics:

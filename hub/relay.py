@@ -13,7 +13,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
@@ -39,6 +39,8 @@ class Relay:
 
     check_lead_every: float = 1.0
     metrics: HubMetrics = field(default_factory=HubMetrics)
+    retention: timedelta | None = None  # processed messages older than this are purged
+    purge_every: float = 3600.0
 
     def run(self, stop: threading.Event) -> None:
         """Publish while this relay leads, until ``stop``; wait as a standby while another
@@ -53,10 +55,14 @@ class Relay:
 
     def _loop(self, stop: threading.Event, lease: Lease) -> None:
         checked = time.monotonic()
+        purged = checked - self.purge_every  # the leader purges once when it starts leading
         while not stop.is_set():
             if time.monotonic() - checked > self.check_lead_every:
                 lease.check()  # lost the lock: stop publishing at once
                 checked = time.monotonic()
+            if time.monotonic() - purged > self.purge_every:
+                self.purge_expired()
+                purged = time.monotonic()
             if self.publish_once() == 0:
                 wait = self.notified_wait if lease.notified else self.idle_wait
                 lease.wait_for_events(stop, wait)
@@ -81,6 +87,15 @@ class Relay:
         delay = m.publish_delay
         for event in events:
             delay.observe(max(0.0, (now - event.created_at).total_seconds()))
+
+    def purge_expired(self) -> int:
+        """Apply the retention period (only the leading relay does: one purge per journal)."""
+        if self.retention is None:
+            return 0
+        cutoff = datetime.now(UTC) - self.retention
+        deleted = self.journal.purge_processed(cutoff, "hub relay (retention)")
+        log.info("retention applied", deleted=deleted, older_than=cutoff.isoformat())
+        return deleted
 
     def drain(self) -> int:
         """Publish everything pending now (tests, replay, shutdown)."""

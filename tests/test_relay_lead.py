@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -112,3 +112,23 @@ def test_without_notifications_the_lease_waits_its_timeout(tmp_path: object) -> 
             assert time.monotonic() - started >= 0.2
     finally:
         journal.close()
+
+
+def test_the_leading_relay_applies_the_retention_period(tmp_path: object) -> None:
+    journal = SqlJournal(f"sqlite:///{tmp_path}/hub.db", create=True)
+    old = InboundMessage("test", "old", b"<x/>", received_at=datetime(2026, 1, 1, tzinfo=UTC))
+    recent = InboundMessage("test", "recent", b"<x/>", received_at=datetime.now(UTC))
+    journal.receive_processed([(m, Outcome(m.inbox_id)) for m in (old, recent)])
+    relay = Relay(journal, RecordingBus(), build_topology("t", ("zags",), (1,)))  # type: ignore[arg-type]
+    relay.retention = timedelta(days=30)
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        assert _wait(lambda: journal.inbox(old.inbox_id) is None)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert journal.inbox(recent.inbox_id) is not None
+    [entry] = [e for e in journal.audit_log() if e.action == "purge"]
+    assert (entry.actor, entry.details["deleted"]) == ("hub relay (retention)", 1)
