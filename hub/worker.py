@@ -42,6 +42,7 @@ from hub.routing.api import (
     ATTEMPTS_HEADER,
     KIND_HEADER,
     SOURCE_HEADER,
+    STORED_HEADER,
     Bus,
     Delivery,
     Outgoing,
@@ -135,6 +136,7 @@ class Worker:
         return not (
             delivery.redelivered
             or ATTEMPTS_HEADER in delivery.headers
+            or STORED_HEADER in delivery.headers
             or delivery.queue in (t.unrouted_queue.name, t.dead_queue.name)
         )
 
@@ -165,9 +167,8 @@ class Worker:
 
     def _careful_path(self, deliveries: Sequence[Delivery]) -> None:
         inbound = [self._inbound(d) for d in deliveries]
-        unrouted = self.topology.unrouted_queue.name  # arrivals the fast path did not see
         arrived = zip(inbound, deliveries, strict=True)
-        self._count_received([m for m, d in arrived if d.queue == unrouted and _new(d)])
+        self._count_received([m for m, d in arrived if self._skipped_fast_path(d) and _new(d)])
         by_id = {message.inbox_id: d for message, d in zip(inbound, deliveries, strict=True)}
         received = self._hold(lambda: self.journal.receive(inbound))
         self._count_finished_before(inbound, received)
@@ -177,6 +178,11 @@ class Worker:
         if outcomes:
             completions = self._hold(lambda: self.journal.complete(outcomes))
             self._count_completed(records, outcomes, completions)
+
+    def _skipped_fast_path(self, delivery: Delivery) -> bool:
+        # Arrivals the fast path did not see (and so did not count).
+        unrouted = self.topology.unrouted_queue.name
+        return delivery.queue == unrouted or STORED_HEADER in delivery.headers
 
     def _hold(self, operation: Callable[[], T]) -> T:
         # A database outage is not the messages' fault: keep them (unacked) and wait for the

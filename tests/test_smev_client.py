@@ -17,6 +17,7 @@ from hub.config import Settings
 from hub.crypto.keys import Certificate
 from hub.crypto.xmldsig import LocalKeySigner
 from hub.journal.api import OutboundState
+from hub.processing import Processor
 from hub.simulator import ExchangeConfig, Quota
 from hub.simulator.population import Population
 from hub.simulator.transport import ExchangeTransport
@@ -150,6 +151,30 @@ def test_a_permanent_refusal_is_kept_and_becomes_request_rejected(make: Make) ->
     stored = hub.journal.outbound("req-1")
     assert stored is not None and stored.state is OutboundState.REJECTED
     assert hub.smev_client.stats["refused by SMEV"] == 1
+
+
+def test_what_the_client_stored_is_processed_once_by_the_worker(
+    make: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Already in the inbox: the worker's process-then-store fast path would find it stored
+    # and process it a second time on the careful path.
+    hub, _ = make()
+    processed: list[str] = []
+    process = Processor.process
+    monkeypatch.setattr(
+        Processor, "process", lambda self, record: processed.append(record.inbox_id)
+        or process(self, record),
+    )  # fmt: skip
+    nobody = etree.Element("{urn://nobody/1.0}Query")
+    nobody.text = "x"
+    _request(hub, "req-1", uuid1_at(datetime.now(UTC)), nobody)
+    with EventCollector(hub) as events, running(hub.worker, hub.relay):
+        hub.smev_client.send_pending()
+        deadline = datetime.now(UTC) + timedelta(seconds=20)
+        while not events.received and datetime.now(UTC) < deadline:
+            time.sleep(0.05)
+    assert len(events.received) == 1
+    assert len(processed) == 1
 
 
 def test_a_request_that_cannot_be_built_is_refused_not_retried_forever(make: Make) -> None:

@@ -13,6 +13,9 @@ AGENCY_HEADER = "x-hub-agency"
 KIND_HEADER = "x-hub-kind"
 INBOX_ID_HEADER = "x-hub-inbox-id"
 TRACE_HEADER = "x-hub-trace-id"
+# Set by those who store a message in the inbox before publishing it (the SMEV client, the
+# HTTP endpoint): the worker skips its process-then-store fast path, which would find it stored.
+STORED_HEADER = "x-hub-stored"
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,14 @@ from hub.journal.api import (
     Received,
 )
 from hub.metrics import HubMetrics
-from hub.routing.api import AGENCY_HEADER, KIND_HEADER, SOURCE_HEADER, Bus, Outgoing
+from hub.routing.api import (
+    AGENCY_HEADER,
+    KIND_HEADER,
+    SOURCE_HEADER,
+    STORED_HEADER,
+    Bus,
+    Outgoing,
+)
 from hub.routing.ratelimit import RateLimiter
 from hub.routing.router import Router
 from hub.routing.topology import Topology
@@ -398,7 +405,11 @@ def _unfinished(received: Received) -> bool:
 def _outgoing(message: InboundMessage) -> Outgoing:
     # An empty agency header: no adapter claims the content. It lands in the unrouted queue,
     # where the worker processes it anyway and keeps it with the reason.
-    headers = {SOURCE_HEADER: message.source, AGENCY_HEADER: message.agency or ""}
+    headers = {
+        SOURCE_HEADER: message.source,
+        AGENCY_HEADER: message.agency or "",
+        STORED_HEADER: "1",
+    }
     if message.kind:
         headers[KIND_HEADER] = message.kind
     return Outgoing(
