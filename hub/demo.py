@@ -45,6 +45,7 @@ from hub.crypto.keys import Certificate
 from hub.crypto.xmldsig import LocalKeySigner
 from hub.errors import HubError
 from hub.journal.api import FailedMessage, OutboundState
+from hub.protection import new_key_entry
 from hub.registry import ReferenceRegistry
 from hub.simulator import ExchangeConfig, FaultInjection
 from hub.simulator.population import Check, Population, ZagsNotice, zags_notices
@@ -151,6 +152,7 @@ class Demo:
         self.console = console
         self.stats = Stats()
         self.counts: Counter[str] = Counter()
+        self.data_key = new_key_entry("demo")  # personal data sealed at rest, as in production
         self.population = Population.generate(
             scenario.seed,
             scenario.students,
@@ -214,6 +216,7 @@ class Demo:
             smev_resend_after=2.0,
             smev_timeout=5.0,
             trusted_certificates=tuple(trust),
+            encryption_keys=self.data_key,
             log_level="ERROR",
         )
 
