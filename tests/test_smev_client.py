@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -134,8 +135,8 @@ def test_a_spent_quota_slows_the_agency_and_leaves_the_request_for_later(make: M
     assert hub.smev_client.limiter.wait_time("zags", "rogdinf") > 0
 
 
-def test_a_permanent_refusal_is_kept_and_becomes_request_rejected(make: Make) -> None:
-    hub, _ = make()
+def _refused_request_events(hub: Hub) -> list[dict[str, Any]]:
+    """Send a request for content no agency takes (SMEV refuses it); the events it becomes."""
     nobody = etree.Element("{urn://nobody/1.0}Query")
     nobody.text = "x"
     _request(hub, "req-1", uuid1_at(datetime.now(UTC)), nobody)
@@ -144,7 +145,13 @@ def test_a_permanent_refusal_is_kept_and_becomes_request_rejected(make: Make) ->
         deadline = datetime.now(UTC) + timedelta(seconds=20)
         while not events.received and datetime.now(UTC) < deadline:
             time.sleep(0.05)
-    [event] = events.received
+    return events.received
+
+
+def test_a_permanent_refusal_is_kept_and_becomes_request_rejected(make: Make) -> None:
+    hub, _ = make()
+    events = _refused_request_events(hub)
+    [event] = events
     assert event["type"] == REQUEST_REJECTED
     assert event["data"]["request_id"] == "req-1"
     assert event["data"]["code"]
@@ -165,15 +172,8 @@ def test_what_the_client_stored_is_processed_once_by_the_worker(
         Processor, "process", lambda self, record: processed.append(record.inbox_id)
         or process(self, record),
     )  # fmt: skip
-    nobody = etree.Element("{urn://nobody/1.0}Query")
-    nobody.text = "x"
-    _request(hub, "req-1", uuid1_at(datetime.now(UTC)), nobody)
-    with EventCollector(hub) as events, running(hub.worker, hub.relay):
-        hub.smev_client.send_pending()
-        deadline = datetime.now(UTC) + timedelta(seconds=20)
-        while not events.received and datetime.now(UTC) < deadline:
-            time.sleep(0.05)
-    assert len(events.received) == 1
+    events = _refused_request_events(hub)
+    assert len(events) == 1
     assert len(processed) == 1
 
 
