@@ -17,6 +17,7 @@ from alembic import command
 from sqlalchemy import create_engine, select, text, update
 
 from hub.errors import ConfigurationError
+from hub.journal import _keys
 from hub.journal.api import (
     Failure,
     InboundMessage,
@@ -378,3 +379,30 @@ def test_an_existing_database_keeps_working_after_the_upgrade(url: str) -> None:
         assert (journal.inbox(msg.inbox_id) or pytest.fail()).raw == RAW
     [(key_id,)] = raw_rows(url, select(inbox.c.key_id).where(inbox.c.inbox_id == msg.inbox_id))
     assert key_id == "a"
+
+
+def test_processes_starting_together_record_the_key_checks_once(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if url.startswith("sqlite"):
+        pytest.skip("SQLite serialises writers: the race needs concurrent transactions")
+    SqlJournal(url, create=True, sealer=sealer(keys("a"))).close()
+    execute(url, key_checks.delete())  # a journal no process has started on yet
+    first, second = (SqlJournal(url, sealer=sealer(keys("a"))) for _ in range(2))
+    index_key = _keys._index_key
+
+    def first_records_its_checks_meanwhile(vault: Any, stored: Any) -> bytes:
+        monkeypatch.setattr(_keys, "_index_key", index_key)
+        first.check_keys()
+        return index_key(vault, stored)
+
+    monkeypatch.setattr(_keys, "_index_key", first_records_its_checks_meanwhile)
+    try:
+        second.check_keys()
+        processed(second, "m-1")
+        assert second.inbox(message("m-1").inbox_id) is not None
+    finally:
+        first.close()
+        second.close()
+    names = sorted(name for (name,) in raw_rows(url, select(key_checks.c.name)))
+    assert names == ["check:a", "index"]

@@ -50,6 +50,7 @@ from hub.journal.api import (
 from hub.journal.engine import READ_ONLY, make_engine, sqlite_path, transaction
 from hub.journal.errors import (
     InvalidTransitionError,
+    JournalIntegrityError,
     NotFoundError,
     ReasonRequiredError,
     SchemaOutdatedError,
@@ -168,9 +169,18 @@ class SqlJournal:
             return
         with self._prepared:
             if not self._ready:
-                with transaction(self._engine) as connection:
-                    _keys.prepare(connection, self._vault, _now())
+                self._prepare_keys()
                 self._ready = True
+
+    def _prepare_keys(self) -> None:
+        # Processes starting together (``hub run``) race to record the first key checks: the
+        # loser's transaction rolls back whole, and its second look finds the winner's rows.
+        try:
+            with transaction(self._engine) as connection:
+                _keys.prepare(connection, self._vault, _now())
+        except JournalIntegrityError:
+            with transaction(self._engine) as connection:
+                _keys.prepare(connection, self._vault, _now())
 
     @property
     def dialect(self) -> str:
