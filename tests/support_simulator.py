@@ -6,14 +6,18 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
+from hub.bootstrap import Hub, bootstrap
+from hub.config import Settings
 from hub.crypto import GostBackend
 from hub.crypto.devcert import generate_private_key, self_signed_certificate
 from hub.crypto.keys import Certificate
 from hub.crypto.xmldsig import LocalKeySigner, XmlSigner
 from hub.simulator import Exchange, ExchangeConfig
+from hub.simulator.transport import ExchangeTransport
 from hub.smev import SmevMessage, read_message, serialize
 from hub.smev.schemas import validate
 from hub.xml import parse_xml
@@ -132,3 +136,26 @@ _BIRTH_REQUEST = """<tns:ROGDINFRequest xmlns:tns="{ns}" xmlns:fnst="{types}" И
 _BIRTH_RESPONSE = """<tns:ROGDINFResponse xmlns:tns="{ns}" ИдЗапрос="{number}" ДатаСвед="2026-03-01"
  КолДок="1" ТипАГСЗапрос="01"><tns:СведОтветАГС ИдДок="d-{number}" РезОбраб="2"/>
 </tns:ROGDINFResponse>"""
+
+
+def hub_on_exchange(
+    tmp_path: Path,
+    prefix: str,
+    exchange: Exchange,
+    dev_key_pair: tuple[Any, Certificate],
+    backend: Any,
+    **settings: Any,
+) -> Hub:
+    """The embedded hub (SQLite, memory://) talking to ``exchange`` in process, topology
+    declared; signatures are not required of what it takes."""
+    base = Settings(
+        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+        broker_url="memory://",
+        topology_prefix=prefix,
+        require_signatures=False,
+        **settings,
+    )
+    signer = LocalKeySigner(backend, dev_key_pair[0], dev_key_pair[1])
+    hub = bootstrap(base, key_signer=signer, transport=ExchangeTransport(exchange))
+    hub.bus.declare()
+    return hub

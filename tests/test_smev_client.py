@@ -12,21 +12,18 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from hub.bootstrap import Hub, bootstrap
+from hub.bootstrap import Hub
 from hub.canonical.events import REQUEST_REJECTED
-from hub.config import Settings
 from hub.crypto.keys import Certificate
-from hub.crypto.xmldsig import LocalKeySigner
 from hub.journal.api import OutboundState
 from hub.processing import Processor
 from hub.simulator import ExchangeConfig, Quota
 from hub.simulator.population import Population
-from hub.simulator.transport import ExchangeTransport
 from hub.simulator.world import World, build_world
 from hub.smev import SendRequest, build_send_request, serialize
 from tests.support import running
 from tests.support_bus import EventCollector
-from tests.support_simulator import birth_request, uuid1_at
+from tests.support_simulator import birth_request, hub_on_exchange, uuid1_at
 
 pytestmark = pytest.mark.integration
 
@@ -36,27 +33,6 @@ ZAGS_NS = "urn://x-artefacts-zags-rogdinf/root/112-51/4.0.1"
 @pytest.fixture(scope="module")
 def population() -> Population:
     return Population.generate(3, 4, reference_date=date(2026, 3, 1))
-
-
-def _hub(
-    tmp_path: Path,
-    prefix: str,
-    world: World,
-    dev_key_pair: tuple[object, Certificate],
-    backend: object,
-) -> Hub:
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        broker_url="memory://",
-        topology_prefix=prefix,
-        require_signatures=False,
-        smev_resend_after=0.01,
-    )
-    signer = LocalKeySigner(backend, dev_key_pair[0], dev_key_pair[1])  # type: ignore[arg-type]
-    transport = ExchangeTransport(world.exchange)
-    hub = bootstrap(settings, key_signer=signer, transport=transport)
-    hub.bus.declare()
-    return hub
 
 
 Make = Callable[..., tuple[Hub, World]]  # (config=None) → a hub and its simulated SMEV
@@ -76,7 +52,8 @@ def make(  # noqa: PLR0917 - pytest fixtures
     def build(config: ExchangeConfig | None = None) -> tuple[Hub, World]:
         config = config or ExchangeConfig(verify_signatures=False)
         world = build_world(fast_backend, dev_key_pair[1], population, reference_dir, config)  # type: ignore[arg-type]
-        hub = _hub(tmp_path, topology_prefix, world, dev_key_pair, fast_backend)
+        hub = hub_on_exchange(tmp_path, topology_prefix, world.exchange, dev_key_pair,
+                              fast_backend, smev_resend_after=0.01)  # fmt: skip
         made.append(hub)
         return hub, world
 

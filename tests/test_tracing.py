@@ -14,19 +14,17 @@ from typing import Any
 import pytest
 
 from hub import tracing
-from hub.bootstrap import Hub, bootstrap
-from hub.config import Settings
+from hub.bootstrap import Hub
 from hub.crypto.keys import Certificate
-from hub.crypto.xmldsig import LocalKeySigner
 from hub.journal.api import InboxRecord, InboxStatus, OutboundState
 from hub.logging import configure_logging
 from hub.routing.api import TRACE_HEADER, Outgoing
 from hub.simulator import ExchangeConfig
 from hub.simulator.population import Population, birth_record_command
-from hub.simulator.transport import ExchangeTransport
 from hub.simulator.world import build_world
 from tests.support import running
 from tests.support_bus import EventCollector
+from tests.support_simulator import hub_on_exchange
 
 TRACE = "registry-trace:4f1c.2"
 
@@ -103,16 +101,8 @@ def hub(  # noqa: PLR0917 - pytest fixtures
 ) -> Iterator[Hub]:
     config = ExchangeConfig(verify_signatures=False)
     world = build_world(fast_backend, dev_key_pair[1], population, reference_dir, config)  # type: ignore[arg-type]
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        broker_url="memory://",
-        topology_prefix=topology_prefix,
-        require_signatures=False,
-        smev_poll_interval=0.05,
-    )
-    signer = LocalKeySigner(fast_backend, dev_key_pair[0], dev_key_pair[1])  # type: ignore[arg-type]
-    hub = bootstrap(settings, key_signer=signer, transport=ExchangeTransport(world.exchange))
-    hub.bus.declare()
+    hub = hub_on_exchange(tmp_path, topology_prefix, world.exchange, dev_key_pair,
+                          fast_backend, smev_poll_interval=0.05)  # fmt: skip
     yield hub
     hub.close()
 
