@@ -168,6 +168,24 @@ def test_round_trip_keeps_body_headers_id_and_content_type(
     assert got.redelivered is False
 
 
+def test_a_batch_of_mixed_sizes_arrives_whole_and_in_order(
+    bus: KombuBus, topology: Topology
+) -> None:
+    # Sizes around the reads' 64 KiB chunks and RabbitMQ's 128 KiB frames: a batch written in
+    # one go must still be cut into messages exactly where they end.
+    sizes = [0, 1, 7, 8, 1400, 65_535, 65_536, 65_537, 131_064, 131_072, 300_000, 3, 1400] * 4
+    bodies = [bytes([n % 251]) * size + n.to_bytes(2, "big") for n, size in enumerate(sizes)]
+    sent = [
+        Outgoing(body, "zags", {}, f"id-{n}", "application/octet-stream")
+        for n, body in enumerate(bodies)
+    ]
+    bus.publish(topology.inbound_exchange.name, sent)
+    with Consuming(bus, [topology.work_queue("zags").name], max_batch=7) as consuming:
+        received = consuming.wait(len(sent), timeout=20)
+    assert [d.message_id for d in received] == [m.message_id for m in sent]
+    assert [d.body for d in received] == bodies
+
+
 def test_batches_never_exceed_max_batch(bus: KombuBus, topology: Topology) -> None:
     bus.publish(topology.inbound_exchange.name, [_message(n) for n in range(25)])
     with Consuming(bus, [topology.work_queue("zags").name], max_batch=10, max_wait=1) as c:

@@ -47,6 +47,7 @@ from kombu.message import Message
 from kombu.messaging import Consumer
 
 from hub.errors import ConfigurationError, PermanentError, RetryableError
+from hub.routing._amqp import corked, kombu_transport
 from hub.routing.api import Bus, Delivery, Outgoing
 from hub.routing.topology import Topology
 from hub.runtime import backoff_forever
@@ -163,6 +164,7 @@ class KombuBus:
         options = {"polling_interval": 0.01} if self.memory else {}
         connection = Connection(
             self.url,
+            transport=kombu_transport(self.url),
             transport_options=options,
             heartbeat=0,
             connect_timeout=5,
@@ -472,12 +474,13 @@ class _ConfirmChannel:
     def publish(self, exchange: str, messages: Sequence[Outgoing], mandatory: bool) -> None:
         self.nacked, self.returned = 0, []
         try:
-            for message in messages:
-                self.channel.basic_publish(
-                    _amqp_message(message), exchange, message.routing_key, mandatory
-                )
-                self.pending.add(self.next_tag)
-                self.next_tag += 1
+            with corked(self.connection):  # the whole batch in one write
+                for message in messages:
+                    self.channel.basic_publish(
+                        _amqp_message(message), exchange, message.routing_key, mandatory
+                    )
+                    self.pending.add(self.next_tag)
+                    self.next_tag += 1
             self._await_confirms()
         except _REFUSALS as exc:
             raise PublishNotConfirmedError(
