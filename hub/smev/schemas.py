@@ -12,13 +12,13 @@ from lxml import etree
 from hub.errors import ConfigurationError, SchemaValidationError
 from hub.smev.versions import SOAP_ENV_NS, SmevVersion, as_version
 from hub.xml import parse_xml
-from hub.xml.xsd import masked_schema_error
+from hub.xml.xsd import masked_schema_error, resolved
 
 
 def load_schema(xsd_dir: str | Path, version: str | SmevVersion) -> etree.XMLSchema:
     """The types schema of ``version`` (with the basic/routing/directive schemas it imports)
     from ``xsd_dir``; cached per directory and version."""
-    return _load(str(Path(xsd_dir).resolve()), as_version(version))
+    return _load(str(resolved(xsd_dir)), as_version(version))
 
 
 @lru_cache(maxsize=16)

@@ -23,6 +23,13 @@ _QUOTED = re.compile(r"(?P<word>\b\w+ )?'(?P<value>[^']*)'")
 _NAMING = frozenset({"Element ", "attribute ", "facet ", "pattern ", "type "})
 
 
+@lru_cache(maxsize=64)
+def resolved(path: str | Path) -> Path:
+    """``path`` made absolute with links resolved, once per path: resolving costs a system
+    call per part of the path, and schemas are looked up on every message."""
+    return Path(path).resolve()
+
+
 @lru_cache(maxsize=32)
 def load_xsd(path: Path) -> etree.XMLSchema:
     """The compiled schema at ``path`` (with what it imports); ``ConfigurationError`` if it
@@ -39,7 +46,7 @@ def load_xsd(path: Path) -> etree.XMLSchema:
 def validate_xsd(element: etree._Element, path: Path) -> None:
     """Raise ``SchemaValidationError`` listing every way ``element`` breaks the schema, with
     the values masked (``masked_schema_error``): errors are logged and stored."""
-    schema = load_xsd(path.resolve())
+    schema = load_xsd(resolved(path))
     checked = element if element.sourceline is not None else _with_lines(element)
     with _LOCK:
         valid = schema.validate(checked)
