@@ -42,8 +42,8 @@ def _sub(parent: etree._Element, ns: str, name: str, text: str | None = None) ->
     return child
 
 
-def _payload() -> etree._Element:
-    # A birth-record answer of realistic size: one act record with a family in it.
+def birth_answer() -> etree._Element:
+    """A birth-record answer of realistic size: two act records with a family in each."""
     root = etree.Element(f"{{{ROGDINF}}}ROGDINFResponse", nsmap={"tns": ROGDINF})
     root.set("ИдЗапрос", MESSAGE_ID)
     for index in range(2):
@@ -70,7 +70,7 @@ def _response_envelope() -> etree._Element:
     data.set("Id", "SIGNED_BY_PROVIDER")
     _sub(data, TYPES, "MessageID", "2d0e5b4f-8c1f-11ef-9a3b-0242ac120002")
     _sub(data, TYPES, "To", "eyJzaWQiOjEyMzQ1LCJtbmVtb25pYyI6IktPTlRJTkdFTlQifQ==")
-    _sub(data, BASIC, "MessagePrimaryContent").append(_payload())
+    _sub(data, BASIC, "MessagePrimaryContent").append(birth_answer())
     metadata = _sub(response, TYPES, "MessageMetadata")
     _sub(metadata, TYPES, "MessageId", "2d0e5b4f-8c1f-11ef-9a3b-0242ac120002")
     _sub(metadata, TYPES, "MessageType", "RESPONSE")
@@ -119,7 +119,7 @@ def _rate(operation: Callable[[], object], seconds: float, minimum: int = 3) -> 
 
 def measure(backend: GostBackend, seconds: float) -> list[Measurement]:
     """Parse + classify, full verification, and signing, on one backend."""
-    signer = _signer(backend)
+    signer = dev_signer(backend)
     message, verifier, template = signed_response(signer), XmlVerifier(backend), _unsigned_request()
 
     def verify() -> None:
@@ -148,7 +148,7 @@ def run(seconds: float, backends: list[str] | None, console: Console) -> list[Me
     from hub.crypto import select_backend  # noqa: PLC0415
 
     _one_core()
-    size = len(signed_response(_signer(select_backend("auto"))))
+    size = len(signed_response(dev_signer(select_backend("auto"))))
     console.print(f"message: GetResponseResponse, {size} bytes, 2 GOST signatures")
     results: list[Measurement] = []
     for name in backends or ["openssl", "pure"]:
@@ -162,7 +162,8 @@ def run(seconds: float, backends: list[str] | None, console: Console) -> list[Me
     return results
 
 
-def _signer(backend: GostBackend) -> XmlSigner:
+def dev_signer(backend: GostBackend) -> XmlSigner:
+    """A signer with a fresh key and a self-signed certificate (benchmarks only)."""
     key = generate_private_key()
     return XmlSigner(LocalKeySigner(backend, key, self_signed_certificate(backend, key)), backend)
 

@@ -422,7 +422,25 @@ def run(  # noqa: PLR0917 - command-line options
         print(json.dumps([asdict(r) for r in results], ensure_ascii=False))
     else:
         console.print(table(results))
+        console.print(floor_line())
     return results
+
+
+def floor_line() -> str:
+    """What the round trip's eleven signature operations alone allow on this machine."""
+    from hub.bench_floor import measure_floor  # noqa: PLC0415
+    from hub.crypto import select_backend  # noqa: PLC0415
+
+    cores = len(os.sched_getaffinity(0))
+    backend = select_backend("auto")
+    # The pure-Python fallback takes a fifth of a second per check: a few rounds tell enough.
+    floor = measure_floor(backend, cores, rounds=200 if backend.name == "openssl" else 2)
+    return (
+        f"Signatures alone (the hub signs 3 calls, the agency 1, SMEV 1; SMEV checks 4, the "
+        f"hub 2): {floor.sign_ms:.2f} ms signing + {floor.verify_ms:.2f} ms checking = "
+        f"{floor.total_ms:.2f} ms of CPU per round trip: at most {floor.ceiling:,.0f} round "
+        f"trips/s on {cores} cores if nothing else ran."
+    )
 
 
 def table(results: Sequence[Result]) -> Table:
