@@ -356,7 +356,9 @@ def run_stack(
             rss = memory(hub, memory_messages, separate, console)
         return Result(name, rate, p50, p99, rate / 2, *rss, None)
     finally:
-        delete_topology(hub.settings.broker_url.get_secret_value(), hub.topology)
+        delete_topology(
+            hub.settings.broker_url.get_secret_value(), hub.topology, tls=hub.broker_tls
+        )
         hub.close()
 
 

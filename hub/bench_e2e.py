@@ -335,13 +335,14 @@ def _measure_hub(
 ) -> Result:
     hub.bus.declare()
     broker = hub.settings.broker_url.get_secret_value()
-    registry = ReferenceRegistry(broker, hub.topology, f"{hub.topology.prefix}.registry")
+    queue = f"{hub.topology.prefix}.registry"
+    registry = ReferenceRegistry(broker, hub.topology, queue, tls=hub.broker_tls)
     try:
         with registry, services(hub, options.separate and not broker.startswith("memory")):
             return _phases(name, hub, registry, checks, options, console)
     finally:
         registry.stop(delete_queue=True)
-        delete_topology(broker, hub.topology)
+        delete_topology(broker, hub.topology, tls=hub.broker_tls)
         hub.close()
 
 

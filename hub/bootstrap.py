@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from hub.access.service import AccessService
 from hub.config import Settings
@@ -32,6 +32,9 @@ from hub.smev.client import SmevClient, SmevClientSettings
 from hub.smev.transport import HttpTransport, Transport
 from hub.worker import Worker, WorkerSettings
 from hub.xml import XmlLimits
+
+if TYPE_CHECKING:
+    from hub.routing.bus import BrokerTls
 
 # The agency adapters the hub ships: a new agency is one folder under hub/adapters/ and one
 # line here (and its name in ``Settings.agencies`` for a work queue).
@@ -114,11 +117,18 @@ class Hub:
         override: Bus | None = self._override("bus")
         if override is not None:
             return override
-        from hub.routing.bus import BrokerTls, create_bus  # noqa: PLC0415 - loads kombu
+        from hub.routing.bus import create_bus  # noqa: PLC0415 - loads kombu
+
+        url = self.settings.broker_url.get_secret_value()
+        return create_bus(url, self.topology, self.broker_tls)
+
+    @property
+    def broker_tls(self) -> BrokerTls:
+        """The broker's TLS files from settings (for tools that connect beside the bus)."""
+        from hub.routing.bus import BrokerTls  # noqa: PLC0415 - loads kombu
 
         s = self.settings
-        tls = BrokerTls(s.broker_tls_ca, s.broker_tls_cert, s.broker_tls_key)
-        return create_bus(s.broker_url.get_secret_value(), self.topology, tls)
+        return BrokerTls(s.broker_tls_ca, s.broker_tls_cert, s.broker_tls_key)
 
     @cached_property
     def router(self) -> Router:

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from kombu.connection import Connection
 from kombu.entity import Exchange, Queue
 
 from hub.errors import ConfigurationError
 from hub.routing.api import Bus, Outgoing
+from hub.routing.bus import BrokerTls, open_connection
 from hub.routing.topology import Topology
 
 COMMAND_CONTENT_TYPE = "application/json"
@@ -53,6 +53,7 @@ class ReferenceRegistry:
     broker_url: str
     topology: Topology
     queue_name: str | None = None
+    tls: BrokerTls | None = None  # for an amqps:// broker_url (the hub's broker_tls_* files)
     events: dict[str, ReceivedEvent] = field(default_factory=dict, init=False)
     deliveries: int = field(default=0, init=False)  # including redeliveries of the same event
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -93,7 +94,10 @@ class ReferenceRegistry:
         if self._thread is not None:
             self._thread.join(timeout=10)
         if delete_queue:
-            with Connection(self.broker_url) as connection, contextlib.suppress(Exception):
+            with (
+                contextlib.suppress(Exception),
+                open_connection(self.broker_url, self.tls) as connection,
+            ):
                 self.queue(connection.channel()).delete()
 
     def __enter__(self) -> ReferenceRegistry:
@@ -109,7 +113,7 @@ class ReferenceRegistry:
 
     def _consume(self) -> None:
         with (
-            Connection(self.broker_url) as connection,
+            open_connection(self.broker_url, self.tls) as connection,
             connection.Consumer(self.queue, callbacks=[self._on_message], accept=None) as consumer,
         ):
             consumer.qos(prefetch_count=500)

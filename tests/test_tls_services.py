@@ -25,8 +25,16 @@ from hub.errors import ConfigurationError, HubError
 from hub.journal.engine import make_engine
 from hub.journal.migrate import upgrade
 from hub.journal.sql import SqlJournal
+from hub.registry import ReferenceRegistry
 from hub.routing.api import Delivery, Outgoing
-from hub.routing.bus import BrokerTls, BrokerTlsError, KombuBus, create_bus, delete_topology
+from hub.routing.bus import (
+    BrokerRefusedError,
+    BrokerTls,
+    BrokerTlsError,
+    KombuBus,
+    create_bus,
+    delete_topology,
+)
 from hub.routing.topology import Topology, build_topology
 from tests.test_health import health, statuses
 
@@ -183,6 +191,27 @@ def test_the_bus_publishes_and_consumes_over_amqps(
         assert bus.queue_depths()[topology.work_queue("zags").name] == 0
     finally:
         bus.close()
+
+
+def test_the_reference_registry_and_clean_up_connect_over_amqps(
+    amqps_url: str, tls_ca: Path, amqp_url: str, topology_prefix: str
+) -> None:
+    # Tools beside the bus (the registry of the demo and benchmarks, a test's clean-up)
+    # connect with the same TLS settings: a broker that only speaks TLS serves them too.
+    built, tls = build_topology(f"{topology_prefix}-tools"), BrokerTls(tls_ca)
+    bus = create_bus(amqps_url, built, tls)
+    bus.declare()
+    registry = ReferenceRegistry(amqps_url, built, tls=tls).start()
+    try:
+        event = Outgoing(b'{"id": "evt-1", "type": "t"}', "student.birth.verified", {}, "evt-1")
+        bus.publish(built.events_exchange.name, [event])
+        assert registry.wait_for(lambda r: "evt-1" in r.events, timeout=10)
+    finally:
+        registry.stop(delete_queue=True)
+        bus.close()
+    delete_topology(amqps_url, built, tls=tls)
+    with pytest.raises(BrokerRefusedError):  # gone: asked over the plain listener
+        create_bus(amqp_url, built).queue_depths()
 
 
 def test_the_bus_refuses_a_broker_another_ca_signed(

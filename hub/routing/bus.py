@@ -161,18 +161,7 @@ class KombuBus:
         self._scheduler = _memory_scheduler() if self.memory else None
 
     def _connect(self) -> Connection:
-        options = {"polling_interval": 0.01} if self.memory else {}
-        connection = Connection(
-            self.url,
-            transport=kombu_transport(self.url),
-            transport_options=options,
-            heartbeat=0,
-            connect_timeout=5,
-            ssl=dict(self.ssl) if isinstance(self.ssl, dict) else False,  # kombu writes to it
-        )
-        # No retrying inside kombu: callers back off themselves (consume_forever, hub.runtime).
-        connection.ensure_connection(max_retries=0)
-        return connection
+        return _open(self.url, self.ssl)
 
     @contextlib.contextmanager
     def _errors(self, action: str, **details: Any) -> Iterator[None]:
@@ -769,12 +758,35 @@ def consume_forever(
     backoff_forever(lambda: bus.consume(queues, on_batch, stop=stop, **options), stop, "consumer")
 
 
-def delete_topology(url: str, topology: Topology, extra_queues: Sequence[str] = ()) -> None:
+def open_connection(url: str, tls: BrokerTls | None = None) -> Connection:
+    """A connected kombu connection as the bus opens its own (TLS verified with ``tls``,
+    batched socket I/O), for tools beside the bus: the reference registry, clean-up."""
+    return _open(url, _ssl_options(url, tls or BrokerTls()))
+
+
+def _open(url: str, ssl_options: dict[str, Any] | bool) -> Connection:
+    memory = url.startswith("memory://")
+    connection = Connection(
+        url,
+        transport=kombu_transport(url),
+        transport_options={"polling_interval": 0.01} if memory else {},
+        heartbeat=0,
+        connect_timeout=5,
+        ssl=dict(ssl_options) if isinstance(ssl_options, dict) else False,  # kombu writes to it
+    )
+    # No retrying inside kombu: callers back off themselves (consume_forever, hub.runtime).
+    connection.ensure_connection(max_retries=0)
+    return connection
+
+
+def delete_topology(
+    url: str, topology: Topology, extra_queues: Sequence[str] = (), tls: BrokerTls | None = None
+) -> None:
     """Remove every queue and exchange of ``topology`` (and ``extra_queues``) from the broker.
 
     For tests and benchmarks, which use throw-away prefixes; what is already gone is skipped.
     """
-    with Connection(url) as connection:
+    with open_connection(url, tls) as connection:
         channel = connection.channel()
         for name in [*(q.name for q in topology.queues), *extra_queues]:
             with contextlib.suppress(Exception):
