@@ -477,6 +477,7 @@ def _status_command(order_number: str) -> dict[str, Any]:
 _SMEV_TROUBLES = {
     "duplicate deliveries": "deliveries twice, recognised",
     "failed rounds": "polls failed, retried",
+    "failed send rounds": "send rounds failed, retried",
     "resends": "requests resent, same MessageID",
     "sends postponed": "sends failed, retried",
     "refused by SMEV": "messages refused by SMEV",

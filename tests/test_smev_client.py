@@ -3,6 +3,7 @@ transport's in-memory twin) with a real journal: what each SMEV answer does to a
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -167,3 +168,48 @@ def test_a_request_that_cannot_be_built_is_refused_not_retried_forever(make: Mak
     [event] = events.received
     assert (event["type"], event["data"]["code"]) == (REQUEST_REJECTED, "XML_MALFORMED")
     assert hub.smev_client.send_pending() == 0
+
+
+def test_sending_and_taking_run_side_by_side(make: Make) -> None:
+    # A SendRequest that hangs (a slow SMEV) must not hold up taking answers, nor the reverse.
+    hub, _ = make()
+    client = hub.smev_client
+    sending, release, taken_meanwhile = threading.Event(), threading.Event(), threading.Event()
+    take_all = client._take_all
+
+    def hanging_send() -> int:
+        sending.set()
+        release.wait(10)
+        return 0
+
+    def take() -> int:
+        if sending.is_set() and not release.is_set():
+            taken_meanwhile.set()
+        return take_all()
+
+    client.send_pending = hanging_send  # type: ignore[method-assign]
+    client._take_all = take  # type: ignore[method-assign]
+    stop = threading.Event()
+    runner = threading.Thread(target=client.run, args=(stop,), daemon=True)
+    runner.start()
+    try:
+        assert taken_meanwhile.wait(10), "no poll while a send was hanging"
+    finally:
+        release.set()
+        stop.set()
+        runner.join(10)
+    assert not runner.is_alive()
+
+
+def test_a_bug_in_either_loop_ends_both_and_is_raised(make: Make) -> None:
+    hub, _ = make()
+    client = hub.smev_client
+
+    def broken() -> int:
+        raise RuntimeError("a bug while sending")
+
+    client.send_pending = broken  # type: ignore[method-assign]
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="a bug while sending"):
+        client.run(threading.Event())  # never stopped from outside: the crash ends it
+    assert time.monotonic() - started < 5
