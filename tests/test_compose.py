@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -237,6 +238,18 @@ def test_health_checks_run_on_every_long_running_hub_service(compose: dict[str, 
 
 def test_the_dockerfile_has_no_problems() -> None:
     assert dockerfile_problems((PROJECT / "Dockerfile").read_text("utf-8")) == []
+
+
+def test_the_build_context_leaves_out_secrets_and_local_state() -> None:
+    lines = (PROJECT / ".dockerignore").read_text("utf-8").splitlines()
+    ignored = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    assert {".git", ".venv", "var", ".env"} <= set(ignored)
+    dockerfile = (PROJECT / "Dockerfile").read_text("utf-8")
+    copied = [s for line in re.findall(r"^COPY (.+) \S+$", dockerfile, re.M) for s in line.split()]
+    assert copied, "the Dockerfile copies nothing?"
+    for source in copied:
+        assert not [p for p in ignored if fnmatch(source, p)], f"{source} is left out"
+        assert (PROJECT / source).exists(), source
 
 
 # --- the checkers on broken files ----------------------------------------------------------
