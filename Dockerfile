@@ -19,7 +19,9 @@ COPY schemas ./schemas
 ENV HUB_SCHEMAS_DIR=/app/schemas \
     HUB_REFERENCE_DIR=/shared
 
-RUN useradd --system --uid 10001 hub
+RUN useradd --system --uid 10001 hub \
+    && mkdir -p /var/lib/hub/metrics && chown hub /var/lib/hub/metrics
+# A named volume mounted there starts as a copy of this folder: owned by hub, writable.
 USER hub
 ENTRYPOINT ["hub"]
 CMD ["run"]

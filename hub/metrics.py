@@ -6,14 +6,16 @@ adapters registered (local names), outcomes, error type names, SMEV methods, eve
 queue names; anything else is ``other``. Never ids, names or values.
 
 One process (``hub worker``, the embedded stack): each hub's metrics live in its own registry.
-Several (``hub run``, or processes sharing ``HUB_METRICS_DIR`` on one host): every process
-writes its counters to files in that folder (prometheus_client's multiprocess mode) and
-``render_metrics`` adds them up, so the console's ``/metrics`` shows the whole hub.
+Several (``hub run``, or processes and containers sharing ``HUB_METRICS_DIR``): every process
+writes its counters to files in that folder (prometheus_client's multiprocess mode, one file
+per host and pid) and ``render_metrics`` adds them up, so the console's ``/metrics`` shows the
+whole hub.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -190,7 +192,16 @@ def _multiprocess(folder: Path) -> None:
     # prometheus_client picks its value class when imported; a process that learns the
     # folder from its settings later switches it here, before any metric is made.
     if not getattr(values.ValueClass, "_multiprocess", False):
-        values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+        values.ValueClass = values.MultiProcessValue(process_identifier=process_id)  # type: ignore[no-untyped-call]
+
+
+def process_id() -> str:
+    """What names this process's metric files: its host's name and its pid.
+
+    Containers sharing the folder (docker-compose's ``metrics`` volume) may each run their
+    process as pid 1; the host name, a container's id, keeps their files apart. The
+    exposition reads a file's type from the part of its name before the first ``_``."""
+    return f"{socket.gethostname().replace('_', '-')}-{os.getpid()}"
 
 
 def render_metrics(hub: Hub) -> tuple[bytes, str]:

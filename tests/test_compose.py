@@ -236,6 +236,17 @@ def test_health_checks_run_on_every_long_running_hub_service(compose: dict[str, 
     assert "rabbitmq-diagnostics" in checks["rabbitmq"]
 
 
+def test_every_hub_service_writes_its_metrics_where_the_console_reads_them(
+    compose: dict[str, Any],
+) -> None:
+    # The console's /metrics adds up the files of every process in HUB_METRICS_DIR.
+    assert "metrics" in compose["volumes"]
+    for name in ("worker", "relay", "smev-client", "console"):
+        service = compose["services"][name]
+        folder = service["environment"]["HUB_METRICS_DIR"]
+        assert f"metrics:{folder}" in service["volumes"], name
+
+
 def test_the_dockerfile_has_no_problems() -> None:
     assert dockerfile_problems((PROJECT / "Dockerfile").read_text("utf-8")) == []
 

@@ -5,6 +5,7 @@ third process adds them up."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -70,6 +71,14 @@ def render(database: str, folder: str) -> None:
     sys.stdout.write(body.decode())
 
 
+def publish_as(host: str, database: str, folder: str, count: int) -> None:
+    """A child standing in for a container: its process is pid 1 on ``host``."""
+    os.getpid = lambda: 1
+    socket.gethostname = lambda: host
+    hub = bootstrap(_settings(Path(database), Path(folder)))
+    hub.relay.metrics.published("test.notice.received").inc(count)
+
+
 def _child(name: str, code: str) -> ChildSpec:
     return ChildSpec(name, (sys.executable, "-c", code))
 
@@ -127,3 +136,30 @@ def test_a_folder_made_for_the_run_is_removed_afterwards() -> None:
         assert folder.is_dir() and env["HUB_METRICS_DIR"] == str(folder)
         (folder / "counter_1.db").write_bytes(b"")
     assert not folder.exists()
+
+
+def test_containers_whose_processes_are_all_pid_1_keep_their_files_apart(tmp_path: Path) -> None:
+    # docker-compose shares one metrics volume between containers, and each container's
+    # process may be pid 1: files named by pid alone would be written by all of them at once.
+    folder, database = tmp_path / "metrics", str(tmp_path / "hub.db")
+    folder.mkdir()
+    for host, count in (("container-a", 3), ("container-b", 4)):
+        code = (
+            "from tests.test_metrics_multiprocess import publish_as; "
+            f"publish_as({host!r}, {database!r}, {str(folder)!r}, {count})"
+        )
+        subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+    names = sorted(p.name for p in folder.glob("counter_*.db"))
+    assert names == ["counter_container-a-1.db", "counter_container-b-1.db"]
+    code = (
+        f"from tests.test_metrics_multiprocess import render; render({database!r}, {str(folder)!r})"
+    )
+    rendered = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120,
+    )  # fmt: skip
+    found = samples(rendered.stdout)
+    assert value(found, "hub_events_published_total", event_type="test.notice.received") == 7
