@@ -79,6 +79,21 @@ def publish_as(host: str, database: str, folder: str, count: int) -> None:
     hub.relay.metrics.published("test.notice.received").inc(count)
 
 
+def _in_child(code: str) -> str:
+    """Run ``code`` in a new Python process of this project; its standard output."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120,
+    )  # fmt: skip
+    return done.stdout
+
+
+def _rendered_elsewhere(database: str, folder: Path) -> str:
+    return _in_child(
+        f"from tests.test_metrics_multiprocess import render; render({database!r}, {str(folder)!r})"
+    )
+
+
 def _child(name: str, code: str) -> ChildSpec:
     return ChildSpec(name, (sys.executable, "-c", code))
 
@@ -111,14 +126,7 @@ def test_two_processes_write_and_one_render_adds_them_up(tmp_path: Path) -> None
             thread.join(timeout=60)
     assert len(pids) == 2 and len(list(folder.glob("counter_*.db"))) == 2  # one per process
     database = str(tmp_path / "a.db")
-    code = (
-        f"from tests.test_metrics_multiprocess import render; render({database!r}, {str(folder)!r})"
-    )
-    rendered = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120,
-    )  # fmt: skip
-    found = samples(rendered.stdout)
+    found = samples(_rendered_elsewhere(database, folder))
     total = sum(counts.values())
     assert value(found, "hub_messages_received_total", agency="zags", kind="Notice") == total
     processed = value(
@@ -148,18 +156,8 @@ def test_containers_whose_processes_are_all_pid_1_keep_their_files_apart(tmp_pat
             "from tests.test_metrics_multiprocess import publish_as; "
             f"publish_as({host!r}, {database!r}, {str(folder)!r}, {count})"
         )
-        subprocess.run(
-            [sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )  # fmt: skip
+        _in_child(code)
     names = sorted(p.name for p in folder.glob("counter_*.db"))
     assert names == ["counter_container-a-1.db", "counter_container-b-1.db"]
-    code = (
-        f"from tests.test_metrics_multiprocess import render; render({database!r}, {str(folder)!r})"
-    )
-    rendered = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120,
-    )  # fmt: skip
-    found = samples(rendered.stdout)
+    found = samples(_rendered_elsewhere(database, folder))
     assert value(found, "hub_events_published_total", event_type="test.notice.received") == 7
