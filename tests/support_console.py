@@ -9,12 +9,14 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 
 from hub.access import AccessService, Role
 from hub.bootstrap import Hub
+from hub.config import Settings
 from hub.console import create_app, server_config
 from hub.journal.api import FailedMessage, InboundMessage
 from tests.support import LATE, notice
@@ -37,6 +39,24 @@ def csrf_of(page: str) -> str:
     return found.group(1)
 
 
+@contextmanager
+def console_hub(folder: Path, **settings: Any) -> Iterator[Hub]:
+    """An embedded hub for console tests: SQLite in ``folder``, the in-memory broker, a
+    fresh topology (declared), no signatures required; ``settings`` override."""
+    options: dict[str, Any] = {
+        "database_url": f"sqlite:///{folder / 'hub.db'}",
+        "topology_prefix": fresh_prefix(),
+        "require_signatures": False,
+        "adapters": (),
+    }
+    hub = Hub(Settings(**(options | settings)))
+    hub.bus.declare()
+    try:
+        yield hub
+    finally:
+        hub.close()
+
+
 def token(hub: Hub, role: Role | str, scope: str, name: str = "tester") -> str:
     """A fresh API token's text (issued as an administrator with database access would)."""
     return AccessService(hub.journal).issue(name, role, scope, None, "test-admin").text
@@ -53,13 +73,6 @@ def failed_messages(hub: Hub, scope: str, count: int, start: int = 0) -> list[Fa
     found = [f for f in hub.journal.failed(limit=100_000) if f.inbox_id in ids]
     assert len(found) == count, "the test messages did not fail as they should"
     return found
-
-
-def _late_notice(scope: str, n: int) -> InboundMessage:
-    body = notice(f"{SNILS} child {n}", n, tag=LATE)
-    return InboundMessage(
-        "http:test", f"{scope}-{n}", body, agency="zags", content_type="text/xml", scope=scope
-    )
 
 
 def _late_notice(scope: str, n: int) -> InboundMessage:

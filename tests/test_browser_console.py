@@ -20,10 +20,17 @@ import requests
 
 from hub.access import Role
 from hub.bootstrap import Hub
-from hub.config import Settings
 from hub.journal.api import FailedMessage
 from tests.support import LATE, NOTICE_NS, notice, register_late, running
-from tests.support_console import SCHOOL_A, SCHOOL_B, SNILS, Served, fresh_prefix, serving, token
+from tests.support_console import (
+    SCHOOL_A,
+    SCHOOL_B,
+    SNILS,
+    Served,
+    console_hub,
+    serving,
+    token,
+)
 
 pytestmark = pytest.mark.integration
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -59,16 +66,8 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[Hub]:
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        topology_prefix=fresh_prefix(),
-        require_signatures=False,
-        adapters=(),
-    )
-    hub = Hub(settings)
-    hub.bus.declare()
-    yield hub
-    hub.close()
+    with console_hub(tmp_path) as made:
+        yield made
 
 
 def post_bad_messages(hub: Hub, url: str, scope: str, tags: list[str]) -> list[FailedMessage]:

@@ -20,9 +20,9 @@ from tests.support_console import (
     SCHOOL_A,
     SCHOOL_B,
     SNILS,
+    console_hub,
     csrf_of,
     failed_messages,
-    fresh_prefix,
     token,
 )
 
@@ -31,15 +31,8 @@ pytestmark = pytest.mark.unit
 
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[Hub]:
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        topology_prefix=fresh_prefix(),
-        require_signatures=False,
-        adapters=(),
-    )
-    hub = Hub(settings)
-    yield hub
-    hub.close()
+    with console_hub(tmp_path) as made:
+        yield made
 
 
 @pytest.fixture

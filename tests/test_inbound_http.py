@@ -22,7 +22,7 @@ from hub.config import Settings
 from hub.console import create_app
 from hub.journal.api import InboxStatus, inbox_id_for
 from tests.support import notice, running
-from tests.support_console import SCHOOL_A, fresh_prefix, serving, token
+from tests.support_console import SCHOOL_A, console_hub, serving, token
 
 pytestmark = pytest.mark.unit
 XML = {"content-type": "text/xml; charset=utf-8"}
@@ -31,17 +31,8 @@ LIMIT = 8192
 
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[Hub]:
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        topology_prefix=fresh_prefix(),
-        require_signatures=False,
-        adapters=("tests.support:register",),
-        xml_max_bytes=LIMIT,
-    )
-    hub = Hub(settings)
-    hub.bus.declare()
-    yield hub
-    hub.close()
+    with console_hub(tmp_path, adapters=("tests.support:register",), xml_max_bytes=LIMIT) as made:
+        yield made
 
 
 @pytest.fixture
@@ -97,25 +88,18 @@ def test_the_idempotency_key_names_the_delivery(
 
 
 def test_signatures_are_still_verified_by_the_worker(tmp_path: Path) -> None:
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        topology_prefix=fresh_prefix(),
-        require_signatures=True,
-        adapters=("tests.support:register",),
-    )
-    hub = Hub(settings)
-    hub.bus.declare()
-    client = TestClient(create_app(hub))
-    headers = {"authorization": f"Bearer {token(hub, Role.AGENCY, '*')}", **XML}
-    reply = client.post("/inbound/zags", content=notice("child", 3), headers=headers)
-    assert reply.status_code == 202  # accepted at the door: the worker checks the signature
-    with running(hub.worker):
-        wait_for(hub, reply.json()["inbox_id"], InboxStatus.FAILED)
-    all_failed = hub.journal.failed()
+    adapters = ("tests.support:register",)
+    with console_hub(tmp_path, require_signatures=True, adapters=adapters) as hub:
+        client = TestClient(create_app(hub))
+        headers = {"authorization": f"Bearer {token(hub, Role.AGENCY, '*')}", **XML}
+        reply = client.post("/inbound/zags", content=notice("child", 3), headers=headers)
+        assert reply.status_code == 202  # accepted at the door: the worker checks the signature
+        with running(hub.worker):
+            wait_for(hub, reply.json()["inbox_id"], InboxStatus.FAILED)
+        all_failed = hub.journal.failed()
     assert len(all_failed) == 1, all_failed
     [failed] = all_failed
     assert failed.error_type == "SignatureError" and "no signature" in failed.reason
-    hub.close()
 
 
 BOMB = b"""<?xml version="1.0"?>
