@@ -11,7 +11,7 @@ import dataclasses
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,7 +35,7 @@ from tests.adapters.test_zags_notifications import notification as zags_notifica
 from tests.adapters.test_zags_translate import COMMAND as ZAGS_COMMAND
 from tests.adapters.test_zags_translate import answer as rogdinf_answer
 from tests.adapters.test_zags_translate import record as rogdinf_record
-from tests.support import FLAKY, LATE, FlakyAdapter, notice, running, translate_notice
+from tests.support import FLAKY, LATE, FlakyAdapter, notice, running, translate_notice, wait_for
 from tests.support import register as register_notices
 from tests.support_bus import EventCollector, delete_topology
 
@@ -69,15 +69,6 @@ def post(hub: Hub, bodies: list[bytes], agency: str = "zags", ids: list[str] | N
         for body, message_id in zip(bodies, ids, strict=True)
     ]
     hub.bus.publish(hub.topology.inbound_exchange.name, messages)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_every_message_becomes_one_event_in_subject_order(hub: Hub) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from lxml import etree
@@ -91,3 +92,13 @@ def register_late(router: Router) -> None:
     """The "fix" for LATE notices, deployed as a plug-in."""
     router.register_inbound(NOTICE, translate_notice)
     router.register_inbound(LATE, translate_notice)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Poll ``condition`` until it holds; fail the test if ``timeout`` passes first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")

@@ -8,7 +8,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from hub.journal.api import InboxStatus, inbox_id_for
 from hub.metrics import render_metrics
 from hub.routing.api import KIND_HEADER, SOURCE_HEADER, TRACE_HEADER, Outgoing
 from hub.routing.router import EventDraft, Translation
-from tests.support import FLAKY, NOTICE, FlakyAdapter, notice, running
+from tests.support import FLAKY, NOTICE, FlakyAdapter, notice, running, wait_for
 from tests.support import register as register_notices
 from tests.support_bus import EventCollector
 
@@ -46,15 +46,6 @@ def value(found: Samples, name: str, **labels: str) -> float:
 
 def total(found: Samples, name: str) -> float:
     return sum(v for (n, _), v in found.items() if n == name)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture

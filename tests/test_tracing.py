@@ -5,8 +5,7 @@ message is processed. The SMEV client talks to the simulator in process."""
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -22,20 +21,11 @@ from hub.routing.api import TRACE_HEADER, Outgoing
 from hub.simulator import ExchangeConfig
 from hub.simulator.population import Population, birth_record_command
 from hub.simulator.world import build_world
-from tests.support import running
+from tests.support import running, wait_for
 from tests.support_bus import EventCollector
 from tests.support_simulator import hub_on_exchange
 
 TRACE = "registry-trace:4f1c.2"
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def _record(headers: dict[str, str] | None = None, inbox_id: str = "inbox-1") -> InboxRecord:
