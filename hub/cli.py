@@ -121,8 +121,21 @@ def _print_report(report: dict[str, object]) -> None:
 
 
 @smev_app.command("verify")
-def smev_verify(file: FileArg, content_type: ContentType = None) -> None:
-    """Check every signature; exit 0 only if there is at least one and all are valid."""
+def smev_verify(
+    file: FileArg,
+    content_type: ContentType = None,
+    trusted: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--trusted",
+            help="a certificate (PEM or DER) whose signature counts, as HUB_TRUSTED_CERTIFICATES; "
+            "repeat for several. With it, the worker's trust policy applies: a valid signature "
+            "by one of them must cover the element that vouches for the message.",
+        ),
+    ] = None,
+) -> None:
+    """Check every signature; exit 0 only if there is at least one and all are valid (and,
+    with --trusted, the message passes the trust policy the worker applies)."""
     from hub.xml import parse_message  # noqa: PLC0415
 
     hub = _hub()
@@ -139,6 +152,28 @@ def smev_verify(file: FileArg, content_type: ContentType = None) -> None:
         _fail(f"{file}: no ds:Signature found", EXIT_INVALID)
     if not all(r.valid for r in reports):
         raise typer.Exit(EXIT_INVALID)
+    if trusted:
+        _apply_trust_policy(hub, document, _fingerprints(trusted), file)
+
+
+def _fingerprints(paths: list[Path]) -> frozenset[str]:
+    from hub.crypto.keys import load_certificate  # noqa: PLC0415
+
+    try:
+        return frozenset(load_certificate(_read(path)).sha256 for path in paths)
+    except HubError as exc:
+        _fail(f"--trusted: {exc}")
+
+
+def _apply_trust_policy(hub: Hub, document: Any, trusted: frozenset[str], file: Path) -> None:
+    from hub.smev.read import read_message  # noqa: PLC0415
+    from hub.trust import TrustPolicy  # noqa: PLC0415
+
+    try:
+        report = TrustPolicy(hub.verifier, trusted).check(read_message(document), datetime.now(UTC))
+    except HubError as exc:
+        _fail(f"{file}: {type(exc).__name__}: {exc}", EXIT_INVALID)
+    _stdout.print(f"trusted: {report.reference} by {report.certificate_sha256}", markup=False)
 
 
 @smev_app.command("sign")

@@ -22,7 +22,7 @@ from hub.access.scopes import REGION, UNKNOWN, InvalidScopeError, school_scope
 from hub.canonical.commands import command_scope
 from hub.canonical.events import request_rejected
 from hub.crypto.xmldsig import XmlVerifier
-from hub.errors import HubError, PermanentError, RetryableError, SignatureError
+from hub.errors import HubError, PermanentError, RetryableError
 from hub.journal.api import (
     Failure,
     InboxRecord,
@@ -46,6 +46,7 @@ from hub.routing.router import (
 from hub.smev.build import new_message_id
 from hub.smev.client import REFUSAL_SOURCE
 from hub.smev.read import SmevMessage, read_message
+from hub.trust import TrustPolicy
 from hub.xml import XmlLimits, parse_message
 
 REGISTRY_SOURCE = "registry"
@@ -66,12 +67,6 @@ class UnknownRequestError(PermanentError):
     code = "UNKNOWN_REQUEST"
 
 
-class UntrustedSignerError(SignatureError):
-    """Valid signatures, but none by a certificate in the hub's trust list."""
-
-    code = "UNTRUSTED_SIGNER"
-
-
 class RetryBudgetSpentError(PermanentError):
     code = "RETRY_BUDGET_SPENT"
 
@@ -84,6 +79,7 @@ class _Read:
     message: SmevMessage | None = None  # an SMEV message
     request: OutboundRequest | None = None  # the hub's request it answers or refuses
     scope: str | None = None
+    answers_hub: bool = False  # a response to a request of the hub's, found or not
 
 
 @dataclass(frozen=True)
@@ -99,6 +95,8 @@ class Processor:
     lookup: Callable[[str], OutboundRequest | None] = field(default=lambda _message_id: None)
     # Fingerprints of the certificates whose signatures count; None: any valid signature.
     trusted: frozenset[str] | None = None
+    # A posting system's own signing certificates by principal id (None: it names none).
+    signers_for: Callable[[str], frozenset[str] | None] = field(default=lambda _principal: None)
 
     @tracing.traced  # trace id, inbox id, agency, kind in every log line while processing
     def process(self, record: InboxRecord) -> Outcome:
@@ -110,8 +108,9 @@ class Processor:
         scope: str | None = None
         try:
             read = self._read(record)
+            scope = read.scope  # known before any check: a refused answer stays its school's
+            self._verify(record, read)
             tracing.adopt(record, read.command, read.request)  # the trace of what it answers
-            scope = read.scope
             translation = self._translate(record, read)
             return self._outcome(record, translation, self._scope(record, read, translation))
         except RetryableError:
@@ -139,11 +138,31 @@ class Processor:
             return _Read(command=command, scope=command_scope(command))
         if record.source == REFUSAL_SOURCE:  # kept under the refused request's MessageID
             return _inherit(self.lookup(record.external_id))
-        message = self._smev_message(record)
+        message = read_message(parse_message(record.raw, record.content_type, self.limits))
         if message.original_message_id and _answers_the_hub(message, self.router):
-            request = self._request_answered(message)
-            return dataclasses.replace(_inherit(request), message=message)
+            # Matched by OriginalMessageId before any check (it needs no signature), so that
+            # a failure is kept where the request came from; trusted only once verified.
+            request = self.lookup(message.original_message_id)
+            return dataclasses.replace(_inherit(request), message=message, answers_hub=True)
         return _Read(message=message)
+
+    def _verify(self, record: InboxRecord, read: _Read) -> None:
+        if read.message is None:
+            return
+        if self.verifier is not None:
+            policy = TrustPolicy(self.verifier, self.trusted)
+            policy.check(read.message, record.received_at, self._bound_signers(record))
+        if read.answers_hub and read.request is None:
+            original = read.message.original_message_id or ""
+            raise UnknownRequestError(
+                f"response to a request the hub did not send (OriginalMessageId {original})",
+                original_message_id=original,
+            )
+
+    def _bound_signers(self, record: InboxRecord) -> frozenset[str] | None:
+        # A system posting over HTTP may be bound to its own signing certificates.
+        source, _, principal_id = record.source.partition(":")
+        return self.signers_for(principal_id) if source == "http" and principal_id else None
 
     def _translate(self, record: InboxRecord, read: _Read) -> Translation:
         if read.command is not None:
@@ -172,23 +191,6 @@ class Processor:
         if message.rejections or message.kind == "async_status":
             return _rejection(message, request)
         return self.router.answers[message.content_name or ""](message, request)
-
-    def _request_answered(self, message: SmevMessage) -> OutboundRequest:
-        original = message.original_message_id or ""
-        found = self.lookup(original)
-        if found is None:
-            raise UnknownRequestError(
-                f"response to a request the hub did not send (OriginalMessageId {original})",
-                original_message_id=original,
-            )
-        return found
-
-    def _smev_message(self, record: InboxRecord) -> SmevMessage:
-        document = parse_message(record.raw, record.content_type, self.limits)
-        message = read_message(document)
-        if self.verifier is not None:
-            _check_signatures(self.verifier, message, self.trusted)
-        return message
 
     def _events(
         self, record: InboxRecord, drafts: Sequence[EventDraft], scope: str
@@ -299,30 +301,6 @@ def _command(raw: bytes) -> Mapping[str, Any]:
     if not isinstance(command, dict) or not isinstance(command.get("type"), str):
         raise CommandFormatError("registry command must be a JSON object with a string 'type'")
     return command
-
-
-def _check_signatures(
-    verifier: XmlVerifier, message: SmevMessage, trusted: frozenset[str] | None
-) -> None:
-    reports = verifier.verify_all(message.root)
-    if not reports:
-        raise SignatureError("message carries no signature (SMEV messages must be signed)")
-    for report in reports:
-        if not report.valid:
-            reason = report.error or (
-                f"digest valid: {report.digest_valid}, signature valid: {report.signature_valid}"
-            )
-            raise SignatureError(
-                f"signature over {report.reference} is invalid ({reason})",
-                reference=report.reference,
-            )
-    if trusted is not None and not any(r.certificate_sha256 in trusted for r in reports):
-        signers = sorted({r.certificate_sha256 or "?" for r in reports})
-        raise UntrustedSignerError(
-            f"no signature is by a certificate the hub trusts (signers' SHA-256: "
-            f"{', '.join(signers)}; add SMEV's current certificate to HUB_TRUSTED_CERTIFICATES)",
-            signers=signers,
-        )
 
 
 def failure_of(exc: BaseException, record: InboxRecord) -> Failure:

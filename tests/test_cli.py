@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from lxml import etree
 
 from hub.smev import SendRequest, build_send_request, serialize
 from hub.xml import parse_xml
@@ -98,6 +100,46 @@ def test_verify_exit_codes(smev_samples_dir: Path, tmp_path: Path) -> None:
     unsigned = smev_samples_dir / "get-response-empty-queue-1.2.xml"
     result = hub("smev", "verify", str(unsigned))
     assert result.returncode == 1 and "no ds:Signature" in result.stderr
+
+
+def _sample_certificate(sample: Path, tmp_path: Path) -> Path:
+    root = parse_xml(sample.read_bytes())
+    text = root.findtext(".//{http://www.w3.org/2000/09/xmldsig#}X509Certificate") or ""
+    path = tmp_path / "smev.b64"
+    path.write_text(text)
+    return path
+
+
+def test_verify_with_trusted_applies_the_workers_policy(
+    smev_samples_dir: Path, tmp_path: Path
+) -> None:
+    rejected = smev_samples_dir / "get-response-async-rejected-1.2.xml"
+    smev = _sample_certificate(rejected, tmp_path)
+    # SMEV's certificate ran out in 2021, but it was valid when SMEV sent this message.
+    ok = hub("smev", "verify", str(rejected), "--trusted", str(smev))
+    assert ok.returncode == 0, ok.stderr
+    assert "trusted: #SIGNED_BY_SMEV" in ok.stdout
+    # SMEV's answer to a send vouches for no business content: valid, but no fact.
+    accepted = smev_samples_dir / "send-request-response-1.2-signed.xml"
+    assert hub("smev", "verify", str(accepted)).returncode == 0  # without --trusted: as before
+    refused = hub("smev", "verify", str(accepted), "--trusted", str(smev))
+    assert refused.returncode == 1 and "SignatureCoverageError" in refused.stderr
+    other = tmp_path / "other.pem"
+    assert hub("keys", "generate", "--out-dir", str(tmp_path / "k")).returncode == 0
+    other.write_bytes((tmp_path / "k/cert.pem").read_bytes())
+    untrusted = hub("smev", "verify", str(rejected), "--trusted", str(other))
+    assert untrusted.returncode == 1 and "UntrustedSignerError" in untrusted.stderr
+    root = parse_xml(rejected.read_bytes())
+    genuine = root.find(".//{*}ResponseMessage/{*}Response")
+    assert genuine is not None
+    forged = copy.deepcopy(genuine)  # a copy with no Id, where the reader looks first
+    for element in forged.iter():
+        element.attrib.pop("Id", None)
+    genuine.addprevious(forged)
+    wrapped = tmp_path / "wrapped.xml"
+    wrapped.write_bytes(etree.tostring(root))
+    moved = hub("smev", "verify", str(wrapped), "--trusted", str(smev))
+    assert moved.returncode == 1 and "SignatureCoverageError" in moved.stderr, moved.stderr
 
 
 def test_generate_keys_sign_and_verify(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.unit
 
 def _record(raw: bytes) -> InboxRecord:
     return InboxRecord("inbox-1", "smev", "m-1", raw, "zags", None, "text/xml", {},
-                       datetime(2026, 3, 1, tzinfo=UTC), InboxStatus.RECEIVED, 1)  # fmt: skip
+                       datetime.now(UTC), InboxStatus.RECEIVED, 1)  # fmt: skip
 
 
 def _processor(backend: object, trusted: frozenset[str] | None) -> Processor:

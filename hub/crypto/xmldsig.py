@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Protocol, cast
@@ -32,9 +32,10 @@ _DIGEST_ALIASES = {DIGEST_METHOD}
 
 _NSMAP = {"ds": DS_NS}
 _find_signatures = etree.XPath("//ds:Signature", namespaces=_NSMAP)
-_find_by_id = etree.XPath("//*[@Id=$id]")
-# Other tools spell the attribute ID or id; look for those only when Id finds nothing.
-_find_by_other_id = etree.XPath("//*[@ID=$id or @id=$id]")
+# SMEV spells the attribute Id; other tools ID or id. A reference must name one element in
+# the whole document under any spelling: an id that two elements share is ambiguous, and
+# ambiguity is how a signature is made to cover one element while a reader reads another.
+_find_by_id = etree.XPath("//*[@Id=$id or @ID=$id or @id=$id]")
 
 
 def _ds(name: str) -> str:
@@ -143,6 +144,8 @@ class SignatureReport:
     expired: bool | None
     error: str | None = None
     certificate_sha256: str | None = None  # fingerprint of the signer's certificate
+    # The element the reference resolved to (the one whose digest was checked).
+    target: etree._Element | None = field(default=None, repr=False, compare=False)
 
     @property
     def valid(self) -> bool:
@@ -183,7 +186,8 @@ class XmlVerifier:
             cert_info = CertificateInfo(
                 certificate.subject, certificate.not_before, certificate.not_after
             )
-            digest_valid = self._digest_valid(parts)
+            target = _target(parts.signature, parts.uri)
+            digest_valid = self._digest_valid(parts, target)
             signature_valid = self._signature_valid(parts, certificate)
         except HubError as exc:
             return parts.failed(str(exc))
@@ -195,10 +199,10 @@ class XmlVerifier:
             cert_info,
             not certificate.is_valid_at(now),
             certificate_sha256=certificate.sha256,
+            target=target,
         )
 
-    def _digest_valid(self, parts: _SignatureParts) -> bool:
-        target = _target(parts.signature, parts.uri)
+    def _digest_valid(self, parts: _SignatureParts, target: etree._Element) -> bool:
         data = _apply_transforms(target, parts.transforms, parts.signature)
         return self.backend.digest(data) == parts.digest_value
 
@@ -264,10 +268,7 @@ def _b64(text: str | None, what: str) -> bytes:
 def _target(signature: etree._Element, uri: str | None) -> etree._Element:
     if not uri or not uri.startswith("#"):
         raise SignatureError(f"Reference URI {uri!r} does not point to an element by Id")
-    found = cast(
-        list[etree._Element],
-        _find_by_id(signature, id=uri[1:]) or _find_by_other_id(signature, id=uri[1:]),
-    )
+    found = cast(list[etree._Element], _find_by_id(signature, id=uri[1:]))
     if len(found) != 1:
         raise SignatureError(f"Reference URI {uri!r} matches {len(found)} elements, expected 1")
     return found[0]

@@ -27,7 +27,7 @@ from typing import Any, Literal
 from lxml import etree
 
 from hub.errors import SmevMessageError
-from hub.smev._xml import all_children, child, first_child, localname, text
+from hub.smev._xml import all_children, child, children, first_child, localname, text
 from hub.smev.faults import SmevFault, read_async_fault, read_soap_fault
 from hub.smev.model import Rejection, RequestStatus
 from hub.smev.versions import (
@@ -196,15 +196,16 @@ def _body_child(root: etree._Element) -> etree._Element:
         raise SmevMessageError(
             f"not a SOAP 1.1 envelope: the root element is {root.tag!r}", line=root.sourceline
         )
-    body = root.find(f"{{{SOAP_ENV_NS}}}Body")
-    if body is None:
-        raise SmevMessageError("SOAP envelope has no Body", line=root.sourceline)
-    operation = first_child(body)
-    if operation is None:
-        raise SmevMessageError(
-            "SOAP Body is empty: no SMEV operation element", line=body.sourceline
-        )
-    return operation
+    bodies = root.findall(f"{{{SOAP_ENV_NS}}}Body")
+    if len(bodies) != 1:
+        # A second Body is how a reader is made to read what a signature does not cover.
+        what = "no Body" if not bodies else f"{len(bodies)} Body elements"
+        raise SmevMessageError(f"SOAP envelope has {what}", line=root.sourceline)
+    operations = list(children(bodies[0]))
+    if len(operations) != 1:
+        what = "is empty: no SMEV operation element" if not operations else "holds more than one"
+        raise SmevMessageError(f"SOAP Body {what}", line=bodies[0].sourceline)
+    return operations[0]
 
 
 def _smev_operation(operation: etree._Element) -> _Fields:
