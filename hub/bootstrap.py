@@ -216,7 +216,11 @@ class Hub:
 
     @cached_property
     def access(self) -> AccessService:
-        return AccessService(self.journal, certificates=self.settings.client_certificates)
+        return AccessService(
+            self.journal,
+            certificates=self.settings.client_certificates,
+            known_agencies=self.settings.agencies,
+        )
 
     def close(self) -> None:
         """Release connections (only those that were opened)."""

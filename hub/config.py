@@ -138,7 +138,8 @@ class Settings(BaseSettings):
     )
     client_certificates: dict[str, str] = Field(
         default_factory=dict,
-        description='client certificate SHA-256 → "role@scope" for mutual TLS, JSON',
+        description='client certificate SHA-256 → "role@scope" for mutual TLS, JSON; role '
+        'agency names the agencies it posts for: "agency@scope:zags,pfr"',
     )
     broker_tls_ca: Path | None = Field(
         None, description="CA file to verify RabbitMQ's certificate (amqps://)"

@@ -17,10 +17,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from hub.access import AccessService, Role
+from hub.access.tokens import new_token
 from hub.bootstrap import Hub
 from hub.config import Settings
 from hub.console import create_app
-from hub.journal.api import InboxStatus, inbox_id_for
+from hub.journal.api import InboxStatus, TokenRecord, inbox_id_for
 from tests.support import notice, running
 from tests.support_console import SCHOOL_A, console_hub, serving, token
 
@@ -254,3 +255,62 @@ def test_a_broker_outage_is_a_503_and_the_message_is_kept_once(tmp_path: Path) -
     # Stored whole, once: handed to the worker by a later resend or the worker's sweep.
     assert hub.journal.health_counts().inbox_unfinished == 1
     hub.close()
+
+
+# --- who may post what: a system posts only for the agencies its token names ---------------
+
+
+def denied(hub: Hub) -> list[tuple[str, str, str]]:
+    """(actor, target, action) of every audited refusal."""
+    return [
+        (e.actor, e.target, str(e.details.get("action")))
+        for e in hub.journal.audit_log(100)
+        if e.action == "denied"
+    ]
+
+
+@pytest.mark.parametrize("elsewhere", ["pfr", "gosuslugi"])
+def test_a_zags_token_may_not_post_for_another_agency(
+    hub: Hub, client: TestClient, agency: dict[str, str], elsewhere: str
+) -> None:
+    reply = client.post(f"/inbound/{elsewhere}", content=notice("c", 20), headers={**agency, **XML})
+    assert reply.status_code == 403, reply.text
+    assert reply.json()["error"] == f"may post for zags only, not {elsewhere}"
+    [(actor, target, action)] = denied(hub)
+    assert (target, action) == (elsewhere, "post") and "school-a-system" in actor
+    assert stored(hub) == 0
+    mine = client.post("/inbound/zags", content=notice("c", 20), headers={**agency, **XML})
+    assert mine.status_code == 202  # its own agency still works
+
+
+def test_a_token_for_two_agencies_posts_for_those_two_alone(hub: Hub, client: TestClient) -> None:
+    both = token(hub, Role.AGENCY, "*", "zags-pfr gateway", agencies=("zags", "pfr"))
+    headers = {"authorization": f"Bearer {both}", **XML}
+    for where, status in (("zags", 202), ("pfr", 202), ("gosuslugi", 403)):
+        reply = client.post(f"/inbound/{where}", content=notice(where, 21), headers=headers)
+        assert reply.status_code == status, (where, reply.text)
+    assert stored(hub) == 2 and [t for _, t, _ in denied(hub)] == ["gosuslugi"]
+
+
+def test_an_agency_token_made_before_the_binding_is_refused_saying_how_to_migrate(
+    hub: Hub, client: TestClient
+) -> None:
+    issued = new_token()  # a token as migration 0005 leaves it: role agency, no agencies
+    old = TokenRecord(issued.token_id, "old system", "agency", "*", issued.secret_hash,
+                      datetime.now(UTC), "root", None)  # fmt: skip
+    hub.journal.add_token(old)
+    headers = {"authorization": f"Bearer {issued.text}", **XML}
+    reply = client.post("/inbound/zags", content=notice("c", 22), headers=headers)
+    assert reply.status_code == 403, reply.text
+    assert "names no agency" in reply.json()["error"]
+    assert "hub tokens create --role agency --agency zags" in reply.json()["error"]
+    assert [t for _, t, _ in denied(hub)] == ["zags"] and stored(hub) == 0
+
+
+def test_an_admin_token_may_not_post(hub: Hub, client: TestClient) -> None:
+    admin = {"authorization": f"Bearer {token(hub, Role.ADMIN, '*', 'root admin')}", **XML}
+    reply = client.post("/inbound/zags", content=notice("c", 23), headers=admin)
+    assert reply.status_code == 403 and reply.json()["error"] == "role admin may not post"
+    [(actor, target, action)] = denied(hub)
+    assert (target, action) == ("zags", "post") and "root admin" in actor
+    assert stored(hub) == 0

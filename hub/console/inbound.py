@@ -1,10 +1,11 @@
 """The hub's machine endpoints: ``POST /inbound/{agency}`` and ``GET /metrics``.
 
-Regional systems outside SMEV post the same signed SOAP messages SMEV would deliver. The
-body is bounded, its type checked and parsed once by the hub's hardened parser (is it a SMEV
-message at all?); then it is stored in the inbox and handed to the worker exactly as the SMEV
-client does, so its signature is verified there like every other message's. The answer is
-202 with the inbox id, or 200 with the same id for a delivery the hub already has.
+Regional systems outside SMEV post the same signed SOAP messages SMEV would deliver, each
+only for the agencies its token (or client certificate) names. The body is bounded, its type
+checked and parsed once by the hub's hardened parser (is it a SMEV message at all?); then it
+is stored in the inbox and handed to the worker exactly as the SMEV client does, so its
+signature is verified there like every other message's. The answer is 202 with the inbox id,
+or 200 with the same id for a delivery the hub already has.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from hub.access import Action, Principal
+from hub.access import AccessDeniedError, Action, Principal
 from hub.access.tokens import AuthenticationError
 from hub.console.app import Console
 from hub.console.web import peer_certificate, read_body
@@ -54,8 +55,8 @@ async def machine_principal(console: Console, request: Request) -> Principal:
 
 async def inbound(console: Console, request: Request) -> Response:
     principal = await machine_principal(console, request)
-    await console.call(console.access.check, principal, Action.POST, "inbound")
     agency = _agency(console, request)
+    await _authorize(console, principal, agency)
     content_type = _content_type(request)
     body = await read_body(request, console.hub.settings.xml_max_bytes)
     external_id, kind = _identify(console, request, body, content_type)
@@ -77,6 +78,15 @@ async def inbound(console: Console, request: Request) -> Response:
          "duplicate": received.duplicate},
         status,
     )  # fmt: skip
+
+
+async def _authorize(console: Console, principal: Principal, agency: str) -> None:
+    """403 (audited) unless ``principal`` is an agency system bound to ``agency``; the answer
+    says why, so that a system's operator knows what to change."""
+    try:
+        await console.call(console.access.check_inbound, principal, agency)
+    except AccessDeniedError as exc:
+        raise HTTPException(403, exc.message) from exc
 
 
 def _agency(console: Console, request: Request) -> str:
