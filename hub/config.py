@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hub.xml.parser import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH
+from hub.xml.parser import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, DEFAULT_MAX_PARTS
 
 SmevVersion = Literal["1.1", "1.2", "1.3"]
 _MASK = "********"
@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     )
     xml_max_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0, description="largest XML message accepted")
     xml_max_depth: int = Field(DEFAULT_MAX_DEPTH, gt=1, le=250, description="deepest XML nesting")
+    xml_max_parts: int = Field(
+        DEFAULT_MAX_PARTS, ge=1, description="most MIME parts of an MTOM (multipart) message"
+    )
     crypto_backend: Literal["auto", "openssl", "pure"] = Field(
         "auto", description="GOST implementation: OpenSSL's engine, pure Python, or auto"
     )
