@@ -68,7 +68,8 @@ def failed_message(hub: Hub, scope: str) -> FailedMessage:
 
 def principal(hub: Hub, role: Role, scope: str) -> Principal:
     name = f"{role.value} of {scope.replace('*', 'the region')}"
-    issued = hub.access.issue(name, role, scope, None, "root")
+    agencies = ("zags",) if role is Role.AGENCY else ()  # an agency system names its agency
+    issued = hub.access.issue(name, role, scope, None, "root", agencies=agencies)
     return hub.access.authenticate(issued.text)
 
 

@@ -57,7 +57,8 @@ class Hub:
 
     @cached_property
     def xml_limits(self) -> XmlLimits:
-        return XmlLimits(self.settings.xml_max_bytes, self.settings.xml_max_depth)
+        s = self.settings
+        return XmlLimits(s.xml_max_bytes, s.xml_max_depth, s.xml_max_parts)
 
     @cached_property
     def crypto(self) -> GostBackend:
@@ -216,7 +217,11 @@ class Hub:
 
     @cached_property
     def access(self) -> AccessService:
-        return AccessService(self.journal, certificates=self.settings.client_certificates)
+        return AccessService(
+            self.journal,
+            certificates=self.settings.client_certificates,
+            known_agencies=self.settings.agencies,
+        )
 
     def close(self) -> None:
         """Release connections (only those that were opened)."""

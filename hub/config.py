@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hub.xml.parser import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH
+from hub.xml.parser import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, DEFAULT_MAX_PARTS
 
 SmevVersion = Literal["1.1", "1.2", "1.3"]
 _MASK = "********"
@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     )
     xml_max_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0, description="largest XML message accepted")
     xml_max_depth: int = Field(DEFAULT_MAX_DEPTH, gt=1, le=250, description="deepest XML nesting")
+    xml_max_parts: int = Field(
+        DEFAULT_MAX_PARTS, ge=1, description="most MIME parts of an MTOM (multipart) message"
+    )
     crypto_backend: Literal["auto", "openssl", "pure"] = Field(
         "auto", description="GOST implementation: OpenSSL's engine, pure Python, or auto"
     )
@@ -138,7 +141,8 @@ class Settings(BaseSettings):
     )
     client_certificates: dict[str, str] = Field(
         default_factory=dict,
-        description='client certificate SHA-256 → "role@scope" for mutual TLS, JSON',
+        description='client certificate SHA-256 → "role@scope" for mutual TLS, JSON; role '
+        'agency names the agencies it posts for: "agency@scope:zags,pfr"',
     )
     broker_tls_ca: Path | None = Field(
         None, description="CA file to verify RabbitMQ's certificate (amqps://)"

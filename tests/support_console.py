@@ -14,7 +14,7 @@ from typing import Any
 
 import uvicorn
 
-from hub.access import AccessService, Role
+from hub.access import Role
 from hub.bootstrap import Hub
 from hub.config import Settings
 from hub.console import create_app, server_config
@@ -57,9 +57,18 @@ def console_hub(folder: Path, **settings: Any) -> Iterator[Hub]:
         hub.close()
 
 
-def token(hub: Hub, role: Role | str, scope: str, name: str = "tester") -> str:
-    """A fresh API token's text (issued as an administrator with database access would)."""
-    return AccessService(hub.journal).issue(name, role, scope, None, "test-admin").text
+def token(
+    hub: Hub,
+    role: Role | str,
+    scope: str,
+    name: str = "tester",
+    agencies: tuple[str, ...] | None = None,
+) -> str:
+    """A fresh API token's text (issued as an administrator with database access would); one
+    of role agency posts for ``agencies``, by default ZAGS alone."""
+    if agencies is None:
+        agencies = ("zags",) if Role(role) is Role.AGENCY else ()
+    return hub.access.issue(name, role, scope, None, "test-admin", agencies=agencies).text
 
 
 def failed_messages(hub: Hub, scope: str, count: int, start: int = 0) -> list[FailedMessage]:

@@ -180,3 +180,87 @@ def test_a_client_certificate_maps_to_its_principal(access: AccessService) -> No
     for wrong in ("agency", "king@*", "agency@a b"):
         with pytest.raises(ConfigurationError, match="role@scope"):
             principal_for_certificate(CERT, {CERT: wrong})
+
+
+# --- agency tokens: bound to agencies, and optionally to signing certificates ---------------
+
+SIGNER = "cd" * 32
+
+
+def test_an_agency_token_names_its_agencies_and_signers(access: AccessService) -> None:
+    issued = access.issue(
+        "zags system", Role.AGENCY, SCHOOL, None, "root", agencies=[" zags", "pfr", "zags"],
+        signers=[SIGNER.upper(), ":".join(SIGNER[i : i + 2] for i in range(0, 64, 2))],
+    )  # fmt: skip
+    record = access.journal.token(issued.token_id)
+    assert record is not None and (record.agencies, record.signers) == (("zags", "pfr"), (SIGNER,))
+    principal = access.authenticate(issued.text)
+    assert principal.agencies == {"zags", "pfr"}
+    [entry] = access.journal.audit_log(10)
+    assert entry.details["agencies"] == ["zags", "pfr"] and entry.details["signers"] == [SIGNER]
+    assert access.bound_signers(issued.token_id) == {SIGNER}
+
+
+def test_only_an_agency_token_with_agencies_is_issued(journal: SqlJournal, clock: Clock) -> None:
+    access = AccessService(journal, clock, known_agencies=("zags", "pfr", "gosuslugi"))
+    refused: list[tuple[Role, dict[str, list[str]], str]] = [
+        (Role.AGENCY, {}, "agencies"),
+        (Role.AGENCY, {"agencies": ["mvd"]}, "agencies"),  # not an agency the hub serves
+        (Role.AGENCY, {"agencies": ["ZAGS"]}, "agencies"),
+        (Role.AGENCY, {"agencies": ["../zags"]}, "agencies"),
+        (Role.AGENCY, {"agencies": ["zags"], "signers": ["not-a-sha256"]}, "signers"),
+        (Role.OPERATOR, {"agencies": ["zags"]}, "agencies"),
+        (Role.ADMIN, {"signers": [SIGNER]}, "signers"),
+    ]
+    for role, binding, field in refused:
+        with pytest.raises(TokenRequestError) as raised:
+            access.issue("x", role, "*", None, "root", **binding)
+        assert raised.value.details["field"] == field, (role, binding)
+    assert access.list() == []
+
+
+def test_bound_signers_are_none_unless_a_token_names_some(access: AccessService) -> None:
+    plain = access.issue("pfr system", Role.AGENCY, "*", None, "root", agencies=["pfr"])
+    assert access.bound_signers(plain.token_id) is None
+    assert access.bound_signers("000000000000") is None  # unknown token
+    assert access.bound_signers(f"cert:{CERT}") is None  # certificates name no signers
+
+
+def test_check_inbound_admits_only_a_bound_agency_system(access: AccessService) -> None:
+    zags = access.authenticate(
+        access.issue("zags", Role.AGENCY, "*", None, "root", agencies=["zags"]).text
+    )
+    access.check_inbound(zags, "zags")
+    admin = access.authenticate(access.issue("adm", Role.ADMIN, "*", None, "root").text)
+    by_certificate = access.authenticate_certificate(CERT)  # "agency@SCHOOL": no agencies
+    for who, agency, why in (
+        (zags, "pfr", "may post for zags only, not pfr"),
+        (admin, "zags", "role admin may not post"),
+        (by_certificate, "zags", "this client certificate names no agency"),
+    ):
+        with pytest.raises(AccessDeniedError) as raised:
+            access.check_inbound(who, agency)
+        assert str(raised.value).startswith(why)
+    assert [(e.target, e.details["action"]) for e in reversed(denials(access.journal))] == [
+        ("pfr", "post"), ("zags", "post"), ("zags", "post"),
+    ]  # fmt: skip
+
+
+def test_a_client_certificate_names_its_agencies() -> None:
+    principal = principal_for_certificate(CERT, {CERT: f"agency@{SCHOOL}: zags , pfr"})
+    assert principal is not None and principal.agencies == {"zags", "pfr"}
+    assert principal.scope == SCHOOL
+    for wrong in ("operator@*:zags", "agency@*:", "agency@*:zags,", "agency@*:ZAGS"):
+        with pytest.raises(ConfigurationError, match="HUB_CLIENT_CERTIFICATES") as raised:
+            principal_for_certificate(CERT, {CERT: wrong})
+        assert "agency@scope:agency" in str(raised.value)
+
+
+def test_unknown_agencies_in_the_certificates_stop_the_service_at_start(
+    journal: SqlJournal,
+) -> None:
+    with pytest.raises(ConfigurationError, match=r"HUB_CLIENT_CERTIFICATES\[abab.*mvd"):
+        AccessService(journal, certificates={CERT: "agency@*:zags,mvd"}, known_agencies=["zags"])
+    with pytest.raises(ConfigurationError, match="role@scope"):
+        AccessService(journal, certificates={CERT: "king@*"})
+    AccessService(journal, certificates={CERT: "agency@*:zags"}, known_agencies=["zags"])

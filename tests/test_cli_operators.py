@@ -7,9 +7,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from hub.crypto.keys import Certificate
 from hub.journal.api import Failure, InboundMessage, Outcome
 from hub.journal.sql import SqlJournal
 from tests.support import LATE, notice
@@ -163,3 +165,45 @@ def test_a_school_operator_sees_nothing_of_the_regions_messages(url: str) -> Non
     assert shown.returncode == 2 and "no failed message" in shown.stderr
     assert SNILS not in shown.stdout + shown.stderr
     assert hub(url, "audit", token=school).returncode == 2  # operators do not read the log
+
+
+def test_an_agency_token_names_its_agencies_and_signing_certificates(
+    url: str, tmp_path: Path, dev_key_pair: tuple[Any, Certificate]
+) -> None:
+    _, certificate = dev_key_pair
+    pem, der = tmp_path / "signer.pem", tmp_path / "signer.cer"
+    pem.write_bytes(certificate.to_pem())
+    der.write_bytes(certificate.der)  # the same certificate twice: kept once
+    bound = ("--agency", "zags", "--agency", "pfr", "--signing-cert", str(pem))
+    text = issue(url, "zags system", "agency", "45201", *bound, "--signing-cert", str(der))
+    listed = hub(url, "tokens", "list")
+    assert listed.returncode == 0, listed.stderr
+    token_id = text.split("_")[1]
+    assert "zags,pfr" in listed.stdout
+    assert f"token {token_id} signer sha256:{certificate.sha256}\n" in listed.stdout
+    assert listed.stdout.count(certificate.sha256) == 1
+
+
+def test_tokens_create_refuses_a_binding_that_is_not_one(url: str, tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_bytes(b"not a certificate")
+    refused = {
+        ("--role", "agency"): "name the agencies it may post for",
+        ("--role", "agency", "--agency", "mvd"): "'mvd' is not one the hub serves",
+        ("--role", "operator", "--agency", "zags"): "only role agency names agencies",
+        ("--role", "agency", "--agency", "zags", "--signing-cert", str(tmp_path / "none.pem")):
+            "none.pem: not a readable GOST certificate (PEM or DER): No such file or directory",
+        ("--role", "agency", "--agency", "zags", "--signing-cert", str(garbage)):
+            "garbage.pem: not a readable GOST certificate",
+    }  # fmt: skip
+    for options, why in refused.items():
+        made = hub(url, "tokens", "create", "--name", "x", "--scope", "*", *options)
+        assert made.returncode == 2, (options, made.stderr)
+        [error] = [line for line in made.stderr.splitlines() if line.startswith("hub: error")]
+        assert why in error, (options, made.stderr)  # one line says what is wrong
+        assert "hub_" not in made.stdout
+    journal = SqlJournal.open(url)
+    try:
+        assert journal.tokens() == []  # none was issued
+    finally:
+        journal.close()

@@ -88,7 +88,8 @@ class Authority:
 @dataclass(frozen=True)
 class Pki:
     ca: Authority
-    agency: Issued  # mapped in HUB_CLIENT_CERTIFICATES
+    agency: Issued  # mapped in HUB_CLIENT_CERTIFICATES, bound to zags
+    unbound: Issued  # mapped as an agency system, naming no agency (as before the binding)
     stranger: Issued  # signed by the same CA, not mapped
     rogue: Issued  # signed by another CA
 
@@ -97,7 +98,10 @@ class Pki:
 def pki(tmp_path: Path) -> Pki:
     ca = Authority(tmp_path, "hub-test-ca")
     rogue_ca = Authority(tmp_path, "rogue-ca")
-    return Pki(ca, ca.issue("school-a-system"), ca.issue("stranger"), rogue_ca.issue("rogue"))
+    return Pki(
+        ca, ca.issue("school-a-system"), ca.issue("unbound-system"), ca.issue("stranger"),
+        rogue_ca.issue("rogue"),
+    )  # fmt: skip
 
 
 @pytest.fixture
@@ -111,7 +115,10 @@ def served(tmp_path: Path, pki: Pki) -> Iterator[tuple[Hub, Served]]:
         tls_cert=server.cert,
         tls_key=server.key,
         tls_client_ca=pki.ca.path,
-        client_certificates={pki.agency.sha256: f"agency@{SCHOOL_A}"},
+        client_certificates={
+            pki.agency.sha256: f"agency@{SCHOOL_A}:zags",
+            pki.unbound.sha256: f"agency@{SCHOOL_A}",
+        },
     )
     hub = Hub(settings)
     hub.bus.declare()
@@ -182,3 +189,25 @@ def test_without_a_mapped_certificate_posting_is_refused(
         )
     assert any("certificate" in e.actor for e in hub.journal.audit_log(20))
     assert requests.get(f"{server.url}/login", verify=pki.ca.path, timeout=10).ok  # still up
+
+
+def test_a_certificate_posts_only_for_the_agencies_it_names(
+    served: tuple[Hub, Served], pki: Pki
+) -> None:
+    hub, server = served
+    for system, where, why in (
+        (pki.agency, "pfr", "may post for zags only, not pfr"),
+        (pki.unbound, "zags", "this client certificate names no agency"),
+    ):
+        reply = requests.post(
+            f"{server.url}/inbound/{where}", data=notice("child", 3), headers=XML,
+            cert=system.pair, verify=pki.ca.path, timeout=10,
+        )  # fmt: skip
+        assert reply.status_code == 403 and reply.json()["error"].startswith(why), reply.text
+    denials = [e for e in hub.journal.audit_log(20) if e.action == "denied"]
+    assert sorted(e.target for e in denials) == ["pfr", "zags"]
+    assert {e.actor.split(" (")[0] for e in denials} == {
+        f"certificate {pki.agency.sha256[:16]}",
+        f"certificate {pki.unbound.sha256[:16]}",
+    }
+    assert hub.journal.health_counts().inbox_unfinished == 0  # nothing stored

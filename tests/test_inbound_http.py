@@ -8,19 +8,22 @@ hostile input gets a clear 4xx and leaves nothing stored.
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 from starlette.testclient import TestClient
 
 from hub.access import AccessService, Role
+from hub.access.tokens import new_token
 from hub.bootstrap import Hub
 from hub.config import Settings
 from hub.console import create_app
-from hub.journal.api import InboxStatus, inbox_id_for
+from hub.journal.api import InboxStatus, TokenRecord, inbox_id_for
 from tests.support import notice, running
 from tests.support_console import SCHOOL_A, console_hub, serving, token
 
@@ -254,3 +257,148 @@ def test_a_broker_outage_is_a_503_and_the_message_is_kept_once(tmp_path: Path) -
     # Stored whole, once: handed to the worker by a later resend or the worker's sweep.
     assert hub.journal.health_counts().inbox_unfinished == 1
     hub.close()
+
+
+# --- who may post what: a system posts only for the agencies its token names ---------------
+
+
+def denied(hub: Hub) -> list[tuple[str, str, str]]:
+    """(actor, target, action) of every audited refusal."""
+    return [
+        (e.actor, e.target, str(e.details.get("action")))
+        for e in hub.journal.audit_log(100)
+        if e.action == "denied"
+    ]
+
+
+@pytest.mark.parametrize("elsewhere", ["pfr", "gosuslugi"])
+def test_a_zags_token_may_not_post_for_another_agency(
+    hub: Hub, client: TestClient, agency: dict[str, str], elsewhere: str
+) -> None:
+    reply = client.post(f"/inbound/{elsewhere}", content=notice("c", 20), headers={**agency, **XML})
+    assert reply.status_code == 403, reply.text
+    assert reply.json()["error"] == f"may post for zags only, not {elsewhere}"
+    [(actor, target, action)] = denied(hub)
+    assert (target, action) == (elsewhere, "post") and "school-a-system" in actor
+    assert stored(hub) == 0
+    mine = client.post("/inbound/zags", content=notice("c", 20), headers={**agency, **XML})
+    assert mine.status_code == 202  # its own agency still works
+
+
+def test_a_token_for_two_agencies_posts_for_those_two_alone(hub: Hub, client: TestClient) -> None:
+    both = token(hub, Role.AGENCY, "*", "zags-pfr gateway", agencies=("zags", "pfr"))
+    headers = {"authorization": f"Bearer {both}", **XML}
+    for where, status in (("zags", 202), ("pfr", 202), ("gosuslugi", 403)):
+        reply = client.post(f"/inbound/{where}", content=notice(where, 21), headers=headers)
+        assert reply.status_code == status, (where, reply.text)
+    assert stored(hub) == 2 and [t for _, t, _ in denied(hub)] == ["gosuslugi"]
+
+
+def test_an_agency_token_made_before_the_binding_is_refused_saying_how_to_migrate(
+    hub: Hub, client: TestClient
+) -> None:
+    issued = new_token()  # a token as migration 0005 leaves it: role agency, no agencies
+    old = TokenRecord(issued.token_id, "old system", "agency", "*", issued.secret_hash,
+                      datetime.now(UTC), "root", None)  # fmt: skip
+    hub.journal.add_token(old)
+    headers = {"authorization": f"Bearer {issued.text}", **XML}
+    reply = client.post("/inbound/zags", content=notice("c", 22), headers=headers)
+    assert reply.status_code == 403, reply.text
+    assert "names no agency" in reply.json()["error"]
+    assert "hub tokens create --role agency --agency zags" in reply.json()["error"]
+    assert [t for _, t, _ in denied(hub)] == ["zags"] and stored(hub) == 0
+
+
+def test_an_admin_token_may_not_post(hub: Hub, client: TestClient) -> None:
+    admin = {"authorization": f"Bearer {token(hub, Role.ADMIN, '*', 'root admin')}", **XML}
+    reply = client.post("/inbound/zags", content=notice("c", 23), headers=admin)
+    assert reply.status_code == 403 and reply.json()["error"] == "role admin may not post"
+    [(actor, target, action)] = denied(hub)
+    assert (target, action) == ("zags", "post") and "root admin" in actor
+    assert stored(hub) == 0
+
+
+# --- a delivery id names one message ---------------------------------------------------------
+
+
+def test_a_reused_idempotency_key_with_another_body_is_a_409(
+    hub: Hub, client: TestClient, agency: dict[str, str]
+) -> None:
+    headers = {**agency, **XML, "Idempotency-Key": "order-18"}
+    first, other = notice("child", 24), notice("another child", 25)
+    assert client.post("/inbound/zags", content=first, headers=headers).status_code == 202
+    reply = client.post("/inbound/zags", content=other, headers=headers)
+    assert reply.status_code == 409, reply.text
+    assert "order-18" in reply.json()["error"] and "different" in reply.json()["error"]
+    same = client.post("/inbound/zags", content=first, headers=headers)
+    assert same.status_code == 200 and same.json()["duplicate"] is True
+    record = hub.journal.inbox(same.json()["inbox_id"])
+    assert record is not None and record.raw == first and stored(hub) == 1
+
+
+def test_a_reused_key_for_another_agency_is_a_409(hub: Hub, client: TestClient) -> None:
+    both = token(hub, Role.AGENCY, "*", agencies=("zags", "pfr"))
+    headers = {"authorization": f"Bearer {both}", **XML, "Idempotency-Key": "k-1"}
+    body = notice("child", 26)
+    assert client.post("/inbound/zags", content=body, headers=headers).status_code == 202
+    assert client.post("/inbound/pfr", content=body, headers=headers).status_code == 409
+    assert stored(hub) == 1
+
+
+# --- MTOM: a bound on parts, and parsed off the event loop -------------------------------------
+
+
+def mtom(root: bytes, extra_parts: int) -> tuple[bytes, dict[str, str]]:
+    """``root`` as the root part of a multipart/related body with ``extra_parts`` more."""
+    head = b'--b\r\nContent-Type: application/xop+xml; type="text/xml"\r\nContent-ID: <r>\r\n\r\n'
+    part = b"--b\r\nContent-Type: application/octet-stream\r\nContent-ID: <p>\r\n\r\nx\r\n"
+    body = head + root + b"\r\n" + part * extra_parts + b"--b--\r\n"
+    return body, {"content-type": 'multipart/related; type="application/xop+xml"; boundary="b"'}
+
+
+def test_an_mtom_post_of_too_many_parts_is_refused(
+    hub: Hub, client: TestClient, agency: dict[str, str]
+) -> None:
+    body, headers = mtom(notice("child", 27), 100)  # 101 parts, the limit is 100
+    reply = client.post("/inbound/zags", content=body, headers={**agency, **headers})
+    assert reply.status_code == 400, reply.text
+    assert "101 MIME parts, more than the limit of 100" in reply.json()["error"]
+    assert stored(hub) == 0
+    body, headers = mtom(notice("child", 27), 99)
+    reply = client.post("/inbound/zags", content=body, headers={**agency, **headers})
+    assert reply.status_code == 202, reply.text
+
+
+@pytest.mark.slow
+def test_other_requests_are_answered_while_a_huge_mtom_post_is_parsed(tmp_path: Path) -> None:
+    body, content_type = mtom(notice("child", 28), 150_000)
+    settings = {"xml_max_parts": 200_000, "xml_max_bytes": 2 * len(body)}
+    with console_hub(tmp_path, adapters=("tests.support:register",), **settings) as hub:
+        headers = {"authorization": f"Bearer {token(hub, Role.AGENCY, '*')}", **content_type}
+        with serving(hub) as served:
+            posted: dict[str, requests.Response] = {}
+            post = threading.Thread(
+                target=lambda: posted.update(
+                    reply=requests.post(f"{served.url}/inbound/zags", data=body,
+                                        headers=headers, timeout=120)
+                )
+            )  # fmt: skip
+            started = time.monotonic()
+            post.start()
+            latencies = _latencies_while(post, f"{served.url}/login")
+            post.join()
+            took = time.monotonic() - started
+        assert posted["reply"].status_code == 202, posted["reply"].text
+        assert stored(hub) == 1
+    assert len(latencies) >= 5, latencies  # the parse took a while: pages were asked meanwhile
+    # ... and answered at once, not after it (on the loop, one waits most of the post's time)
+    assert max(latencies) < took / 4, (took, latencies)
+
+
+def _latencies_while(thread: threading.Thread, url: str) -> list[float]:
+    latencies = []
+    while thread.is_alive():
+        started = time.monotonic()
+        assert requests.get(url, timeout=30).status_code == 200
+        latencies.append(time.monotonic() - started)
+    return latencies

@@ -189,3 +189,13 @@ def test_mtom_without_root_part_is_refused() -> None:
     body = b"--b\r\nContent-Type: application/pdf\r\n\r\n%PDF\r\n--b--\r\n"
     with pytest.raises(MultipartError):
         parse_message(body)
+
+
+def test_mtom_parts_are_counted_before_the_mime_parser_runs() -> None:
+    assert len(parse_message(_mtom(), None, XmlLimits(max_parts=2)).attachments) == 1
+    content_type = 'multipart/related; type="application/xop+xml"; boundary="uuid:4a1b"'
+    for given in (None, content_type):  # boundary from the header, or from the first line
+        with pytest.raises(MultipartError, match="2 MIME parts, more than the limit of 1") as error:
+            parse_message(_mtom(), given, XmlLimits(max_parts=1))
+        assert (error.value.details["parts"], error.value.details["limit"]) == (2, 1)
+    assert XmlLimits().max_parts == 100

@@ -12,6 +12,7 @@ import getpass
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
@@ -92,7 +93,7 @@ def _actor(actor: str) -> str:
 
 
 @tokens_app.command("create")
-def tokens_create(
+def tokens_create(  # noqa: PLR0917 - each parameter is a command-line option
     name: Annotated[str, typer.Option(help="who holds it (a person or a system)")],
     role: Annotated[Role, typer.Option(help="what it may do")],
     scope: Annotated[
@@ -101,19 +102,42 @@ def tokens_create(
     expires_in_days: Annotated[
         int | None, typer.Option(min=1, help="valid for this many days (default: until revoked)")
     ] = None,
+    agency: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--agency",
+            help="role agency: an agency it may post for (/inbound/AGENCY); repeat for more; "
+            "required for role agency, refused for the others",
+        ),
+    ] = None,
+    signing_cert: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--signing-cert",
+            help="role agency: a certificate file (PEM or DER) its messages must be signed "
+            "with; repeat for more (its SHA-256 is kept)",
+        ),
+    ] = None,
     actor: Admin = "",
 ) -> None:
     """Issue a token and print it once: it cannot be shown again (only its hash is kept)."""
     lifetime = timedelta(days=expires_in_days) if expires_in_days is not None else None
+    signers = [_fingerprint_of(path) for path in signing_cert or ()]
     access = _access()
-    issued = guarded(lambda: access.issue(name, role, scope, lifetime, _actor(actor)))
+    issued = guarded(
+        lambda: access.issue(
+            name, role, scope, lifetime, _actor(actor), agencies=agency or (), signers=signers
+        )
+    )
     record = access.journal.token(issued.token_id)
     expires = _when(record.expires_at) if record is not None else "?"
     _stdout.print(
         f"token {issued.token_id} for {name}: {role.value} in scope {scope.strip()}, "
-        f"expires {expires}",
+        f"expires {expires}{_agencies(record)}",
         highlight=False,
     )
+    for sha256 in record.signers if record is not None else ():
+        print(f"signer sha256:{sha256}")  # plain and whole, never folded
     print(issued.text)  # plain: one line a script can read
     print("shown once: hand it over now; it cannot be shown again", file=sys.stderr)
 
@@ -130,20 +154,44 @@ def tokens_revoke(
 
 @tokens_app.command("list")
 def tokens_list() -> None:
-    """Every token: id, holder, role, scope, state and when last used (never secrets)."""
+    """Every token: id, holder, role, scope, agencies, state and when last used (never
+    secrets); then the signing certificates each agency token is bound to, in full."""
     access = _access()
     now = access.clock()
     table = Table(title="API tokens")
-    columns = ("id", "name", "role", "scope", "state", "created", "by", "expires", "last used")
+    columns = ("id", "name", "role", "scope", "agencies", "signers", "state", "created", "by",
+               "expires", "last used")  # fmt: skip
     for column in columns:
         table.add_column(column)
-    for record in guarded(access.list):
+    records = guarded(access.list)
+    for record in records:
         table.add_row(
-            record.token_id, record.name, record.role, record.scope, _state(record, now),
-            _when(record.created_at), record.created_by, _when(record.expires_at),
-            _when(record.last_used_at),
+            record.token_id, record.name, record.role, record.scope,
+            ",".join(record.agencies) or "—", str(len(record.signers)) if record.signers else "—",
+            _state(record, now), _when(record.created_at), record.created_by,
+            _when(record.expires_at), _when(record.last_used_at),
         )  # fmt: skip
     _stdout.print(table)
+    for record in records:  # fingerprints in full, one a line: a table would fold or cut them
+        for sha256 in record.signers:
+            print(f"token {record.token_id} signer sha256:{sha256}")
+
+
+def _fingerprint_of(path: Path) -> str:
+    """The SHA-256 of the certificate in ``path``; the command ends (exit 2) if it is none."""
+    from hub.crypto.keys import load_certificate  # noqa: PLC0415 - only this command needs it
+
+    try:
+        return load_certificate(path.read_bytes()).sha256
+    except (OSError, HubError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        fail(f"--signing-cert {path}: not a readable GOST certificate (PEM or DER): {reason}")
+
+
+def _agencies(record: TokenRecord | None) -> str:
+    if record is None or not record.agencies:
+        return ""
+    return f"; posts for {', '.join(record.agencies)}"
 
 
 def _state(record: TokenRecord, now: datetime) -> str:

@@ -34,7 +34,9 @@ PERMISSIONS: Mapping[Role, frozenset[Action]] = {
         {Action.VIEW, Action.REVEAL, Action.REPLAY, Action.DISCARD, Action.METRICS}
     ),
     Role.AUDITOR: frozenset({Action.VIEW, Action.AUDIT, Action.METRICS}),
-    Role.ADMIN: frozenset(Action),
+    # Deliberately not POST: only an agency system, bound to the agencies it may speak for,
+    # puts messages into the hub; an administrator who could would be a way round that binding.
+    Role.ADMIN: frozenset(Action) - {Action.POST},
     Role.AGENCY: frozenset({Action.POST}),
     Role.MONITOR: frozenset({Action.METRICS}),
 }
@@ -48,6 +50,8 @@ class Principal:
     name: str
     role: Role
     scope: str  # see hub.access.scopes
+    # For role agency: the agencies it may post for (``/inbound/{agency}``); none: nowhere.
+    agencies: frozenset[str] = frozenset()
 
     @property
     def region_wide(self) -> bool:

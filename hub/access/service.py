@@ -9,8 +9,8 @@ token's secret: the audit log names a token by its id only.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,7 +29,10 @@ from hub.journal.api import Journal, TokenRecord
 
 TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is a hint, not a log: one write a minute
 DENIED = "denied"
+CERTIFICATES_SETTING = "HUB_CLIENT_CERTIFICATES"
 _NAME = re.compile(r"[\w .@'()/-]{1,80}")
+AGENCY_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")  # as in /inbound/{agency}
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class UnknownTokenError(InvalidTokenError):
@@ -107,8 +110,16 @@ class AccessService:
 
     journal: Journal
     clock: Callable[[], datetime] = _now
-    # client certificate SHA-256 → "role@scope" (``Settings.client_certificates``)
+    # client certificate SHA-256 → "role@scope[:agency,…]" (``Settings.client_certificates``)
     certificates: Mapping[str, str] = field(default_factory=dict)
+    # The agencies a token or certificate may name (``Settings.agencies``); None: any name
+    # of the form ``/inbound/{agency}`` takes (``/inbound`` still answers 404 for the rest).
+    known_agencies: Collection[str] | None = None
+
+    def __post_init__(self) -> None:
+        # A wrong HUB_CLIENT_CERTIFICATES stops the hub at start, not at a system's first post.
+        for key, value in self.certificates.items():
+            _agencies_known(_certificate_entry(key, value)[2], self.known_agencies, key)
 
     @property
     def guard(self) -> Guard:
@@ -129,15 +140,25 @@ class AccessService:
         scope: str,
         expires_in: timedelta | None,
         actor: Principal | str,
+        *,
+        agencies: Sequence[str] = (),
+        signers: Sequence[str] = (),
     ) -> IssuedToken:
         """A new token (its text is in the result, once); stored hashed and audited.
 
         ``actor`` is a principal (who must hold ``manage-tokens`` over ``scope``) or, for
-        those with database access (``hub tokens``), a plain name."""
+        those with database access (``hub tokens``), a plain name. A token of role agency
+        names the ``agencies`` it may post for (at least one), and may name the SHA-256 of
+        the certificates its messages must be signed with (``signers``); other roles neither.
+        """
         record, issued = self._new_record(name, role, scope, expires_in, actor)
+        record = self._bound(record, agencies, signers)
         self._authorize_management(actor, "tokens", record.scope)
         self.journal.add_token(record)
-        details = {"name": record.name, "role": record.role, "scope": record.scope}
+        details = {
+            "name": record.name, "role": record.role, "scope": record.scope,
+            "agencies": list(record.agencies), "signers": list(record.signers),
+        }  # fmt: skip
         expires = record.expires_at.isoformat() if record.expires_at else None
         self.journal.audit(
             _label(actor), "issue_token", record.token_id, "", details | {"expires_at": expires},
@@ -165,6 +186,26 @@ class AccessService:
             expires_at=now + _lifetime(expires_in) if expires_in is not None else None,
         )
         return record, issued
+
+    def _bound(
+        self, record: TokenRecord, agencies: Sequence[str], signers: Sequence[str]
+    ) -> TokenRecord:
+        """``record`` bound to ``agencies`` and ``signers``; ``TokenRequestError`` unless a
+        token of role agency names known agencies, and other roles name neither."""
+        if record.role != Role.AGENCY:
+            if agencies or signers:
+                raise TokenRequestError(
+                    f"only role agency names agencies or signing certificates, not {record.role}",
+                    field="agencies" if agencies else "signers",
+                )
+            return record
+        if not agencies:
+            raise TokenRequestError(
+                "role agency: name the agencies it may post for (--agency zags, repeatable)",
+                field="agencies",
+            )
+        named = tuple(dict.fromkeys(_agency_name(a, self.known_agencies) for a in agencies))
+        return replace(record, agencies=named, signers=tuple(dict.fromkeys(map(_signer, signers))))
 
     def revoke(self, token_id: str, actor: Principal | str) -> None:
         """Revoke a token for good (audited); ``TokenRequestError`` if none is active."""
@@ -200,7 +241,8 @@ class AccessService:
             self._record_failure(exc)
             raise
         self._touch(record)
-        return Principal(record.token_id, record.name, Role(record.role), record.scope)
+        agencies = frozenset(record.agencies)
+        return Principal(record.token_id, record.name, Role(record.role), record.scope, agencies)
 
     def _admitted(self, token_text: str) -> TokenRecord:
         presented = split_token(token_text)
@@ -236,6 +278,28 @@ class AccessService:
             raise error
         return principal
 
+    # --- the inbound endpoint --------------------------------------------------------------
+
+    def check_inbound(self, principal: Principal, agency: str) -> None:
+        """``AccessDeniedError`` (audited, the agency its target) unless ``principal`` is an
+        agency system bound to ``agency``: only role agency posts, and only for the agencies
+        its token or certificate names (one that names none is refused, saying how to fix)."""
+        self.guard.check(principal, Action.POST, agency)
+        why = _not_bound(principal, agency)
+        if why is not None:
+            raise self.guard.deny(principal, Action.POST, agency, why)
+
+    def bound_signers(self, principal_id: str) -> frozenset[str] | None:
+        """The SHA-256 of the certificates the messages of ``principal_id`` (as in the inbox
+        source ``http:<principal_id>``) must be signed with; None when it names none (a
+        token without signers, an unknown token, a client certificate)."""
+        if principal_id.startswith(CERTIFICATE_PREFIX):
+            return None  # HUB_CLIENT_CERTIFICATES has no grammar for signers
+        record = self.journal.token(principal_id)
+        if record is None or not record.signers:
+            return None
+        return frozenset(record.signers)
+
     def _record_failure(self, error: AuthenticationError) -> None:
         token_id = str(error.details.get("token_id") or "")
         who = f"token {token_id}" if token_id else "anonymous"
@@ -246,28 +310,91 @@ class AccessService:
 
 
 def principal_for_certificate(sha256: str, mapping: Mapping[str, str]) -> Principal | None:
-    """The principal ``mapping`` ("SHA-256" → "role@scope") gives a client certificate, or
-    None; fingerprints match in any case, with or without colons. A mapping entry that is not
-    ``role@scope`` is a ``ConfigurationError``."""
+    """The principal ``mapping`` ("SHA-256" → "role@scope", for role agency
+    "agency@scope:agency[,agency…]") gives a client certificate, or None; fingerprints match
+    in any case, with or without colons. An entry of another form is a ``ConfigurationError``."""
     wanted = _fingerprint(sha256)
     for key, value in mapping.items():
         if _fingerprint(key) == wanted:
-            role, scope = _role_at_scope(key, value)
-            return Principal(f"cert:{wanted}", f"certificate {wanted[:16]}", role, scope)
+            role, scope, agencies = _certificate_entry(key, value)
+            name = f"certificate {wanted[:16]}"
+            return Principal(f"{CERTIFICATE_PREFIX}{wanted}", name, role, scope, agencies)
     return None
 
 
-def _role_at_scope(key: str, value: str) -> tuple[Role, str]:
-    role, at, scope = value.partition("@")
+CERTIFICATE_PREFIX = "cert:"
+_ENTRY_FORM = "'role@scope', for role agency 'agency@scope:agency[,agency…]'"
+
+
+def _certificate_entry(key: str, value: str) -> tuple[Role, str, frozenset[str]]:
+    """Role, scope and agencies of one ``HUB_CLIENT_CERTIFICATES`` entry."""
+    role_text, at, rest = value.partition("@")
+    scope_text, colon, agencies_text = rest.partition(":")
     try:
         if not at:
-            raise ValueError("expected role@scope")
-        return Role(role.strip()), parse_scope(scope)
+            raise ValueError("no '@'")
+        role, scope = Role(role_text.strip()), parse_scope(scope_text)
+        agencies = [a.strip() for a in agencies_text.split(",")] if colon else []
+        if agencies and role is not Role.AGENCY:
+            raise ValueError(f"only role agency names agencies, not {role.value}")
+        return role, scope, frozenset(_agency_name(a, None) for a in agencies)
     except (ValueError, PermanentError) as exc:
         raise ConfigurationError(
-            f"HUB_CLIENT_CERTIFICATES[{key[:16]}…]: {value!r} is not 'role@scope' "
+            f"{CERTIFICATES_SETTING}[{key[:16]}…]: {value!r} is not {_ENTRY_FORM} "
             f"(roles: {', '.join(r.value for r in Role)}; {exc})",
         ) from exc
+
+
+def _agencies_known(agencies: Collection[str], known: Collection[str] | None, key: str) -> None:
+    unknown = sorted(set(agencies) - set(known)) if known is not None else []
+    if unknown:
+        raise ConfigurationError(
+            f"{CERTIFICATES_SETTING}[{key[:16]}…] names agencies the hub does not serve: "
+            f"{', '.join(unknown)} (HUB_AGENCIES: {', '.join(known or ())})"
+        )
+
+
+def _not_bound(principal: Principal, agency: str) -> str | None:
+    """Why ``principal`` may not post for ``agency`` (None: it may)."""
+    if agency in principal.agencies:
+        return None
+    if principal.agencies:
+        return f"may post for {', '.join(sorted(principal.agencies))} only, not {agency}"
+    if principal.principal_id.startswith(CERTIFICATE_PREFIX):
+        return (
+            f"this client certificate names no agency: write its {CERTIFICATES_SETTING} entry "
+            f"as 'agency@SCOPE:{agency}'"
+        )
+    return (
+        f"API token {principal.principal_id} names no agency (made before tokens were bound "
+        f"to agencies): issue a new one with `hub tokens create --role agency --agency "
+        f"{agency} …` and revoke this one"
+    )
+
+
+def _agency_name(text: str, known: Collection[str] | None) -> str:
+    """``text`` as an agency name; ``TokenRequestError`` saying why not."""
+    name = text.strip()
+    if not AGENCY_NAME.fullmatch(name):
+        raise TokenRequestError(
+            f"agency {text!r}: a lower-case name as in /inbound/{{agency}} (a-z, 0-9, _ and -)",
+            field="agencies",
+        )
+    if known is not None and name not in known:
+        raise TokenRequestError(
+            f"agency {name!r} is not one the hub serves ({', '.join(known)})", field="agencies"
+        )
+    return name
+
+
+def _signer(text: str) -> str:
+    sha256 = _fingerprint(text)
+    if not _SHA256.fullmatch(sha256):
+        raise TokenRequestError(
+            f"signing certificate {text[:80]!r}: not a SHA-256 fingerprint (64 hex digits)",
+            field="signers",
+        )
+    return sha256
 
 
 def _fingerprint(text: str) -> str:

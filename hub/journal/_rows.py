@@ -166,9 +166,12 @@ def token_row(record: TokenRecord) -> dict[str, Any]:
         "scope": record.scope, "secret_hash": record.secret_hash,
         "created_at": record.created_at, "created_by": record.created_by,
         "expires_at": record.expires_at, "revoked_at": record.revoked_at,
-        "last_used_at": record.last_used_at,
+        "last_used_at": record.last_used_at, "agencies": list(record.agencies),
+        "signers": list(record.signers),
     }  # fmt: skip
 
 
 def token_record(row: AnyRow) -> TokenRecord:
-    return TokenRecord(**row._mapping)
+    fields = dict(row._mapping)  # JSON lists come back as lists: the record holds tuples
+    fields["agencies"], fields["signers"] = tuple(fields["agencies"]), tuple(fields["signers"])
+    return TokenRecord(**fields)

@@ -303,6 +303,8 @@ class TokenRecord:
     expires_at: datetime | None
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
+    agencies: tuple[str, ...] = ()  # role agency: the agencies it may post for
+    signers: tuple[str, ...] = ()  # SHA-256 (hex, lower case) of certificates it must sign with
 
 
 @dataclass(frozen=True, slots=True)

@@ -217,6 +217,10 @@ api_tokens = Table(
     Column("expires_at", UtcDateTime),
     Column("revoked_at", UtcDateTime),
     Column("last_used_at", UtcDateTime),
+    # JSON lists: the agencies an agency token may post for, the signing certificates'
+    # SHA-256 its messages must carry (both empty for other roles).
+    Column("agencies", JSON, nullable=False, server_default="[]"),
+    Column("signers", JSON, nullable=False, server_default="[]"),
 )
 
 # One row per data key ever used ("check:<id>": a known value sealed under it), and "index":

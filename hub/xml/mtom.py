@@ -35,6 +35,8 @@ def parse_message(
     if len(data) > limits.max_bytes:
         # The same limit as plain XML: the whole body is what the hub stores.
         parse_xml(data, limits)
+    content_type = content_type or _content_type_from_boundary(data)
+    _refuse_too_many_parts(data, content_type, limits.max_parts)
     parts = _split(data, content_type)
     root_part, others = _pick_root(parts, content_type)
     root = parse_xml(_payload(root_part), limits)
@@ -43,9 +45,24 @@ def parse_message(
     return XmlDocument(root, attachments)
 
 
-def _split(data: bytes, content_type: str | None) -> list[Message]:
-    if content_type is None:
-        content_type = _content_type_from_boundary(data)
+def _refuse_too_many_parts(data: bytes, content_type: str, limit: int) -> None:
+    """``MultipartError`` for a body of more than ``limit`` parts, counted by their delimiter
+    lines before the (slow, pure Python) MIME parser sees any of them."""
+    boundary = _param(content_type, "boundary")
+    if not boundary:
+        return  # _split says what is wrong with it
+    delimiters = data.count(b"\n--" + boundary.encode("ascii", "replace"))
+    delimiters += data.startswith(b"--" + boundary.encode("ascii", "replace"))
+    parts = delimiters - 1  # the closing delimiter ends the last part
+    if parts > limit:
+        raise MultipartError(
+            f"multipart body of {parts} MIME parts, more than the limit of {limit}",
+            parts=parts,
+            limit=limit,
+        )
+
+
+def _split(data: bytes, content_type: str) -> list[Message]:
     head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
     message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(head + data)
     if not message.is_multipart():

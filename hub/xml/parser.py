@@ -12,6 +12,7 @@ from hub.errors import ForbiddenXmlError, MalformedXmlError, XmlTooDeepError, Xm
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 100
+DEFAULT_MAX_PARTS = 100  # MIME parts of an MTOM body: the root and its attachments
 _UTF8_BOM = b"\xef\xbb\xbf"
 
 
@@ -21,6 +22,7 @@ class XmlLimits:
 
     max_bytes: int = DEFAULT_MAX_BYTES
     max_depth: int = DEFAULT_MAX_DEPTH
+    max_parts: int = DEFAULT_MAX_PARTS
 
 
 @dataclass(frozen=True, slots=True)
