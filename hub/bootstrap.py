@@ -110,7 +110,13 @@ class Hub:
     @cached_property
     def topology(self) -> Topology:
         s = self.settings
-        return build_topology(s.topology_prefix, s.agencies, s.retry_delays)
+        return build_topology(
+            s.topology_prefix,
+            s.agencies,
+            s.retry_delays,
+            registry_queue=s.registry_queue,
+            registry_bindings=s.registry_bindings,
+        )
 
     @cached_property
     def bus(self) -> Bus:

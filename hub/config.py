@@ -34,6 +34,16 @@ class Settings(BaseSettings):
     agencies: tuple[str, ...] = Field(
         ("zags", "pfr", "gosuslugi"), description="agencies with a work queue each"
     )
+    registry_queue: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.:-]*$",
+        max_length=255,
+        description="full name of the registry's durable queue on the events exchange; "
+        "none: <prefix>.registry; '' declares none (events no queue is bound for are parked)",
+    )
+    registry_bindings: tuple[str, ...] = Field(
+        ("#",), description="routing keys the registry's queue is bound with (# for every event)"
+    )
     adapters: tuple[str, ...] = Field(
         (), description="extra adapter plug-ins: 'module:function' taking the Router"
     )
