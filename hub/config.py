@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, StringConstraints, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.xml.parser import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH
 
 SmevVersion = Literal["1.1", "1.2", "1.3"]
+RoutingKey = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 _MASK = "********"
 
 
@@ -41,8 +42,10 @@ class Settings(BaseSettings):
         description="full name of the registry's durable queue on the events exchange; "
         "none: <prefix>.registry; '' declares none (events no queue is bound for are parked)",
     )
-    registry_bindings: tuple[str, ...] = Field(
-        ("#",), description="routing keys the registry's queue is bound with (# for every event)"
+    registry_bindings: tuple[RoutingKey, ...] = Field(
+        ("#",),
+        min_length=1,
+        description="routing keys the registry's queue is bound with (# for every event)",
     )
     adapters: tuple[str, ...] = Field(
         (), description="extra adapter plug-ins: 'module:function' taking the Router"

@@ -113,8 +113,8 @@ def _conflict(kind: str, name: str, wanted: str) -> Iterator[None]:
     except amqp.exceptions.PreconditionFailed as exc:
         raise TopologyConflictError(
             f"{kind} {name!r} exists on the broker with other arguments than the hub's "
-            f"({wanted}): {exc.reply_text}. The broker keeps what exists; see README, "
-            "'Operating: the topology', to move or rename it",
+            f"({wanted}): {exc.reply_text}. The broker never changes what exists: rename it, "
+            'or drain and delete it, and declare again (README, "The broker\'s topology")',
             kind=kind,
             name=name,
         ) from exc

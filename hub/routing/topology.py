@@ -218,6 +218,14 @@ class Topology:
         target, delay = targets[target_exchange], self.delay_bucket(delay_seconds)
         return RetryRoute(f"{target}.{delay}s", self.retry_queue(target, delay).name, delay)
 
+    def events_summary(self) -> str:
+        """Where events go, in a sentence or two (``hub topology declare`` and ``show``)."""
+        parked = f"events no queue is bound for wait in {self.parked_queue.name!r}"
+        if self.registry_queue_name is None:
+            return f"no registry queue (HUB_REGISTRY_QUEUE is empty): {parked}"
+        keys = " ".join(self.registry_bindings)
+        return f"the registry consumes {self.registry_queue_name!r} (bound with {keys}); {parked}"
+
     def describe(self) -> str:
         """A readable listing for ``hub topology show``."""
         lines = [f"exchange {e.name} ({e.type}) {_args(e.arguments)}" for e in self.exchanges]
