@@ -331,6 +331,27 @@ def test_events_nobody_is_bound_for_are_parked_and_delivered_once_bound(
     assert (left.message_id, left.routing_key) == ("id-2", "person.name.changed")
 
 
+def test_a_replay_that_fails_leaves_every_parked_event_parked(
+    unbound: tuple[KombuBus, Topology], broker_url: str
+) -> None:
+    # A parked event is settled only after the events exchange has confirmed it again.
+    bus, topology = unbound
+    parked = topology.parked_queue.name
+    bus.publish(
+        topology.events_exchange.name, [_message(n, "student.birth.verified") for n in range(3)]
+    )
+    with Connection(broker_url) as connection:
+        connection.channel().exchange_delete(topology.events_exchange.name)
+    with pytest.raises(PublishNotConfirmedError):
+        bus.replay_parked()
+    assert _wait_for(lambda: _depth(bus, parked) == 3)
+    bus.declare()
+    births = _bind_test_queue(broker_url, topology, "a", "student.#")
+    assert bus.replay_parked() == ParkedReplay(taken=3, parked=0)
+    with Consuming(bus, [births]) as consuming:
+        assert sorted(_ids(consuming.wait(3))) == ["id-0", "id-1", "id-2"]
+
+
 def test_a_mixed_batch_delivers_the_bound_and_parks_the_rest_in_order(
     unbound: tuple[KombuBus, Topology], broker_url: str
 ) -> None:

@@ -185,6 +185,8 @@ class KombuBus:
         self.ssl = _ssl_options(url, tls or BrokerTls())
         self._lock = threading.Lock()
         self._publisher: Connection | None = None
+        self._replayer: Connection | None = None  # kept: the relay looks every few seconds
+        self._replay_lock = threading.Lock()
         self._confirms: _ConfirmChannel | None = None
         self._scheduler = _memory_scheduler() if self.memory else None
 
@@ -335,20 +337,43 @@ class KombuBus:
         each reaches the queues bound for it now or is parked again, at the queue's tail. A
         parked event is settled only after its new place has confirmed it (at least once)."""
         queue = self.topology.parked_queue.name
-        taken: list[Message] = []
-        parked = 0
-        with self._errors("replay parked events", queue=queue), self._connect() as connection:
-            channel = connection.channel()
-            waiting = min(limit, int(channel.queue_declare(queue=queue, passive=True)[1]))
-            while len(taken) < waiting:
-                batch = _take(channel, queue, min(REPLAY_BATCH, waiting - len(taken)))
-                if not batch:
-                    break
+        with self._replay_lock:
+            try:
+                with self._errors("replay parked events", queue=queue):
+                    return self._replay(self._replay_channel(), queue, limit)
+            except Exception:
+                self._drop_replayer()  # unsettled parked events go back to their queue
+                raise
+
+    def _replay(self, channel: Any, queue: str, limit: int) -> ParkedReplay:
+        waiting = min(limit, int(channel.queue_declare(queue=queue, passive=True)[1]))
+        taken = parked = 0
+        while taken < waiting:
+            batch = _take(channel, queue, min(REPLAY_BATCH, waiting - taken))
+            if not batch:
+                break
+            try:
                 parked += len(self._publish(self.topology.events_exchange.name, _parked(batch)))
-                for message in batch:
-                    message.ack()
-                taken += batch
-        return ParkedReplay(len(taken), parked)
+            except Exception:
+                # RabbitMQ returns unsettled messages when the channel closes; memory would not.
+                for message in reversed(batch) if self.memory else ():
+                    _requeue_message_at_head(message, queue)
+                raise
+            for message in batch:
+                message.ack()
+            taken += len(batch)
+        return ParkedReplay(taken, parked)
+
+    def _replay_channel(self) -> Any:
+        if self._replayer is None:
+            self._replayer = self._connect()
+        return self._replayer.default_channel
+
+    def _drop_replayer(self) -> None:
+        replayer, self._replayer = self._replayer, None
+        if replayer is not None:
+            with contextlib.suppress(Exception):
+                replayer.release()
 
     # --- consuming -------------------------------------------------------------------
 
@@ -516,6 +541,8 @@ class KombuBus:
         """Close the publishing connection (a later publish opens a new one)."""
         with self._lock:
             self._drop_publisher()
+        with self._replay_lock:
+            self._drop_replayer()
 
 
 class _ConfirmChannel:
@@ -749,15 +776,18 @@ def _parked(messages: Sequence[Message]) -> list[Outgoing]:
 
 
 def _requeue_at_head(delivery: KombuDelivery) -> None:
+    _requeue_message_at_head(delivery.message, delivery.queue)
+
+
+def _requeue_message_at_head(message: Any, queue: str) -> None:
     # Memory-transport internals: the queue is a queue.Queue; returned messages go first,
-    # as RabbitMQ serves them, and the original delivery is forgotten by its channel.
-    message: Any = delivery.message  # a kombu.transport.virtual Message
-    raw = message.serializable()
+    # as RabbitMQ serves them, and the original message is forgotten by its channel.
+    raw = message.serializable()  # a kombu.transport.virtual Message
     raw["properties"] = {
         **raw["properties"],
         "delivery_info": {**message.delivery_info, "redelivered": True},
     }
-    target = message.channel._queue_for(delivery.queue)
+    target = message.channel._queue_for(queue)
     with target.mutex:
         target.queue.appendleft(raw)
         target.not_empty.notify()
