@@ -18,8 +18,8 @@ on the target exchange the original key finds the work queue again.
 
 Events nobody is bound for are parked by the bus, not by an ``alternate-exchange`` on
 ``{p}.events``: the hub publishes every event ``mandatory``, and what RabbitMQ returns it
-publishes to ``{p}.events.parked`` before the publish counts as done (README, "No event
-silently dropped", says why). The registry's queue (``registry_queue``, bound with
+publishes to ``{p}.events.parked`` before the publish counts as done (README, "The broker's
+topology", says why). The registry's queue (``registry_queue``, bound with
 ``registry_bindings``) is declared with the topology, so events wait for a registry that
 has not started yet; an empty name declares none.
 
