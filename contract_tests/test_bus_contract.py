@@ -11,17 +11,23 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from kombu.connection import Connection
 from kombu.entity import Exchange, Queue
 
-from hub.routing.api import ATTEMPTS_HEADER, SOURCE_HEADER, Delivery, Outgoing
+from hub.journal.api import InboundMessage, NewEvent, Outcome, event_id_for
+from hub.journal.sql import SqlJournal
+from hub.relay import Relay
+from hub.routing.api import ATTEMPTS_HEADER, SOURCE_HEADER, Delivery, Outgoing, ParkedReplay
 from hub.routing.bus import (
     BrokerRefusedError,
     KombuBus,
     PublishNotConfirmedError,
+    TopologyConflictError,
     create_bus,
     delete_topology,
 )
@@ -239,8 +245,17 @@ def test_events_follow_wildcard_bindings(
     ]
 
 
-def test_events_without_listeners_are_not_an_error(bus: KombuBus, topology: Topology) -> None:
+def test_events_wait_in_the_registry_queue_before_any_registry_consumes(
+    bus: KombuBus, topology: Topology
+) -> None:
+    registry = topology.registry_queue
+    assert registry is not None
     bus.publish(topology.events_exchange.name, [_message(1, "student.birth.verified")])
+    assert _depth(bus, registry.name) == 1
+    assert _depth(bus, topology.parked_queue.name) == 0
+    with Consuming(bus, [registry.name]) as consuming:
+        [got] = consuming.wait(1)
+    assert (got.routing_key, got.message_id) == ("student.birth.verified", "id-1")
 
 
 def test_publishers_in_several_threads_share_one_bus(bus: KombuBus, topology: Topology) -> None:
@@ -257,6 +272,162 @@ def test_publishers_in_several_threads_share_one_bus(bus: KombuBus, topology: To
             thread.join()
         received = consuming.wait(200)
     assert len({d.message_id for d in received}) == 200
+
+
+# --- events nobody is bound for ----------------------------------------------------------
+
+
+@pytest.fixture
+def unbound(broker_url: str, topology_prefix: str) -> Iterator[tuple[KombuBus, Topology]]:
+    """A bus whose topology declares no registry queue: no queue is bound for any event."""
+    topology = build_topology(
+        topology_prefix, retry_delays=DELAYS, delivery_limit=DELIVERY_LIMIT, registry_queue=""
+    )
+    opened = create_bus(broker_url, topology)
+    opened.declare()
+    try:
+        yield opened, topology
+    finally:
+        opened.close()
+        later = _with_registry(topology)  # what a test declared later goes too
+        delete_topology(broker_url, later, _test_queues(later))
+
+
+def _with_registry(topology: Topology) -> Topology:
+    return build_topology(topology.prefix, retry_delays=DELAYS, delivery_limit=DELIVERY_LIMIT)
+
+
+def _ids(deliveries: Sequence[Delivery]) -> list[str | None]:
+    return [d.message_id for d in deliveries]
+
+
+def test_events_nobody_is_bound_for_are_parked_and_delivered_once_bound(
+    unbound: tuple[KombuBus, Topology], broker_url: str
+) -> None:
+    bus, topology = unbound
+    parked = topology.parked_queue.name
+    events = [
+        _message(1, "student.birth.verified", **{"x-hub-subject-seq": 1}),
+        _message(2, "person.name.changed"),
+        _message(3, "student.birth.mismatch"),
+    ]
+    bus.publish(topology.events_exchange.name, events)
+    assert _depth(bus, parked) == 3  # held: "published" is true
+    assert bus.replay_parked() == ParkedReplay(taken=3, parked=3)  # still nobody bound
+    births = _bind_test_queue(broker_url, topology, "a", "student.#")
+    assert bus.replay_parked() == ParkedReplay(taken=3, parked=1)
+    with Consuming(bus, [births]) as consuming:
+        got = consuming.wait(2)
+    assert _ids(got) == ["id-1", "id-3"]
+    assert (got[0].body, got[0].routing_key, got[0].content_type) == (
+        b"message 1",
+        "student.birth.verified",
+        "text/plain",
+    )
+    assert got[0].headers["x-hub-subject-seq"] == 1
+    assert _depth(bus, parked) == 1
+    with Consuming(bus, [parked]) as consuming:
+        [left] = consuming.wait(1)
+    assert (left.message_id, left.routing_key) == ("id-2", "person.name.changed")
+
+
+def test_a_replay_that_fails_leaves_every_parked_event_parked(
+    unbound: tuple[KombuBus, Topology], broker_url: str
+) -> None:
+    # A parked event is settled only after the events exchange has confirmed it again.
+    bus, topology = unbound
+    parked = topology.parked_queue.name
+    bus.publish(
+        topology.events_exchange.name, [_message(n, "student.birth.verified") for n in range(3)]
+    )
+    with Connection(broker_url) as connection:
+        connection.channel().exchange_delete(topology.events_exchange.name)
+    with pytest.raises(PublishNotConfirmedError):
+        bus.replay_parked()
+    assert _wait_for(lambda: _depth(bus, parked) == 3)
+    bus.declare()
+    births = _bind_test_queue(broker_url, topology, "a", "student.#")
+    assert bus.replay_parked() == ParkedReplay(taken=3, parked=0)
+    with Consuming(bus, [births]) as consuming:
+        assert sorted(_ids(consuming.wait(3))) == ["id-0", "id-1", "id-2"]
+
+
+def test_a_mixed_batch_delivers_the_bound_and_parks_the_rest_in_order(
+    unbound: tuple[KombuBus, Topology], broker_url: str
+) -> None:
+    # RabbitMQ returns the unroutable ones of a pipelined batch: each return must be matched
+    # to its own message, identical bodies and repeated ids included.
+    bus, topology = unbound
+    births = _bind_test_queue(broker_url, topology, "a", "student.#")
+    twin = Outgoing(b"same", "person.name.changed", {}, "id-twin", "text/plain")
+    batch = [
+        _message(1, "student.birth.verified"),
+        twin,
+        Outgoing(b"same", "person.name.changed", {}, "id-other", "text/plain"),
+        _message(2, "student.birth.verified"),
+        twin,
+        _message(3, "person.death.registered"),
+    ]
+    bus.publish(topology.events_exchange.name, batch)
+    with Consuming(bus, [births]) as consuming:
+        assert _ids(consuming.wait(2)) == ["id-1", "id-2"]
+    with Consuming(bus, [topology.parked_queue.name]) as consuming:
+        parked = consuming.wait(4)
+    assert _ids(parked) == ["id-twin", "id-other", "id-twin", "id-3"]
+    assert [d.routing_key for d in parked][-1] == "person.death.registered"
+
+
+def test_an_event_not_even_the_parking_queue_takes_is_refused(
+    unbound: tuple[KombuBus, Topology], broker_url: str
+) -> None:
+    bus, topology = unbound
+    with Connection(broker_url) as connection:
+        connection.channel().queue_delete(topology.parked_queue.name)
+    with pytest.raises(PublishNotConfirmedError) as caught:
+        bus.publish(topology.events_exchange.name, [_message(1, "student.birth.verified")])
+    assert caught.value.details["exchange"] == topology.parking_exchange.name
+    assert caught.value.retryable
+
+
+def test_every_event_the_relay_published_before_any_consumer_arrives_once_bound(
+    unbound: tuple[KombuBus, Topology], broker_url: str, tmp_path: Path
+) -> None:
+    # Issue 14: services started before the registry; events confirmed, marked published,
+    # and reaching nobody. Now each is held until the registry's queue is declared.
+    bus, topology = unbound
+    journal = SqlJournal(f"sqlite:///{tmp_path / 'hub.db'}", create=True)
+    ids = _application_events(journal, 30)
+    relay = Relay(journal, bus, topology, idle_wait=0.01, replay_every=0.1, replay_max_every=0.2)
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        assert _wait_for(lambda: not journal.pending_events(100))
+        assert _depth(bus, topology.parked_queue.name) == 30  # published = held somewhere
+        later = _with_registry(topology)
+        create_bus(broker_url, later).declare()  # the registry's queue, bound with #
+        registry = later.registry_queue
+        assert registry is not None
+        with Consuming(bus, [registry.name]) as consuming:
+            arrived = consuming.wait(30)
+        assert sorted(_ids(arrived)) == sorted(ids)
+        assert _wait_for(lambda: _depth(bus, topology.parked_queue.name) == 0)
+    finally:
+        stop.set()
+        thread.join(10)
+        journal.close()
+
+
+def _application_events(journal: SqlJournal, count: int) -> list[str]:
+    ids = []
+    for n in range(count):
+        message = InboundMessage("test", f"m-{n}", b"<x/>", received_at=datetime.now(UTC))
+        event = NewEvent(
+            event_id_for(message.inbox_id, 0), "enrollment.application.received", f"s{n}", b"{}"
+        )
+        journal.receive_processed([(message, Outcome(message.inbox_id, [event]))])
+        ids.append(event.event_id)
+    return ids
 
 
 # --- settling ---------------------------------------------------------------------------
@@ -445,3 +616,23 @@ def test_a_message_that_keeps_crashing_consumers_ends_up_dead(
         [got] = dead.wait(1)
     assert got.headers["x-death"][0]["reason"] == "delivery_limit"
     assert _depth(bus, work) == 0
+
+
+def test_a_queue_that_exists_with_other_arguments_is_named_in_the_refusal(
+    unbound: tuple[KombuBus, Topology], broker_url: str
+) -> None:
+    # An upgrade: a queue named as the registry's was made earlier, as a classic queue.
+    _rabbitmq_only(broker_url)
+    _, topology = unbound
+    later = _with_registry(topology)
+    assert later.registry_queue is not None
+    name = later.registry_queue.name
+    with Connection(broker_url) as connection:
+        connection.channel().queue_declare(queue=name, durable=True, auto_delete=False)
+    upgraded = create_bus(broker_url, later)
+    with pytest.raises(TopologyConflictError) as caught:
+        upgraded.declare()
+    assert name in str(caught.value)
+    assert "x-queue-type" in str(caught.value)
+    assert caught.value.details == {"kind": "queue", "name": name}
+    assert not caught.value.retryable

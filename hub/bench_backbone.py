@@ -23,13 +23,14 @@ from typing import Any
 
 import pika
 from kombu.connection import Connection
-from kombu.entity import Exchange, Queue
+from kombu.entity import Queue
 from lxml import etree
 from rich.console import Console
 from rich.table import Table
 
 from hub.bootstrap import Hub, bootstrap
 from hub.config import Settings
+from hub.errors import ConfigurationError
 from hub.journal.api import InboxRecord
 from hub.routing.api import Outgoing
 from hub.routing.bench import measure_raw, pika_parameters
@@ -64,10 +65,10 @@ def ping(n: int, sent: float = 0.0) -> bytes:
 
 @dataclass
 class Collector:
-    """Counts events and their end-to-end latency (from the ``sent`` time in the payload)."""
+    """Counts events and their end-to-end latency (from the ``sent`` time in the payload),
+    consuming the registry's queue as a registry would (the hub declared and bound it)."""
 
     url: str
-    exchange: str
     queue_name: str
     latencies: list[float] = field(default_factory=list)
     seen: set[int] = field(default_factory=set)
@@ -85,8 +86,7 @@ class Collector:
 
     def _run_memory(self) -> None:
         # The in-process broker only speaks kombu.
-        exchange = Exchange(self.exchange, type="topic", durable=True)
-        queue = Queue(self.queue_name, exchange, routing_key="#", auto_delete=False)
+        queue = Queue(self.queue_name, no_declare=True)
         with Connection(self.url) as connection:
             callbacks = [self._on_kombu_message]
             with connection.Consumer(queue, callbacks=callbacks, accept=None) as consumer:
@@ -95,6 +95,7 @@ class Collector:
                 while not self.stop.is_set():
                     with contextlib.suppress(TimeoutError):
                         connection.drain_events(timeout=0.1)
+            queue(connection.channel()).purge()  # what is left is not the next phase's
 
     def _on_kombu_message(self, _body: object, message: Any) -> None:
         self._count(message.body)
@@ -105,9 +106,6 @@ class Collector:
         # per-message overhead, is what a deployment would run.
         connection = pika.BlockingConnection(pika_parameters(self.url))
         channel = connection.channel()
-        channel.exchange_declare(self.exchange, "topic", durable=True)
-        channel.queue_declare(self.queue_name, durable=True)
-        channel.queue_bind(self.queue_name, self.exchange, "#")
         channel.basic_qos(prefetch_count=1000)
         channel.basic_consume(self.queue_name, self._on_message)
         self.ready.set()
@@ -115,7 +113,7 @@ class Collector:
             while not self.stop.is_set():
                 connection.process_data_events(time_limit=0.05)
                 self._ack(channel)
-            channel.queue_delete(self.queue_name)
+            channel.queue_purge(self.queue_name)  # what is left is not the next phase's
         finally:
             connection.close()
 
@@ -141,11 +139,10 @@ class Collector:
 
 @contextlib.contextmanager
 def collecting(hub: Hub) -> Iterator[Collector]:
-    collector = Collector(
-        hub.settings.broker_url.get_secret_value(),
-        hub.topology.events_exchange.name,
-        f"{hub.topology.prefix}.bench-events",
-    )
+    registry = hub.topology.registry_queue
+    if registry is None:
+        raise ConfigurationError("the backbone benchmark consumes the registry's queue")
+    collector = Collector(hub.settings.broker_url.get_secret_value(), registry.name)
     thread = threading.Thread(target=collector.run, daemon=True)
     thread.start()
     collector.ready.wait(10)

@@ -335,8 +335,7 @@ def _measure_hub(
 ) -> Result:
     hub.bus.declare()
     broker = hub.settings.broker_url.get_secret_value()
-    queue = f"{hub.topology.prefix}.registry"
-    registry = ReferenceRegistry(broker, hub.topology, queue, tls=hub.broker_tls)
+    registry = ReferenceRegistry(broker, hub.topology, tls=hub.broker_tls)  # {p}.registry
     try:
         with registry, services(hub, options.separate and not broker.startswith("memory")):
             return _phases(name, hub, registry, checks, options, console)

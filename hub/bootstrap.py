@@ -111,7 +111,16 @@ class Hub:
     @cached_property
     def topology(self) -> Topology:
         s = self.settings
-        return build_topology(s.topology_prefix, s.agencies, s.retry_delays)
+        try:
+            return build_topology(
+                s.topology_prefix,
+                s.agencies,
+                s.retry_delays,
+                registry_queue=s.registry_queue,
+                registry_bindings=s.registry_bindings,
+            )
+        except ValueError as exc:
+            raise ConfigurationError(f"invalid topology settings: {exc}") from exc
 
     @cached_property
     def bus(self) -> Bus:

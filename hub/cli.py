@@ -445,16 +445,21 @@ def db_upgrade() -> None:
 
 @topology_app.command("declare")
 def topology_declare() -> None:
-    """Declare exchanges, queues and bindings (idempotent)."""
+    """Declare exchanges, queues and bindings (idempotent), the registry's queue included."""
     hub = _hub()
+    topology = _guard(lambda: hub.topology)
     _guard(hub.bus.declare)
-    _stdout.print(f"declared topology {hub.topology.prefix!r} on the broker")
+    _stdout.print(f"declared topology {topology.prefix!r} on the broker")
+    _stdout.print(topology.events_summary(), markup=False, highlight=False)
 
 
 @topology_app.command("show")
 def topology_show() -> None:
     """Print the topology the hub declares."""
-    _stdout.print(_hub().topology.describe())
+    hub = _hub()
+    topology = _guard(lambda: hub.topology)
+    _stdout.print(topology.describe(), markup=False, highlight=False)
+    _stdout.print(topology.events_summary(), markup=False, highlight=False)
 
 
 def _guard(action: Callable[[], T]) -> T:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, StringConstraints, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.xml.parser import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, DEFAULT_MAX_PARTS
 
 SmevVersion = Literal["1.1", "1.2", "1.3"]
+RoutingKey = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 _MASK = "********"
 
 
@@ -33,6 +34,18 @@ class Settings(BaseSettings):
     topology_prefix: str = Field("hub", pattern=r"^[a-z][a-z0-9_-]*$", description="name prefix")
     agencies: tuple[str, ...] = Field(
         ("zags", "pfr", "gosuslugi"), description="agencies with a work queue each"
+    )
+    registry_queue: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.:-]*$",
+        max_length=255,
+        description="full name of the registry's durable queue on the events exchange; "
+        "none: <prefix>.registry; '' declares none (events no queue is bound for are parked)",
+    )
+    registry_bindings: tuple[RoutingKey, ...] = Field(
+        ("#",),
+        min_length=1,
+        description="routing keys the registry's queue is bound with (# for every event)",
     )
     adapters: tuple[str, ...] = Field(
         (), description="extra adapter plug-ins: 'module:function' taking the Router"

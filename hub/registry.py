@@ -1,9 +1,10 @@
 """A small reference registry: what the real registry service does with the hub, in miniature.
 
 It sends registry commands to the commands exchange and consumes canonical events from the
-events exchange through its own queue, deduplicating by event id as a registry must (the
-relay publishes at least once). ``hub demo``, the end-to-end benchmark and the end-to-end
-tests use it; a registry team can read it as the integration guide in code.
+registry's queue (``{p}.registry``, which ``hub topology declare`` makes and binds to the
+events exchange, so no event waits for the registry to start), deduplicating by event id as a
+registry must (the relay publishes at least once). ``hub demo``, the end-to-end benchmark
+and the end-to-end tests use it; a registry team can read it as the integration guide in code.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from kombu.entity import Exchange, Queue
+from kombu.entity import Exchange, Queue, binding
 
 from hub.errors import ConfigurationError
 from hub.routing.api import Bus, Outgoing
@@ -52,7 +53,7 @@ class ReferenceRegistry:
 
     broker_url: str
     topology: Topology
-    queue_name: str | None = None
+    queue_name: str | None = None  # default: the topology's registry queue, else one of its own
     tls: BrokerTls | None = None  # for an amqps:// broker_url (the hub's broker_tls_* files)
     events: dict[str, ReceivedEvent] = field(default_factory=dict, init=False)
     deliveries: int = field(default=0, init=False)  # including redeliveries of the same event
@@ -64,8 +65,16 @@ class ReferenceRegistry:
     @property
     def queue(self) -> Queue:
         exchange = Exchange(self.topology.events_exchange.name, type="topic", durable=True)
-        name = self.queue_name or f"{self.topology.prefix}.reference-registry"
-        return Queue(name, exchange, routing_key="#", durable=True)
+        ours = self.topology.registry_queue
+        name = self.queue_name or (
+            ours.name if ours else f"{self.topology.prefix}.reference-registry"
+        )
+        if ours is None or name != ours.name:
+            return Queue(name, exchange, routing_key="#", durable=True)
+        # Declared as the topology declares it: the same arguments are no conflict.
+        keys = self.topology.registry_bindings
+        bindings = [binding(exchange, routing_key=key) for key in keys]
+        return Queue(name, bindings=bindings, durable=True, queue_arguments=ours.broker_arguments)
 
     def send(self, bus: Bus, commands: Sequence[Mapping[str, Any]]) -> None:
         """Publish commands (each a JSON object with ``type`` and ``request_id``)."""

@@ -5,6 +5,12 @@ the same event ids again and deduplicate. Events leave in the order they were wr
 events about one subject keep their sequence: one relay per journal publishes (a database
 lock decides which), the others wait as standbys. On PostgreSQL the leader sleeps until a
 transaction that wrote events notifies it (LISTEN/NOTIFY); on SQLite it polls.
+
+An event is marked published only once the broker holds it in a queue: one bound for it or,
+when nobody is bound for its type, the parking queue. The leader offers parked events to the
+events exchange again every ``replay_every`` seconds (backing off while nobody is bound for
+them), so they reach a consumer that binds later; they arrive after newer events of their
+subject that found a queue at once, and ``x-hub-subject-seq`` tells the order.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from hub.journal.api import Journal, OutboxEvent
 from hub.journal.lease import Lease
 from hub.metrics import HubMetrics
 from hub.processing import EVENT_CONTENT_TYPE
-from hub.routing.api import Bus, Outgoing
+from hub.routing.api import Bus, Outgoing, ParkedReplay
 from hub.routing.topology import Topology
 from hub.runtime import backoff_forever
 
@@ -41,6 +47,10 @@ class Relay:
     metrics: HubMetrics = field(default_factory=HubMetrics)
     retention: timedelta | None = None  # processed messages older than this are purged
     purge_every: float = 3600.0
+    replay_every: float = 10.0  # parked events are offered to the queues bound now this often
+    replay_max_every: float = 300.0  # ... backing off to this while nobody is bound for them
+    replay_limit: int = 5000  # parked events per pass (the relay publishes nothing meanwhile)
+    _replay_wait: float = field(default=0.0, init=False, repr=False)
 
     def run(self, stop: threading.Event) -> None:
         """Publish while this relay leads, until ``stop``; wait as a standby while another
@@ -56,6 +66,7 @@ class Relay:
     def _loop(self, stop: threading.Event, lease: Lease) -> None:
         checked = time.monotonic()
         purged = checked - self.purge_every  # the leader purges once when it starts leading
+        replay_at = checked  # and looks at the parking queue at once
         while not stop.is_set():
             if time.monotonic() - checked > self.check_lead_every:
                 lease.check()  # lost the lock: stop publishing at once
@@ -63,6 +74,8 @@ class Relay:
             if time.monotonic() - purged > self.purge_every:
                 self.purge_expired()
                 purged = time.monotonic()
+            if time.monotonic() >= replay_at:
+                replay_at = time.monotonic() + self._next_replay(self.replay_parked())
             if self.publish_once() == 0:
                 wait = self.notified_wait if lease.notified else self.idle_wait
                 lease.wait_for_events(stop, wait)
@@ -87,6 +100,23 @@ class Relay:
         delay = m.publish_delay
         for event in events:
             delay.observe(max(0.0, (now - event.created_at).total_seconds()))
+
+    def replay_parked(self) -> ParkedReplay:
+        """Offer parked events to the queues bound now (at most ``replay_limit``)."""
+        replay = self.bus.replay_parked(self.replay_limit)
+        if replay.taken:
+            log.info("parked events replayed", delivered=replay.delivered, parked=replay.parked)
+        return replay
+
+    def _next_replay(self, replay: ParkedReplay) -> float:
+        """Seconds until the next pass: at once while a full pass delivered, doubling up to
+        ``replay_max_every`` while nothing parked finds a queue."""
+        if replay.taken == 0 or replay.delivered:
+            self._replay_wait = self.replay_every
+            return 0.0 if replay.taken >= self.replay_limit else self.replay_every
+        doubled = max(self._replay_wait, self.replay_every) * 2
+        self._replay_wait = min(doubled, self.replay_max_every)
+        return self._replay_wait
 
     def purge_expired(self) -> int:
         """Apply the retention period (only the leading relay does: one purge per journal)."""

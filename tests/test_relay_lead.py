@@ -13,7 +13,7 @@ import pytest
 from hub.journal.api import InboundMessage, NewEvent, Outcome, event_id_for
 from hub.journal.sql import SqlJournal
 from hub.relay import Relay
-from hub.routing.api import Outgoing
+from hub.routing.api import Outgoing, ParkedReplay
 from hub.routing.topology import build_topology
 
 pytestmark = pytest.mark.integration
@@ -27,6 +27,9 @@ class RecordingBus:
 
     def publish(self, exchange: str, messages: Sequence[Outgoing]) -> None:
         self.published.extend(m.message_id or "" for m in messages)
+
+    def replay_parked(self, limit: int) -> ParkedReplay:
+        return ParkedReplay()  # nothing parked
 
 
 def _events(journal: SqlJournal, first: int, count: int) -> None:

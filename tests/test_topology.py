@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from hub.routing.topology import Topology, build_topology
+from hub.routing.topology import Binding, Topology, build_topology
 
 pytestmark = pytest.mark.unit
 
@@ -24,6 +24,7 @@ def test_exchanges_have_their_names_and_types(topology: Topology) -> None:
     assert {(e.name, e.type) for e in topology.exchanges} == {
         ("hub.commands", "topic"),
         ("hub.events", "topic"),
+        ("hub.events.parked", "fanout"),
         ("hub.inbound", "direct"),
         ("hub.unrouted", "fanout"),
         ("hub.retry", "direct"),
@@ -72,8 +73,67 @@ def test_dead_letters_are_kept_in_one_queue(topology: Topology) -> None:
     assert ("hub.dead", "", "hub.dead") in _bound(topology)
 
 
-def test_the_hub_binds_no_queue_to_the_events_exchange(topology: Topology) -> None:
-    assert not [b for b in topology.bindings if b.exchange == "hub.events"]
+def test_the_registry_has_a_durable_queue_for_every_event(topology: Topology) -> None:
+    queue = topology.registry_queue
+    assert queue is not None and queue.name == "hub.registry"
+    assert queue.durable and queue.quorum
+    # Not the work queues' dead-lettering: {p}.dead is the worker's, for inbound messages.
+    assert queue.broker_arguments == {"x-queue-type": "quorum"}
+    assert [b for b in topology.bindings if b.exchange == "hub.events"] == [
+        Binding("hub.events", "hub.registry", "#")
+    ]
+    assert topology.registry_bindings == ("#",)
+
+
+def test_the_registry_queue_name_and_bindings_are_settings() -> None:
+    topology = build_topology(
+        "p", registry_queue="registry.events", registry_bindings=("student.#", "person.#")
+    )
+    assert topology.registry_queue is not None
+    assert topology.registry_queue.name == "registry.events"
+    assert topology.registry_bindings == ("student.#", "person.#")
+    assert {("p.events", k, "registry.events") for k in ("student.#", "person.#")} <= _bound(
+        topology
+    )
+
+
+def test_an_empty_registry_queue_name_declares_none() -> None:
+    topology = build_topology("p", registry_queue="")
+    assert topology.registry_queue is None
+    assert topology.registry_bindings == ()
+    assert not [b for b in topology.bindings if b.exchange == "p.events"]
+    assert {q.name for q in topology.queues} == {q.name for q in build_topology("p").queues} - {
+        "p.registry"
+    }
+
+
+def test_events_no_queue_is_bound_for_are_parked_in_a_durable_queue(topology: Topology) -> None:
+    assert topology.parking_for("hub.events") == "hub.events.parked"
+    assert topology.parking_exchange.type == "fanout"  # a parked event keeps its routing key
+    assert topology.parked_queue.quorum and topology.parked_queue.durable
+    assert ("hub.events.parked", "", "hub.events.parked") in _bound(topology)
+    # The events exchange keeps its arguments: consumers that declare it stay compatible.
+    assert topology.events_exchange.arguments == {}
+    for other in ("hub.commands", "hub.inbound", "hub.retry", "hub.dead", "hub.nowhere"):
+        assert topology.parking_for(other) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "keys"),
+    [
+        ("hub.commands", ("#",)),  # one of the hub's own queues
+        ("hub.events.parked", ("#",)),
+        ("hub.inbound.zags", ("#",)),
+        ("amq.registry", ("#",)),
+        ("r" * 256, ("#",)),
+        ("hub.registry", ()),
+        ("hub.registry", ("",)),
+        ("hub.registry", ("k" * 256,)),
+    ],
+)
+def test_a_registry_queue_that_cannot_work_is_refused(name: str, keys: tuple[str, ...]) -> None:
+    with pytest.raises(ValueError, match="registry queue"):
+        build_topology("hub", registry_queue=name, registry_bindings=keys)
 
 
 def test_retry_queues_expire_back_to_their_target_exchange() -> None:

@@ -50,12 +50,33 @@ class Delivery(Protocol):
 BatchHandler = Callable[[list[Delivery]], None]
 
 
+@dataclass(frozen=True, slots=True)
+class ParkedReplay:
+    """What one pass over the parked events did: ``taken`` were published again, of which
+    ``parked`` still had no queue bound for them and went back to the parking queue."""
+
+    taken: int = 0
+    parked: int = 0
+
+    @property
+    def delivered(self) -> int:
+        """How many reached a queue bound for them."""
+        return self.taken - self.parked
+
+
 class Bus(Protocol):
     """Publishing with confirms, batched consuming, delayed redelivery, topology."""
 
     def declare(self) -> None: ...
 
-    def publish(self, exchange: str, messages: Sequence[Outgoing]) -> None: ...
+    def publish(self, exchange: str, messages: Sequence[Outgoing]) -> None:
+        """Returns once the broker holds every message in a queue: one bound for it or, for
+        an event, the parking queue; raises (retryable) otherwise."""
+        ...
+
+    def replay_parked(self, limit: int) -> ParkedReplay:
+        """Publish up to ``limit`` parked events to the events exchange again."""
+        ...
 
     def publish_delayed(
         self, target_exchange: str, messages: Sequence[Outgoing], delay_seconds: float

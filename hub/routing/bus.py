@@ -4,16 +4,19 @@ certificate and name verified, see ``BrokerTls``) and kombu's memory transport.
 The same kombu code declares, consumes and measures queues on both transports.
 
 Publishing to RabbitMQ goes through a py-amqp channel in confirm mode, pipelined: the whole
-batch is written, then the connection is drained until every delivery tag is settled. A
-nack, a returned message (``mandatory`` is set on every exchange but the events exchange,
-where nobody listening is allowed), a channel error, a lost connection or the timeout
-raises; success means the broker confirmed every message of the batch.
+batch is written, then the connection is drained until every delivery tag is settled. Every
+message is ``mandatory``. A nack, a channel error, a lost connection or the timeout raises;
+so does a returned message, except an event: the events no queue is bound for are published
+to the parking exchange (``{p}.events.parked``), confirmed there, and only then does the
+publish succeed. Success means the broker holds every message of the batch in a queue.
+``replay_parked`` offers parked events to the events exchange again (the relay calls it).
 
 Where the memory transport lacks a broker feature, the bus plays the broker's part so one
 contract suite holds for both:
 
 * alternate exchange: a message no queue is bound for goes to the exchange's alternate;
-* mandatory / unknown exchange: refused before anything of the batch is stored;
+* mandatory / unknown exchange: what no queue (nor an alternate's) takes is returned, as
+  RabbitMQ returns it, and parked or refused the same way;
 * dead-lettering: ``reject`` publishes to the queue's ``x-dead-letter-exchange`` with an
   ``x-death`` record, like RabbitMQ;
 * TTL retry queues: a scheduler thread republishes each delayed message when due;
@@ -48,13 +51,14 @@ from kombu.messaging import Consumer
 
 from hub.errors import ConfigurationError, PermanentError, RetryableError
 from hub.routing._amqp import corked, kombu_transport
-from hub.routing.api import Bus, Delivery, Outgoing
+from hub.routing.api import Bus, Delivery, Outgoing, ParkedReplay
 from hub.routing.topology import Topology
 from hub.runtime import backoff_forever
 
 log = structlog.get_logger("hub.bus")
 
 CONFIRM_TIMEOUT = 30.0
+REPLAY_BATCH = 500  # parked events taken, published and settled together
 POLL_SECONDS = 0.1  # longest a consumer goes without looking at its stop event
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _ROUTING_HEADERS = frozenset({"CC", "BCC"})  # RabbitMQ routes by these: the bus owns them
@@ -94,6 +98,30 @@ class BrokerRefusedError(PermanentError):
     """The broker refused to declare or consume (no such queue, conflicting arguments)."""
 
     code = "BROKER_REFUSED"
+
+
+class TopologyConflictError(BrokerRefusedError):
+    """An exchange or queue of the topology exists on the broker with other arguments."""
+
+    code = "TOPOLOGY_CONFLICT"
+
+
+@contextlib.contextmanager
+def _conflict(kind: str, name: str, wanted: str) -> Iterator[None]:
+    try:
+        yield
+    except amqp.exceptions.PreconditionFailed as exc:
+        raise TopologyConflictError(
+            f"{kind} {name!r} exists on the broker with other arguments than the hub's "
+            f"({wanted}): {exc.reply_text}. The broker never changes what exists: rename it, "
+            'or drain and delete it, and declare again (README, "The broker\'s topology")',
+            kind=kind,
+            name=name,
+        ) from exc
+
+
+def _described(arguments: Mapping[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in arguments.items()) or "no arguments"
 
 
 @dataclass(eq=False)
@@ -157,6 +185,8 @@ class KombuBus:
         self.ssl = _ssl_options(url, tls or BrokerTls())
         self._lock = threading.Lock()
         self._publisher: Connection | None = None
+        self._replayer: Connection | None = None  # kept: the relay looks every few seconds
+        self._replay_lock = threading.Lock()
         self._confirms: _ConfirmChannel | None = None
         self._scheduler = _memory_scheduler() if self.memory else None
 
@@ -181,44 +211,69 @@ class KombuBus:
     # --- topology --------------------------------------------------------------------
 
     def declare(self) -> None:
-        """Declare every exchange, queue and binding; running it again changes nothing."""
+        """Declare every exchange, queue and binding; running it again changes nothing.
+
+        A part that exists on the broker with other arguments (made by an earlier hub, or by
+        someone else under the same name) is refused with ``TopologyConflictError``: the
+        broker never changes an exchange's or a queue's arguments, so only an operator can."""
         with self._errors("declare the topology"), self._connect() as connection:
             channel = connection.channel()
             for e in self.topology.exchanges:
-                channel.exchange_declare(
-                    exchange=e.name,
-                    type=e.type,
-                    durable=e.durable,
-                    auto_delete=False,
-                    arguments=dict(e.arguments),
-                )
+                with _conflict("exchange", e.name, f"{e.type} {_described(e.arguments)}"):
+                    channel.exchange_declare(
+                        exchange=e.name,
+                        type=e.type,
+                        durable=e.durable,
+                        auto_delete=False,
+                        arguments=dict(e.arguments),
+                    )
             for q in self.topology.queues:
-                channel.queue_declare(
-                    queue=q.name, durable=q.durable, auto_delete=False, arguments=q.broker_arguments
-                )
+                arguments = q.broker_arguments
+                with _conflict("queue", q.name, _described(arguments)):
+                    channel.queue_declare(
+                        queue=q.name, durable=q.durable, auto_delete=False, arguments=arguments
+                    )
             for b in self.topology.bindings:
                 channel.queue_bind(queue=b.queue, exchange=b.exchange, routing_key=b.routing_key)
 
     # --- publishing ------------------------------------------------------------------
 
     def publish(self, exchange: str, messages: Sequence[Outgoing]) -> None:
-        """Publish persistently; returns once the broker has confirmed every message."""
-        self._publish(exchange, [_own_headers(m) for m in messages])
+        """Publish persistently; returns once the broker has confirmed every message and
+        holds each in a queue: one bound for it or, for an event, the parking queue."""
+        parked = self._publish(exchange, [_own_headers(m) for m in messages])
+        if parked:
+            keys = sorted({m.routing_key for m in parked})
+            log.warning(
+                "events parked: no queue is bound for them",
+                exchange=exchange,
+                count=len(parked),
+                routing_keys=keys[:20],
+            )
 
-    def _publish(self, exchange: str, messages: Sequence[Outgoing]) -> None:
+    def _publish(self, exchange: str, messages: Sequence[Outgoing]) -> list[Outgoing]:
+        """Publish and await the broker; the messages parked for want of a bound queue."""
         if not messages:
-            return
-        mandatory = exchange != self.topology.events_exchange.name
+            return []
+        parking = self.topology.parking_for(exchange)
         with self._lock:
             try:
                 with self._errors("publish"):
-                    if self.memory:
-                        self._publish_memory(exchange, messages, mandatory)
-                    else:
-                        self._confirm_channel().publish(exchange, messages, mandatory)
+                    returned = self._send(exchange, messages)
+                    if returned and parking is not None:
+                        _refuse_unroutable(parking, self._send(parking, returned))
+                        return returned
+                    _refuse_unroutable(exchange, returned)
+                    return []
             except Exception:
                 self._drop_publisher()  # its channel's state is unknown now
                 raise
+
+    def _send(self, exchange: str, messages: Sequence[Outgoing]) -> list[Outgoing]:
+        """Publish ``mandatory`` and await the broker; the messages it returned unroutable."""
+        if self.memory:
+            return self._send_memory(exchange, messages)
+        return self._confirm_channel().publish(exchange, messages)
 
     def _publisher_connection(self) -> Connection:
         if self._publisher is None:
@@ -237,31 +292,30 @@ class KombuBus:
             with contextlib.suppress(Exception):
                 publisher.release()
 
-    def _publish_memory(self, exchange: str, messages: Sequence[Outgoing], mandatory: bool) -> None:
+    def _send_memory(self, exchange: str, messages: Sequence[Outgoing]) -> list[Outgoing]:
         channel = self._publisher_connection().default_channel
         _require_exchange(channel, exchange)
         targets = [self._memory_target(channel, exchange, m.routing_key) for m in messages]
-        unroutable = [m.routing_key for m, t in zip(messages, targets, strict=True) if t is None]
-        if mandatory and unroutable:
-            raise PublishNotConfirmedError(
-                "unroutable messages returned", exchange=exchange, routing_keys=unroutable
-            )
         producer = self._publisher_connection().Producer()
         for message, target in zip(messages, targets, strict=True):
             if target is not None:
                 properties = _kombu_properties(message)
                 key = message.routing_key
                 producer.publish(message.body, exchange=target, routing_key=key, **properties)
+        return [m for m, target in zip(messages, targets, strict=True) if target is None]
 
     def _memory_target(self, channel: Any, exchange: str, routing_key: str) -> str | None:
-        # RabbitMQ's alternate exchange: what no queue is bound for goes there instead.
-        if channel._lookup(exchange, routing_key):
+        # RabbitMQ's alternate exchange: what no queue is bound for goes there instead, and
+        # what the alternate cannot route either is unroutable (returned, if mandatory).
+        if _memory_routes(channel, exchange, routing_key):
             return exchange
         try:
             alternate = self.topology.exchange(exchange).arguments.get("alternate-exchange")
         except KeyError:
             return None
-        return str(alternate) if alternate else None
+        if alternate and _memory_routes(channel, str(alternate), routing_key):
+            return str(alternate)
+        return None
 
     def publish_delayed(
         self, target_exchange: str, messages: Sequence[Outgoing], delay_seconds: float
@@ -275,6 +329,51 @@ class KombuBus:
             return
         cc = [_with_headers(m, {"CC": [route.routing_key]}) for m in own]
         self._publish(self.topology.retry_exchange.name, cc)
+
+    # --- parked events -----------------------------------------------------------------
+
+    def replay_parked(self, limit: int = 5000) -> ParkedReplay:
+        """Publish up to ``limit`` parked events (oldest first) to the events exchange again:
+        each reaches the queues bound for it now or is parked again, at the queue's tail. A
+        parked event is settled only after its new place has confirmed it (at least once)."""
+        queue = self.topology.parked_queue.name
+        with self._replay_lock:
+            try:
+                with self._errors("replay parked events", queue=queue):
+                    return self._replay(self._replay_channel(), queue, limit)
+            except Exception:
+                self._drop_replayer()  # unsettled parked events go back to their queue
+                raise
+
+    def _replay(self, channel: Any, queue: str, limit: int) -> ParkedReplay:
+        waiting = min(limit, int(channel.queue_declare(queue=queue, passive=True)[1]))
+        taken = parked = 0
+        while taken < waiting:
+            batch = _take(channel, queue, min(REPLAY_BATCH, waiting - taken))
+            if not batch:
+                break
+            try:
+                parked += len(self._publish(self.topology.events_exchange.name, _parked(batch)))
+            except Exception:
+                # RabbitMQ returns unsettled messages when the channel closes; memory would not.
+                for message in reversed(batch) if self.memory else ():
+                    _requeue_message_at_head(message, queue)
+                raise
+            for message in batch:
+                message.ack()
+            taken += len(batch)
+        return ParkedReplay(taken, parked)
+
+    def _replay_channel(self) -> Any:
+        if self._replayer is None:
+            self._replayer = self._connect()
+        return self._replayer.default_channel
+
+    def _drop_replayer(self) -> None:
+        replayer, self._replayer = self._replayer, None
+        if replayer is not None:
+            with contextlib.suppress(Exception):
+                replayer.release()
 
     # --- consuming -------------------------------------------------------------------
 
@@ -442,6 +541,8 @@ class KombuBus:
         """Close the publishing connection (a later publish opens a new one)."""
         with self._lock:
             self._drop_publisher()
+        with self._replay_lock:
+            self._drop_replayer()
 
 
 class _ConfirmChannel:
@@ -455,18 +556,19 @@ class _ConfirmChannel:
         self.next_tag = 1
         self.pending: set[int] = set()
         self.nacked = 0
-        self.returned: list[str] = []
+        self.returned: list[_Returned] = []
         self.channel.events["basic_ack"].add(self._on_ack)
         self.channel.events["basic_nack"].add(self._on_nack)
         self.channel.events["basic_return"].add(self._on_return)
 
-    def publish(self, exchange: str, messages: Sequence[Outgoing], mandatory: bool) -> None:
+    def publish(self, exchange: str, messages: Sequence[Outgoing]) -> list[Outgoing]:
+        """Publish ``mandatory``; the messages RabbitMQ returned (it routed them nowhere)."""
         self.nacked, self.returned = 0, []
         try:
             with corked(self.connection):  # the whole batch in one write
                 for message in messages:
                     self.channel.basic_publish(
-                        _amqp_message(message), exchange, message.routing_key, mandatory
+                        _amqp_message(message), exchange, message.routing_key, True
                     )
                     self.pending.add(self.next_tag)
                     self.next_tag += 1
@@ -475,7 +577,13 @@ class _ConfirmChannel:
             raise PublishNotConfirmedError(
                 f"broker refused the publish: {exc}", exchange=exchange, count=len(messages)
             ) from exc
-        self._check(exchange, len(messages))
+        if self.nacked:
+            raise PublishNotConfirmedError(
+                f"broker did not take {self.nacked} of {len(messages)} messages",
+                exchange=exchange,
+                nacked=self.nacked,
+            )
+        return _match_returns(messages, self.returned)
 
     def _await_confirms(self) -> None:
         deadline = time.monotonic() + self.timeout
@@ -488,16 +596,6 @@ class _ConfirmChannel:
                 )
             _drain(self.connection, remaining)
 
-    def _check(self, exchange: str, count: int) -> None:
-        if self.nacked or self.returned:
-            refused = self.nacked + len(self.returned)
-            raise PublishNotConfirmedError(
-                f"broker did not take {refused} of {count} messages",
-                exchange=exchange,
-                nacked=self.nacked,
-                routing_keys=self.returned,
-            )
-
     def _on_ack(self, tag: int, multiple: bool) -> None:
         self._settle(tag, multiple)
 
@@ -509,9 +607,50 @@ class _ConfirmChannel:
         self.pending -= done
         return len(done)
 
-    def _on_return(self, _exc: Exception, _exchange: str, routing_key: str, _msg: Any) -> None:
+    def _on_return(self, _exc: Exception, _exchange: str, routing_key: str, msg: Any) -> None:
         # RabbitMQ sends basic.return before the ack of the same message: seen in time.
-        self.returned.append(routing_key)
+        message_id = msg.properties.get("message_id") or None
+        self.returned.append(_Returned(routing_key, message_id, _bytes(msg.body)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Returned:
+    routing_key: str
+    message_id: str | None
+    body: bytes
+
+    def of(self, message: Outgoing) -> bool:
+        return (self.routing_key, self.message_id, self.body) == (
+            message.routing_key,
+            message.message_id,
+            message.body,
+        )
+
+
+def _match_returns(messages: Sequence[Outgoing], returns: Sequence[_Returned]) -> list[Outgoing]:
+    """The published messages the returns stand for. RabbitMQ routes a channel's publishes
+    in order and returns an unroutable one at once, so the returns come in publishing order:
+    each is the next message it matches (identical messages are interchangeable)."""
+    matched: list[Outgoing] = []
+    start = 0
+    for returned in returns:
+        index = next((i for i in range(start, len(messages)) if returned.of(messages[i])), None)
+        if index is None:  # cannot happen with RabbitMQ; never guess which one it was
+            raise PublishNotConfirmedError(
+                "a returned message matches none published", routing_key=returned.routing_key
+            )
+        matched.append(messages[index])
+        start = index + 1
+    return matched
+
+
+def _refuse_unroutable(exchange: str, returned: Sequence[Outgoing]) -> None:
+    if returned:
+        raise PublishNotConfirmedError(
+            "unroutable messages returned",
+            exchange=exchange,
+            routing_keys=[m.routing_key for m in returned],
+        )
 
 
 _Publish = Callable[[str, Sequence[Outgoing]], None]
@@ -600,6 +739,12 @@ def _drain(connection: Connection, timeout: float) -> None:
         connection.drain_events(timeout=max(0.0, timeout))
 
 
+def _memory_routes(channel: Any, exchange: str, routing_key: str) -> bool:
+    # kombu's memory broker keeps a deleted queue's bindings (and would make the queue again
+    # on the next publish): only a queue that exists counts, as on RabbitMQ.
+    return any(channel._has_queue(queue) for queue in channel._lookup(exchange, routing_key))
+
+
 def _require_exchange(channel: Any, exchange: str) -> None:
     try:
         channel.exchange_declare(exchange=exchange, passive=True)
@@ -607,16 +752,42 @@ def _require_exchange(channel: Any, exchange: str) -> None:
         raise PublishNotConfirmedError(f"no exchange {exchange!r}", exchange=exchange) from exc
 
 
+def _take(channel: Any, queue: str, count: int) -> list[Message]:
+    """Up to ``count`` messages of ``queue``, unsettled (``basic.get``: never more than asked,
+    so nothing goes back to a quorum queue counted as a failed delivery)."""
+    source = _kombu_queue(queue)(channel)
+    taken: list[Message] = []
+    while len(taken) < count and (message := source.get(no_ack=False, accept=None)) is not None:
+        taken.append(message)
+    return taken
+
+
+def _parked(messages: Sequence[Message]) -> list[Outgoing]:
+    return [
+        Outgoing(
+            _bytes(m.body),
+            str(m.delivery_info.get("routing_key") or ""),
+            {k: v for k, v in (m.headers or {}).items() if k not in _ROUTING_HEADERS},
+            m.properties.get("message_id") or None,
+            m.content_type or None,
+        )
+        for m in messages
+    ]
+
+
 def _requeue_at_head(delivery: KombuDelivery) -> None:
+    _requeue_message_at_head(delivery.message, delivery.queue)
+
+
+def _requeue_message_at_head(message: Any, queue: str) -> None:
     # Memory-transport internals: the queue is a queue.Queue; returned messages go first,
-    # as RabbitMQ serves them, and the original delivery is forgotten by its channel.
-    message: Any = delivery.message  # a kombu.transport.virtual Message
-    raw = message.serializable()
+    # as RabbitMQ serves them, and the original message is forgotten by its channel.
+    raw = message.serializable()  # a kombu.transport.virtual Message
     raw["properties"] = {
         **raw["properties"],
         "delivery_info": {**message.delivery_info, "redelivered": True},
     }
-    target = message.channel._queue_for(delivery.queue)
+    target = message.channel._queue_for(queue)
     with target.mutex:
         target.queue.appendleft(raw)
         target.not_empty.notify()

@@ -6,12 +6,22 @@ agencies ─▶ {p}.inbound (direct) ─agency─▶ {p}.inbound.<agency>     (q
 retries  ─▶ {p}.retry (direct) ─<target>.<n>s─▶ {p}.retry.<target>.<n>s  (classic, TTL n s)
                  └─ expired: dead-lettered to the target exchange (inbound or commands)
 crashes  ─▶ work and command queues past their delivery limit, or rejected ─▶ {p}.dead
-events   ─▶ {p}.events (topic, e.g. student.birth.verified): consumers bind their own queues
+events   ─▶ {p}.events (topic, e.g. student.birth.verified) ─#─▶ {p}.registry   (quorum)
+                 │      other consumers bind their own queues beside the registry's
+                 └─ bound for nobody: the bus parks it ─▶ {p}.events.parked (fanout)
+                        ─▶ {p}.events.parked (quorum); the relay re-publishes it later
 
 Delayed retries keep the message's own routing key: the bus publishes to ``{p}.retry`` with
 the original key and names the retry queue's key in the ``CC`` header. RabbitMQ routes by
 both keys (only the CC one is bound on the retry exchange) and dead-letters with both, so
 on the target exchange the original key finds the work queue again.
+
+Events nobody is bound for are parked by the bus, not by an ``alternate-exchange`` on
+``{p}.events``: the hub publishes every event ``mandatory``, and what RabbitMQ returns it
+publishes to ``{p}.events.parked`` before the publish counts as done (README, "The broker's
+topology", says why). The registry's queue (``registry_queue``, bound with
+``registry_bindings``) is declared with the topology, so events wait for a registry that
+has not started yet; an empty name declares none.
 
 Back-off: the delay buckets are fixed TTL queues, so the delay for attempt *n* is the
 *n*-th bucket, capped at the last (exponential with the default buckets). No jitter is
@@ -21,6 +31,7 @@ them up; a caller wanting more spread may ask for any delay and gets the next bu
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -33,6 +44,10 @@ DEFAULT_RETRY_DELAYS = (1, 5, 30, 120, 600)
 # so the limit must leave room for restarts with a full prefetch, not only for crashes.
 DEFAULT_DELIVERY_LIMIT = 20
 RETRY_TARGETS = ("inbound", "commands")
+DEFAULT_REGISTRY_QUEUE = "registry"
+DEFAULT_REGISTRY_BINDINGS = ("#",)
+PARKED = "events.parked"  # the parking exchange and queue, under the prefix
+_MAX_KEY_BYTES = 255  # AMQP's short string
 
 
 def _frozen(values: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
@@ -88,6 +103,7 @@ class Topology:
     exchanges: tuple[Exchange, ...]
     queues: tuple[Queue, ...]
     bindings: tuple[Binding, ...]
+    registry_queue_name: str | None = None  # full name; None: the hub declares none
 
     def exchange(self, name: str) -> Exchange:
         """The exchange called ``name`` (full name); KeyError if the hub has none."""
@@ -129,6 +145,30 @@ class Topology:
     @property
     def dead_exchange(self) -> Exchange:
         return self.exchange(self._named("dead"))
+
+    @property
+    def parking_exchange(self) -> Exchange:
+        """Where the bus puts events no queue is bound for (fanout: keys are kept)."""
+        return self.exchange(self._named(PARKED))
+
+    @property
+    def parked_queue(self) -> Queue:
+        return self.queue(self._named(PARKED))
+
+    @property
+    def registry_queue(self) -> Queue | None:
+        """The registry's durable queue on the events exchange, if the hub declares one."""
+        return None if self.registry_queue_name is None else self.queue(self.registry_queue_name)
+
+    @property
+    def registry_bindings(self) -> tuple[str, ...]:
+        """The routing keys the registry's queue is bound with (none without the queue)."""
+        ours = (self.events_exchange.name, self.registry_queue_name)
+        return tuple(b.routing_key for b in self.bindings if (b.exchange, b.queue) == ours)
+
+    def parking_for(self, exchange: str) -> str | None:
+        """The exchange the bus parks what ``exchange`` cannot route (the events'), if any."""
+        return self.parking_exchange.name if exchange == self.events_exchange.name else None
 
     @property
     def commands_queue(self) -> Queue:
@@ -178,6 +218,14 @@ class Topology:
         target, delay = targets[target_exchange], self.delay_bucket(delay_seconds)
         return RetryRoute(f"{target}.{delay}s", self.retry_queue(target, delay).name, delay)
 
+    def events_summary(self) -> str:
+        """Where events go, in a sentence or two (``hub topology declare`` and ``show``)."""
+        parked = f"events no queue is bound for wait in {self.parked_queue.name!r}"
+        if self.registry_queue_name is None:
+            return f"no registry queue (HUB_REGISTRY_QUEUE is empty): {parked}"
+        keys = " ".join(self.registry_bindings)
+        return f"the registry consumes {self.registry_queue_name!r} (bound with {keys}); {parked}"
+
     def describe(self) -> str:
         """A readable listing for ``hub topology show``."""
         lines = [f"exchange {e.name} ({e.type}) {_args(e.arguments)}" for e in self.exchanges]
@@ -199,14 +247,19 @@ def build_topology(
     agencies: Sequence[str] = DEFAULT_AGENCIES,
     retry_delays: Sequence[int] = DEFAULT_RETRY_DELAYS,
     delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
+    *,
+    registry_queue: str | None = None,
+    registry_bindings: Sequence[str] = DEFAULT_REGISTRY_BINDINGS,
 ) -> Topology:
-    """The hub's topology under ``prefix`` (tests use random prefixes)."""
+    """The hub's topology under ``prefix`` (tests use random prefixes); ``registry_queue`` is
+    the registry's queue's full name (default ``{prefix}.registry``; "" for none)."""
     _check(prefix, agencies, retry_delays, delivery_limit)
     p, delays = prefix, tuple(sorted(set(retry_delays)))
     unrouted = _frozen({"alternate-exchange": f"{p}.unrouted"})
     exchanges = (
         Exchange(f"{p}.commands", "topic"),
         Exchange(f"{p}.events", "topic"),
+        Exchange(f"{p}.{PARKED}", "fanout"),
         Exchange(f"{p}.inbound", "direct", arguments=unrouted),
         Exchange(f"{p}.unrouted", "fanout"),
         Exchange(f"{p}.retry", "direct"),
@@ -218,6 +271,7 @@ def build_topology(
         *(Queue(f"{p}.inbound.{agency}", arguments=work, quorum=True) for agency in agencies),
         Queue(f"{p}.unrouted", quorum=True),
         Queue(f"{p}.dead", quorum=True),
+        Queue(f"{p}.{PARKED}", quorum=True),
         *_retry_queues(p, delays),
     )
     bindings = (
@@ -225,9 +279,39 @@ def build_topology(
         *(Binding(f"{p}.inbound", f"{p}.inbound.{agency}", agency) for agency in agencies),
         Binding(f"{p}.unrouted", f"{p}.unrouted", ""),
         Binding(f"{p}.dead", f"{p}.dead", ""),
+        Binding(f"{p}.{PARKED}", f"{p}.{PARKED}", ""),
         *(Binding(f"{p}.retry", f"{p}.retry.{t}.{d}s", f"{t}.{d}s") for t, d in _pairs(delays)),
     )
-    return Topology(p, tuple(agencies), delays, delivery_limit, exchanges, queues, bindings)
+    topology = Topology(p, tuple(agencies), delays, delivery_limit, exchanges, queues, bindings)
+    registry = f"{p}.{DEFAULT_REGISTRY_QUEUE}" if registry_queue is None else registry_queue
+    return _with_registry(topology, registry, registry_bindings)
+
+
+def _with_registry(topology: Topology, full: str, keys: Sequence[str]) -> Topology:
+    # A quorum queue like the work queues, without their dead-lettering: {p}.dead is the
+    # worker's, for inbound messages, and no delivery limit (RabbitMQ 3.x has none unless set).
+    if not full:
+        return topology
+    _check_registry(topology, full, keys)
+    events = topology.events_exchange.name
+    return dataclasses.replace(
+        topology,
+        queues=(*topology.queues, Queue(full, quorum=True)),
+        bindings=(*topology.bindings, *(Binding(events, full, key) for key in dict.fromkeys(keys))),
+        registry_queue_name=full,
+    )
+
+
+def _check_registry(topology: Topology, full: str, keys: Sequence[str]) -> None:
+    if len(full.encode()) > _MAX_KEY_BYTES or full.startswith("amq."):
+        raise ValueError(f"registry queue {full!r}: at most 255 bytes, not starting amq.")
+    if any(q.name == full for q in topology.queues):
+        raise ValueError(f"registry queue {full!r} is one of the hub's own queues")
+    if not keys or any(not key or len(key.encode()) > _MAX_KEY_BYTES for key in keys):
+        raise ValueError(
+            f"registry queue {full!r} needs binding keys, each 1 to {_MAX_KEY_BYTES} bytes "
+            f"(# for every event): {list(keys)!r}"
+        )
 
 
 def _check(
