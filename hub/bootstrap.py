@@ -156,6 +156,7 @@ class Hub:
             frozenset(self.settings.agencies),
             lookup=self.journal.outbound_by_message_id,
             trusted=self.trusted_certificates,
+            signers_for=self.access.bound_signers,
         )
 
     @cached_property

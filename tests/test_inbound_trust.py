@@ -18,7 +18,7 @@ from hub.smev import SendRequest, build_send_request
 from hub.smev.versions import SOAP_ENV_NS, SmevVersion
 from tests.support import NOTICE, NOTICE_NS, running, wait_for
 from tests.support_console import console_hub, token
-from tests.support_trust import Keys, make_keys, one, request_delivery, smev_fragment
+from tests.support_trust import Keys, Party, make_keys, one, request_delivery, smev_fragment
 
 pytestmark = pytest.mark.integration
 XML = {"content-type": "text/xml"}
@@ -42,9 +42,10 @@ def hub(tmp_path: Path, keys: Keys) -> Iterator[Hub]:
         yield hub
 
 
-def _post(hub: Hub, envelope: etree._Element, key: str) -> str:
+def _post(hub: Hub, envelope: etree._Element, key: str, bearer: str | None = None) -> str:
     client = TestClient(create_app(hub))
-    headers = {"authorization": f"Bearer {token(hub, Role.AGENCY, '*')}", "idempotency-key": key}
+    bearer = bearer or token(hub, Role.AGENCY, "*")
+    headers = {"authorization": f"Bearer {bearer}", "idempotency-key": key}
     reply = client.post("/inbound/zags", content=etree.tostring(envelope), headers=headers | XML)
     assert reply.status_code == 202, reply.text
     inbox_id: str = reply.json()["inbox_id"]
@@ -109,3 +110,27 @@ def test_a_signed_element_moved_under_a_wrapper_is_refused(hub: Hub, keys: Keys)
     _settled(hub, inbox_id, InboxStatus.FAILED)
     error_type, reason = _reason_of(hub, inbox_id)
     assert error_type == "SignatureCoverageError" and "no signature covers <Request>" in reason
+
+
+def _own_notice(signer: Party, subject: str) -> etree._Element:
+    content = etree.Element(NOTICE, nsmap={"t": NOTICE_NS})
+    etree.SubElement(content, f"{{{NOTICE_NS}}}Subject").text = subject
+    return build_send_request(SendRequest(content), "1.3", signer.signer)
+
+
+def test_a_system_bound_to_its_certificate_posts_as_the_caller(hub: Hub, keys: Keys) -> None:
+    # The regional system signs its own messages; its token names its certificate.
+    bound = hub.access.issue(
+        "ZAGS regional", Role.AGENCY, "*", None, "test-admin",
+        agencies=("zags",), signers=(keys.sender.certificate.sha256,),
+    ).text  # fmt: skip
+    own = _post(hub, _own_notice(keys.sender, "child-1"), "own-1", bound)
+    _settled(hub, own, InboxStatus.PROCESSED)
+    # The same token's messages signed by anyone else (SMEV's key included) do not count.
+    other = _post(hub, _own_notice(keys.smev, "child-2"), "other-1", bound)
+    _settled(hub, other, InboxStatus.FAILED)
+    error_type, reason = _reason_of(hub, other)
+    assert error_type == "UntrustedSignerError" and "posting token" in reason
+    # A token naming no certificate falls back on HUB_TRUSTED_CERTIFICATES.
+    unbound = _post(hub, _own_notice(keys.sender, "child-3"), "unbound-1")
+    _settled(hub, unbound, InboxStatus.FAILED)
