@@ -20,6 +20,7 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from hub.canonical.personal import Personal
 from hub.errors import ConfigurationError
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "SNILS_MASK",
     "VALUE_MASK",
     "configure_logging",
+    "mask_as",
     "mask_personal_data",
     "mask_text",
 ]
@@ -181,6 +183,12 @@ def mask_text(text: str) -> str:
     if "=" in text or ":" in text:
         text = _KEY_VALUE.sub(_mask_key_value, text)
     return text
+
+
+def mask_as(kind: Personal, text: str) -> str:
+    """``text`` masked as personal data of ``kind``: a name keeps its first letter, a date,
+    a SNILS or anything else becomes its mask."""
+    return _mask_string(_Kind(kind.value), text)
 
 
 def _mask_string(kind: _Kind, text: str) -> str:
