@@ -38,6 +38,7 @@ from hub.smev.client import REFUSAL_SOURCE
 __all__ = [
     "XML_PERSONAL",
     "Shape",
+    "json_key_kinds",
     "mask_json",
     "mask_message",
     "mask_xml",
@@ -218,6 +219,31 @@ def _union(*groups: str) -> Shape:
     for shape in shapes[1:]:
         merged = merged.merged(shape)
     return merged
+
+
+@cache
+def json_key_kinds() -> Mapping[str, Personal]:
+    """The member names personal wherever the schemas use them, with their kind (``last``,
+    ``birth_date``, ``snils``...; not ``agency`` or ``reason``, which are personal in one
+    place only): the free-text net masks them as quoted keys (JSON, a Python repr)."""
+    seen: dict[str, set[Personal | None]] = {}
+    for shape in (*_command_shapes().values(), *_event_shapes().values(), _refusal_shape()):
+        _collect_keys(shape, seen)
+    found: dict[str, Personal] = {}
+    for key, kinds in seen.items():
+        declared = {kind for kind in kinds if kind is not None}
+        if declared and len(declared) == len(kinds):  # personal in every place
+            found[key] = declared.pop() if len(declared) == 1 else Personal.OTHER
+    return found
+
+
+def _collect_keys(shape: Shape, seen: dict[str, set[Personal | None]]) -> None:
+    for key, member in shape.members.items():
+        seen.setdefault(key, set()).add(member.kind)
+        _collect_keys(member, seen)
+    for inner in (shape.items, shape.rest):
+        if inner is not None:
+            _collect_keys(inner, seen)
 
 
 def message_shape(source: str, document: Any) -> Shape:
