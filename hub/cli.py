@@ -15,7 +15,6 @@ from typing import Annotated, Any, Literal, NoReturn, TypeVar
 import typer
 from lxml import etree
 from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -24,6 +23,9 @@ from hub.bootstrap import Hub, bootstrap
 from hub.config import Settings
 from hub.errors import HubError
 from hub.protection.cli import register as register_protection
+from hub.terminal import console as plain_console
+from hub.terminal import stdout as _stdout
+from hub.terminal import styled
 
 app = typer.Typer(no_args_is_help=True, help="Interagency integration hub (SMEV 3).")
 smev_app = typer.Typer(no_args_is_help=True, help="Read, verify and sign SMEV 3 messages.")
@@ -48,7 +50,6 @@ app.add_typer(simulator_app, name="simulator")
 T = TypeVar("T")
 EXIT_INVALID = 1
 EXIT_BAD_INPUT = 2
-_stdout = Console()
 
 FileArg = Annotated[Path, typer.Argument(help="message file (XML, XML with BOM, or MTOM)")]
 ContentType = Annotated[
@@ -253,10 +254,10 @@ def _print_preview(result: Any, as_json: bool) -> None:
             print(json.dumps(_request_fields(request), ensure_ascii=False))
         return
     for event in result.events:
-        _stdout.print(f"[bold]{event['type']}[/bold] {event['subject']}")
+        _stdout.print(f"{event['type']} {event['subject']}", style="bold")
         _stdout.print_json(json.dumps(event["data"], ensure_ascii=False))
     for request in result.requests:
-        _stdout.print(f"[bold]request to {request.agency}[/bold] ({request.kind})")
+        _stdout.print(f"request to {request.agency} ({request.kind})", style="bold")
         _stdout.print(request.content.decode())
     if not result.events and not result.requests:
         _stdout.print("no events and no requests")
@@ -359,7 +360,7 @@ def bench(  # noqa: PLR0917 - each parameter is a command-line option
             )
         except (HubError, OSError, SQLAlchemyError) as exc:
             # The inbound-path figures need PostgreSQL and RabbitMQ; say so, don't crash.
-            _stdout.print(f"[yellow]backbone benchmark skipped: {exc}[/yellow]")
+            _stdout.print(f"backbone benchmark skipped: {exc}", style="yellow")
             raise typer.Exit(EXIT_INVALID) from exc
     if suite in ("encryption", "all"):
         from hub.bench_encryption import run as run_encryption  # noqa: PLC0415
@@ -386,12 +387,12 @@ def _bench_e2e(  # noqa: PLR0917 - the e2e suite's options
     if any(m not in SIMULATOR_MODES for m in modes) or verify not in ("on", "off", "both"):
         _fail("--simulator takes process or thread; --simulator-verify on, off or both")
     checks = {"on": [True], "off": [False], "both": [True, False]}[verify]
-    console = Console(stderr=True) if as_json else _stdout  # stdout keeps only the JSON
+    console = plain_console(stderr=True) if as_json else _stdout  # stdout keeps only the JSON
     try:
         run(console, pg_admin_url, amqp_url, count, embedded_count, modes, checks,  # type: ignore[arg-type]
             as_json=as_json)  # fmt: skip
     except (HubError, OSError, SQLAlchemyError) as exc:
-        console.print(f"[yellow]end-to-end benchmark failed: {exc}[/yellow]")
+        console.print(f"end-to-end benchmark failed: {exc}", style="yellow")
         raise typer.Exit(EXIT_INVALID) from exc
 
 
@@ -568,11 +569,11 @@ def failed_show(
         view = _guard(lambda: hub.operations.show(who, failed_id))
     show = (lambda text: text) if view.revealed else mask_text
     for key, value in _failed_fields(view).items():
-        _stdout.print(f"[bold]{key}[/bold]: {show(str(value))}", highlight=False)
-    _stdout.print("[bold]message[/bold]:", highlight=False)
-    _stdout.print(view.body, highlight=False, markup=False)
-    _stdout.print("[bold]traceback[/bold]:", highlight=False)
-    _stdout.print(view.traceback, highlight=False, markup=False)
+        _stdout.print(styled(key, "bold"), f": {show(str(value))}", sep="", highlight=False)
+    _stdout.print(styled("message", "bold"), ":", sep="", highlight=False)
+    _stdout.print(view.body, highlight=False)
+    _stdout.print(styled("traceback", "bold"), ":", sep="", highlight=False)
+    _stdout.print(view.traceback, highlight=False)
 
 
 def _failed_fields(view: Any) -> dict[str, object]:
@@ -687,15 +688,13 @@ def demo(
 ) -> None:
     """The main job end to end on the embedded default: the SMEV simulator with ZAGS, PFR
     and Gosuslugi, the hub on SQLite and the in-process broker, a reference registry."""
-    from rich.console import Console  # noqa: PLC0415
-
     from hub.crypto import select_backend  # noqa: PLC0415
     from hub.demo import DemoError, Scenario, run_demo  # noqa: PLC0415
     from hub.logging import configure_logging  # noqa: PLC0415
 
     settings = _settings()
     configure_logging(level="ERROR", json=False)
-    console = Console()
+    console = plain_console()
     backend = select_backend(settings.crypto_backend)
     scenario = Scenario(students=students, applications=applications, seed=seed)
     if backend.name != "openssl":
@@ -704,14 +703,16 @@ def demo(
             if settings.crypto_backend == "pure"
             else "OpenSSL's GOST engine is missing: apt-get install libengine-gost-openssl"
         )
-        console.print(f"[yellow]pure-Python GOST ({why}): the scenario is scaled to a fifth[/]")
+        console.print(
+            f"pure-Python GOST ({why}): the scenario is scaled to a fifth", style="yellow"
+        )
         scenario = scenario.scaled(0.2)
     try:
         stats, table = run_demo(scenario, backend, settings.reference_dir, console)
     except DemoError as exc:
         _fail(str(exc), 1)
     console.print(table)
-    console.print(f"[green]every message accounted for[/] ({stats.elapsed:.1f} s)")
+    console.print(styled("every message accounted for", "green"), f"({stats.elapsed:.1f} s)")
     console.print("personal data sealed at rest (AES-256-GCM, a data key made for this run)")
 
 
