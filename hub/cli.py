@@ -22,6 +22,7 @@ from hub.access.cli import TokenOption, principal, tokens_app
 from hub.bootstrap import Hub, bootstrap
 from hub.config import Settings
 from hub.errors import HubError
+from hub.files import InputTooLargeError, read_bounded
 from hub.protection.cli import register as register_protection
 from hub.terminal import console as plain_console
 from hub.terminal import stdout as _stdout
@@ -51,7 +52,10 @@ T = TypeVar("T")
 EXIT_INVALID = 1
 EXIT_BAD_INPUT = 2
 
-FileArg = Annotated[Path, typer.Argument(help="message file (XML, XML with BOM, or MTOM)")]
+STDIN = "-"
+FileArg = Annotated[
+    Path, typer.Argument(help="message file (XML, XML with BOM, or MTOM); - for standard input")
+]
 ContentType = Annotated[
     str | None, typer.Option("--content-type", help="HTTP Content-Type of the body, for MTOM")
 ]
@@ -78,15 +82,25 @@ def _hub() -> Hub:
     return bootstrap(settings)
 
 
+def _limit(hub: Hub) -> int:
+    return hub.settings.xml_max_bytes
+
+
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     # One line on stderr: scripts read the exit code, people read this.
     print(f"hub: error: {' '.join(message.split())}", file=sys.stderr)
     raise typer.Exit(code)
 
 
-def _read(path: Path) -> bytes:
+def _read(path: Path, limit: int) -> bytes:
+    """The bytes of a file the user names (``-``: standard input), refused when over
+    ``limit`` (HUB_XML_MAX_BYTES): at most ``limit`` + 1 bytes are read, so /dev/zero or an
+    endless pipe is refused as too large instead of filling the memory."""
+    source = sys.stdin.buffer if str(path) == STDIN else path
     try:
-        return path.read_bytes()
+        return read_bounded(source, limit, "standard input" if str(path) == STDIN else None)
+    except InputTooLargeError as exc:
+        _fail(f"{exc} (HUB_XML_MAX_BYTES)")
     except OSError as exc:
         _fail(f"cannot read {path}: {exc.strerror}")
 
@@ -102,7 +116,7 @@ def smev_inspect(
 
     hub = _hub()
     try:
-        report = inspect_message(_read(file), hub, content_type=content_type)
+        report = inspect_message(_read(file, _limit(hub)), hub, content_type=content_type)
     except HubError as exc:
         _fail(f"{file}: {exc}")
     if as_json:
@@ -128,7 +142,7 @@ def smev_verify(file: FileArg, content_type: ContentType = None) -> None:
 
     hub = _hub()
     try:
-        document = parse_message(_read(file), content_type, hub.xml_limits)
+        document = parse_message(_read(file, _limit(hub)), content_type, hub.xml_limits)
     except HubError as exc:
         _fail(f"{file}: {exc}")
     reports = hub.verifier.verify_all(document.root)
@@ -155,7 +169,7 @@ def smev_sign(
 
     hub = bootstrap(_settings(signing_key=key, signing_cert=cert))
     try:
-        envelope = parse_xml(_read(file), hub.xml_limits)
+        envelope = parse_xml(_read(file, _limit(hub)), hub.xml_limits)
         signed = sign_envelope(envelope, hub.signer)
     except HubError as exc:
         _fail(f"{file}: {exc}")
@@ -206,11 +220,14 @@ def _write_private(path: Path, data: bytes) -> None:
 @app.command("translate")
 def translate(
     file: Annotated[
-        Path | None, typer.Argument(help="SMEV message or business payload (XML)")
+        Path | None,
+        typer.Argument(help="SMEV message or business payload (XML); - for standard input"),
     ] = None,
     command: Annotated[
         Path | None,
-        typer.Option("--command", help="registry command (JSON) that the message answers"),
+        typer.Option(
+            "--command", help="registry command (JSON) that the message answers; - for stdin"
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="one CloudEvent per line")] = False,
     content_type: ContentType = None,
@@ -220,14 +237,14 @@ def translate(
     from hub.preview import preview, preview_command  # noqa: PLC0415
 
     hub = _hub()
-    order = _command_json(command) if command is not None else None
+    order = _command_json(command, _limit(hub)) if command is not None else None
     try:
         if file is None:
             if order is None:
                 _fail("give a message FILE, a --command, or both")
             result = preview_command(order, hub.router)
         else:
-            raw = _read(file)
+            raw = _read(file, _limit(hub))
             result = preview(
                 raw, hub.router, hub.xml_limits, command=order, content_type=content_type
             )
@@ -236,9 +253,9 @@ def translate(
     _print_preview(result, as_json)
 
 
-def _command_json(path: Path) -> dict[str, Any]:
+def _command_json(path: Path, limit: int) -> dict[str, Any]:
     try:
-        data = json.loads(_read(path))
+        data = json.loads(_read(path, limit))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         _fail(f"{path}: not JSON: {exc}")
     if not isinstance(data, dict):
@@ -759,7 +776,8 @@ def simulator_serve(  # noqa: PLR0917 - each parameter is a command-line option
     hub = _hub()
     try:
         faults = FaultInjection(failure_rate, drop_rate, duplicate_rate, latency, 0.0, seed)
-        systems = {m: load_certificate(_read(Path(f))) for m, f in _pairs(system, "--system")}
+        certificates = _pairs(system, "--system")
+        systems = {m: load_certificate(_read(Path(f), _limit(hub))) for m, f in certificates}
     except (ValueError, HubError) as exc:
         _fail(str(exc))
     config = ExchangeConfig(
