@@ -155,7 +155,7 @@ def run(seconds: float, backends: list[str] | None, console: Console) -> list[Me
         try:
             backend = select_backend(name)  # type: ignore[arg-type]
         except BackendUnavailableError as exc:
-            console.print(f"[yellow]{name}: not available ({exc})[/yellow]")
+            console.print(f"{name}: not available ({exc})", style="yellow")
             continue
         results.extend(measure(backend, seconds if name != "pure" else max(seconds, 3.0)))
     console.print(_table(results))

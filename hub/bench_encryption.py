@@ -166,7 +166,7 @@ def run(console: Console, pg_admin_url: str, messages: int) -> list[Figure]:
             with stack() as urls:
                 figures += [Figure(backend, *row) for row in measure(urls, n)]
         except (HubError, OSError, SQLAlchemyError) as exc:
-            console.print(f"[yellow]{backend} skipped: {exc}[/yellow]")
+            console.print(f"{backend} skipped: {exc}", style="yellow")
     console.print(table(figures, n))
     cost = sealing_cost()
     fastest = max((f.plain for f in figures), default=0.0)

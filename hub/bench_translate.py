@@ -33,6 +33,7 @@ from functools import partial
 from lxml import etree
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from hub.adapters.gosuslugi.requests import ReplyTarget
 from hub.adapters.gosuslugi.schemas import APPLICATION
@@ -453,7 +454,7 @@ def table(results: Sequence[Result], rounds: int) -> Table:
         out.add_column(column, justify="left" if column in {"kind", "stage"} else "right")
     for result in results:
         for position, (stage, rate) in enumerate(result.rates.items()):
-            met = "yes" if rate.median >= TARGET else "[red]no[/red]"
+            met = Text("yes") if rate.median >= TARGET else Text("no", style="red")
             row = (f"{rate.median:,.0f}", f"{rate.low:,.0f}", f"{rate.high:,.0f}", met)
             out.add_row("" if position else result.kind, STAGES[stage], *row)
     return out

@@ -19,6 +19,7 @@ from hub.crypto import GostBackend, select_backend
 from hub.crypto.keys import load_certificate, load_private_key
 from hub.crypto.xmldsig import KeySigner, LocalKeySigner, XmlSigner, XmlVerifier
 from hub.errors import ConfigurationError
+from hub.files import CERTIFICATE_LIMIT, InputTooLargeError, read_bounded
 from hub.journal.api import Journal
 from hub.metrics import HubMetrics, build_metrics
 from hub.operations import Operations
@@ -86,8 +87,9 @@ class Hub:
                 "(make a development pair with `hub keys generate`)"
             )
         try:
-            key, cert = load_private_key(key_path.read_bytes()), cert_path.read_bytes()
-        except OSError as exc:
+            key = load_private_key(read_bounded(key_path, CERTIFICATE_LIMIT))
+            cert = read_bounded(cert_path, CERTIFICATE_LIMIT)
+        except (OSError, InputTooLargeError) as exc:
             raise ConfigurationError(f"cannot read signing key material: {exc}") from exc
         return LocalKeySigner(self.crypto, key, load_certificate(cert))
 
@@ -166,8 +168,10 @@ class Hub:
         if not paths:
             return None
         try:
-            return frozenset(load_certificate(path.read_bytes()).sha256 for path in paths)
-        except OSError as exc:
+            return frozenset(
+                load_certificate(read_bounded(path, CERTIFICATE_LIMIT)).sha256 for path in paths
+            )
+        except (OSError, InputTooLargeError) as exc:
             raise ConfigurationError(f"cannot read a trusted certificate: {exc}") from exc
 
     @cached_property

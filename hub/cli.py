@@ -15,7 +15,6 @@ from typing import Annotated, Any, Literal, NoReturn, TypeVar
 import typer
 from lxml import etree
 from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -23,7 +22,11 @@ from hub.access.cli import TokenOption, principal, tokens_app
 from hub.bootstrap import Hub, bootstrap
 from hub.config import Settings
 from hub.errors import HubError
+from hub.files import InputTooLargeError, read_bounded
 from hub.protection.cli import register as register_protection
+from hub.terminal import console as plain_console
+from hub.terminal import stdout as _stdout
+from hub.terminal import styled
 
 app = typer.Typer(no_args_is_help=True, help="Interagency integration hub (SMEV 3).")
 smev_app = typer.Typer(no_args_is_help=True, help="Read, verify and sign SMEV 3 messages.")
@@ -48,9 +51,11 @@ app.add_typer(simulator_app, name="simulator")
 T = TypeVar("T")
 EXIT_INVALID = 1
 EXIT_BAD_INPUT = 2
-_stdout = Console()
 
-FileArg = Annotated[Path, typer.Argument(help="message file (XML, XML with BOM, or MTOM)")]
+STDIN = "-"
+FileArg = Annotated[
+    Path, typer.Argument(help="message file (XML, XML with BOM, or MTOM); - for standard input")
+]
 ContentType = Annotated[
     str | None, typer.Option("--content-type", help="HTTP Content-Type of the body, for MTOM")
 ]
@@ -77,15 +82,25 @@ def _hub() -> Hub:
     return bootstrap(settings)
 
 
+def _limit(hub: Hub) -> int:
+    return hub.settings.xml_max_bytes
+
+
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     # One line on stderr: scripts read the exit code, people read this.
     print(f"hub: error: {' '.join(message.split())}", file=sys.stderr)
     raise typer.Exit(code)
 
 
-def _read(path: Path) -> bytes:
+def _read(path: Path, limit: int) -> bytes:
+    """The bytes of a file the user names (``-``: standard input), refused when over
+    ``limit`` (HUB_XML_MAX_BYTES): at most ``limit`` + 1 bytes are read, so /dev/zero or an
+    endless pipe is refused as too large instead of filling the memory."""
+    source = sys.stdin.buffer if str(path) == STDIN else path
     try:
-        return path.read_bytes()
+        return read_bounded(source, limit, "standard input" if str(path) == STDIN else None)
+    except InputTooLargeError as exc:
+        _fail(f"{exc} (HUB_XML_MAX_BYTES)")
     except OSError as exc:
         _fail(f"cannot read {path}: {exc.strerror}")
 
@@ -101,7 +116,7 @@ def smev_inspect(
 
     hub = _hub()
     try:
-        report = inspect_message(_read(file), hub, content_type=content_type)
+        report = inspect_message(_read(file, _limit(hub)), hub, content_type=content_type)
     except HubError as exc:
         _fail(f"{file}: {exc}")
     if as_json:
@@ -140,7 +155,7 @@ def smev_verify(
 
     hub = _hub()
     try:
-        document = parse_message(_read(file), content_type, hub.xml_limits)
+        document = parse_message(_read(file, _limit(hub)), content_type, hub.xml_limits)
     except HubError as exc:
         _fail(f"{file}: {exc}")
     reports = hub.verifier.verify_all(document.root)
@@ -189,7 +204,7 @@ def smev_sign(
 
     hub = bootstrap(_settings(signing_key=key, signing_cert=cert))
     try:
-        envelope = parse_xml(_read(file), hub.xml_limits)
+        envelope = parse_xml(_read(file, _limit(hub)), hub.xml_limits)
         signed = sign_envelope(envelope, hub.signer)
     except HubError as exc:
         _fail(f"{file}: {exc}")
@@ -240,11 +255,14 @@ def _write_private(path: Path, data: bytes) -> None:
 @app.command("translate")
 def translate(
     file: Annotated[
-        Path | None, typer.Argument(help="SMEV message or business payload (XML)")
+        Path | None,
+        typer.Argument(help="SMEV message or business payload (XML); - for standard input"),
     ] = None,
     command: Annotated[
         Path | None,
-        typer.Option("--command", help="registry command (JSON) that the message answers"),
+        typer.Option(
+            "--command", help="registry command (JSON) that the message answers; - for stdin"
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="one CloudEvent per line")] = False,
     content_type: ContentType = None,
@@ -254,14 +272,14 @@ def translate(
     from hub.preview import preview, preview_command  # noqa: PLC0415
 
     hub = _hub()
-    order = _command_json(command) if command is not None else None
+    order = _command_json(command, _limit(hub)) if command is not None else None
     try:
         if file is None:
             if order is None:
                 _fail("give a message FILE, a --command, or both")
             result = preview_command(order, hub.router)
         else:
-            raw = _read(file)
+            raw = _read(file, _limit(hub))
             result = preview(
                 raw, hub.router, hub.xml_limits, command=order, content_type=content_type
             )
@@ -270,9 +288,9 @@ def translate(
     _print_preview(result, as_json)
 
 
-def _command_json(path: Path) -> dict[str, Any]:
+def _command_json(path: Path, limit: int) -> dict[str, Any]:
     try:
-        data = json.loads(_read(path))
+        data = json.loads(_read(path, limit))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         _fail(f"{path}: not JSON: {exc}")
     if not isinstance(data, dict):
@@ -288,10 +306,10 @@ def _print_preview(result: Any, as_json: bool) -> None:
             print(json.dumps(_request_fields(request), ensure_ascii=False))
         return
     for event in result.events:
-        _stdout.print(f"[bold]{event['type']}[/bold] {event['subject']}")
+        _stdout.print(f"{event['type']} {event['subject']}", style="bold")
         _stdout.print_json(json.dumps(event["data"], ensure_ascii=False))
     for request in result.requests:
-        _stdout.print(f"[bold]request to {request.agency}[/bold] ({request.kind})")
+        _stdout.print(f"request to {request.agency} ({request.kind})", style="bold")
         _stdout.print(request.content.decode())
     if not result.events and not result.requests:
         _stdout.print("no events and no requests")
@@ -394,7 +412,7 @@ def bench(  # noqa: PLR0917 - each parameter is a command-line option
             )
         except (HubError, OSError, SQLAlchemyError) as exc:
             # The inbound-path figures need PostgreSQL and RabbitMQ; say so, don't crash.
-            _stdout.print(f"[yellow]backbone benchmark skipped: {exc}[/yellow]")
+            _stdout.print(f"backbone benchmark skipped: {exc}", style="yellow")
             raise typer.Exit(EXIT_INVALID) from exc
     if suite in ("encryption", "all"):
         from hub.bench_encryption import run as run_encryption  # noqa: PLC0415
@@ -421,12 +439,12 @@ def _bench_e2e(  # noqa: PLR0917 - the e2e suite's options
     if any(m not in SIMULATOR_MODES for m in modes) or verify not in ("on", "off", "both"):
         _fail("--simulator takes process or thread; --simulator-verify on, off or both")
     checks = {"on": [True], "off": [False], "both": [True, False]}[verify]
-    console = Console(stderr=True) if as_json else _stdout  # stdout keeps only the JSON
+    console = plain_console(stderr=True) if as_json else _stdout  # stdout keeps only the JSON
     try:
         run(console, pg_admin_url, amqp_url, count, embedded_count, modes, checks,  # type: ignore[arg-type]
             as_json=as_json)  # fmt: skip
     except (HubError, OSError, SQLAlchemyError) as exc:
-        console.print(f"[yellow]end-to-end benchmark failed: {exc}[/yellow]")
+        console.print(f"end-to-end benchmark failed: {exc}", style="yellow")
         raise typer.Exit(EXIT_INVALID) from exc
 
 
@@ -608,11 +626,11 @@ def failed_show(
         view = _guard(lambda: hub.operations.show(who, failed_id))
     show = (lambda text: text) if view.revealed else mask_text
     for key, value in _failed_fields(view).items():
-        _stdout.print(f"[bold]{key}[/bold]: {show(str(value))}", highlight=False)
-    _stdout.print("[bold]message[/bold]:", highlight=False)
-    _stdout.print(view.body, highlight=False, markup=False)
-    _stdout.print("[bold]traceback[/bold]:", highlight=False)
-    _stdout.print(view.traceback, highlight=False, markup=False)
+        _stdout.print(styled(key, "bold"), f": {show(str(value))}", sep="", highlight=False)
+    _stdout.print(styled("message", "bold"), ":", sep="", highlight=False)
+    _stdout.print(view.body, highlight=False)
+    _stdout.print(styled("traceback", "bold"), ":", sep="", highlight=False)
+    _stdout.print(view.traceback, highlight=False)
 
 
 def _failed_fields(view: Any) -> dict[str, object]:
@@ -727,15 +745,13 @@ def demo(
 ) -> None:
     """The main job end to end on the embedded default: the SMEV simulator with ZAGS, PFR
     and Gosuslugi, the hub on SQLite and the in-process broker, a reference registry."""
-    from rich.console import Console  # noqa: PLC0415
-
     from hub.crypto import select_backend  # noqa: PLC0415
     from hub.demo import DemoError, Scenario, run_demo  # noqa: PLC0415
     from hub.logging import configure_logging  # noqa: PLC0415
 
     settings = _settings()
     configure_logging(level="ERROR", json=False)
-    console = Console()
+    console = plain_console()
     backend = select_backend(settings.crypto_backend)
     scenario = Scenario(students=students, applications=applications, seed=seed)
     if backend.name != "openssl":
@@ -744,14 +760,16 @@ def demo(
             if settings.crypto_backend == "pure"
             else "OpenSSL's GOST engine is missing: apt-get install libengine-gost-openssl"
         )
-        console.print(f"[yellow]pure-Python GOST ({why}): the scenario is scaled to a fifth[/]")
+        console.print(
+            f"pure-Python GOST ({why}): the scenario is scaled to a fifth", style="yellow"
+        )
         scenario = scenario.scaled(0.2)
     try:
         stats, table = run_demo(scenario, backend, settings.reference_dir, console)
     except DemoError as exc:
         _fail(str(exc), 1)
     console.print(table)
-    console.print(f"[green]every message accounted for[/] ({stats.elapsed:.1f} s)")
+    console.print(styled("every message accounted for", "green"), f"({stats.elapsed:.1f} s)")
     console.print("personal data sealed at rest (AES-256-GCM, a data key made for this run)")
 
 
@@ -798,7 +816,8 @@ def simulator_serve(  # noqa: PLR0917 - each parameter is a command-line option
     hub = _hub()
     try:
         faults = FaultInjection(failure_rate, drop_rate, duplicate_rate, latency, 0.0, seed)
-        systems = {m: load_certificate(_read(Path(f))) for m, f in _pairs(system, "--system")}
+        certificates = _pairs(system, "--system")
+        systems = {m: load_certificate(_read(Path(f), _limit(hub))) for m, f in certificates}
     except (ValueError, HubError) as exc:
         _fail(str(exc))
     config = ExchangeConfig(

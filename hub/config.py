@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, StringConstraints, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -179,22 +179,57 @@ class Settings(BaseSettings):
         return self.smev_xsd_dir or self.reference_dir / "smev" / "xsd"
 
     def masked(self) -> dict[str, Any]:
-        """The effective settings as plain values, secrets replaced by asterisks."""
-        shown: dict[str, Any] = {}
-        for name, value in self.model_dump().items():
-            if name.endswith("_url") and isinstance(value, SecretStr):
-                shown[name] = _mask_url_password(value.get_secret_value())
-            elif isinstance(value, SecretStr):
-                shown[name] = _MASK if value.get_secret_value() else ""
-            else:
-                shown[name] = str(value) if isinstance(value, Path) else value
+        """The effective settings as plain values, secrets replaced by asterisks: a setting
+        whose name says key, secret, token, password or pin whole (a file path stays: it
+        says where a secret is), passwords inside URLs and connection strings elsewhere."""
+        shown = {name: _shown(name, value) for name, value in self.model_dump().items()}
         shown["effective_smev_xsd_dir"] = str(self.effective_smev_xsd_dir)
         return shown
 
 
-def _mask_url_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", f":{_MASK}@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+# A name says it holds a secret: a word of it (key, pin, token, pass) or a part (password).
+_SECRET_NAME = re.compile(
+    r"(?:^|[_.-])(?:keys?|pins?|tokens?|pass|pwd)(?:$|[_.-])|password|passwd|passphrase|secret"
+    r"|apikey",
+    re.IGNORECASE,
+)
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:@/\s]*:)(?P<password>[^@/\s]*)@", re.I)
+# A URL's query parameter or a libpq "keyword=value" (password=..., sslpassword=...).
+_PARAMETER = re.compile(
+    r"(?P<head>(?:^|[?&;\s])(?P<name>[^=&;\s?#/]+)=)(?P<value>'(?:[^'\\]|\\.)*'|[^&;\s#]*)"
+)
+_PATH = re.compile(r"(?:/|~/|\./|\.\./)")
+
+
+def _is_secret_name(name: str) -> bool:
+    return bool(_SECRET_NAME.search(name)) and not name.endswith("_id")
+
+
+def _shown(name: str, value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+        if not name.endswith("_url"):
+            return _MASK if value else ""
+    if isinstance(value, str):
+        return _MASK if value and _is_secret_name(name) else _masked_text(value)
+    if isinstance(value, dict):
+        return {key: _shown(f"{name}.{key}", item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_shown(name, item) for item in value]
+    return value
+
+
+def _masked_text(text: str) -> str:
+    """``text`` with the passwords of URLs (``user:password@``) and every secret-looking
+    parameter (``password=``, ``sslpassword=``, ``token=``...) masked; paths stay."""
+    text = _URL_PASSWORD.sub(lambda m: f"{m['head']}{_MASK}@", text)
+    return _PARAMETER.sub(_masked_parameter, text)
+
+
+def _masked_parameter(match: re.Match[str]) -> str:
+    value = match["value"].strip("'")
+    if not value or not _is_secret_name(match["name"]) or _PATH.match(value):
+        return match[0]
+    return f"{match['head']}{_MASK}"

@@ -17,11 +17,13 @@ from typing import Any, Generic, Literal, TypeVar
 import requests
 from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from hub.bootstrap import Hub
 from hub.errors import RetryableError
 from hub.journal.api import HealthCounts
 from hub.logging import mask_text
+from hub.terminal import styled
 
 T = TypeVar("T")
 CheckName = Literal["broker", "database", "smev"]
@@ -196,13 +198,13 @@ def _backlog(counts: HealthCounts) -> str:
 
 def render(report: HealthReport) -> Group:
     """The report as Rich tables: dependencies, then the backlog and queue depths."""
-    verdict = "[green]healthy[/green]" if report.healthy else "[red]UNHEALTHY[/red]"
-    checks = Table(title=f"hub health: {verdict}")
+    verdict = styled("healthy", "green") if report.healthy else styled("UNHEALTHY", "red")
+    checks = Table(title=Text.assemble("hub health: ", verdict))
     for column in ("dependency", "status", "detail"):
         checks.add_column(column)
     for check in report.checks:
         colour = "green" if check.status == OK else "red" if not check.healthy else "yellow"
-        checks.add_row(check.name, f"[{colour}]{check.status}[/{colour}]", check.detail)
+        checks.add_row(check.name, styled(check.status, colour), check.detail)
     return Group(checks, _backlog_table(report))
 
 

@@ -4,7 +4,7 @@ The registry handles children's personal data (152-FZ): names, SNILS, documents,
 places of birth, addresses must never reach a log in clear. `configure_logging` routes both
 structlog and standard-library records through one chain whose last step before rendering is
 `mask_personal_data`; `mask_text` is the same masking for any free text (error texts the hub
-stores or shows).
+stores or shows). Stored messages are masked by their structure in ``hub.masking``.
 """
 
 from __future__ import annotations
@@ -12,14 +12,16 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from enum import Enum
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, TextIO
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from hub.canonical.personal import Personal
 from hub.errors import ConfigurationError
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "SNILS_MASK",
     "VALUE_MASK",
     "configure_logging",
+    "mask_as",
     "mask_personal_data",
     "mask_text",
 ]
@@ -154,26 +157,29 @@ _LXML_ERROR = re.compile(
 _NOT_QUOTE = r"[^\s,;&\"'<>(){}\[\]"
 _KEY_VALUE = re.compile(
     r"(?<![\w.-])(?P<kq>[\"']?)(?P<key>(?:[^\W\d][\w.-]*+:)?[^\W\d][\w.-]*+)(?P=kq)"
-    r"[ \t]*[=:][ \t]*"
+    r"[ \t]*(?P<sep>[=:])[ \t]*"
     r"(?:\"(?P<dq>[^\"\n]*)\"|'(?P<sq>[^'\n]*)'"
     # A bare value ends at a space, unless capitalized words follow (a full name).
     rf"|(?P<bare>{_NOT_QUOTE}]++(?:[ \t]+[A-ZА-ЯЁ]{_NOT_QUOTE}=:]*+(?![=:]))*))"
 )
 _ALREADY_MASKED = re.compile(r"[*\s\-+()]*")
+_NO_VALUE = frozenset({"None", "null", "True", "False", "true", "false"})  # nothing to hide
 
 
 def mask_text(text: str) -> str:
     """Mask personal data in free text and return the masked text.
 
     Masks SNILS numbers (any spelling), birth-certificate and passport series with their
-    numbers, and the values of known personal-data fields written as XML elements or
-    attributes (``<FamilyName>…</FamilyName>``, ``Фамилия="…"``), lxml validation messages,
-    ``key=value`` or ``"key": "value"``. Text that cannot hold any of these is returned as is.
+    numbers, and the values of personal-data fields written as XML elements or attributes
+    (``<FamilyName>…</FamilyName>``, ``МестоРожден МестоТекст="…"``), lxml validation
+    messages, ``key=value`` or ``"key": "value"``: the fields the canonical models and agency
+    schemas declare personal (``hub.masking``), and a net of name patterns beside them. Text
+    that cannot hold any of these is returned as is.
     """
     if not _MAYBE_PERSONAL.search(text):
         return text
     if "<" in text:
-        text = _mask_xml(text)
+        text = _mask_xml(_declared().mask_xml(text))
     if _VALUE_HINT.search(text):
         text = _VALUES.sub(_mask_value, text)
     if "Element '" in text:
@@ -181,6 +187,12 @@ def mask_text(text: str) -> str:
     if "=" in text or ":" in text:
         text = _KEY_VALUE.sub(_mask_key_value, text)
     return text
+
+
+def mask_as(kind: Personal, text: str) -> str:
+    """``text`` masked as personal data of ``kind``: a name keeps its first letter, a date,
+    a SNILS or anything else becomes its mask."""
+    return _mask_string(_Kind(kind.value), text)
 
 
 def _mask_string(kind: _Kind, text: str) -> str:
@@ -242,14 +254,44 @@ def _mask_lxml_error(match: re.Match[str]) -> str:
 
 
 def _mask_key_value(match: re.Match[str]) -> str:
-    kind = _kind_of(match["key"])
     group = next(name for name in ("dq", "sq", "bare") if match[name] is not None)
+    kind = _kind_of(match["key"]) or _declared_kind(match, quoted=group != "bare")
     value = match[group]
-    if kind is None or _ALREADY_MASKED.fullmatch(value):
+    if kind is None or _ALREADY_MASKED.fullmatch(value) or (group == "bare" and value in _NO_VALUE):
         return match[0]
     start, end = (index - match.start() for index in match.span(group))
     whole = match[0]
     return whole[:start] + _mask_string(kind, value) + whole[end:]
+
+
+@dataclass(frozen=True)
+class _Declared:
+    """What the models and agency schemas declare personal (``hub.masking``)."""
+
+    json_keys: Mapping[str, _Kind]  # member names personal wherever they stand
+    xml_names: Mapping[str, _Kind]  # agencies' element and attribute names
+    mask_xml: Callable[[str], str]  # masks XML text by those names
+
+
+@cache
+def _declared() -> _Declared:
+    # Read when first needed: the declarations live in modules that import this one.
+    from hub.masking import XML_PERSONAL, json_key_kinds, mask_xml  # noqa: PLC0415
+
+    def kinds(names: Mapping[str, Personal]) -> dict[str, _Kind]:
+        return {name: _Kind(kind.value) for name, kind in names.items()}
+
+    return _Declared(kinds(json_key_kinds()), kinds(XML_PERSONAL), mask_xml)
+
+
+def _declared_kind(match: re.Match[str], *, quoted: bool) -> _Kind | None:
+    # A quoted key before ":" is JSON or a repr (the models' names); a name="value" is XML.
+    key, declared = match["key"], _declared()
+    if match["kq"] and match["sep"] == ":":
+        return declared.json_keys.get(key)
+    if not match["kq"] and match["sep"] == "=" and quoted:
+        return declared.xml_names.get(key.rpartition(":")[2])
+    return None
 
 
 # --- Event dicts ------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from hub.journal.api import (
     OutboxEvent,
 )
 from hub.logging import mask_text
+from hub.masking import mask_message
 from hub.worker import Worker
 
 
@@ -258,14 +259,17 @@ class Operations:
 
 
 def _view(failed: FailedMessage, record: InboxRecord, *, revealed: bool) -> MessageView:
-    show = (lambda text: text) if revealed else mask_text
+    if revealed:
+        body, trace = record.raw.decode("utf-8", errors="replace"), failed.traceback
+    else:  # by what the models and agency schemas declare personal, then the free-text net
+        body, trace = mask_message(record.raw, record.source), mask_text(failed.traceback)
     return MessageView(
         failed,
         record.source,
         record.external_id,
         record.received_at,
         len(record.raw),
-        show(record.raw.decode("utf-8", errors="replace")),
-        show(failed.traceback),
+        body,
+        trace,
         revealed,
     )

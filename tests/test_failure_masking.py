@@ -3,6 +3,7 @@ message quotes are masked before they are stored."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -44,3 +45,33 @@ def test_the_hubs_own_reasons_stay_readable() -> None:
     exc = PermanentError("child.birth_date: ZAGS holds no records before 1826")
     failure = failure_of(_raised(exc), RECORD)
     assert failure.reason == "child.birth_date: ZAGS holds no records before 1826"
+
+
+PERSON = {"name": {"last": "Семёнова", "first": "Алёна", "middle": None},
+          "birth_date": "2015-04-12", "birth_place": "г. Казань"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        TypeError(f"cannot compare {PERSON!r}"),  # the hub's own keys in a repr
+        ValueError(f"bad command: {json.dumps({'person': PERSON}, ensure_ascii=False)}"),
+        KeyError(
+            '<fnst:МестоРожден ПризнМесто="1" МестоТекст="г. Казань"/><fnst:ФИОРожд>'
+            "<fnst:Фамилия>Семёнова</fnst:Фамилия></fnst:ФИОРожд>"
+        ),
+    ],
+    ids=["repr", "json", "zags xml"],
+)
+def test_the_declared_names_are_masked_in_free_text_too(exc: Exception) -> None:
+    failure = failure_of(_raised(exc), RECORD)
+    stored = f"{failure.reason}\n{failure.traceback}"
+    for secret in ("Семёнова", "Алёна", "2015-04-12", "Казань"):
+        assert secret not in stored
+    assert any(kept in stored for kept in ("None", "null", "<fnst:ФИОРожд>"))  # nothing eaten
+
+
+def test_free_text_keeps_what_only_looks_like_a_declared_name() -> None:
+    # "first" is a name only as a quoted key: a schema error's summary stays readable.
+    text = "ROGDINFResponse breaks x.xsd: 2 error(s), first: line 3: Element 'a': no"
+    assert failure_of(_raised(ValueError(text)), RECORD).reason.endswith(text)

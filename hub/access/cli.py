@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from hub.access.policy import Principal, Role
 from hub.errors import HubError
 from hub.journal.api import TokenRecord
+from hub.terminal import stdout as _stdout
 
 if TYPE_CHECKING:
     from hub.access.service import AccessService
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 EXIT_BAD_INPUT = 2
 TOKEN_ENV = "HUB_TOKEN"  # noqa: S105 - the variable's name, not a token
-_stdout = Console()
 
 tokens_app = typer.Typer(
     no_args_is_help=True,

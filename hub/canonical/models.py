@@ -19,9 +19,24 @@ from hub.canonical.commands import (
     VERIFY_BIRTH_RECORD,
     VERIFY_SNILS,
 )
+from hub.canonical.personal import PERSONAL_KEY, Personal
+
+
+def _personal(kind: Personal) -> Any:
+    # The one mark of a personal field: masking reads it from the published JSON Schema.
+    return Field(json_schema_extra={PERSONAL_KEY: kind.value})
+
 
 PartialDateText = Annotated[str, Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")]
 SnilsText = Annotated[str, Field(pattern=r"^\d{3}-\d{3}-\d{3} \d{2}$")]
+NamePart = Annotated[str, _personal(Personal.NAME)]
+PersonalDate = Annotated[PartialDateText, _personal(Personal.DATE)]
+OptionalPersonalDate = Annotated[PartialDateText | None, _personal(Personal.DATE)]
+PersonalSnils = Annotated[SnilsText, _personal(Personal.SNILS)]
+OptionalPersonalSnils = Annotated[SnilsText | None, _personal(Personal.SNILS)]
+PersonalText = Annotated[str, _personal(Personal.OTHER)]
+OptionalPersonalText = Annotated[str | None, _personal(Personal.OTHER)]
+PersonalValue = Annotated[Any, _personal(Personal.OTHER)]
 Role = Literal["student", "guardian"]
 RelationText = Literal["mother", "father", "legal_representative"]
 
@@ -31,35 +46,35 @@ class Strict(BaseModel):
 
 
 class Name(Strict):
-    last: str
-    first: str
-    middle: str | None
+    last: NamePart
+    first: NamePart
+    middle: Annotated[str | None, _personal(Personal.NAME)]
 
 
 class PersonData(Strict):
     name: Name
-    birth_date: PartialDateText | None
+    birth_date: OptionalPersonalDate
     sex: Literal["male", "female"] | None
-    snils: SnilsText | None
-    birth_place: str | None
+    snils: OptionalPersonalSnils
+    birth_place: OptionalPersonalText
 
 
 class BirthCertificateData(Strict):
-    series: Annotated[str, Field(pattern=r"^[IVXLCDM]+-[А-ЯЁ]{2}$")]
-    number: Annotated[str, Field(pattern=r"^\d{6}$")]
-    issued_on: PartialDateText | None
+    series: Annotated[str, Field(pattern=r"^[IVXLCDM]+-[А-ЯЁ]{2}$"), _personal(Personal.OTHER)]
+    number: Annotated[str, Field(pattern=r"^\d{6}$"), _personal(Personal.OTHER)]
+    issued_on: OptionalPersonalDate
 
 
 class PassportData(Strict):
-    series: Annotated[str, Field(pattern=r"^\d{4}$")]
-    number: Annotated[str, Field(pattern=r"^\d{6}$")]
-    issued_on: PartialDateText | None
-    issuer: str | None
+    series: Annotated[str, Field(pattern=r"^\d{4}$"), _personal(Personal.OTHER)]
+    number: Annotated[str, Field(pattern=r"^\d{6}$"), _personal(Personal.OTHER)]
+    issued_on: OptionalPersonalDate
+    issuer: OptionalPersonalText
 
 
 class ActRecordData(Strict):
-    number: str
-    date: PartialDateText | None
+    number: PersonalText  # with the office, it finds the person's civil record
+    date: OptionalPersonalDate
     office: str | None
 
 
@@ -69,9 +84,9 @@ class GuardianData(Strict):
 
 
 class DifferenceData(Strict):
-    field: str
-    registry: Any
-    agency: Any
+    field: str  # a path ("child.name.last"): what differs, never a value
+    registry: PersonalValue
+    agency: PersonalValue
 
 
 class BirthVerified(Strict):
@@ -109,7 +124,7 @@ class SnilsVerified(Strict):
     request_id: str
     person_id: str
     role: Role
-    snils: SnilsText
+    snils: PersonalSnils
 
 
 class SnilsMismatch(Strict):
@@ -118,8 +133,8 @@ class SnilsMismatch(Strict):
     request_id: str
     person_id: str
     role: Role
-    registry_snils: SnilsText | None
-    agency_snils: SnilsText | None
+    registry_snils: OptionalPersonalSnils
+    agency_snils: OptionalPersonalSnils
     differences: Annotated[list[DifferenceData], Field(min_length=1)]
 
 
@@ -148,7 +163,7 @@ class DeathRegistered(Strict):
     record_id: str
     act_record: ActRecordData
     person: PersonData
-    death_date: PartialDateText
+    death_date: PersonalDate
 
 
 class PaternityEstablished(Strict):
@@ -164,8 +179,8 @@ class ApplicantData(Strict):
     person: PersonData
     relation: RelationText
     passport: PassportData | None
-    phone: str | None
-    email: str | None
+    phone: OptionalPersonalText
+    email: OptionalPersonalText
 
 
 class School(Strict):
@@ -185,7 +200,7 @@ class ApplicationReceived(Strict):
     school: School
     grade: Annotated[int, Field(ge=1, le=11)]
     requested_date: PartialDateText
-    benefits: list[str]
+    benefits: list[PersonalText]  # a benefit's category may tell of health or family
     consents: dict[str, bool]
 
 
@@ -193,7 +208,7 @@ class ApplicationCancelled(Strict):
     """The applicant withdrew the application."""
 
     order_number: str
-    reason: str
+    reason: PersonalText  # the applicant's own words
 
 
 class RequestRejected(Strict):
@@ -288,36 +303,41 @@ SeriesInput = Annotated[
 ]
 
 
+NameInputPart = Annotated[Text, _personal(Personal.NAME)]
+PersonalDateInput = Annotated[DateInput, _personal(Personal.DATE)]
+PersonalNumber = Annotated[str, _personal(Personal.OTHER)]
+
+
 class NameInput(BaseModel):
-    last: Text
-    first: Text
-    middle: OptionalText = None
+    last: NameInputPart
+    first: NameInputPart
+    middle: Annotated[OptionalText, _personal(Personal.NAME)] = None
 
 
 class PersonInput(BaseModel):
     name: NameInput
-    birth_date: DateInput = None
+    birth_date: PersonalDateInput = None
     sex: SexInput = None
-    snils: SnilsInput = None
-    birth_place: OptionalText = None
+    snils: Annotated[SnilsInput, _personal(Personal.SNILS)] = None
+    birth_place: OptionalPersonalText = None
 
 
 class BirthCertificateInput(BaseModel):
-    series: SeriesInput
-    number: Annotated[str, Field(pattern=_digits(6))]
-    issued_on: DateInput = None
+    series: Annotated[SeriesInput, _personal(Personal.OTHER)]
+    number: Annotated[PersonalNumber, Field(pattern=_digits(6))]
+    issued_on: PersonalDateInput = None
 
 
 class PassportInput(BaseModel):
-    series: Annotated[str, Field(pattern=_digits(4))]
-    number: Annotated[str, Field(pattern=_digits(6))]
-    issued_on: DateInput = None
-    issuer: OptionalText = None
+    series: Annotated[PersonalNumber, Field(pattern=_digits(4))]
+    number: Annotated[PersonalNumber, Field(pattern=_digits(6))]
+    issued_on: PersonalDateInput = None
+    issuer: OptionalPersonalText = None
 
 
 class ActRecordInput(BaseModel):
-    number: Text
-    date: DateInput = None
+    number: Annotated[Text, _personal(Personal.OTHER)]
+    date: PersonalDateInput = None
     office: OptionalText = None
 
 
@@ -386,7 +406,7 @@ class ReportEnrollmentStatusCommand(BaseModel):
     status_code: Annotated[
         int, WithJsonSchema({"type": "integer", "enum": sorted(EPGU_STATUS_CODES)})
     ]
-    comment: OptionalText = None
+    comment: OptionalPersonalText = None  # written to the parent: may name the child
     scope: ScopeInput = None
 
 

@@ -12,18 +12,17 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hub.access.cli import Admin, fail, guarded
 from hub.access.scopes import REGION
 from hub.errors import HubError
 from hub.protection.keyring import new_key_entry
+from hub.terminal import stdout as _stdout
 
 if TYPE_CHECKING:
     from hub.bootstrap import Hub
 
-_stdout = Console()
 retention_app = typer.Typer(
     no_args_is_help=True, help="Retention: delete processed messages older than the limit."
 )

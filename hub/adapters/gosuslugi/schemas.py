@@ -10,10 +10,12 @@ hub's model of EPGU's order-event kind: ``orderStatusEvent`` and EPGU's
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from lxml import etree
 
+from hub.canonical.personal import Personal
 from hub.errors import SchemaValidationError
 from hub.paths import schemas_dir
 from hub.xml.xsd import validate_xsd
@@ -36,6 +38,31 @@ SCHEMA_DIR = schemas_dir() / "gosuslugi"
 ENROLLMENT_XSD = SCHEMA_DIR / "school-enrollment-1.0.0.xsd"
 ORDER_STATUS_XSD = SCHEMA_DIR / "order-status-3.1.1.xsd"
 _BY_NAMESPACE = {NS: ENROLLMENT_XSD, EVENT_NS: ORDER_STATUS_XSD}
+
+# --- personal data in these schemas (hub.canonical.personal) ---------------------------
+# The element names whose content is personal: masking hides their text, their attributes
+# and everything inside them. A test walks both schemas: every element of a type in
+# PERSONAL_TYPES (or of xs:date) must be named here or in NOT_PERSONAL, and every name here
+# must be declared.
+_NAMES = ("PersonSurname", "PersonName", "PersonMiddleName", "ChildSurname", "ChildName",
+          "ChildMiddleName")  # fmt: skip
+# contacts and documents; free text from or to the parent; benefits (which may tell of health)
+_OTHER = ("PersonPhone", "PersonEmail", "PersonIdentityDocInfo", "ChildBirthDocRF", "Reason",
+          "eventComment", "BenefitCategory")  # fmt: skip
+PERSONAL: Mapping[str, Personal] = {
+    **dict.fromkeys(_NAMES, Personal.NAME),
+    **dict.fromkeys(("PersonBirthDate", "ChildBirthDate"), Personal.DATE),
+    **dict.fromkeys(("PersonSNILS", "ChildSNILS"), Personal.SNILS),
+    **dict.fromkeys(_OTHER, Personal.OTHER),
+}
+# The types with personal meaning: names, SNILS, contacts, identity documents and birth
+# certificates (and xs:date, always).
+PERSONAL_TYPES = frozenset(
+    {"NameType", "SnilsType", "PhoneType", "EmailType", "PassportRFType", "ChildBirthDocRFType"}
+)
+NOT_PERSONAL: Mapping[str, str] = {
+    "EntryDate": "the date the parent asks the child be enrolled from",
+}
 
 
 def xsd_path(element: etree._Element) -> Path:

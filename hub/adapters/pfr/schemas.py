@@ -7,10 +7,12 @@ compiled lxml ``XMLSchema`` must not validate from two threads at once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from lxml import etree
 
+from hub.canonical.personal import Personal
 from hub.config import Settings
 from hub.xml.xsd import validate_xsd
 
@@ -23,6 +25,38 @@ NSMAP = {"tns": NS, "smev": COMMONS_NS, "pfr": PFR_NS}
 REQUEST = f"{{{NS}}}SnilsByAdditionalDataRequest"
 RESPONSE = f"{{{NS}}}SnilsByAdditionalDataResponse"
 XSD = Path("agencies/pfr/snils-by-additionalData-1.0.1.xsd")
+
+# --- personal data in these schemas (hub.canonical.personal) ---------------------------
+# The element names whose content is personal: masking hides their text, their attributes
+# and everything inside them. A test walks the official schema with its commons: every
+# element of a type in PERSONAL_TYPES (or of xs:date) must be named here or in NOT_PERSONAL,
+# and every name here must be declared.
+_DOCUMENTS = (
+    "PrimaryIdentityDocument", "IdentityDocument", "PassportRF", "ForeignPassport",
+    "ResidencePermitRF", "InternationalPassportRF", "MilitaryPassport", "SailorPassport",
+    "SovietPassport", "BirthCertificate", "DrivingLicenseRF", "ReleaseCertificate",
+    "PassportLossCertificate", "Form9Certificate", "TemporaryIdentityCardRF",
+    "PfrIdentificationDocument",
+)  # fmt: skip
+PERSONAL: Mapping[str, Personal] = {
+    **dict.fromkeys(("FamilyName", "FirstName", "Patronymic"), Personal.NAME),
+    "BirthDate": Personal.DATE,
+    "Snils": Personal.SNILS,
+    "BirthPlace": Personal.OTHER,
+    **dict.fromkeys(_DOCUMENTS, Personal.OTHER),
+}
+# The types with personal meaning: name parts (rus-100), SNILS, places of birth, identity
+# documents, contacts, a person's INN (and xs:date, always).
+PERSONAL_TYPES = frozenset(
+    {
+        "rus-100", "SNILSType", "BirthPlaceType", "rus-and-num-500", "PassportRFType",
+        "NotRestrictedDocumentType", "SovietPassportType", "InternationalPassportRFType",
+        "MilitaryPassportDocumentType", "DrivingLicenseRFType", "IdentificationDocumentType",
+        "PrimaryIdentityDocumentType", "AnyIdentityDocumentType", "PhoneNumberRFType",
+        "EmailAddressType", "PhysicalPersonINNType", "PostalCodeRFType",
+    }
+)  # fmt: skip
+NOT_PERSONAL: Mapping[str, str] = {}
 
 
 def xsd_path(reference_dir: Path | None = None) -> Path:

@@ -9,12 +9,14 @@ in ``schemas/zags/`` of the project. Schemas are compiled once per file and used
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 from lxml import etree
 
+from hub.canonical.personal import Personal
 from hub.config import Settings
 from hub.paths import schemas_dir
 from hub.xml.xsd import validate_xsd
@@ -33,6 +35,44 @@ XSD = Path("agencies/zags/rogdinf-4.0.1/zags-rogdinf-ru-root.xsd")
 DIRECTIVE_NS = "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/directive/1.3"
 REGISTRY = f"{{{DIRECTIVE_NS}}}Registry"
 OWN_SCHEMAS = schemas_dir() / "zags"
+
+# --- personal data in these schemas (hub.canonical.personal) ---------------------------
+# The element and attribute names whose content is personal: masking hides their text, their
+# attributes and everything inside them. A test walks the official ROGDINF schema and the
+# hub's own notification schemas: every element or attribute of a type in PERSONAL_TYPES (or
+# of xs:date) must be named here or in NOT_PERSONAL, and every name here must be declared.
+_NAMES = ("ФИО", "ФИОРожд", "ФИОУмер", "ФИОДо", "ФИОПосле", "ФИОИП", "ФИОФЛ", "ФИООтв")
+# dates of birth and death, of act records and of documents
+_DATES = (
+    "ДатаРождКаленд", "ДатаРождДок", "ДатаСмертКаленд", "ДатаСмертДок", "ДатаЗапис",
+    "ДатаЗаписДок", "ДатаУвед", "ДатаПринят", "ДатаКаленд", "ДатаДок", "ДатаЛегал",
+)  # fmt: skip
+# people, places, addresses, documents and certificates, act records' numbers
+_OTHER = (
+    "СведМать", "СведОтец", "МестоРожден", "АдрМЖ", "УдЛичнФЛ", "СвидетРожд", "СвидетСмерт",
+    "СвидетПерИмя", "СвидетРегОтцов", "СведДокРод", "СведДокОснОтец", "ЗапАктОсн", "ДокОсн",
+    "ЗасвидДок", "ЗасвидПеревод", "НомерЗапис", "НомерЗаписЕГР", "НомАГССвид", "СвПодпТекст",
+)  # fmt: skip
+PERSONAL: Mapping[str, Personal] = {
+    **dict.fromkeys(_NAMES, Personal.NAME),
+    **dict.fromkeys(_DATES, Personal.DATE),
+    "СНИЛС": Personal.SNILS,
+    **dict.fromkeys(_OTHER, Personal.OTHER),
+}
+# The types with personal meaning: names, people, places, addresses, identity and other
+# documents, certificates, act records, SNILS, partial dates (and xs:date, always).
+PERSONAL_TYPES = frozenset(
+    {
+        "ФИОПрТип", "СведРодитТип", "СведЛицоТип", "МестоТип", "АдрМЖТип", "АдрРФТип",
+        "УдЛичнФЛПрТип", "УдЛичнФЛСНТип", "СведДокТип", "СведДокОснТип", "ЗасвидТип",
+        "СведСвидетТип", "ЗапАктТип", "СНИЛСТип", "ДатаДокТип",
+    }
+)  # fmt: skip
+# Dates that are no person's: the operator needs them to tell versions and answers apart.
+NOT_PERSONAL: Mapping[str, str] = {
+    "ДатаВерс": "the date of an act record's version",
+    "ДатаСвед": "the date ZAGS made its answer on",
+}
 
 
 class Notice(StrEnum):

@@ -1,0 +1,372 @@
+"""Masking of stored messages by what the hub declares personal, for operators' eyes.
+
+What is personal is declared once, where the data is described (``hub.canonical.personal``):
+the canonical models mark their fields (``x-personal`` in the JSON Schemas of commands and
+events), each agency adapter lists the XML names of its schemas that carry personal data
+(``PERSONAL`` in its ``schemas.py``). A stored JSON message (a registry command, an event, a
+refusal record) is walked against its schema: a personal field is masked by its kind, a field
+the schema does not describe is masked whole (nothing unknown is shown), the rest is shown
+with ``hub.logging.mask_text`` as a second net. An XML message (SMEV envelopes with agency
+content, MTOM, or bytes that do not parse) has its personal elements' text, their attributes
+and everything inside them masked, and personal attributes wherever they stand.
+
+Masking runs when a message is shown (``hub failed show``, the console) and costs a pass over
+the message; it is never on the processing path.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field
+
+from hub.adapters.gosuslugi.schemas import PERSONAL as GOSUSLUGI_PERSONAL
+from hub.adapters.pfr.schemas import PERSONAL as PFR_PERSONAL
+from hub.adapters.zags.schemas import PERSONAL as ZAGS_PERSONAL
+from hub.canonical.commands import COMMAND_TYPES
+from hub.canonical.jsonschemas import EVENT_TYPES, command_schema, event_schema
+from hub.canonical.personal import PERSONAL_KEY, Personal
+from hub.logging import SNILS_MASK, mask_as, mask_text
+from hub.processing import REGISTRY_SOURCE
+from hub.smev.client import REFUSAL_SOURCE
+
+__all__ = [
+    "XML_PERSONAL",
+    "Shape",
+    "json_key_kinds",
+    "mask_json",
+    "mask_message",
+    "mask_xml",
+    "message_shape",
+    "shape_of",
+]
+
+# Every agency's personal XML names (local names: prefixes vary, namespaces are the agency's).
+XML_PERSONAL: Mapping[str, Personal] = {**ZAGS_PERSONAL, **PFR_PERSONAL, **GOSUSLUGI_PERSONAL}
+
+
+# --- JSON: shapes from the schemas ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a schema says about one place in a JSON document."""
+
+    kind: Personal | None = None  # personal: everything here is masked as this kind
+    members: Mapping[str, Shape] = field(default_factory=dict)  # an object's known members
+    items: Shape | None = None  # an array's items
+    rest: Shape | None = None  # an object's other members (a map's values)
+
+    @property
+    def holds_personal(self) -> bool:
+        """Whether personal data is declared here or anywhere below."""
+        below = [*self.members.values(), self.items, self.rest]
+        return self.kind is not None or any(s.holds_personal for s in below if s is not None)
+
+    def member(self, key: str) -> Shape:
+        return self.members.get(key) or self.rest or UNDECLARED
+
+    def merged(self, other: Shape) -> Shape:
+        """What either shape allows; personal where either says so."""
+        if self.kind is not None or other.kind is not None:
+            return Shape(self.kind or other.kind)
+        keys = [*self.members, *(k for k in other.members if k not in self.members)]
+        return Shape(
+            None,
+            {k: _either(self.members.get(k), other.members.get(k)) or UNDECLARED for k in keys},
+            _either(self.items, other.items),
+            _either(self.rest, other.rest),
+        )
+
+
+UNDECLARED = Shape(Personal.OTHER)  # what no schema describes is shown to nobody unmasked
+
+
+def _either(first: Shape | None, second: Shape | None) -> Shape | None:
+    if first is None or second is None:
+        return first or second
+    return first.merged(second)
+
+
+def shape_of(schema: Mapping[str, Any]) -> Shape:
+    """The shape a JSON Schema (with its ``$defs``) describes."""
+    return _shape(schema, schema.get("$defs", {}), ())
+
+
+def _shape(node: Mapping[str, Any], defs: Mapping[str, Any], seen: tuple[str, ...]) -> Shape:
+    if PERSONAL_KEY in node:
+        return Shape(Personal(node[PERSONAL_KEY]))
+    reference = node.get("$ref")
+    if isinstance(reference, str):
+        name = reference.rpartition("/")[2]
+        if name in seen:  # a recursive schema: what lies deeper is not described here
+            return UNDECLARED
+        return _shape(defs[name], defs, (*seen, name))
+    shape = Shape(
+        None,
+        {k: _shape(v, defs, seen) for k, v in node.get("properties", {}).items()},
+        _sub_shape(node.get("items"), defs, seen),
+        _sub_shape(node.get("additionalProperties"), defs, seen),
+    )
+    for keyword in ("anyOf", "oneOf", "allOf"):
+        for branch in node.get(keyword, ()):
+            shape = shape.merged(_shape(branch, defs, seen))
+    return shape
+
+
+def _sub_shape(node: object, defs: Mapping[str, Any], seen: tuple[str, ...]) -> Shape | None:
+    return _shape(node, defs, seen) if isinstance(node, Mapping) else None
+
+
+# --- JSON: masking ----------------------------------------------------------------------
+
+
+def mask_json(value: Any, shape: Shape) -> Any:
+    """``value`` (parsed JSON) with what ``shape`` declares personal masked by its kind and
+    what it does not describe masked whole; other strings pass through ``mask_text``."""
+    if shape.kind is not None:
+        return _hidden(value, shape.kind)
+    if isinstance(value, Mapping):
+        return {mask_text(str(k)): mask_json(v, shape.member(str(k))) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_json(item, shape.items or UNDECLARED) for item in value]
+    if shape.holds_personal:  # a bare value where the schema has personal data inside
+        return _hidden(value, Personal.OTHER)
+    return _shown(value)
+
+
+def _hidden(value: Any, kind: Personal) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return {mask_text(str(k)): _hidden(v, kind) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_hidden(item, kind) for item in value]
+    return mask_as(kind, value if isinstance(value, str) else json.dumps(value))
+
+
+_SNILS_INTEGERS = range(10**10, 10**11)
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) in _SNILS_INTEGERS:
+        return SNILS_MASK  # eleven digits: a SNILS written as a number
+    return value
+
+
+class _ValidationError(BaseModel):
+    # SMEV's words quote the values it refused (a name, a number): personal.
+    message: Annotated[str | None, Field(json_schema_extra={PERSONAL_KEY: Personal.OTHER.value})]
+    position: str | None = None
+
+
+class _Fault(BaseModel):
+    type: str | None = None
+    sub_type: str | None = None
+    code: str | None = None
+    description: str | None = None
+    smev_error: str | None = None
+    faultcode: str | None = None
+    faultstring: str | None = None
+    validation_errors: list[_ValidationError] = []
+    extra: dict[str, str] = {}
+    retryable: bool | None = None
+    action: str | None = None
+
+
+class RefusalRecord(BaseModel):
+    """What the inbox keeps of SMEV's refusal (``hub.smev.client.refusal_record``)."""
+
+    request_id: str
+    smev_message_id: str
+    agency: str
+    kind: str
+    fault: _Fault
+
+
+@cache
+def _command_shapes() -> dict[str, Shape]:
+    return {t: shape_of(command_schema(t)) for t in COMMAND_TYPES}
+
+
+@cache
+def _event_shapes() -> dict[str, Shape]:
+    return {t: shape_of(event_schema(t)) for t in EVENT_TYPES}
+
+
+@cache
+def _refusal_shape() -> Shape:
+    return shape_of(RefusalRecord.model_json_schema())
+
+
+@cache
+def _union(*groups: str) -> Shape:
+    shapes: list[Shape] = []
+    if "commands" in groups:
+        shapes += _command_shapes().values()
+    if "events" in groups:
+        shapes += _event_shapes().values()
+    if "refusal" in groups:
+        shapes.append(_refusal_shape())
+    merged = shapes[0]
+    for shape in shapes[1:]:
+        merged = merged.merged(shape)
+    return merged
+
+
+@cache
+def json_key_kinds() -> Mapping[str, Personal]:
+    """The member names personal wherever the schemas use them, with their kind (``last``,
+    ``birth_date``, ``snils``...; not ``agency`` or ``reason``, which are personal in one
+    place only): the free-text net masks them as quoted keys (JSON, a Python repr)."""
+    seen: dict[str, set[Personal | None]] = {}
+    for shape in (*_command_shapes().values(), *_event_shapes().values(), _refusal_shape()):
+        _collect_keys(shape, seen)
+    found: dict[str, Personal] = {}
+    for key, kinds in seen.items():
+        declared = {kind for kind in kinds if kind is not None}
+        if declared and len(declared) == len(kinds):  # personal in every place
+            found[key] = declared.pop() if len(declared) == 1 else Personal.OTHER
+    return found
+
+
+def _collect_keys(shape: Shape, seen: dict[str, set[Personal | None]]) -> None:
+    for key, member in shape.members.items():
+        seen.setdefault(key, set()).add(member.kind)
+        _collect_keys(member, seen)
+    for inner in (shape.items, shape.rest):
+        if inner is not None:
+            _collect_keys(inner, seen)
+
+
+def message_shape(source: str, document: Any) -> Shape:
+    """The shape of a stored JSON message: a registry command (by its ``type``), SMEV's
+    refusal, a canonical event (by its ``type``); for anything else, every shape at once."""
+    kind = document.get("type") if isinstance(document, Mapping) else None
+    kind = kind if isinstance(kind, str) else ""
+    if source == REFUSAL_SOURCE:
+        return _refusal_shape()
+    if source == REGISTRY_SOURCE:
+        return _command_shapes().get(kind) or _union("commands")
+    if isinstance(document, Mapping) and "specversion" in document:
+        return _event_shapes().get(kind) or _union("events")
+    return _union("commands", "events", "refusal")
+
+
+# --- XML ---------------------------------------------------------------------------------
+
+# Markup, read leniently (a failed message may be malformed): comments, CDATA, processing
+# instructions and declarations, end tags, start tags with their attributes.
+_MARKUP = re.compile(
+    r"<!--.*?-->|<!\[CDATA\[(?P<cdata>.*?)\]\]>|<[?!][^<>]*>"
+    r"|</(?P<close>[^\s<>/]+)\s*>"
+    r"|<(?P<open>[^\s<>/!?]+)(?P<attrs>(?:[^<>\"'/]|/(?!>)|\"[^\"]*\"|'[^']*')*)(?P<empty>/?)>",
+    re.DOTALL,
+)
+_ATTRIBUTE = re.compile(
+    r"(?P<name>[^\s=<>\"'/]+)\s*=\s*(?P<q>[\"'])(?P<value>.*?)(?P=q)", re.DOTALL
+)
+
+
+def mask_xml(text: str, personal: Mapping[str, Personal] = XML_PERSONAL) -> str:
+    """``text`` (XML, MTOM, or what does not parse) with the text, the attributes and the
+    content of every element ``personal`` names (by local name) masked by its kind, and the
+    attributes it names masked wherever they stand."""
+    if "<" not in text:
+        return text
+    return _XmlMasker(text, personal).run()
+
+
+@dataclass
+class _XmlMasker:
+    text: str
+    personal: Mapping[str, Personal]
+    open: list[tuple[str, Personal | None]] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)
+
+    def run(self) -> str:
+        position = 0
+        for markup in _MARKUP.finditer(self.text):
+            self._content(self.text[position : markup.start()])
+            self.parts.append(self._markup(markup))
+            position = markup.end()
+        self._content(self.text[position:])
+        return "".join(self.parts)
+
+    @property
+    def kind(self) -> Personal | None:
+        return self.open[-1][1] if self.open else None
+
+    def _content(self, content: str) -> None:
+        kind = self.kind
+        self.parts.append(content if kind is None else mask_as(kind, content))
+
+    def _markup(self, markup: re.Match[str]) -> str:
+        if markup["cdata"] is not None:
+            kind = self.kind
+            return markup[0] if kind is None else f"<![CDATA[{mask_as(kind, markup['cdata'])}]]>"
+        if markup["close"] is not None:
+            self._close(markup["close"])
+            return markup[0]
+        if markup["open"] is None:  # a comment, a declaration: the free-text net sees them
+            return markup[0]
+        return self._start(markup)
+
+    def _start(self, markup: re.Match[str]) -> str:
+        name = markup["open"]
+        kind = self.personal.get(_local(name)) or self.kind
+        attributes = _ATTRIBUTE.sub(lambda found: self._attribute(found, kind), markup["attrs"])
+        if not markup["empty"]:
+            self.open.append((name, kind))
+        return f"<{name}{attributes}{markup['empty']}>"
+
+    def _attribute(self, found: re.Match[str], element: Personal | None) -> str:
+        name = found["name"]
+        if name == "xmlns" or name.startswith("xmlns:"):
+            return found[0]
+        kind = self.personal.get(_local(name)) or element
+        if kind is None or not found["value"].strip():
+            return found[0]
+        start, end = (i - found.start() for i in found.span("value"))
+        return found[0][:start] + mask_as(kind, found["value"]) + found[0][end:]
+
+    def _close(self, name: str) -> None:
+        # Malformed input may close what it never opened, or leave elements open.
+        for depth in range(len(self.open) - 1, -1, -1):
+            if self.open[depth][0] == name:
+                del self.open[depth:]
+                return
+
+
+def _local(name: str) -> str:
+    return name.rpartition(":")[2]
+
+
+# --- a stored message -------------------------------------------------------------------
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*(?:"(?P<key>\s*:)?|\\?\Z)')  # an open one runs to the end
+
+
+def mask_message(raw: bytes, source: str) -> str:
+    """A stored message as an operator may see it: JSON walked against its schema, XML by
+    the agencies' personal names; then ``mask_text`` over all as a second net."""
+    text = raw.decode("utf-8", errors="replace")
+    if text.lstrip("\ufeff \t\r\n")[:1] in ("{", "["):
+        return mask_text(_masked_json(text, source))
+    return mask_text(mask_xml(text))
+
+
+def _masked_json(text: str, source: str) -> str:
+    try:
+        document = json.loads(text)
+    except ValueError:  # not JSON after all: every string value is masked, names kept
+        return _STRING.sub(lambda s: s[0] if s["key"] else '"***"', text)
+    masked = mask_json(document, message_shape(source, document))
+    return json.dumps(masked, ensure_ascii=False, indent=2)
