@@ -102,7 +102,9 @@ class Worker:
     def run(self, stop: threading.Event) -> None:
         """Consume until ``stop``; reconnect by itself after broker or database outages."""
         self._stop = stop
-        sweeper = threading.Thread(target=self._sweep_loop, args=(stop,), daemon=True)
+        sweeper = threading.Thread(
+            target=self._sweep_loop, args=(stop,), name="worker-sweeper", daemon=True
+        )
         sweeper.start()
         backoff_forever(lambda: self._consume(stop), stop, "worker")
         sweeper.join(timeout=5)
