@@ -496,13 +496,27 @@ def _declare_when_up(hub: Hub, stop: threading.Event) -> None:
 
 def _serve(*names: str) -> None:
     """Run the named services (``worker``, ``relay``) until SIGTERM, then release connections."""
-    from hub.runtime import Service, run_services, stop_event  # noqa: PLC0415
+    from hub.runtime import STOP_TIMEOUT, Service, run_services, stop_event  # noqa: PLC0415
 
     stop = stop_event()  # first: a stop during start-up is a clean stop too
     hub = _hub()
     _guard(lambda: _declare_when_up(hub, stop))
-    run_services([Service(name, getattr(hub, name).run) for name in names], stop)
-    hub.close()
+    services = [Service(name, getattr(hub, name).run) for name in names]
+    try:
+        _exit_if_crashed(lambda: run_services(services, stop, crash_grace=2 * STOP_TIMEOUT))
+    finally:
+        hub.close()
+
+
+def _exit_if_crashed(serve: Callable[[], None]) -> None:
+    # A service whose thread crashed exits non-zero: the supervisor (or the container's
+    # restart policy) starts it afresh. The crash is logged with its traceback already.
+    from hub.runtime import CRASHED, ServiceCrashedError  # noqa: PLC0415
+
+    try:
+        serve()
+    except ServiceCrashedError as exc:
+        _fail(str(exc), CRASHED)
 
 
 @app.command("worker")
@@ -529,7 +543,7 @@ def console_command(
     hub = _hub()  # logging configured as for every service
     given = {"console_host": host, "console_port": port}
     settings = hub.settings.model_copy(update={k: v for k, v in given.items() if v is not None})
-    _guard(lambda: serve_console(settings))
+    _guard(lambda: _exit_if_crashed(lambda: serve_console(settings)))
 
 
 @app.command("smev-client")

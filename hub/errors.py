@@ -131,3 +131,19 @@ class BackendUnavailableError(ConfigurationError):
     """The requested crypto backend is not installed on this machine."""
 
     code = "CRYPTO_BACKEND"
+
+
+UNEXPECTED = "UNEXPECTED"  # the code of a failure that is no error of the hub's (a bug)
+
+
+def error_class(type_name: str) -> type[HubError] | None:
+    """The hub's error class a failure names by type (failures are stored by type name):
+    ``None`` for a type that is not the hub's (a bug's ``KeyError``) or a name classes with
+    different codes share."""
+    found = {cls.code: cls for cls in _subclasses(HubError) if cls.__name__ == type_name}
+    return next(iter(found.values())) if len(found) == 1 else None
+
+
+def _subclasses(cls: type[HubError]) -> list[type[HubError]]:
+    direct = cls.__subclasses__()
+    return [*direct, *(grand for sub in direct for grand in _subclasses(sub))]

@@ -97,7 +97,7 @@ class HubMetrics:
         r = self.registry
         self.received: _Family[Counter] = _Family(
             Counter("hub_messages_received", "Messages and commands the workers took in "
-                    "(first deliveries).", ["agency", "kind"], registry=r)
+                    "(once each, at its first attempt).", ["agency", "kind"], registry=r)
         )  # fmt: skip
         self.processed: _Family[Counter] = _Family(
             Counter("hub_messages_processed", "Messages settled by the workers, by outcome: "

@@ -25,9 +25,10 @@ from typing import Any, TypeVar
 
 import structlog
 
-from hub.errors import PermanentError, RetryableError
+from hub.errors import UNEXPECTED, PermanentError, RetryableError, SignatureError, error_class
 from hub.journal.api import (
     Completion,
+    Failure,
     InboundMessage,
     InboxRecord,
     InboxStatus,
@@ -102,7 +103,9 @@ class Worker:
     def run(self, stop: threading.Event) -> None:
         """Consume until ``stop``; reconnect by itself after broker or database outages."""
         self._stop = stop
-        sweeper = threading.Thread(target=self._sweep_loop, args=(stop,), daemon=True)
+        sweeper = threading.Thread(
+            target=self._sweep_loop, args=(stop,), name="worker-sweeper", daemon=True
+        )
         sweeper.start()
         backoff_forever(lambda: self._consume(stop), stop, "worker")
         sweeper.join(timeout=5)
@@ -145,13 +148,13 @@ class Worker:
         stored come back for the careful path."""
         now = self.clock()
         inbound = [self._inbound(d) for d in deliveries]
-        self._count_received(inbound)
         by_id = {message.inbox_id: d for message, d in zip(inbound, deliveries, strict=True)}
         records = [message.first_attempt(now) for message in inbound]
         outcomes = [self._outcome_or_none(record, by_id[record.inbox_id]) for record in records]
         pairs = list(zip(inbound, outcomes, strict=True))
         received = self._hold(lambda: self.journal.receive_processed(pairs))
         stored_now = {r.inbox_id for r in received if not r.duplicate}
+        self._count_received([r for r in records if r.inbox_id in stored_now])
         retries = [r for r, o in zip(records, outcomes, strict=True) if o is None]
         self._schedule_retries([r for r in retries if r.inbox_id in stored_now], by_id)
         self._count_stored(records, outcomes, received)
@@ -167,22 +170,16 @@ class Worker:
 
     def _careful_path(self, deliveries: Sequence[Delivery]) -> None:
         inbound = [self._inbound(d) for d in deliveries]
-        arrived = zip(inbound, deliveries, strict=True)
-        self._count_received([m for m, d in arrived if self._skipped_fast_path(d) and _new(d)])
         by_id = {message.inbox_id: d for message, d in zip(inbound, deliveries, strict=True)}
         received = self._hold(lambda: self.journal.receive(inbound))
         self._count_finished_before(inbound, received)
         records = self._hold(lambda: self.journal.start_attempts(list(by_id)))
+        self._count_received(records)
         outcomes, retries = self._process(records, by_id)
         self._schedule_retries(retries, by_id)
         if outcomes:
             completions = self._hold(lambda: self.journal.complete(outcomes))
             self._count_completed(records, outcomes, completions)
-
-    def _skipped_fast_path(self, delivery: Delivery) -> bool:
-        # Arrivals the fast path did not see (and so did not count).
-        unrouted = self.topology.unrouted_queue.name
-        return delivery.queue == unrouted or STORED_HEADER in delivery.headers
 
     def _hold(self, operation: Callable[[], T]) -> T:
         # A database outage is not the messages' fault: keep them (unacked) and wait for the
@@ -244,10 +241,15 @@ class Worker:
 
     # --- counting: after each write, what it settled ------------------------------------
 
-    def _count_received(self, messages: Sequence[InboundMessage]) -> None:
+    def _count_received(self, records: Sequence[InboxRecord]) -> None:
+        # Received: counted once per inbox id, right after the write that started its first
+        # attempt (0 → 1 in the journal, decided in one transaction). Whoever stored it (this
+        # worker, the SMEV client, the HTTP endpoint) and however often it was delivered - a
+        # redelivery of a batch that died with a worker included - it counts once.
         received = self.metrics.received
-        for m in messages:
-            received(*self.metrics.labels_of(m.source, m.agency, m.kind)).inc()
+        for r in records:
+            if r.attempts == 1:
+                received(*self.metrics.labels_of(r.source, r.agency, r.kind)).inc()
 
     def _count_stored(
         self,
@@ -290,6 +292,7 @@ class Worker:
         m.processed(agency, kind, status.value).inc()
         if outcome.failure is not None and status == InboxStatus.FAILED:
             m.failures(agency, outcome.failure.error_type[:64]).inc()
+            _log_failure(record, outcome.failure)
         m.processing_seconds(agency).observe(max(0.0, (now - record.received_at).total_seconds()))
         if outcome.outbound or outcome.settles:
             with message_context(record, of_outcome(outcome)):
@@ -342,6 +345,7 @@ class Worker:
     def sweep(self, older_than: datetime, limit: int = 500) -> int:
         """Process stored messages left unfinished since before ``older_than``."""
         records = self.journal.start_attempts(self.journal.unfinished(older_than, limit))
+        self._count_received(records)
         outcomes: list[Outcome] = []
         for record in records:
             try:
@@ -356,9 +360,21 @@ class Worker:
 RETRIED = "retried"
 
 
-def _new(delivery: Delivery) -> bool:
-    # Neither a broker redelivery nor a retry the hub scheduled: a message arriving.
-    return not delivery.redelivered and ATTEMPTS_HEADER not in delivery.headers
+def _log_failure(record: InboxRecord, failure: Failure) -> None:
+    # One line per message kept as failed, for a SIEM: "signature rejected" (ERROR: a
+    # forgery, or a certificate SMEV renewed) or "message failed" (WARNING). Type, code and
+    # ids only: the reason may quote what the message says, so it stays in the journal.
+    kind = error_class(failure.error_type)
+    code = kind.code if kind is not None else UNEXPECTED
+    forged = kind is not None and issubclass(kind, SignatureError)
+    write = log.error if forged else log.warning
+    with message_context(record):  # binds trace_id, inbox_id, agency and kind
+        write(
+            "signature rejected" if forged else "message failed",
+            error_type=failure.error_type[:64],
+            error_code=code,
+            source=record.source,
+        )
 
 
 def _log_requests(outcome: Outcome) -> None:

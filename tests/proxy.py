@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 from collections.abc import Iterator
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+# libpq's sslmode: None leaves libpq's default ("prefer": TLS whenever the server offers it,
+# as on a machine after .ci/tls-setup); "require" insists on it.
+SSL_MODES = (None, "require")
 
 
 class TcpProxy:
@@ -81,3 +90,32 @@ def proxy(host: str, port: int) -> Iterator[TcpProxy]:
         yield p
     finally:
         p.close()
+
+
+def database_through(p: TcpProxy, pg_url: str, sslmode: str | None) -> str:
+    """``pg_url`` by way of the proxy, with ``sslmode`` (``require``: the test needs a server
+    that offers TLS, skipped locally without one and failing in CI)."""
+    url = make_url(pg_url).set(host="127.0.0.1", port=p.port)
+    if sslmode is not None:
+        _require_tls_offered(pg_url)
+        url = url.update_query_dict({"sslmode": sslmode})
+    return url.render_as_string(hide_password=False)
+
+
+def _require_tls_offered(pg_url: str) -> None:
+    conninfo = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(conninfo, sslmode="require", connect_timeout=5):
+            return
+    except psycopg.OperationalError as exc:
+        reason = f"PostgreSQL offers no TLS (run .ci/tls-setup): {str(exc).strip()}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
+
+def uses_tls(url: str) -> bool:
+    """Whether a connection made to ``url`` is encrypted."""
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, connect_timeout=5) as connection:
+        return bool(connection.pgconn.ssl_in_use)

@@ -70,6 +70,17 @@ def register(router: Router) -> None:
     router.register_inbound(NOTICE, translate_notice)
 
 
+def register_slow(router: Router) -> None:
+    """Notices that take 30 ms each (``HUB_ADAPTERS=tests.support:register_slow``): a worker
+    killed at any moment holds a batch in hand and more prefetched."""
+
+    def slowly(message: SmevMessage, record: InboxRecord) -> Translation:
+        time.sleep(0.03)
+        return translate_notice(message, record)
+
+    router.register_inbound(NOTICE, slowly)
+
+
 @contextmanager
 def running(*targets: object) -> Iterator[threading.Event]:
     """Run services' ``run(stop)`` in threads for the duration of a block."""

@@ -15,15 +15,20 @@ import sys
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from hub.bootstrap import Hub, bootstrap
 from hub.config import Settings
+from hub.journal.api import InboundMessage
 from hub.journal.migrate import upgrade
 from hub.routing.api import Outgoing
-from tests.support import notice
+from hub.smev.client import hand_over
+from tests.support import NOTICE, notice, wait_for
 from tests.support_bus import EventCollector, delete_topology
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -103,6 +108,66 @@ def test_sigkill_loses_and_doubles_nothing(
         assert {e["data"]["n"] for e in unique.values()} == set(range(MESSAGES))
         assert not hub.journal.pending_events(10)
         assert not hub.journal.failed()
+    finally:
+        delete_topology(amqp_url, hub.topology)
+        hub.close()
+
+
+def _received_total(folder: Path) -> float:
+    """hub_messages_received_total over every process that wrote to ``folder``, the killed
+    ones included (their files stay)."""
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(folder))  # type: ignore[no-untyped-call]
+    return sum(
+        sample.value
+        for family in registry.collect()
+        for sample in family.samples
+        if sample.name == "hub_messages_received_total"
+    )
+
+
+def _stored_by_the_smev_client(hub: Hub, first: int, count: int) -> None:
+    messages = [
+        InboundMessage("smev", str(uuid.uuid4()), notice(f"s{n}", n), agency="zags", kind=NOTICE)
+        for n in range(first, first + count)
+    ]
+    hand_over(hub.bus, hub.topology, messages, hub.journal.receive(messages))
+
+
+def test_a_worker_killed_mid_batch_counts_every_message_received_once(
+    pg_url: str, amqp_url: str, topology_prefix: str, tmp_path: Path
+) -> None:
+    upgrade(pg_url)
+    folder = tmp_path / "metrics"
+    env = {
+        **os.environ,
+        "HUB_DATABASE_URL": pg_url,
+        "HUB_BROKER_URL": amqp_url,
+        "HUB_TOPOLOGY_PREFIX": topology_prefix,
+        "HUB_ADAPTERS": '["tests.support:register_slow"]',
+        "HUB_REQUIRE_SIGNATURES": "false",
+        "HUB_WORKER_BATCH": "10",  # 10 in hand, 10 more prefetched
+        "HUB_METRICS_DIR": str(folder),
+        "HUB_LOG_LEVEL": "WARNING",
+    }
+    settings = Settings(database_url=pg_url, broker_url=amqp_url, topology_prefix=topology_prefix)
+    hub = bootstrap(settings)
+    hub.bus.declare()
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    try:
+        _feed(hub, [notice(f"child-{n}", n) for n in range(60)])  # delivered, not stored
+        _stored_by_the_smev_client(hub, 60, 20)  # stored first, then delivered
+        worker = _start("worker", env)
+        wait_for(lambda: hub.journal.activity(since).processed >= 10, 60)
+        worker.send_signal(signal.SIGKILL)  # mid-stream: a batch in hand, more prefetched
+        worker.wait()
+        processed_before = hub.journal.activity(since).processed
+        assert processed_before < 80, "the kill came too late to land mid-stream"
+        worker = _start("worker", env)
+        wait_for(lambda: hub.journal.activity(since).processed == 80, 120)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0
+        assert _received_total(folder) == 80
     finally:
         delete_topology(amqp_url, hub.topology)
         hub.close()

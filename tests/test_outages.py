@@ -1,5 +1,8 @@
 """Broker and database outages mid-stream: the hub recovers by itself, loses and doubles
-nothing. A TCP proxy between the hub and RabbitMQ (and PostgreSQL) plays the broken network."""
+nothing. A TCP proxy between the hub and RabbitMQ (and PostgreSQL) plays the broken network.
+The database connection is as libpq makes it by default (TLS when the server offers it, as
+after .ci/tls-setup), and once more with ``sslmode=require``: a cut under TLS fails in other
+places of the driver than a cut in clear."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from hub.bootstrap import Hub, bootstrap
 from hub.config import Settings
 from hub.journal.migrate import upgrade
 from hub.routing.api import Outgoing
-from tests.proxy import TcpProxy, proxy
+from tests.proxy import TcpProxy, database_through, proxy, uses_tls
 from tests.support import notice, running
 from tests.support import register as register_notices
 from tests.support_bus import EventCollector, delete_topology
@@ -30,11 +33,14 @@ def proxies(pg_url: str, amqp_url: str) -> Iterator[tuple[TcpProxy, TcpProxy]]:
         yield db, mq
 
 
-def _hub_through(proxies: tuple[TcpProxy, TcpProxy], pg_url: str, prefix: str) -> Hub:
+def _hub_through(
+    proxies: tuple[TcpProxy, TcpProxy], pg_url: str, prefix: str, sslmode: str | None
+) -> Hub:
     db, mq = proxies
-    database = make_url(pg_url).set(host="127.0.0.1", port=db.port)
+    database = database_through(db, pg_url, sslmode)
+    assert uses_tls(database) == (sslmode == "require" or uses_tls(pg_url))
     settings = Settings(
-        database_url=database.render_as_string(hide_password=False),
+        database_url=database,
         broker_url=f"amqp://guest:guest@127.0.0.1:{mq.port}//",
         topology_prefix=prefix,
         require_signatures=False,
@@ -61,16 +67,21 @@ def _publish_directly(direct: Hub, first: int, count: int) -> None:
     )
 
 
-@pytest.mark.parametrize("victim", ["broker", "database", "both"])
-def test_outage_mid_stream(
+@pytest.mark.parametrize(
+    ("victim", "sslmode"),
+    [("broker", None), ("database", None), ("both", None), ("database", "require")],
+    ids=["broker", "database", "both", "database-sslmode-require"],
+)
+def test_outage_mid_stream(  # noqa: PLR0917 - pytest fixtures
     victim: str,
+    sslmode: str | None,
     proxies: tuple[TcpProxy, TcpProxy],
     pg_url: str,
     amqp_url: str,
     topology_prefix: str,
 ) -> None:
     upgrade(pg_url)
-    hub = _hub_through(proxies, pg_url, topology_prefix)
+    hub = _hub_through(proxies, pg_url, topology_prefix, sslmode)
     direct = bootstrap(
         Settings(database_url=pg_url, broker_url=amqp_url, topology_prefix=topology_prefix)
     )

@@ -8,13 +8,18 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
 from hub.journal.api import InboundMessage, NewEvent, Outcome, event_id_for
+from hub.journal.errors import DatabaseUnavailableError
 from hub.journal.sql import SqlJournal
 from hub.relay import Relay
 from hub.routing.api import Outgoing, ParkedReplay
 from hub.routing.topology import build_topology
+from tests.proxy import SSL_MODES, database_through, proxy, uses_tls
+from tests.support import running
 
 pytestmark = pytest.mark.integration
 
@@ -135,3 +140,70 @@ def test_the_leading_relay_applies_the_retention_period(tmp_path: object) -> Non
     assert journal.inbox(recent.inbox_id) is not None
     [entry] = [e for e in journal.audit_log() if e.action == "purge"]
     assert (entry.actor, entry.details["deleted"]) == ("hub relay (retention)", 1)
+
+
+# --- database cuts while the leader sleeps on its lease (psycopg's own call) ------------------
+
+
+def _proxied(pg_url: str) -> tuple[str, int]:
+    url = make_url(pg_url)
+    return url.host or "127.0.0.1", url.port or 5432
+
+
+@pytest.mark.parametrize("sslmode", SSL_MODES, ids=["sslmode-as-offered", "sslmode-require"])
+def test_a_cut_while_the_leader_waits_is_database_unavailable(
+    pg_url: str, sslmode: str | None
+) -> None:
+    SqlJournal(pg_url, create=True).close()
+    stop = threading.Event()
+    with proxy(*_proxied(pg_url)) as db:
+        journal = SqlJournal(database_through(db, pg_url, sslmode))
+        try:
+            with journal.lead("relay-cut", stop) as lease:
+                assert lease is not None
+                threading.Timer(0.3, db.cut).start()
+                with pytest.raises(DatabaseUnavailableError, match="lost the lead"):
+                    lease.wait_for_events(stop, 30)
+        finally:
+            journal.close()
+
+
+def _database_quiet(pg_url: str, seconds: float) -> bool:
+    """Whether no other session touched the test database for ``seconds`` (a relay that sleeps
+    on its lease; a publishing relay queries without pause)."""
+    conninfo = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo) as connection:
+        row = connection.execute(
+            "SELECT bool_and(state = 'idle' AND state_change < now() - make_interval(secs => %s))"
+            " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            (seconds,),
+        ).fetchone()
+    return bool(row and row[0])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sslmode", SSL_MODES, ids=["sslmode-as-offered", "sslmode-require"])
+def test_the_relay_survives_database_cuts_while_it_sleeps_on_its_lease(
+    pg_url: str, sslmode: str | None
+) -> None:
+    writer = SqlJournal(pg_url, create=True)
+    bus = RecordingBus()
+    with proxy(*_proxied(pg_url)) as db:
+        url = database_through(db, pg_url, sslmode)
+        assert uses_tls(url) == uses_tls(pg_url)  # the proxy passes TLS through as it is
+        journal = SqlJournal(url)
+        topology = build_topology("cut", agencies=("zags",))
+        relay = Relay(journal, bus, topology, notified_wait=3, check_lead_every=3600)  # type: ignore[arg-type]
+        try:
+            with running(relay):
+                for round_ in range(2):
+                    _events(writer, 5 * round_, 5)
+                    assert _wait(lambda n=5 * round_ + 5: len(set(bus.published)) == n), round_
+                    assert _wait(lambda: _database_quiet(pg_url, 0.3))
+                    db.cut()  # the leader is in psycopg's notifies(), waiting up to 3 s
+                    db.restore()
+                _events(writer, 10, 5)
+                assert _wait(lambda: len(set(bus.published)) == 15, timeout=30)
+        finally:
+            journal.close()
+            writer.close()

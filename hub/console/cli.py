@@ -12,6 +12,7 @@ from hub.bootstrap import Hub
 from hub.config import Settings
 from hub.console.app import create_app
 from hub.console.server import server_config
+from hub.runtime import STOP_TIMEOUT, CrashGuard
 
 
 class _Server(uvicorn.Server):
@@ -32,9 +33,14 @@ class _Server(uvicorn.Server):
 
 def serve_console(settings: Settings) -> None:
     """Serve on ``console_host``:``console_port`` (HTTPS with ``tls_cert``/``tls_key``;
-    client certificates asked for with ``tls_client_ca``) until SIGTERM."""
+    client certificates asked for with ``tls_client_ca``) until SIGTERM. A thread that dies
+    of an exception (a scrape's probe, anything a library started) stops the server:
+    ``ServiceCrashedError`` then, for the command to exit non-zero."""
     hub = Hub(settings)
     try:
-        _Server(server_config(create_app(hub), settings)).run()
+        server = _Server(server_config(create_app(hub), settings))
+        with CrashGuard(lambda: setattr(server, "should_exit", True), 2 * STOP_TIMEOUT) as guard:
+            server.run()
+        guard.raise_if_crashed()
     finally:
         hub.close()

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from hub.access import AccessDeniedError, Action, Principal
+from hub.access.scopes import REGION
 from hub.access.tokens import AuthenticationError
 from hub.console.app import Console
 from hub.console.web import peer_certificate, read_body
@@ -152,8 +153,11 @@ def _refuse_another_message(console: Console, resent: InboundMessage) -> None:
 
 
 async def metrics(console: Console, request: Request) -> Response:
+    """Prometheus text, for region-wide principals only: the counters and gauges add up every
+    scope's messages (one school's failures and backlog among the region's), so they are the
+    region's to read, like a message of scope ``*`` (a refusal is audited)."""
     principal = await machine_principal(console, request)
-    await console.call(console.access.check, principal, Action.METRICS, "metrics")
+    await console.call(console.access.check, principal, Action.METRICS, "metrics", REGION)
     from hub.metrics import render_metrics  # noqa: PLC0415 - loads prometheus_client
 
     body, content_type = await console.call(render_metrics, console.hub)

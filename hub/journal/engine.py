@@ -21,7 +21,7 @@ _MISSING_TABLE = "no such table"  # SQLite reports an unmigrated database as ope
 READ_ONLY = "hub_read_only"  # execution option: a SQLite read needs no write lock
 
 # Errors that say "the database is not there or not now": the caller should retry.
-_UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)
+UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)
 
 
 def make_engine(url: str | URL, *, pool_size: int = 5) -> Engine:
@@ -91,27 +91,37 @@ def transaction(engine: Engine) -> Iterator[Connection]:
     try:
         with engine.begin() as connection:
             yield connection
-    except _UNAVAILABLE as error:
-        if _MISSING_TABLE in _cause(error):
+    except UNAVAILABLE as error:
+        if _MISSING_TABLE in cause_of(error):
             raise SchemaOutdatedError(
-                f"the journal's tables are missing ({_cause(error)}): run the migrations"
+                f"the journal's tables are missing ({cause_of(error)}): run the migrations"
             ) from error
         raise DatabaseUnavailableError(
-            f"database unavailable: {_cause(error)}", backend=engine.dialect.name
+            f"database unavailable: {cause_of(error)}", backend=engine.dialect.name
         ) from error
     except (exc.IntegrityError, exc.DataError) as error:
         raise JournalIntegrityError(
-            f"the database refused the write: {_cause(error)}", backend=engine.dialect.name
+            f"the database refused the write: {cause_of(error)}", backend=engine.dialect.name
         ) from error
     except exc.DBAPIError as error:
         if not error.connection_invalidated:
             raise
         raise DatabaseUnavailableError(
-            f"database connection lost: {_cause(error)}", backend=engine.dialect.name
+            f"database connection lost: {cause_of(error)}", backend=engine.dialect.name
         ) from error
 
 
-def _cause(error: exc.SQLAlchemyError) -> str:
-    # The driver's message only: SQLAlchemy's own text repeats parameters (message bodies).
-    lines = str(getattr(error, "orig", None) or "").strip().splitlines()
+def driver_errors(connection: Connection) -> tuple[type[Exception], ...]:
+    """The driver's own errors that mean "not there or not now" (DB-API ``OperationalError``,
+    ``InterfaceError``), for calls made on the driver connection itself: SQLAlchemy translates
+    errors only of the calls it makes."""
+    dbapi = connection.dialect.loaded_dbapi
+    return (dbapi.OperationalError, dbapi.InterfaceError)
+
+
+def cause_of(error: Exception) -> str:
+    """The first line of the driver's message: SQLAlchemy's own text repeats parameters
+    (message bodies), so it is never used."""
+    own = getattr(error, "orig", None) if isinstance(error, exc.SQLAlchemyError) else error
+    lines = str(own or "").strip().splitlines()
     return lines[0] if lines else type(error).__name__

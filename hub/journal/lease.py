@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, exc, text
 
+from hub.journal.engine import UNAVAILABLE, cause_of, driver_errors
 from hub.journal.errors import DatabaseUnavailableError
 
 _TRY_LOCK = text("SELECT pg_try_advisory_lock(:key)")
@@ -54,7 +55,9 @@ class Lease:
         if self._connection is None:
             stop.wait(timeout)
             return
-        with _unavailable("lost the lead"):
+        # psycopg's own call: SQLAlchemy never sees its errors (a cut under TLS raises
+        # psycopg.OperationalError here), so the guard names the driver's errors too.
+        with _unavailable("lost the lead", driver_errors(self._connection)):
             driver = self._connection.connection.driver_connection
             for _ in driver.notifies(timeout=timeout, stop_after=1):  # type: ignore[union-attr]
                 pass
@@ -95,8 +98,18 @@ def _wait_for_lock(connection: Connection, role: str, stop: threading.Event, pol
 
 
 @contextmanager
-def _unavailable(what: str) -> Iterator[None]:
+def _unavailable(what: str, driver: tuple[type[Exception], ...] = ()) -> Iterator[None]:
+    """A lost or refused connection becomes ``DatabaseUnavailableError`` (the relay backs off
+    and takes the lead again): SQLAlchemy's errors as in ``transaction``, and ``driver``'s own
+    for calls made on the driver connection directly."""
+    unavailable: tuple[type[Exception], ...] = (*UNAVAILABLE, *driver)
     try:
         yield
-    except (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError) as error:
-        raise DatabaseUnavailableError(f"{what}: database unavailable") from error
+    except unavailable as error:
+        raise DatabaseUnavailableError(
+            f"{what}: database unavailable: {cause_of(error)}"
+        ) from error
+    except exc.DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        raise DatabaseUnavailableError(f"{what}: connection lost: {cause_of(error)}") from error
