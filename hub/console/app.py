@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -38,6 +38,7 @@ from hub.access.tokens import AuthenticationError
 from hub.bootstrap import Hub
 from hub.console.web import (
     RETRY_AFTER,
+    BodyDeadline,
     SecurityHeaders,
     Session,
     Sessions,
@@ -149,7 +150,7 @@ def create_app(
     ]
     routes.append(Mount("/static", StaticFiles(directory=HERE / "static"), name="static"))
     app = Starlette(routes=routes, exception_handlers=_handlers(console))
-    return SecurityHeaders(app)
+    return SecurityHeaders(BodyDeadline(app, hub.settings.console_body_timeout))
 
 
 def _handlers(console: Console) -> dict[Any, Callable[[Request, Exception], Awaitable[Response]]]:
@@ -161,6 +162,7 @@ def _handlers(console: Console) -> dict[Any, Callable[[Request, Exception], Awai
         HTTPException: handle,
         HubError: handle,
         LoginRequiredError: handle,
+        ClientDisconnect: handle,  # gone mid-request: nobody to answer, and not the hub's fault
     }
 
 
@@ -224,6 +226,7 @@ _STATUSES: tuple[tuple[type[Exception], int, str | None], ...] = (
     (RevealReasonError, 400, None),
     (InvalidScopeError, 400, None),
     (RetryableError, 503, "a dependency of the hub is unavailable; try again shortly"),
+    (ClientDisconnect, 400, "the request was not sent whole"),
 )
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+import anyio
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -181,6 +182,37 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class BodyDeadline:
+    """A request's body must arrive within ``seconds`` of its start, or the request is
+    answered 408 (and the connection closed): a client trickling a body cannot hold a place
+    for as long as it likes. Reading after the body (a wait for a disconnect) is not bounded."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app, self.seconds = app, seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        deadline, complete = anyio.current_time() + self.seconds, False
+
+        async def bounded() -> Message:
+            nonlocal complete
+            if complete:
+                return await receive()
+            with anyio.move_on_after(deadline - anyio.current_time()) as waited:
+                message = await receive()
+            if waited.cancelled_caught:
+                raise HTTPException(
+                    408, f"the request's body did not arrive within {self.seconds:g} s",
+                    headers={"connection": "close"},
+                )  # fmt: skip
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        await self.app(scope, bounded, send)
 
 
 def peer_certificate(request: Request) -> str | None:
