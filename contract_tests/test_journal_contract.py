@@ -18,6 +18,8 @@ from sqlalchemy import create_engine, text
 
 from hub.journal.api import (
     OUTBOUND_TRANSITIONS,
+    AuditOutcome,
+    AuditQuery,
     Completion,
     FailedStatus,
     Failure,
@@ -479,6 +481,39 @@ def test_audit_log_is_newest_first(journal: SqlJournal) -> None:
     assert [e.target for e in entries] == ["target-4", "target-3", "target-2"]
     assert entries[0].details == {"n": 4, "ok": True}
     assert entries[0].at.tzinfo is not None and entries[0].at >= entries[1].at
+
+
+def test_audit_log_pages_and_filters_within_a_scope(journal: SqlJournal) -> None:
+    school, other = "45201/4520100012", "45201/4520100099"
+    for n in range(7):
+        journal.audit(f"Иванова (operator@{school}, tok{n % 2:09d})", "reveal", f"f-{n}", "why",
+                      {"n": n}, scope=school)  # fmt: skip
+    journal.audit("Петров (operator@45201, tok000000009)", "reveal", "f-other", "", {}, scope=other)
+    denial = {"action": "reveal", "code": "ACCESS_DENIED"}
+    journal.audit("Иванова (auditor@x, tok000000000)", "denied", "f-x", "no", denial, scope=school)
+    journal.audit("client 10.0.0.1", "denied", "authenticate", "", {"action": "authenticate"})
+    journal.audit("admin_%", "purge", "inbox", "", {})
+    mine = journal.audit_log(100, school)
+    assert len(mine) == 8 and {e.scope for e in mine} == {school}
+
+    first = journal.audit_log(3, school, AuditQuery(action="reveal"))
+    second = journal.audit_log(3, school, AuditQuery(action="reveal", before=first[-1].entry_id))
+    third = journal.audit_log(3, school, AuditQuery(action="reveal", before=second[-1].entry_id))
+    pages = [[e.target for e in page] for page in (first, second, third)]
+    assert pages == [["f-x", "f-6", "f-5"], ["f-4", "f-3", "f-2"], ["f-1", "f-0"]]
+    back = journal.audit_log(3, school, AuditQuery(action="reveal", after=third[0].entry_id))
+    assert [e.target for e in back] == ["f-4", "f-3", "f-2"]
+
+    allowed = AuditQuery(action="reveal", outcome=AuditOutcome.ALLOWED, actor="TOK000000001")
+    assert [e.target for e in journal.audit_log(100, school, allowed)] == ["f-5", "f-3", "f-1"]
+    denied = journal.audit_log(100, None, AuditQuery(outcome=AuditOutcome.DENIED))
+    assert [e.target for e in denied] == ["authenticate", "f-x"]
+    logins = journal.audit_log(100, "*", AuditQuery(action="authenticate"))
+    assert [e.actor for e in logins] == ["client 10.0.0.1"]
+    # What an auditor types is a value, never a pattern or SQL.
+    assert [e.actor for e in journal.audit_log(100, None, AuditQuery(actor="_%"))] == ["admin_%"]
+    for hostile in ("%", "' OR 1=1 --", "\\", "reveal' --"):
+        assert journal.audit_log(100, None, AuditQuery(actor=hostile, action=hostile)) == []
 
 
 # --- outbound requests ------------------------------------------------------------------------

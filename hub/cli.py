@@ -22,7 +22,8 @@ from hub.access.cli import TokenOption, principal, tokens_app
 from hub.bootstrap import Hub, bootstrap
 from hub.config import Settings
 from hub.errors import HubError
-from hub.files import InputTooLargeError, read_bounded
+from hub.files import CERTIFICATE_LIMIT, InputTooLargeError, read_bounded
+from hub.journal.api import AuditOutcome, AuditQuery
 from hub.protection.cli import register as register_protection
 from hub.terminal import console as plain_console
 from hub.terminal import stdout as _stdout
@@ -175,7 +176,7 @@ def _fingerprints(paths: list[Path]) -> frozenset[str]:
     from hub.crypto.keys import load_certificate  # noqa: PLC0415
 
     try:
-        return frozenset(load_certificate(_read(path)).sha256 for path in paths)
+        return frozenset(load_certificate(_read(path, CERTIFICATE_LIMIT)).sha256 for path in paths)
     except HubError as exc:
         _fail(f"--trusted: {exc}")
 
@@ -188,7 +189,7 @@ def _apply_trust_policy(hub: Hub, document: Any, trusted: frozenset[str], file: 
         report = TrustPolicy(hub.verifier, trusted).check(read_message(document), datetime.now(UTC))
     except HubError as exc:
         _fail(f"{file}: {type(exc).__name__}: {exc}", EXIT_INVALID)
-    _stdout.print(f"trusted: {report.reference} by {report.certificate_sha256}", markup=False)
+    _stdout.print(f"trusted: {report.reference} by {report.certificate_sha256}")
 
 
 @smev_app.command("sign")
@@ -736,17 +737,25 @@ def failed_discard(
 
 
 @app.command("audit")
-def audit(limit: Annotated[int, typer.Option(min=1)] = 50, token: TokenOption = "") -> None:
+def audit(  # noqa: PLR0917 - each parameter is a command-line option
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    action: Annotated[str, typer.Option(help="done or refused: reveal, login, authenticate…")] = "",
+    actor: Annotated[str, typer.Option(help="part of who: a token id, a name, an address")] = "",
+    outcome: Annotated[AuditOutcome | None, typer.Option(help="allowed or denied")] = None,
+    before: Annotated[int | None, typer.Option(min=1, help="older than entry #: next page")] = None,
+    token: TokenOption = "",
+) -> None:
     """The newest audit entries within your scope: who, when, what, why (auditors, admins)."""
     hub = _hub()
     who = principal(hub, token)
+    query = AuditQuery(action.strip() or None, actor.strip() or None, outcome, before)
     table = Table(title="audit log")
-    for column in ("when", "who", "action", "target", "why", "scope"):
+    for column in ("#", "when", "who", "action", "target", "why", "scope"):
         table.add_column(column)
-    for entry in _guard(lambda: hub.operations.audit_log(who, limit)):
+    for entry in _guard(lambda: hub.operations.audit_log(who, limit, query)):
         table.add_row(
-            f"{entry.at:%Y-%m-%d %H:%M:%S}", entry.actor, entry.action, entry.target,
-            entry.reason, entry.scope or "(region)",
+            str(entry.entry_id), f"{entry.at:%Y-%m-%d %H:%M:%S}", entry.actor, entry.action,
+            entry.target, entry.reason, entry.scope or "(region)",
         )  # fmt: skip
     _stdout.print(table)
 

@@ -144,6 +144,18 @@ class Settings(BaseSettings):
     )
     console_host: str = Field("127.0.0.1", description="address `hub console` listens on")
     console_port: int = Field(8080, ge=0, le=65535, description="port of `hub console`")
+    console_max_connections: int = Field(
+        500, ge=1, description="connections `hub console` holds at once; more are answered 503"
+    )
+    console_client_connections: int = Field(
+        20, ge=1, description="connections one client address may hold at once (the peer's)"
+    )
+    console_header_timeout: float = Field(
+        10.0, gt=0, description="seconds a client has to send a request's headers"
+    )
+    console_body_timeout: float = Field(
+        30.0, gt=0, description="seconds a client has to send a request's body"
+    )
     tls_cert: Path | None = Field(
         None, description="PEM certificate (chain) the hub's HTTP endpoints serve; none: HTTP"
     )

@@ -20,6 +20,7 @@ from hub.errors import PermanentError, RetryableError
 from hub.journal.api import (
     Activity,
     AuditEntry,
+    AuditQuery,
     FailedGroup,
     FailedMessage,
     FailedStatus,
@@ -128,10 +129,13 @@ class Operations:
         )  # fmt: skip
         return _view(failed, record, revealed=True)
 
-    def audit_log(self, principal: Principal, limit: int = 100) -> list[AuditEntry]:
-        """The newest audit entries within the principal's scope (all: region-wide)."""
+    def audit_log(
+        self, principal: Principal, limit: int = 100, query: AuditQuery | None = None
+    ) -> list[AuditEntry]:
+        """The newest audit entries within the principal's scope (all: region-wide) that
+        ``query`` asks for, newest first."""
         self.guard.check(principal, Action.AUDIT, "audit")
-        return self.journal.audit_log(limit, scope=principal.scope)
+        return self.journal.audit_log(limit, scope=principal.scope, query=query)
 
     def outbound_requests(
         self, principal: Principal, state: OutboundState | None = None, limit: int = 100

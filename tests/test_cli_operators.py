@@ -105,6 +105,29 @@ def test_reveal_is_audited(url: str, admin: str) -> None:
     assert SNILS not in audit.stdout
 
 
+def entry_numbers(table: str) -> list[str]:
+    cells = [line.split("│")[1].strip() for line in table.splitlines() if "│" in line]
+    return [cell for cell in cells if cell.isdigit()]
+
+
+def test_audit_filters_by_action_actor_and_outcome_and_pages(url: str, admin: str) -> None:
+    school = issue(url, "sidorova", "operator", "45201/4520100012")
+    hub(url, "failed", "show", failed_id(url), "--reveal", "--reason", "ticket 8", token=admin)
+    hub(url, "failed", "show", failed_id(url), "--reveal", "--reason", "nosy", token=school)
+    denied = hub(url, "audit", "--action", "reveal", "--outcome", "denied", token=admin)
+    assert denied.returncode == 0, denied.stderr
+    assert "sidorova" in denied.stdout and "ticket 8" not in denied.stdout
+    allowed = hub(url, "audit", "--action", "reveal", "--outcome", "allowed", token=admin)
+    assert "ticket 8" in allowed.stdout and "sidorova" not in allowed.stdout
+    by_actor = hub(url, "audit", "--actor", school.split("_")[1], token=admin)
+    assert "sidorova" in by_actor.stdout and "ivanova" not in by_actor.stdout
+    newest = hub(url, "audit", "--limit", "1", token=admin)
+    [number] = entry_numbers(newest.stdout)
+    older = hub(url, "audit", "--limit", "1", "--before", number, token=admin)
+    assert older.returncode == 0 and entry_numbers(older.stdout) == [str(int(number) - 1)]
+    assert hub(url, "audit", "--outcome", "maybe", token=admin).returncode == 2
+
+
 def test_dry_run_then_replay_after_the_fix(url: str, admin: str) -> None:
     dry = hub(url, "failed", "replay", "--all", "--dry-run", token=admin)
     assert dry.returncode == 0 and "would be failed" in dry.stdout

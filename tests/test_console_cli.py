@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from hub.journal.sql import SqlJournal
+
 pytestmark = pytest.mark.integration
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -41,6 +43,35 @@ def test_hub_console_serves_until_sigterm(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_failed_authentications_it_counted_are_written_when_it_stops(tmp_path: Path) -> None:
+    port, url = free_port(), f"sqlite:///{tmp_path / 'hub.db'}"
+    env = {**os.environ, "HUB_DATABASE_URL": url, "HUB_LOG_FORMAT": "json"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "console", "--port", str(port)],
+        cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/login", process)
+        statuses = [
+            requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5,
+                         headers={"authorization": f"Bearer hub_{n:012x}_{'s' * 43}"}).status_code
+            for n in range(40)
+        ]  # fmt: skip
+        assert statuses == [401] * 10 + [429] * 30
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    journal = SqlJournal.open(url)
+    try:  # the window was still open: its count was written on the way out
+        entries = [e for e in journal.audit_log(1000) if e.details.get("action") == "authenticate"]
+    finally:
+        journal.close()
+    assert len(entries) == 2 and sum(int(e.details["count"]) for e in entries) == 40
 
 
 def test_half_a_tls_configuration_is_refused(tmp_path: Path) -> None:

@@ -254,6 +254,7 @@ def test_a_broker_outage_is_a_503_and_the_message_is_kept_once(tmp_path: Path) -
     for _ in range(2):  # the sender tries again, as a 503 tells it to
         reply = client.post("/inbound/zags", content=body, headers=headers)
         assert reply.status_code == 503 and "try again" in reply.json()["error"]
+        assert reply.json()["code"] == "UNAVAILABLE" and reply.headers["retry-after"] == "5"
     # Stored whole, once: handed to the worker by a later resend or the worker's sweep.
     assert hub.journal.health_counts().inbox_unfinished == 1
     hub.close()

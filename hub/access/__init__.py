@@ -19,6 +19,7 @@ from hub.access.service import (
     UnknownTokenError,
     principal_for_certificate,
 )
+from hub.access.throttle import AuthenticationThrottle, TooManyAttemptsError
 from hub.access.tokens import (
     AuthenticationError,
     InvalidTokenError,
@@ -36,6 +37,7 @@ __all__ = [
     "AccessService",
     "Action",
     "AuthenticationError",
+    "AuthenticationThrottle",
     "ExpiredTokenError",
     "Guard",
     "InvalidScopeError",
@@ -47,6 +49,7 @@ __all__ = [
     "Role",
     "TokenRequestError",
     "TokenSecret",
+    "TooManyAttemptsError",
     "UnknownCertificateError",
     "UnknownTokenError",
     "allowed",

@@ -3,7 +3,12 @@
 ``AccessService`` is what the CLI and the console use to learn who is asking (an API token,
 or a client certificate for mutual TLS); ``Guard`` is what the operations use to check each
 action against the policy, writing every denial to the audit log. Neither ever echoes a
-token's secret: the audit log names a token by its id only.
+token's secret: the audit log names a token by its id only. Every denial and every failed
+authentication is logged too (one structured line: action, target, principal id or client
+address, reason code; never a secret, never a name), for whoever watches the logs.
+
+Tokens presented from outside (the console's login, a bearer header) name the client's
+address: failures from it are limited and folded in the audit log (``hub.access.throttle``).
 """
 
 from __future__ import annotations
@@ -14,25 +19,35 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import structlog
+
 from hub.access.policy import AccessDeniedError, Action, Principal, Role, authorize
 from hub.access.scopes import REGION, covers, parse_scope
+from hub.access.throttle import (
+    THROTTLED,
+    AuthenticationThrottle,
+    FoldedFailures,
+    TooManyAttemptsError,
+)
 from hub.access.tokens import (
     AuthenticationError,
     InvalidTokenError,
     IssuedToken,
+    MalformedTokenError,
     new_token,
     secret_matches,
     split_token,
 )
 from hub.errors import ConfigurationError, PermanentError
-from hub.journal.api import Journal, TokenRecord
+from hub.journal.api import DENIED, Journal, TokenRecord
 
+log = structlog.get_logger("hub.access")
 TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is a hint, not a log: one write a minute
-DENIED = "denied"
 CERTIFICATES_SETTING = "HUB_CLIENT_CERTIFICATES"
 _NAME = re.compile(r"[\w .@'()/-]{1,80}")
 AGENCY_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")  # as in /inbound/{agency}
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_TOKEN_ID = re.compile(r"[0-9A-Za-z]{12}")
 
 
 class UnknownTokenError(InvalidTokenError):
@@ -99,6 +114,10 @@ class Guard:
         self, principal: Principal, action: Action, target: str, error: AccessDeniedError
     ) -> None:
         details = {"action": action.value, "target": target, "code": error.code}
+        log.warning(
+            "access denied", action=action.value, target=target, role=principal.role.value,
+            principal=principal.principal_id, scope=principal.scope, reason=_denial_reason(error),
+        )  # fmt: skip
         self.journal.audit(
             principal.label(), DENIED, target, error.message, details, scope=audit_scope(principal)
         )
@@ -112,6 +131,8 @@ class AccessService:
     clock: Callable[[], datetime] = _now
     # client certificate SHA-256 → "role@scope[:agency,…]" (``Settings.client_certificates``)
     certificates: Mapping[str, str] = field(default_factory=dict)
+    # failures per client address and token id, in this process (see hub.access.throttle)
+    throttle: AuthenticationThrottle = field(default_factory=AuthenticationThrottle)
     # The agencies a token or certificate may name (``Settings.agencies``); None: any name
     # of the form ``/inbound/{agency}`` takes (``/inbound`` still answers 404 for the rest).
     known_agencies: Collection[str] | None = None
@@ -233,12 +254,18 @@ class AccessService:
 
     # --- authentication -------------------------------------------------------------------
 
-    def authenticate(self, token_text: str) -> Principal:
-        """The principal a token stands for; an ``InvalidTokenError`` (audited) says why not."""
+    def authenticate(self, token_text: str, source: str | None = None) -> Principal:
+        """The principal a token stands for; an ``InvalidTokenError`` (audited) says why not.
+
+        ``source``: the client's address, when the token came from outside. Too many failures
+        from it, or for the token's id, and it gets ``TooManyAttemptsError`` unchecked."""
+        self.flush_failed_authentications()
+        if source is not None:
+            self._refuse_while_throttled(source, _token_id_of(token_text))
         try:
             record = self._admitted(token_text)
         except InvalidTokenError as exc:
-            self._record_failure(exc)
+            self._record_failure(exc, source)
             raise
         self._touch(record)
         agencies = frozenset(record.agencies)
@@ -265,16 +292,18 @@ class AccessService:
         if record.last_used_at is None or now - record.last_used_at >= TOUCH_EVERY:
             self.journal.touch_token(record.token_id, now)
 
-    def authenticate_certificate(self, sha256: str) -> Principal:
+    def authenticate_certificate(self, sha256: str, source: str | None = None) -> Principal:
         """The principal of a client certificate (mutual TLS); ``UnknownCertificateError``
-        (audited) when ``certificates`` does not name it."""
+        (audited) when ``certificates`` does not name it; ``source`` as in ``authenticate``."""
+        if source is not None:
+            self._refuse_while_throttled(source, None)
         principal = principal_for_certificate(sha256, self.certificates)
         if principal is None:
             error = UnknownCertificateError(
                 "client certificate not allowed (add its SHA-256 to HUB_CLIENT_CERTIFICATES)",
                 certificate=_fingerprint(sha256),
             )
-            self._record_failure(error)
+            self._record_failure(error, source)
             raise error
         return principal
 
@@ -300,13 +329,67 @@ class AccessService:
             return None
         return frozenset(record.signers)
 
-    def _record_failure(self, error: AuthenticationError) -> None:
-        token_id = str(error.details.get("token_id") or "")
+    # --- failed authentication ---------------------------------------------------------
+
+    def flush_failed_authentications(self, *, everything: bool = False) -> int:
+        """Write the folded counts of failed authentications whose window has closed (with
+        ``everything``: all of them, as the process stops); how many entries were written.
+        What cannot be written now is kept for the next call."""
+        folded = self.throttle.drain() if everything else self.throttle.due()
+        for written, entry in enumerate(folded):
+            try:
+                self._audit_folded(entry)
+            except Exception:
+                self.throttle.put_back(folded[written:])
+                raise
+        return len(folded)
+
+    def _refuse_while_throttled(self, source: str, token_id: str | None) -> None:
+        wait = self.throttle.wait(source, token_id)
+        if wait <= 0:
+            return
+        error = TooManyAttemptsError(wait)
+        if self.throttle.failed(source, THROTTLED, token_id):  # the first refusal in a window
+            log.warning("authentication refused unchecked", reason=THROTTLED, source=source,
+                        token_id=token_id, retry_after=error.retry_after)  # fmt: skip
+            self._audit_failure(THROTTLED, source, token_id, None)
+        raise error
+
+    def _record_failure(self, error: AuthenticationError, source: str | None) -> None:
+        token_id = _safe_id(str(error.details.get("token_id") or ""))
+        certificate = error.details.get("certificate")
+        who = {"certificate": certificate} if certificate else {"token_id": token_id}
+        log.warning("authentication failed", reason=error.reason, source=source, **who)
+        if source is None or self.throttle.failed(source, error.reason, token_id):
+            self._audit_failure(error.reason, source, token_id, certificate)
+        # else: counted, and written with the other failures from ``source`` when due
+
+    def _audit_failure(
+        self, reason: str, source: str | None, token_id: str | None, certificate: str | None
+    ) -> None:
         who = f"token {token_id}" if token_id else "anonymous"
-        if "certificate" in error.details:
-            who = f"certificate {error.details['certificate']}"
-        details: dict[str, Any] = {"action": "authenticate", "reason": error.reason}
-        self.journal.audit(who, DENIED, token_id or "authenticate", error.reason, details)
+        if certificate:
+            who = f"certificate {certificate}"
+        details: dict[str, Any] = {"action": "authenticate", "reason": reason, "count": 1}
+        if source is not None:
+            details["source"] = source
+        self.journal.audit(who, DENIED, token_id or "authenticate", reason, details)
+
+    def _audit_folded(self, folded: FoldedFailures) -> None:
+        span = round(folded.seconds)
+        reason = (
+            f"{folded.count} more failed authentications from {folded.source} within {span} s "
+            f"of {folded.first_at:%Y-%m-%d %H:%M:%S} UTC"
+        )
+        details: dict[str, Any] = {
+            "action": "authenticate", "reason": "repeated", "count": folded.count,
+            "source": folded.source, "reasons": folded.reasons,
+            "since": folded.first_at.isoformat(), "token_ids": list(folded.token_ids),
+            "other_token_ids": folded.other_token_ids,
+        }  # fmt: skip
+        log.warning("authentication failures folded", reason="repeated", source=folded.source,
+                    count=folded.count, seconds=span, reasons=folded.reasons)  # fmt: skip
+        self.journal.audit(f"client {folded.source}"[:100], DENIED, "authenticate", reason, details)
 
 
 def principal_for_certificate(sha256: str, mapping: Mapping[str, str]) -> Principal | None:
@@ -397,6 +480,24 @@ def _signer(text: str) -> str:
     return sha256
 
 
+def _token_id_of(token_text: str) -> str | None:
+    try:
+        return _safe_id(split_token(token_text).token_id)
+    except MalformedTokenError:
+        return None
+
+
+def _safe_id(token_id: str | None) -> str | None:
+    # A token id as presented is the sender's text: only one that could be real is repeated
+    # into the audit log and the logs (no line breaks or markup smuggled into either).
+    return token_id if token_id and _TOKEN_ID.fullmatch(token_id) else None
+
+
+def _denial_reason(error: AccessDeniedError) -> str:
+    # authorize() names the role when the role lacks the action, else the scope was wrong
+    return "role" if "role" in error.details else "scope"
+
+
 def _fingerprint(text: str) -> str:
     return text.replace(":", "").strip().lower()
 
@@ -447,6 +548,7 @@ __all__ = [
     "Guard",
     "RevokedTokenError",
     "TokenRequestError",
+    "TooManyAttemptsError",
     "UnknownCertificateError",
     "UnknownTokenError",
     "audit_scope",

@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -31,11 +31,14 @@ from hub.access import (
     Action,
     InvalidScopeError,
     Principal,
+    TooManyAttemptsError,
     allowed,
 )
 from hub.access.tokens import AuthenticationError
 from hub.bootstrap import Hub
 from hub.console.web import (
+    RETRY_AFTER,
+    BodyDeadline,
     SecurityHeaders,
     Session,
     Sessions,
@@ -147,7 +150,7 @@ def create_app(
     ]
     routes.append(Mount("/static", StaticFiles(directory=HERE / "static"), name="static"))
     app = Starlette(routes=routes, exception_handlers=_handlers(console))
-    return SecurityHeaders(app)
+    return SecurityHeaders(BodyDeadline(app, hub.settings.console_body_timeout))
 
 
 def _handlers(console: Console) -> dict[Any, Callable[[Request, Exception], Awaitable[Response]]]:
@@ -159,6 +162,7 @@ def _handlers(console: Console) -> dict[Any, Callable[[Request, Exception], Awai
         HTTPException: handle,
         HubError: handle,
         LoginRequiredError: handle,
+        ClientDisconnect: handle,  # gone mid-request: nobody to answer, and not the hub's fault
     }
 
 
@@ -172,10 +176,41 @@ def _error_response(console: Console, request: Request, exc: Exception) -> Respo
         log.error("console request failed", incident=incident, path=request.url.path,
                   error=type(exc).__name__, detail=str(exc)[:500])  # fmt: skip
         message = f"internal error (incident {incident}); the log has the details"
+    headers = _headers(exc, status)
     if _machine(request):
-        headers = {"www-authenticate": "Bearer"} if status == 401 else None
-        return JSONResponse({"error": message, "status": status}, status, headers=headers)
-    return console.render(request, "error.html", status, code=status, message=message)
+        body = {"error": message, "status": status, "code": _code(exc, status)}
+        return JSONResponse(body, status, headers=headers)
+    page = console.render(request, "error.html", status, code=status, message=message)
+    page.headers.update(headers)
+    return page
+
+
+def _headers(exc: Exception, status: int) -> dict[str, str]:
+    headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
+    if status == 401:
+        headers["www-authenticate"] = "Bearer"
+    if isinstance(exc, TooManyAttemptsError):
+        headers["retry-after"] = str(exc.retry_after)
+    elif status == 503:
+        headers["retry-after"] = str(RETRY_AFTER)  # a dependency is away: ask again soon
+    return headers
+
+
+# Machine endpoints' error codes for refusals that are not the hub's own errors.
+_HTTP_CODES = {
+    400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "ACCESS_DENIED", 404: "NOT_FOUND",
+    408: "REQUEST_TIMEOUT", 409: "CONFLICT", 413: "TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "TOO_MANY_REQUESTS", 503: "UNAVAILABLE",
+}  # fmt: skip
+
+
+def _code(exc: Exception, status: int) -> str:
+    """The error's code as the JSON body names it: the hub's own, else one per status."""
+    if isinstance(exc, LoginRequiredError | AuthenticationError):
+        return "UNAUTHENTICATED"  # why a token failed is the audit log's, not the sender's
+    if isinstance(exc, HubError) and status < 500:
+        return exc.code
+    return _HTTP_CODES.get(status, "INTERNAL" if status >= 500 else "REFUSED")
 
 
 # Error type → status and what the page says (None: the error's own message, masked).
@@ -184,12 +219,14 @@ _STATUSES: tuple[tuple[type[Exception], int, str | None], ...] = (
     (LoginRequiredError, 401, "authentication required: a valid API token or client certificate"),
     (AuthenticationError, 401, "authentication required: a valid API token or client certificate"),
     (AccessDeniedError, 403, "not allowed, or not within your scope"),
+    (TooManyAttemptsError, 429, None),
     (NothingToReplayError, 404, None),
     (NotFoundError, 404, None),
     (InvalidTransitionError, 409, None),
     (RevealReasonError, 400, None),
     (InvalidScopeError, 400, None),
     (RetryableError, 503, "a dependency of the hub is unavailable; try again shortly"),
+    (ClientDisconnect, 400, "the request was not sent whole"),
 )
 
 

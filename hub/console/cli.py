@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import structlog
 import uvicorn
 
+from hub.access import AccessService
 from hub.bootstrap import Hub
 from hub.config import Settings
 from hub.console.app import create_app
 from hub.console.server import server_config
 from hub.runtime import STOP_TIMEOUT, CrashGuard
+
+log = structlog.get_logger("hub.console")
+FLUSH_EVERY = 5.0  # seconds between writes of folded failed authentications
 
 
 class _Server(uvicorn.Server):
@@ -39,8 +45,32 @@ def serve_console(settings: Settings) -> None:
     hub = Hub(settings)
     try:
         server = _Server(server_config(create_app(hub), settings))
-        with CrashGuard(lambda: setattr(server, "should_exit", True), 2 * STOP_TIMEOUT) as guard:
+        stop = lambda: setattr(server, "should_exit", True)  # noqa: E731
+        with folding_failures(hub.access), CrashGuard(stop, 2 * STOP_TIMEOUT) as guard:
             server.run()
         guard.raise_if_crashed()
     finally:
         hub.close()
+
+
+@contextmanager
+def folding_failures(access: AccessService, every: float = FLUSH_EVERY) -> Iterator[None]:
+    """Writes the folded counts of failed authentications as their windows close, even when
+    nobody authenticates any more, and every count still open when the console stops."""
+    stop = threading.Event()
+
+    def flush_until_stopped() -> None:
+        while not stop.wait(every):
+            try:
+                access.flush_failed_authentications()
+            except Exception as exc:  # kept for the next round: a database outage passes
+                log.warning("failed authentications not written yet", error=type(exc).__name__)
+
+    thread = threading.Thread(target=flush_until_stopped, name="auth-failures", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        access.flush_failed_authentications(everything=True)

@@ -25,7 +25,7 @@ from hub.access import AccessDeniedError, Action, Principal
 from hub.access.scopes import REGION
 from hub.access.tokens import AuthenticationError
 from hub.console.app import Console
-from hub.console.web import peer_certificate, read_body
+from hub.console.web import client_address, peer_certificate, read_body
 from hub.errors import HubError
 from hub.journal.api import InboundMessage, Received
 from hub.smev.client import hand_over
@@ -45,13 +45,17 @@ async def machine_principal(console: Console, request: Request) -> Principal:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise HTTPException(401, "use 'Authorization: Bearer <API token>'")
-        principal: Principal = await console.call(console.access.authenticate, token.strip())
+        principal: Principal = await console.call(
+            console.access.authenticate, token.strip(), client_address(request)
+        )
         return principal
     pem = peer_certificate(request)
     if pem is None:
         raise AuthenticationError("no API token and no client certificate")
     sha256 = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
-    by_certificate: Principal = await console.call(console.access.authenticate_certificate, sha256)
+    by_certificate: Principal = await console.call(
+        console.access.authenticate_certificate, sha256, client_address(request)
+    )
     return by_certificate
 
 

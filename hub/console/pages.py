@@ -5,21 +5,27 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
+import structlog
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from hub.access import Action, Principal, allowed
+from hub.access import AccessDeniedError, Action, Principal, TooManyAttemptsError
+from hub.access.service import audit_scope
 from hub.access.tokens import AuthenticationError
 from hub.bootstrap import Hub
 from hub.console.app import LOGIN_CSRF, Console, LoginRequiredError, cookie_name, new_login_csrf
-from hub.console.web import read_form, same_secret
+from hub.console.web import client_address, read_form, same_secret
 from hub.health import check_health
-from hub.journal.api import FailedMessage, OutboundState
+from hub.journal.api import AuditEntry, AuditOutcome, AuditQuery, FailedMessage, OutboundState
 from hub.operations import ReplayResult
+
+log = structlog.get_logger("hub.console")
 
 _ID = re.compile(r"[0-9A-Za-z_-]{1,100}")
 ACTIONS = {"replay": Action.REPLAY, "discard": Action.DISCARD}
@@ -70,13 +76,21 @@ async def login(console: Console, request: Request) -> Response:
     form = await read_form(request)
     if not same_secret(form.get("csrf"), request.cookies.get(LOGIN_CSRF, "\x00")):
         return await login_form(console, request, "the login form expired: try again", 403)
+    source = client_address(request)
     try:
-        principal = await console.call(console.access.authenticate, form.get("token", ""))
+        principal = await console.call(console.access.authenticate, form.get("token", ""), source)
     except AuthenticationError:
         return await login_form(console, request, "this token is not accepted", 401)
-    if not allowed(principal, Action.VIEW):
+    except TooManyAttemptsError as exc:
+        refused = await login_form(console, request, exc.message, 429)
+        refused.headers["retry-after"] = str(exc.retry_after)
+        return refused
+    try:  # a role that may not view is refused here, and audited like any denial
+        await console.call(console.access.check, principal, Action.VIEW, "console")
+    except AccessDeniedError:
         return await login_form(console, request, "this token's role may not use the console", 403)
-    session = console.sessions.open(form.get("token", "").strip())
+    session = console.sessions.open(form.get("token", "").strip(), principal.principal_id)
+    await console.call(_audit_session, console, principal, "login", source)
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
         cookie_name(request), session.session_id, httponly=True, samesite="strict", path="/",
@@ -93,9 +107,22 @@ async def logout(console: Console, request: Request) -> Response:
         return RedirectResponse("/login", status_code=303)
     await console.form(request)
     console.sessions.close(request.state.session.session_id)
+    principal: Principal = request.state.principal
+    await console.call(_audit_session, console, principal, "logout", client_address(request))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(cookie_name(request), path="/")
     return response
+
+
+def _audit_session(console: Console, principal: Principal, action: str, source: str) -> None:
+    """A console login or logout, in the audit log (filed under the principal's scope)."""
+    log.info(f"console {action}", principal=principal.principal_id, role=principal.role.value,
+             scope=principal.scope, source=source)  # fmt: skip
+    details = {"source": source, "via": "console"}
+    console.access.journal.audit(
+        principal.label(), action, principal.principal_id, "", details,
+        scope=audit_scope(principal),
+    )  # fmt: skip
 
 
 # --- looking ----------------------------------------------------------------------------
@@ -157,8 +184,100 @@ async def reveal(console: Console, request: Request) -> Response:
 
 async def audit(console: Console, request: Request) -> Response:
     principal = await console.principal(request)
-    entries = await console.call(console.hub.operations.audit_log, principal, 200)
-    return console.render(request, "audit.html", entries=entries)
+    wanted = _audit_request(request)
+    found = await console.call(
+        console.hub.operations.audit_log, principal, wanted.size + 1, wanted.query
+    )
+    page = AuditPage.of(wanted, found)
+    return console.render(request, "audit.html", page=page, wanted=wanted,
+                          outcomes=list(AuditOutcome), actions=AUDIT_ACTIONS)  # fmt: skip
+
+
+# --- the audit log: filters and pages -----------------------------------------------------
+
+AUDIT_PAGE, AUDIT_PAGE_MAX = 50, 200
+AUDIT_ACTIONS = (  # offered in the filter; any word of this shape may be typed
+    "authenticate", "login", "logout", "reveal", "replay", "replay-result", "discard",
+    "view", "audit", "post", "metrics", "manage-tokens", "issue_token", "revoke_token",
+    "purge", "rotate_keys",
+)  # fmt: skip
+_AUDIT_ACTION = re.compile(r"[a-z][a-z0-9_-]{0,39}")
+_ENTRY_ID = re.compile(r"[0-9]{1,18}")
+MAX_ACTOR = 100
+
+
+@dataclass(frozen=True)
+class AuditRequest:
+    """The audit page asked for: filters and a cursor, every one checked."""
+
+    query: AuditQuery
+    size: int
+
+    def link(self, **cursor: int) -> str:
+        q = self.query
+        given = {"action": q.action, "actor": q.actor,
+                 "outcome": q.outcome.value if q.outcome else None,
+                 "size": self.size if self.size != AUDIT_PAGE else None, **cursor}  # fmt: skip
+        return "/audit?" + urlencode({k: v for k, v in given.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    entries: list[AuditEntry]
+    newer: str | None  # links to the neighbouring pages (None: there is none)
+    older: str | None
+
+    @classmethod
+    def of(cls, wanted: AuditRequest, found: list[AuditEntry]) -> AuditPage:
+        """One page from up to ``size + 1`` entries (the extra one says there is more)."""
+        size, query = wanted.size, wanted.query
+        more = len(found) > size
+        entries = found[1:] if more and query.after is not None else found[:size]
+        if not entries:
+            return cls([], None, None)
+        newer_exists = query.before is not None or (query.after is not None and more)
+        older_exists = query.after is not None or more
+        newer = wanted.link(after=entries[0].entry_id) if newer_exists else None
+        older = wanted.link(before=entries[-1].entry_id) if older_exists else None
+        return cls(entries, newer, older)
+
+
+def _audit_request(request: Request) -> AuditRequest:
+    """The audit page's filters and cursor from the query string: 400 for anything else."""
+    params = request.query_params
+    action, actor = params.get("action", "").strip(), " ".join(params.get("actor", "").split())
+    if action and not _AUDIT_ACTION.fullmatch(action):
+        raise HTTPException(400, "action: a word of a-z, 0-9, '_' and '-' (e.g. reveal)")
+    if len(actor) > MAX_ACTOR or not actor.isprintable():
+        raise HTTPException(400, f"actor: at most {MAX_ACTOR} printable characters")
+    query = AuditQuery(
+        action or None, actor or None, _outcome(params.get("outcome", "")),
+        _entry_id(params, "before"), _entry_id(params, "after"),
+    )  # fmt: skip
+    return AuditRequest(query, _page_size(params.get("size", "")))
+
+
+def _outcome(text: str) -> AuditOutcome | None:
+    try:
+        return AuditOutcome(text) if text else None
+    except ValueError as exc:
+        known = ", ".join(o.value for o in AuditOutcome)
+        raise HTTPException(400, f"outcome: one of {known}") from exc
+
+
+def _entry_id(params: Any, name: str) -> int | None:
+    text = params.get(name, "")
+    if text and not _ENTRY_ID.fullmatch(text):
+        raise HTTPException(400, f"{name}: an entry number")
+    return int(text) if text else None
+
+
+def _page_size(text: str) -> int:
+    if not text:
+        return AUDIT_PAGE
+    if not re.fullmatch(r"[0-9]{1,3}", text) or not 1 <= int(text) <= AUDIT_PAGE_MAX:
+        raise HTTPException(400, f"size: 1 to {AUDIT_PAGE_MAX} entries a page")
+    return int(text)
 
 
 async def outbound(console: Console, request: Request) -> Response:

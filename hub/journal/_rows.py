@@ -134,8 +134,9 @@ def failed_group(vault: Vault, row: AnyRow) -> FailedGroup:
 def audit_entry(row: AnyRow) -> AuditEntry:
     m = row._mapping
     return AuditEntry(
-        m["at"], m["actor"], m["action"], m["target"], m["reason"], m["details"], m["scope"]
-    )
+        m["at"], m["actor"], m["action"], m["target"], m["reason"], m["details"], m["scope"],
+        m["id"],
+    )  # fmt: skip
 
 
 def outbound_request(vault: Vault, row: AnyRow) -> OutboundRequest:

@@ -268,6 +268,31 @@ class AuditEntry:
     reason: str
     details: Mapping[str, Any]
     scope: str = ""
+    entry_id: int = 0  # the log's own order: newer entries have larger ids
+
+
+DENIED = "denied"  # the action of an entry that records a refusal (details["action"]: of what)
+
+
+class AuditOutcome(StrEnum):
+    ALLOWED = "allowed"  # something done (a reveal, a replay, a login…)
+    DENIED = "denied"  # something refused: an action, or an authentication
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Which audit entries, and which page of them (newest first).
+
+    ``action`` matches what was done, or what was refused (a denial's ``details["action"]``:
+    ``reveal``, ``authenticate``…); ``actor`` is part of the actor's label (a token id, a name,
+    a client address); ``before``/``after`` are entry ids: the page older than one, or newer.
+    """
+
+    action: str | None = None
+    actor: str | None = None
+    outcome: AuditOutcome | None = None
+    before: int | None = None
+    after: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,7 +417,9 @@ class Journal(Protocol):
         scope: str = "",
     ) -> None: ...
 
-    def audit_log(self, limit: int = 100, scope: str | None = None) -> list[AuditEntry]: ...
+    def audit_log(
+        self, limit: int = 100, scope: str | None = None, query: AuditQuery | None = None
+    ) -> list[AuditEntry]: ...
 
     # --- outbound requests -----------------------------------------------------------
     def create_outbound(

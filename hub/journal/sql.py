@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
-from sqlalchemy import Connection, exists, false, func, or_, select, update
+from sqlalchemy import Connection, and_, exists, false, func, or_, select, update
 
 from hub.access.scopes import REGION
 from hub.journal import _keys, _rows
@@ -25,10 +25,13 @@ from hub.journal._rows import AnyRow
 from hub.journal._sealing import Vault
 from hub.journal._statements import Statements
 from hub.journal.api import (
+    DENIED,
     HUB_NAMESPACE,
     OUTBOUND_TRANSITIONS,
     Activity,
     AuditEntry,
+    AuditOutcome,
+    AuditQuery,
     Completion,
     FailedGroup,
     FailedMessage,
@@ -659,12 +662,24 @@ class SqlJournal:
             )
             self._add_audit(conn, [entry])
 
-    def audit_log(self, limit: int = 100, scope: str | None = None) -> list[AuditEntry]:
-        """The newest audit entries a principal of ``scope`` reaches, newest first."""
-        stmt = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+    def audit_log(
+        self, limit: int = 100, scope: str | None = None, query: AuditQuery | None = None
+    ) -> list[AuditEntry]:
+        """Up to ``limit`` audit entries a principal of ``scope`` reaches that ``query`` asks
+        for, newest first: the newest, those before ``query.before``, or (``query.after``)
+        the ``limit`` just newer than that entry."""
+        query = query or AuditQuery()
+        newest_first = query.after is None
+        c = audit_log.c
+        stmt = (
+            select(audit_log)
+            .where(*scope_filter(c.scope, scope), *_audit_filters(query))
+            .order_by(c.id.desc() if newest_first else c.id.asc())
+            .limit(limit)
+        )
         with self._read() as conn:
-            rows = conn.execute(stmt.where(*scope_filter(audit_log.c.scope, scope)))
-            return [_rows.audit_entry(row) for row in rows]
+            entries = [_rows.audit_entry(row) for row in conn.execute(stmt)]
+        return entries if newest_first else entries[::-1]
 
     def _add_audit(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
@@ -993,6 +1008,24 @@ def scope_filter(column: Any, scope: str | None) -> list[Any]:
     # "_" is allowed in scopes and is LIKE's any-character: escape it (and "%", "\").
     below = scope.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
     return [or_(column == scope, column.like(below, escape="\\"))]
+
+
+def _audit_filters(query: AuditQuery) -> list[Any]:
+    """Bound parameters only: what an auditor types never becomes SQL."""
+    c, where = audit_log.c, []
+    if query.action is not None:
+        refused = and_(c.action == DENIED, c.details["action"].as_string() == query.action)
+        where.append(or_(c.action == query.action, refused))
+    if query.actor:
+        where.append(c.actor.icontains(query.actor, autoescape=True))
+    if query.outcome is not None:
+        denied = c.action == DENIED
+        where.append(denied if query.outcome is AuditOutcome.DENIED else ~denied)
+    if query.before is not None:
+        where.append(c.id < query.before)
+    if query.after is not None:
+        where.append(c.id > query.after)
+    return where
 
 
 def _failure_filters(
