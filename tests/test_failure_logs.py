@@ -21,9 +21,9 @@ from hub.crypto.xmldsig import LocalKeySigner, XmlSigner
 from hub.errors import SignatureError, error_class
 from hub.journal.api import InboxStatus, inbox_id_for
 from hub.logging import configure_logging
-from hub.processing import UntrustedSignerError
 from hub.routing.api import KIND_HEADER, SOURCE_HEADER, TRACE_HEADER, Outgoing
 from hub.routing.router import UnknownKindError
+from hub.trust import UntrustedSignerError
 from tests.support import LATE, NOTICE, notice, running, wait_for
 from tests.support import register as register_notices
 
