@@ -103,13 +103,13 @@ def test_an_address_gets_ten_tries_then_is_refused_unchecked_for_longer_each_tim
 
 
 def test_a_token_id_is_limited_from_every_address(access: AccessService) -> None:
-    issued = access.issue("school system", Role.AGENCY, "*", None, "root")
+    issued = access.issue("school system", Role.AGENCY, "*", None, "root", agencies=("zags",))
     guessed = bad_token(0, issued.token_id)
     for n in range(10):  # ten addresses, one guess each at the same token
         fail(access, guessed, f"10.0.0.{n}")
     with pytest.raises(TooManyAttemptsError):
         access.authenticate(issued.text, OFFICE)  # that token id is held, from anywhere
-    other = access.issue("another", Role.AGENCY, "*", None, "root").text
+    other = access.issue("another", Role.AGENCY, "*", None, "root", agencies=("zags",)).text
     assert access.authenticate(other, OFFICE).role is Role.AGENCY
 
 
