@@ -232,7 +232,7 @@ def _name(who: Person) -> dict[str, str]:
 
 PFR_VARIANTS: dict[str, Callable[[Answer, Person, random.Random], object]] = {
     "verified": lambda a, _p, _g: None,
-    "verified, formatted SNILS": lambda a, p, _g: a.update(Snils=p.snils),
+    "verified, no patronymic": lambda a, _p, _g: a.update(Patronymic="НЕТ ДАННЫХ"),
     "verified, date placeholder": lambda a, _p, _g: a.update(BirthDate="0001-01-01"),
     "verified, mixed case with Ё": lambda a, p, _g: a.update(
         FamilyName=p.last, FirstName=p.first.lower()
@@ -241,8 +241,11 @@ PFR_VARIANTS: dict[str, Callable[[Answer, Person, random.Random], object]] = {
     "mismatch, first name": lambda a, _p, _g: a.update(FirstName="АННА"),
     "mismatch, date of birth": lambda a, p, _g: a.update(BirthDate=other_date(p.born)),
     "mismatch, sex": lambda a, p, _g: a.update(Gender="Male" if p.sex == "female" else "Female"),
-    "not found, empty SNILS": lambda a, _p, _g: a.update(Snils=""),
-    "not found, placeholder": lambda a, _p, _g: a.update(Snils="Нет данных"),
+    # PFR's schema wants 11 digits: no one found is a number of zeros (the simulator's too)
+    "not found, zeros": lambda a, _p, _g: a.update(Snils="0" * 11),
+    "not found, zeros, placeholder patronymic": lambda a, _p, _g: a.update(
+        Snils="0" * 11, Patronymic="НЕТ ДАННЫХ"
+    ),
 }
 
 

@@ -99,6 +99,16 @@ class SchemaValidationError(PermanentError):
         self.errors = errors
 
 
+# --- agency content ------------------------------------------------------------------
+
+
+class IntakeError(PermanentError):
+    """An agency message the hub refuses at intake: it breaks the agency's schema or the
+    canonical model's bounds, or lacks what the hub needs. Never an event, never retried."""
+
+    code = "INTAKE"
+
+
 # --- SMEV messages ------------------------------------------------------------------
 
 

@@ -3,9 +3,12 @@ element, each registry command by its type."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+from lxml import etree
 
 from hub.config import Settings
 from hub.errors import PermanentError
@@ -84,6 +87,10 @@ class Translation:
 InboundHandler = Callable[[SmevMessage, InboxRecord], Translation]
 AnswerHandler = Callable[[SmevMessage, AnsweredRequest], Translation]
 CommandHandler = Callable[[Mapping[str, Any], InboxRecord], Translation]
+# An adapter's intake gate: raises (an ``IntakeError``) when the business content may not be
+# read at all; see ``hub.adapters.gate``.
+Gate = Callable[[etree._Element], None]
+_Context = TypeVar("_Context")
 
 
 @dataclass
@@ -96,23 +103,44 @@ class Router:
     answers: dict[str, AnswerHandler] = field(default_factory=dict)
     commands: dict[str, CommandHandler] = field(default_factory=dict)
     agencies: dict[str, str] = field(default_factory=dict)  # content name → agency
+    gates: dict[str, Gate] = field(default_factory=dict)  # content name → its intake gate
 
     def register_inbound(
-        self, content_name: str, handler: InboundHandler, agency: str | None = None
+        self,
+        content_name: str,
+        handler: InboundHandler,
+        agency: str | None = None,
+        *,
+        gate: Gate | None = None,
     ) -> None:
         """Handle SMEV messages whose business root element is ``{namespace}LocalName``
-        (sent by ``agency``: the SMEV client puts them on its work queue)."""
-        self.inbound[content_name] = handler
+        (sent by ``agency``: the SMEV client puts them on its work queue). ``gate`` checks
+        the content before the handler sees it, whoever calls the handler."""
+        self.inbound[content_name] = _gated(handler, gate)
+        self._gate(content_name, gate)
         if agency is not None:
             self.agencies[content_name] = agency
 
     def register_answer(
-        self, content_name: str, handler: AnswerHandler, agency: str | None = None
+        self,
+        content_name: str,
+        handler: AnswerHandler,
+        agency: str | None = None,
+        *,
+        gate: Gate | None = None,
     ) -> None:
-        """Handle responses to the hub's own requests whose business root is ``content_name``."""
-        self.answers[content_name] = handler
+        """Handle responses to the hub's own requests whose business root is ``content_name``
+        (``gate``: as for ``register_inbound``)."""
+        self.answers[content_name] = _gated(handler, gate)
+        self._gate(content_name, gate)
         if agency is not None:
             self.agencies[content_name] = agency
+
+    def _gate(self, content_name: str, gate: Gate | None) -> None:
+        if gate is not None:
+            self.gates[content_name] = gate
+        else:
+            self.gates.pop(content_name, None)
 
     def agency_of(self, content_name: str | None) -> str | None:
         """The agency whose adapter handles this business content, if one does."""
@@ -140,3 +168,19 @@ class Router:
                 known=sorted(self.commands),
             )
         return handler
+
+
+def _gated(
+    handler: Callable[[SmevMessage, _Context], Translation], gate: Gate | None
+) -> Callable[[SmevMessage, _Context], Translation]:
+    """``handler`` behind ``gate``: the gate sees the business content first, every time."""
+    if gate is None:
+        return handler
+
+    @functools.wraps(handler)  # inspect.unwrap(gated) is the handler
+    def gated(message: SmevMessage, context: _Context) -> Translation:
+        if message.content is not None:
+            gate(message.content)
+        return handler(message, context)
+
+    return gated

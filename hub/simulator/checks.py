@@ -9,13 +9,13 @@ from pathlib import Path
 
 from lxml import etree
 
+from hub.adapters.gate import AgencySchemaError, SchemaCheck
 from hub.crypto.xmldsig import DS_NS, XmlVerifier
 from hub.errors import PermanentError, SchemaValidationError, SmevMessageError
 from hub.simulator.replies import Fault
 from hub.smev.schemas import validate
 from hub.smev.signing import CALLER_SIGNATURE, signable_element
 from hub.smev.versions import SOAP_ENV_NS, SmevVersion, is_message_id
-from hub.xml.xsd import validate_xsd
 
 SIGNATURE_ERROR = "SMEV-100"
 SCHEMA_ERROR = "SMEV-403"
@@ -117,14 +117,14 @@ def check_envelope(operation: etree._Element, version: SmevVersion, xsd_dir: Pat
         ) from exc
 
 
-def content_fault(content: etree._Element | None, schema: Path | None) -> Fault | None:
+def content_fault(content: etree._Element | None, schema: SchemaCheck | None) -> Fault | None:
     """SMEV's asynchronous rejection (SMEV-403) if business data breaks its registered schema;
     the errors are masked (they quote the values, personal data often)."""
     if content is None or schema is None:
         return None
     try:
-        validate_xsd(content, schema)
-    except SchemaValidationError as exc:
+        schema(content)
+    except AgencySchemaError as exc:
         return Fault(
             "InvalidContent",
             f"Бизнес-данные не соответствуют зарегистрированной схеме: {exc.errors[0]}",

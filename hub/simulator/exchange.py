@@ -35,6 +35,7 @@ from typing import Protocol
 import structlog
 from lxml import etree
 
+from hub.adapters.gate import SchemaCheck
 from hub.crypto import GostBackend
 from hub.crypto.devcert import generate_private_key, self_signed_certificate
 from hub.crypto.keys import Certificate
@@ -137,7 +138,7 @@ class Exchange:
         self._systems: dict[str, _System] = {}
         self._certificates: dict[str, str] = {}
         self._routes: dict[str, str] = {}
-        self._schemas: dict[str, Path] = {}
+        self._schemas: dict[str, SchemaCheck] = {}
         self._seen: set[str] = set()
         self._damaged: set[str] = set()
         self._damage_next: dict[str, int] = {}
@@ -210,9 +211,11 @@ class Exchange:
             self._routes[namespace] = mnemonic
 
     def register_schema(self, namespace: str, xsd: Path) -> None:
-        """Business data in ``namespace`` must validate against ``xsd`` (else SMEV-403)."""
+        """Business data in ``namespace`` must validate against ``xsd`` (else SMEV-403): the
+        hub's intake check of that schema, off (said once) when the file is not there."""
+        check = SchemaCheck(xsd, f"SMEV's registered schema of {namespace}")
         with self._lock:
-            self._schemas[namespace] = xsd
+            self._schemas[namespace] = check
 
     def attach(self, mnemonic: str, agency: Agency) -> None:
         """Messages for ``mnemonic`` go to ``agency`` as calls instead of waiting in queues."""

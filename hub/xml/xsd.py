@@ -51,7 +51,7 @@ def validate_xsd(element: etree._Element, path: Path) -> None:
     with _LOCK:
         valid = schema.validate(checked)
         log = cast(Iterable[etree._LogEntry], schema.error_log)  # the stubs miss __iter__
-        errors = [f"line {e.line}: {masked_schema_error(e.message)}" for e in log]
+        errors = [f"line {e.line} ({e.path}): {masked_schema_error(e.message)}" for e in log]
     if valid:
         return
     name = etree.QName(element).localname

@@ -10,7 +10,13 @@ from hub.adapters.gosuslugi.handlers import (
     order_status_answer,
     report_enrollment_status,
 )
-from hub.adapters.gosuslugi.schemas import APPLICATION, CANCEL, STATUS_RESPONSE
+from hub.adapters.gosuslugi.schemas import (
+    APPLICATION,
+    CANCEL,
+    STATUS_RESPONSE,
+    enrollment_gate,
+    status_gate,
+)
 from hub.routing.router import Router
 
 AGENCY = "gosuslugi"
@@ -19,7 +25,8 @@ AGENCY = "gosuslugi"
 def register(router: Router) -> None:
     """The adapter's routes: ``ApplicationRequest`` and ``CancelRequest`` from EPGU, the
     ``report_enrollment_status`` command and EPGU's response to the status event it sends."""
-    router.register_inbound(APPLICATION, application, agency=AGENCY)
-    router.register_inbound(CANCEL, cancellation, agency=AGENCY)
+    enrollment = enrollment_gate()
+    router.register_inbound(APPLICATION, application, agency=AGENCY, gate=enrollment)
+    router.register_inbound(CANCEL, cancellation, agency=AGENCY, gate=enrollment)
     router.register_command(COMMAND, report_enrollment_status)
-    router.register_answer(STATUS_RESPONSE, order_status_answer, agency=AGENCY)
+    router.register_answer(STATUS_RESPONSE, order_status_answer, agency=AGENCY, gate=status_gate())

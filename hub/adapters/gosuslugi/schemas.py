@@ -15,6 +15,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from hub.adapters.gate import SchemaCheck
 from hub.canonical.personal import Personal
 from hub.errors import SchemaValidationError
 from hub.paths import schemas_dir
@@ -63,6 +64,16 @@ PERSONAL_TYPES = frozenset(
 NOT_PERSONAL: Mapping[str, str] = {
     "EntryDate": "the date the parent asks the child be enrolled from",
 }
+
+
+def enrollment_gate() -> SchemaCheck:
+    """The intake gate of applications and cancellations: the hub's own schema."""
+    return SchemaCheck(ENROLLMENT_XSD, "ЕПГУ school enrollment 1.0.0 (the hub's schema)")
+
+
+def status_gate() -> SchemaCheck:
+    """The intake gate of EPGU's answers to a status event: the hub's own schema."""
+    return SchemaCheck(ORDER_STATUS_XSD, "ЕПГУ order event 3.1.1 (the hub's schema)")
 
 
 def xsd_path(element: etree._Element) -> Path:

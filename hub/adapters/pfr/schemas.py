@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from hub.adapters.gate import SchemaCheck
 from hub.canonical.personal import Personal
 from hub.config import Settings
 from hub.xml.xsd import validate_xsd
@@ -57,6 +58,11 @@ PERSONAL_TYPES = frozenset(
     }
 )  # fmt: skip
 NOT_PERSONAL: Mapping[str, str] = {}
+
+
+def answer_gate(reference_dir: Path) -> SchemaCheck:
+    """The intake gate of PFR's answers: the official VS00648 schema (off without it)."""
+    return SchemaCheck(reference_dir / XSD, "ПФР VS00648 SnilsByAdditionalData 1.0.1 (official)")
 
 
 def xsd_path(reference_dir: Path | None = None) -> Path:

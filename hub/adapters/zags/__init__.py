@@ -12,7 +12,7 @@ from hub.adapters.zags.handlers import (
     zags_notification,
 )
 from hub.adapters.zags.requests import LegalBasis
-from hub.adapters.zags.schemas import NOTICES, REGISTRY, RESPONSE
+from hub.adapters.zags.schemas import NOTICES, REGISTRY, RESPONSE, answer_gate, notice_gate
 from hub.routing.router import Router
 
 AGENCY = "zags"
@@ -25,7 +25,9 @@ def register(router: Router) -> None:
     settings = router.settings
     basis = LegalBasis(settings.zags_basis_code, settings.zags_basis_document)
     router.register_command(COMMAND, partial(verify_birth_record, basis=basis))
-    router.register_answer(RESPONSE, rogdinf_answer, agency=AGENCY)
+    answers = answer_gate(settings.reference_dir)
+    router.register_answer(RESPONSE, rogdinf_answer, agency=AGENCY, gate=answers)
+    notices = notice_gate()
     for kind in NOTICES.values():
-        router.register_inbound(kind.root, zags_notification, agency=AGENCY)
-    router.register_inbound(REGISTRY, zags_notification, agency=AGENCY)
+        router.register_inbound(kind.root, zags_notification, agency=AGENCY, gate=notices)
+    router.register_inbound(REGISTRY, zags_notification, agency=AGENCY, gate=notices)

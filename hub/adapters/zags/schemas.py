@@ -16,6 +16,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from hub.adapters.gate import Gate, SchemaCheck
 from hub.canonical.personal import Personal
 from hub.config import Settings
 from hub.paths import schemas_dir
@@ -145,6 +146,32 @@ def xsd_path(reference_dir: Path | None = None) -> Path:
 def own_xsd_path(kind: NoticeKind) -> Path:
     """The hub's own schema of a notification kind (and of its answer)."""
     return OWN_SCHEMAS / kind.xsd
+
+
+def answer_gate(reference_dir: Path) -> SchemaCheck:
+    """The intake gate of ZAGS's answers: the official ROGDINF schema (off without it)."""
+    return SchemaCheck(reference_dir / XSD, "ЕГР ЗАГС ROGDINF 4.0.1 (official schema)")
+
+
+def notice_gate() -> Gate:
+    """The intake gate of change notifications: the hub's own schema of each kind, for the
+    ``{ns}Request`` root and for every record inside the directive wrapper (also when the
+    wrapper comes bare)."""
+    checks = {
+        namespace: SchemaCheck(own_xsd_path(kind), f"ЕГР ЗАГС {kind.notice.value} notification")
+        for namespace, kind in NOTICES.items()
+    }
+
+    def gate(content: etree._Element) -> None:
+        check = checks.get(etree.QName(content).namespace or "")
+        if check is not None:
+            check(content)
+        for record in content.iterfind(f".//{{{DIRECTIVE_NS}}}RecordContent/*"):
+            inner = checks.get(etree.QName(record).namespace or "")
+            if inner is not None:  # a record of no known kind: translation refuses it
+                inner(record)
+
+    return gate
 
 
 def validate(element: etree._Element, reference_dir: Path | None = None) -> None:
