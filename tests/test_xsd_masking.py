@@ -66,6 +66,18 @@ def test_values_are_masked_and_what_is_wrong_is_named(tmp_path: Path) -> None:
             "the atomic type 'xs:int'.",
         ),
         ("This element is not expected.", "This element is not expected."),
+        (  # the schema's bound helps an operator; the value's own length is not shown
+            "Element '{urn:t}Name': [facet 'maxLength'] The value has a length of '300000'; "
+            "this exceeds the allowed maximum length of '60'.",
+            "Element '{urn:t}Name': [facet 'maxLength'] The value has a length of '***'; "
+            "this exceeds the allowed maximum length of '60'.",
+        ),
+        (
+            "Element '{urn:t}Snils': [facet 'length'] The value has a length of '10'; this "
+            "differs from the allowed length of '11'.",
+            "Element '{urn:t}Snils': [facet 'length'] The value has a length of '***'; this "
+            "differs from the allowed length of '11'.",
+        ),
     ],
 )
 def test_masked_schema_error(message: str, masked: str) -> None:

@@ -18,8 +18,11 @@ from hub.xml.parser import parse_xml
 # A compiled XMLSchema must not validate from two threads at once (libxml2 keeps state).
 _LOCK = threading.Lock()
 # libxml2 quotes every value it complains about (names, SNILS, numbers): all are masked but
-# the quoted names of elements, attributes, facets, patterns and types.
-_QUOTED = re.compile(r"(?P<word>\b\w+ )?'(?P<value>[^']*)'")
+# the quoted names of elements, attributes, facets, patterns and types, and the schema's own
+# length bounds (an operator needs "at most 100"; the value's own length stays masked).
+_QUOTED = re.compile(
+    r"(?P<bound>allowed (?:maximum |minimum )?length of )?(?P<word>\b\w+ )?'(?P<value>[^']*)'"
+)
 _NAMING = frozenset({"Element ", "attribute ", "facet ", "pattern ", "type "})
 
 
@@ -71,7 +74,9 @@ def masked_schema_error(message: str) -> str:
 
 def _mask_value(found: re.Match[str]) -> str:
     word = found.group("word") or ""
-    return found.group(0) if word in _NAMING else f"{word}'***'"
+    if found.group("bound") or word in _NAMING:
+        return found.group(0)
+    return f"{word}'***'"
 
 
 def _with_lines(element: etree._Element) -> etree._Element:

@@ -3,9 +3,10 @@ adapter registered, and the outbound request a command's outcome asked for."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,3 +47,8 @@ def asked_by(outcome: Outcome) -> OutboundRequest:
     return OutboundRequest(new.request_id, new.agency, new.kind, OutboundState.ACCEPTED,
                            new.smev_message_id, new.payload, 1, NOW, NOW,
                            context=new.context)  # fmt: skip
+
+
+def unwrapped(handlers: Mapping[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
+    """The adapters' own handlers behind the router's intake gates (``functools.wraps``)."""
+    return {name: inspect.unwrap(handler) for name, handler in handlers.items()}

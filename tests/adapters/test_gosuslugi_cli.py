@@ -86,7 +86,7 @@ def test_a_cancellation_prints_its_event(tmp_path: Path) -> None:
     ("changes", "reason"),
     [({"ChildInfo/ChildSNILS": "112-233-445 96"},
       "GosuslugiContentError: ApplicationRequest/ChildInfo/ChildSNILS is not valid: check number"),
-     ({"ChildInfo": None}, "ApplicationRequest/ChildInfo is missing or empty")],
+     ({"ChildInfo": None}, "AgencySchemaError: ЕПГУ school enrollment 1.0.0 (the hub's schema)")],
     ids=["invalid SNILS", "no child"],
 )  # fmt: skip
 def test_an_application_that_cannot_be_used_exits_2_with_the_reason(

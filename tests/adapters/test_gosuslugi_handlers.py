@@ -25,7 +25,13 @@ from hub.processing import Processor
 from hub.routing.router import AnsweredRequest, Router, TranslationError
 from hub.smev.read import read_message
 from hub.xml import parse_xml
-from tests.adapters.support import adapter_processor, asked_by, command_record, inbox_record
+from tests.adapters.support import (
+    adapter_processor,
+    asked_by,
+    command_record,
+    inbox_record,
+    unwrapped,
+)
 from tests.adapters.test_gosuslugi_translate import ORDER, cancel, status_response
 from tests.adapters.test_gosuslugi_translate import application as application_xml
 from tests.support_smev import get_request, get_response
@@ -52,9 +58,13 @@ def processor(asked: OutboundRequest | None = None) -> Processor:
 def test_register_routes_the_requests_the_command_and_the_answer() -> None:
     router = Router()
     register(router)
-    assert router.inbound == {schemas.APPLICATION: application, schemas.CANCEL: cancellation}
+    assert unwrapped(router.inbound) == {
+        schemas.APPLICATION: application,
+        schemas.CANCEL: cancellation,
+    }
     assert router.commands == {"report_enrollment_status": report_enrollment_status}
-    assert router.answers == {schemas.STATUS_RESPONSE: order_status_answer}
+    assert unwrapped(router.answers) == {schemas.STATUS_RESPONSE: order_status_answer}
+    assert set(router.gates) == {schemas.APPLICATION, schemas.CANCEL, schemas.STATUS_RESPONSE}
 
 
 # --- applications and cancellations --------------------------------------------------------
@@ -115,7 +125,8 @@ def test_an_application_missing_required_data_fails_naming_it() -> None:
     bad = application_xml({"ChildInfo/ChildBirthDocRF": None})
     outcome = processor().process(inbox(smev_request(bad)))
     assert outcome.failure is not None and not outcome.events and not outcome.outbound
-    assert "ApplicationRequest/ChildInfo/ChildBirthDocRF is missing" in outcome.failure.reason
+    assert outcome.failure.error_type == "AgencySchemaError"
+    assert "ChildBirthDocRF" in outcome.failure.reason and "line " in outcome.failure.reason
 
 
 def test_a_request_without_content_is_a_translation_error() -> None:
@@ -223,8 +234,9 @@ def test_a_response_with_no_code_fails_and_settles_nothing() -> None:
     asked = asked_by(processor().process(command_record(COMMAND)))
     answer = etree.tostring(status_response(None, "принято"), encoding="UTF-8")
     outcome = processor(asked).process(inbox(get_response(asked.smev_message_id, answer)))
-    assert outcome.failure is not None and outcome.failure.error_type == "GosuslugiContentError"
-    assert "orderStatusEventResponse/code" in outcome.failure.reason
+    assert outcome.failure is not None and outcome.failure.error_type == "AgencySchemaError"
+    reason = outcome.failure.reason
+    assert "orderStatusEventResponse" in reason and "}code" in reason
     assert not outcome.events and outcome.settles is None
 
 

@@ -16,7 +16,13 @@ from hub.journal.api import InboxRecord, OutboundRequest, OutboundState
 from hub.processing import Processor
 from hub.routing.router import AnsweredRequest, Router, TranslationError
 from hub.smev.read import read_message
-from tests.adapters.support import adapter_processor, asked_by, command_record, inbox_record
+from tests.adapters.support import (
+    adapter_processor,
+    asked_by,
+    command_record,
+    inbox_record,
+    unwrapped,
+)
 from tests.support_smev import get_response
 
 pytestmark = pytest.mark.unit
@@ -52,7 +58,7 @@ def test_register_routes_the_command_and_the_answer() -> None:
     router = Router()
     register(router)
     assert router.commands == {"verify_snils": verify_snils}
-    assert router.answers == {RESPONSE: snils_answer}
+    assert unwrapped(router.answers) == {RESPONSE: snils_answer}
 
 
 def test_a_command_becomes_one_pending_request_and_no_event() -> None:
@@ -96,7 +102,7 @@ def test_a_command_of_another_type_is_refused() -> None:
     [
         ("06216093030", "person.snils.verified"),
         ("11223344595", "person.snils.mismatch"),
-        ("", "person.snils.not_found"),
+        ("00000000000", "person.snils.not_found"),
     ],
 )
 def test_the_answer_becomes_the_event_and_settles_the_request(snils: str, expected: str) -> None:

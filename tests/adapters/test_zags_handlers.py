@@ -20,7 +20,13 @@ from hub.processing import Processor
 from hub.routing.router import AnsweredRequest, Router, TranslationError
 from hub.smev.read import read_message
 from hub.xml import parse_xml
-from tests.adapters.support import adapter_processor, asked_by, command_record, inbox_record
+from tests.adapters.support import (
+    adapter_processor,
+    asked_by,
+    command_record,
+    inbox_record,
+    unwrapped,
+)
 from tests.adapters.test_zags_notifications import RECORD_ID, notification, record, wrap
 from tests.adapters.test_zags_translate import answer
 from tests.adapters.test_zags_translate import record as birth_record
@@ -66,9 +72,9 @@ def test_register_routes_the_command_the_answer_and_the_notifications() -> None:
     router = Router()
     register(router)
     assert set(router.commands) == {"verify_birth_record"}
-    assert router.answers == {RESPONSE: rogdinf_answer}
+    assert unwrapped(router.answers) == {RESPONSE: rogdinf_answer}
     roots = {kind.root for kind in KINDS.values()} | {schemas.REGISTRY}
-    assert router.inbound == dict.fromkeys(roots, zags_notification)
+    assert unwrapped(router.inbound) == dict.fromkeys(roots, zags_notification)
 
 
 def test_a_command_becomes_one_pending_request_and_no_event() -> None:

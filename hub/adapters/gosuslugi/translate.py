@@ -49,7 +49,7 @@ from hub.canonical.values import (
     Snils,
     squeeze,
 )
-from hub.errors import PermanentError
+from hub.errors import IntakeError
 from hub.routing.router import AnsweredRequest, EventDraft, Translation, TranslationError
 
 DELIVERED = 0  # orderStatusEventResponse/code: EPGU took the event
@@ -81,7 +81,7 @@ _SPACES = re.compile(r"\s+")
 _T = TypeVar("_T")
 
 
-class GosuslugiContentError(PermanentError):
+class GosuslugiContentError(IntakeError):
     """An application, cancellation or EPGU response that lacks what the hub needs or holds
     a value that is not one; the element is named (``field``), the value never shown."""
 

@@ -27,7 +27,7 @@ from hub.canonical.values import (
     normalize_name,
     squeeze,
 )
-from hub.errors import PermanentError
+from hub.errors import IntakeError
 from hub.routing.router import EventDraft, TranslationError
 
 PLACEHOLDERS = frozenset({"", "-", "НЕТ ДАННЫХ", "0001-01-01"})
@@ -36,7 +36,7 @@ _ANSWER = "SnilsByAdditionalDataResponse"
 _DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:Z|[+-][0-9]{2}:[0-9]{2})?")
 
 
-class UntrustedAnswerError(PermanentError):
+class UntrustedAnswerError(IntakeError):
     """PFR's answer carries a value the hub will not pass on (a SNILS failing its check
     number, a date that is not one); the field is named, the value never shown."""
 

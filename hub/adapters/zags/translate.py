@@ -55,7 +55,7 @@ from hub.canonical.values import (
     squeeze,
     without_spaces,
 )
-from hub.errors import PermanentError
+from hub.errors import IntakeError
 from hub.routing.router import EventDraft, Translation, TranslationError
 
 FOUND, NOT_FOUND = "1", "2"  # РезОбраб: records found / none for the data asked
@@ -65,7 +65,7 @@ _DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:Z|[+-][0-9]{2}:[0-9]{2})?")
 _SERIES = re.compile(r"[IVXLCDM]+-[А-ЯЁ]{2}")
 
 
-class ZagsContentError(PermanentError):
+class ZagsContentError(IntakeError):
     """A ZAGS answer or notification that lacks what the hub needs, or holds a value that is
     not one (a date); the element is named, the value never shown."""
 
