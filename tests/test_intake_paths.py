@@ -24,10 +24,13 @@ from hub.adapters.gosuslugi.schemas import NS as EPGU_NS
 from hub.bootstrap import Hub
 from hub.console import create_app
 from hub.journal.api import FailedMessage, InboxStatus
+from tests.adapters import test_zags_handlers as zags
 from tests.adapters.support import asked_by, command_record
 from tests.adapters.test_gosuslugi_translate import application
 from tests.adapters.test_pfr_handlers import COMMAND, processor, record
 from tests.adapters.test_pfr_translate import answer as pfr_answer
+from tests.adapters.test_zags_translate import answer as zags_answer
+from tests.adapters.test_zags_translate import record as zags_record
 from tests.support import running, wait_for
 from tests.support_console import console_hub, token
 from tests.support_smev import get_request, get_response
@@ -158,6 +161,40 @@ def test_a_pfr_answer_breaking_the_gate_is_refused_alike_by_worker_and_translate
     assert outcome.settles is None and LONG[:60] not in outcome.failure.reason
     (tmp_path / "answer.xml").write_bytes(get_response(asked.smev_message_id, content))
     (tmp_path / "command.json").write_text(json.dumps(COMMAND))
+    translated = cli("translate", "--command", tmp_path / "command.json", tmp_path / "answer.xml")
+    assert translated.returncode == 2 and translated.stdout == ""
+    assert translated.stderr.strip() == f"hub: error: AgencySchemaError: {outcome.failure.reason}"
+
+
+def _foreign(element: etree._Element) -> etree._Element:
+    element.tag = "{urn://foreign/1.0}" + etree.QName(element).localname
+    return element
+
+
+ZAGS_ANSWERS: dict[str, tuple[Callable[[], etree._Element], str]] = {
+    # the first case the issue reported: a 300,000-character first name became a mismatch
+    "over-long first name": (
+        lambda: zags_answer(zags_record(("СЕМЕНОВА", LONG, "ИГОРЕВНА"))),
+        "ФИОРожд",
+    ),
+    "a record in a foreign namespace": (lambda: zags_answer(_foreign(zags_record())), "foreign"),
+    "a result code outside its list": (lambda: zags_answer(zags_record(), code="9"), "РезОбраб"),
+}
+
+
+@pytest.mark.parametrize(("make", "element"), ZAGS_ANSWERS.values(), ids=ZAGS_ANSWERS)
+def test_a_zags_answer_breaking_the_gate_is_refused_alike_by_worker_and_translate(
+    reference_dir: Path, tmp_path: Path, make: Callable[[], etree._Element], element: str
+) -> None:
+    content = etree.tostring(make(), encoding="UTF-8")
+    asked = asked_by(zags.processor().process(command_record(zags.COMMAND)))
+    message = get_response(asked.smev_message_id, content)
+    outcome = zags.processor(asked).process(zags.inbox(message))
+    assert outcome.failure is not None and outcome.failure.error_type == "AgencySchemaError"
+    assert element in outcome.failure.reason and not outcome.events
+    assert outcome.settles is None and LONG[:60] not in outcome.failure.reason
+    (tmp_path / "answer.xml").write_bytes(message)
+    (tmp_path / "command.json").write_text(json.dumps(zags.COMMAND))
     translated = cli("translate", "--command", tmp_path / "command.json", tmp_path / "answer.xml")
     assert translated.returncode == 2 and translated.stdout == ""
     assert translated.stderr.strip() == f"hub: error: AgencySchemaError: {outcome.failure.reason}"
