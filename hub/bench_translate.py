@@ -9,9 +9,15 @@ Three figures per kind, each the median of ``rounds`` passes over the set on one
 * translate: the adapter's pure function on the element the hub's parser made
   (``translate_rogdinf_response``, ``translate_snils_response``, ``translate_application``
   with the ``ApplicationAccepted`` answer it builds for EPGU's ReplyTo);
+* gate → translate: the same behind the adapter's intake gate (its schema, as the router runs
+  it before every handler), the gate on and off side by side in one run;
 * → CloudEvent: that, plus what the processor does with each draft (``Processor._event``):
   the event id, the CloudEvents envelope, the JSON bytes the relay publishes;
-* bytes → CloudEvent: that, plus parsing the business payload with ``hub.xml.parse_xml``.
+* bytes → CloudEvent: that, plus parsing the business payload with ``hub.xml.parse_xml``;
+* bytes → gate → CloudEvent: that, with the gate between parsing and translating.
+
+The official agency schemas come from the reference folder; without it their check is off
+(said once) and only the canonical bounds hold.
 
 The SMEV envelope (parse, signatures) is the ``smev`` suite's; the journal and broker the
 ``backbone`` suite's.
@@ -35,19 +41,26 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from hub.adapters.gate import Gate
+from hub.adapters.gosuslugi import register as register_gosuslugi
 from hub.adapters.gosuslugi.requests import ReplyTarget
 from hub.adapters.gosuslugi.schemas import APPLICATION
 from hub.adapters.gosuslugi.schemas import NS as EPGU_NS
 from hub.adapters.gosuslugi.translate import translate_application
+from hub.adapters.pfr import register as register_pfr
 from hub.adapters.pfr.requests import snils_context
+from hub.adapters.pfr.schemas import RESPONSE as PFR_RESPONSE
 from hub.adapters.pfr.translate import translate_snils_response
+from hub.adapters.zags import register as register_zags
 from hub.adapters.zags.requests import rogdinf_context
+from hub.adapters.zags.schemas import RESPONSE as ZAGS_RESPONSE
 from hub.adapters.zags.translate import translate_rogdinf_response
 from hub.bench import _one_core
 from hub.canonical.commands import VerifyBirthRecord, VerifySnils, parse_command
+from hub.config import Settings
 from hub.journal.api import InboxRecord, InboxStatus, event_id_for
 from hub.processing import cloud_event
-from hub.routing.router import EventDraft
+from hub.routing.router import EventDraft, Router
 from hub.simulator.documents import (
     Answer,
     Record,
@@ -375,6 +388,7 @@ def _child(rng: random.Random, child: Person) -> Spec:
 
 # --- measuring -----------------------------------------------------------------------------
 
+ROOTS = {"zags": ZAGS_RESPONSE, "pfr": PFR_RESPONSE, "gosuslugi": APPLICATION}
 KINDS: dict[str, tuple[str, Callable[[int], list[Sample]]]] = {
     "zags": ("ROGDINFResponse → birth event", zags_samples),
     "pfr": ("SnilsByAdditionalDataResponse → SNILS event", pfr_samples),
@@ -394,14 +408,29 @@ def publishable(drafts: Sequence[EventDraft], record: InboxRecord) -> list[bytes
     ]
 
 
-def stages(agency: str) -> dict[str, Callable[[Sample], object]]:
+def gates(settings: Settings | None = None) -> dict[str, Gate]:
+    """Each kind's intake gate, as the adapters register it with the router."""
+    router = Router(settings or Settings())
+    for register in (register_zags, register_pfr, register_gosuslugi):
+        register(router)
+    return {kind: router.gates[root] for kind, root in ROOTS.items()}
+
+
+def stages(agency: str, gate: Gate) -> dict[str, Callable[[Sample], object]]:
     record = InboxRecord(INBOX_ID, "smev", "m-1", b"", agency, None, None, {},
                          datetime.now(UTC), InboxStatus.RECEIVED, 1)  # fmt: skip
     return {
         "translate": lambda s: s.translate(s.element),
+        "gate": lambda s: s.translate(_through(gate, s.element)),
         "envelope": lambda s: publishable(s.translate(s.element), record),
         "bytes": lambda s: publishable(s.translate(parse_xml(s.payload)), record),
+        "gated": lambda s: publishable(s.translate(_through(gate, parse_xml(s.payload))), record),
     }
+
+
+def _through(gate: Gate, element: etree._Element) -> etree._Element:
+    gate(element)
+    return element
 
 
 def _pass(samples: Sequence[Sample], step: Callable[[Sample], object]) -> float:
@@ -411,10 +440,10 @@ def _pass(samples: Sequence[Sample], step: Callable[[Sample], object]) -> float:
     return len(samples) / (time.perf_counter() - start)
 
 
-def measure(kind: str, samples: Sequence[Sample], rounds: int) -> Result:
+def measure(kind: str, samples: Sequence[Sample], rounds: int, gate: Gate) -> Result:
     """Every stage over every sample, ``rounds`` times; the stages interleaved, so a burst
     of CPU steal falls on all of them rather than on one."""
-    steps = stages(kind)
+    steps = stages(kind, gate)
     for step in steps.values():
         _pass(samples, step)  # warm up: the regexes compiled, the schemas' names interned
     rates: dict[str, list[float]] = {name: [] for name in steps}
@@ -435,9 +464,9 @@ def _rate(values: Sequence[float]) -> Rate:
 def run(console: Console, messages: int = 1_000, rounds: int = 7) -> list[Result]:
     """Build ``messages`` inputs per kind, measure them on one core and print the table."""
     _one_core()
-    results = []
+    results, gated = [], gates()
     for kind, (label, build) in KINDS.items():
-        result = measure(kind, build(messages), rounds)
+        result = measure(kind, build(messages), rounds, gated[kind])
         outcomes = ", ".join(f"{t.rpartition('.')[2]} {n:,}" for t, n in result.outcomes.items())
         console.print(
             f"{kind}: {result.messages:,} × {label}, {result.payload_bytes:,} B: {outcomes}"
@@ -447,7 +476,8 @@ def run(console: Console, messages: int = 1_000, rounds: int = 7) -> list[Result
     return results
 
 
-STAGES = {"translate": "translate", "envelope": "→ CloudEvent", "bytes": "bytes → CloudEvent"}
+STAGES = {"translate": "translate", "gate": "gate → translate", "envelope": "→ CloudEvent",
+          "bytes": "bytes → CloudEvent", "gated": "bytes → gate → CloudEvent"}  # fmt: skip
 
 
 def table(results: Sequence[Result], rounds: int) -> Table:

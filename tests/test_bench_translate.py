@@ -10,14 +10,28 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from lxml import etree
 from rich.console import Console
 
+from hub.adapters.gate import AgencySchemaError
 from hub.adapters.zags.schemas import validate as validate_zags
-from hub.bench_translate import KINDS, STAGES, Result, measure, stages, table, zags_samples
+from hub.bench_translate import (
+    KINDS,
+    STAGES,
+    Result,
+    gates,
+    measure,
+    stages,
+    table,
+    zags_samples,
+)
 from hub.canonical.jsonschemas import validate_event
+from hub.config import Settings
+from hub.xml import parse_xml
 
 pytestmark = pytest.mark.unit
 
@@ -31,7 +45,8 @@ EXPECTED_OUTCOMES = {
 
 @pytest.fixture(scope="module")
 def results() -> list[Result]:
-    return [measure(kind, build(12), rounds=2) for kind, (_label, build) in KINDS.items()]
+    gated = gates()
+    return [measure(kind, build(12), 2, gated[kind]) for kind, (_label, build) in KINDS.items()]
 
 
 def test_every_kind_is_measured_at_every_stage(results: list[Result]) -> None:
@@ -50,8 +65,9 @@ def test_the_table_has_a_row_per_kind_and_stage(results: list[Result]) -> None:
     text = console.file.getvalue()  # type: ignore[attr-defined]
     assert "hub bench: translation, one core (rounds: 2)" in text
     assert all(kind in text for kind in KINDS)
-    assert text.count("translate") == 3  # one row per kind and stage
-    assert text.count("bytes → CloudEvent") == 3 and text.count("→ CloudEvent") == 6
+    assert text.count("translate") == 6  # one row per kind and stage
+    assert text.count("bytes → CloudEvent") == 3 and text.count("→ CloudEvent") == 9
+    assert text.count("bytes → gate → CloudEvent") == 3  # the gate on and off side by side
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -60,7 +76,8 @@ def test_inputs_are_distinct_varied_and_make_valid_events(kind: str) -> None:
     assert len({s.payload for s in samples}) == 30
     made: Counter[str] = Counter()
     for sample in samples:
-        for payload in stages(kind)["bytes"](sample):  # the full path: parse, translate, envelope
+        # the full path: parse, the intake gate, translate, envelope
+        for payload in stages(kind, gates()[kind])["gated"](sample):
             event = json.loads(payload)
             validate_event(event)  # what is timed is what the registry would get
             made[event["type"]] += 1
@@ -71,6 +88,19 @@ def test_inputs_are_distinct_varied_and_make_valid_events(kind: str) -> None:
 def test_zags_answers_are_what_the_official_schema_allows(reference_dir: Path) -> None:
     for sample in zags_samples(20):
         validate_zags(sample.element, reference_dir)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_the_gated_stage_runs_the_official_schemas_and_refuses_what_breaks_them(
+    kind: str, reference_dir: Path
+) -> None:
+    gate = gates(Settings(reference_dir=reference_dir))[kind]
+    [sample] = KINDS[kind][1](1)
+    broken = parse_xml(sample.payload)
+    broken.append(etree.Element("{urn://foreign/1.0}Extra"))  # no schema allows it
+    with pytest.raises(AgencySchemaError):
+        payload = etree.tostring(broken, encoding="UTF-8")
+        stages(kind, gate)["gated"](replace(sample, payload=payload))
 
 
 @pytest.mark.integration  # a real process, as test_cli.py runs the command
