@@ -621,14 +621,20 @@ def test_an_outcome_asks_an_agency_once(journal: SqlJournal) -> None:
     assert journal.outbound_by_message_id("msg-req-1") == stored
 
 
-def test_a_failed_or_duplicate_outcome_asks_nothing(journal: SqlJournal) -> None:
+def test_a_duplicate_asks_nothing_and_a_failure_only_what_it_carries(
+    journal: SqlJournal,
+) -> None:
+    # A failure carries only what the processor puts there: the answer a refused message
+    # still owes its sender (an applicant told to correct the application); stored once.
     a, b, c = started(journal, "a", "b", "c")
-    failure = Failure("SchemaValidationError", "bad")
+    failure = Failure("AgencySchemaError", "bad")
     journal.complete(
         [Outcome(a, business_key="k"), Outcome(b, (), "k", outbound=_asks(b).outbound)]
     )
     journal.complete([Outcome(c, failure=failure, outbound=_asks(c, "req-2").outbound)])
-    assert journal.outbound("req-1") is None and journal.outbound("req-2") is None
+    assert journal.outbound("req-1") is None
+    told = journal.outbound("req-2")
+    assert told is not None and told.state is OutboundState.PENDING and told.inbox_id == c
 
 
 def test_a_resent_fact_is_not_applied_twice_but_its_request_is_answered(

@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
+
 from hub import tracing
 from hub.access.categories import data_category
 from hub.access.scopes import REGION, UNKNOWN, InvalidScopeError, school_scope
 from hub.canonical.commands import command_scope
 from hub.canonical.events import request_rejected
 from hub.crypto.xmldsig import XmlVerifier
-from hub.errors import HubError, PermanentError, RetryableError
+from hub.errors import HubError, IntakeError, PermanentError, RetryableError
 from hub.journal.api import (
     Failure,
     InboxRecord,
@@ -48,6 +50,8 @@ from hub.smev.client import REFUSAL_SOURCE
 from hub.smev.read import SmevMessage, read_message
 from hub.trust import TrustPolicy
 from hub.xml import XmlLimits, parse_message
+
+log = structlog.get_logger("hub.processing")
 
 REGISTRY_SOURCE = "registry"
 EVENT_CONTENT_TYPE = "application/cloudevents+json"
@@ -106,17 +110,38 @@ class Processor:
         the hub's request an answer settles, the school an application is for, else the scope
         it arrived with; else "" (the region's alone). A failure carries it too once known."""
         scope: str | None = None
+        verified: _Read | None = None
         try:
             read = self._read(record)
             scope = read.scope  # known before any check: a refused answer stays its school's
             self._verify(record, read)
+            verified = read
             tracing.adopt(record, read.command, read.request)  # the trace of what it answers
             translation = self._translate(record, read)
             return self._outcome(record, translation, self._scope(record, read, translation))
         except RetryableError:
             raise
         except Exception as exc:
-            return Outcome(record.inbox_id, failure=failure_of(exc, record), scope=scope)
+            replies = self._refusals(record, verified, exc, scope or record.scope or UNKNOWN)
+            failure = failure_of(exc, record)
+            return Outcome(record.inbox_id, failure=failure, outbound=replies, scope=scope)
+
+    def _refusals(
+        self, record: InboxRecord, verified: _Read | None, exc: Exception, scope: str
+    ) -> list[NewOutbound]:
+        """What the sender is told of a message refused at its intake gate: only for a message
+        whose signatures held (no answer to a forgery) and whose adapter says what to send."""
+        if not isinstance(exc, IntakeError) or verified is None or verified.message is None:
+            return []
+        refused = self.router.refusals.get(verified.message.content_name or "")
+        if refused is None:
+            return []
+        try:
+            requests = refused(verified.message, record)
+        except Exception as cause:
+            log.warning("refusal reply not made", error_type=type(cause).__name__)
+            return []
+        return [_outbound(request, scope) for request in requests]
 
     def _outcome(self, record: InboxRecord, translation: Translation, scope: str) -> Outcome:
         return Outcome(

@@ -23,7 +23,7 @@ from hub.access.policy import Principal
 from hub.adapters.gosuslugi.schemas import NS as EPGU_NS
 from hub.bootstrap import Hub
 from hub.console import create_app
-from hub.journal.api import FailedMessage, InboxStatus
+from hub.journal.api import FailedMessage, InboxStatus, OutboundState
 from tests.adapters import test_zags_handlers as zags
 from tests.adapters.support import asked_by, command_record
 from tests.adapters.test_gosuslugi_translate import application
@@ -106,6 +106,25 @@ def _status(hub: Hub, inbox_id: str) -> InboxStatus | None:
     return record.status if record is not None else None
 
 
+def _told_to_correct(hub: Hub, inbox_id: str) -> None:
+    """The applicant's account is told (EPGU status 15), by one request the SMEV client sends."""
+    told = hub.journal.outbound(f"refused:{inbox_id}")
+    assert told is not None and told.agency == "gosuslugi" and told.kind == "order-status"
+    assert told.state is OutboundState.PENDING and told.context["status_code"] == 15
+    mine = [r for r in hub.journal.outbound_requests(limit=100) if r.inbox_id == inbox_id]
+    assert [r.request_id for r in mine] == [told.request_id]
+
+
+def test_an_unsigned_application_is_refused_and_nobody_is_answered(tmp_path: Path) -> None:
+    # No answer to a message whose signatures do not hold: a forger learns nothing, and no
+    # applicant's account is touched on a forger's word.
+    with console_hub(tmp_path, adapters=ADAPTERS, require_signatures=True) as hub:
+        body = get_request(etree.tostring(application({"ChildInfo": None}), encoding="UTF-8"))
+        failed = _failed_after_worker(hub, _post(hub, body))
+        assert failed.error_type != "AgencySchemaError"
+        assert hub.journal.outbound(f"refused:{failed.inbox_id}") is None
+
+
 def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "hub.cli", *map(str, args)],
@@ -126,11 +145,13 @@ def test_an_application_breaking_the_gate_is_refused_alike_on_every_path(
     assert failed.error_type == "AgencySchemaError" and element in failed.reason
     assert "line " in failed.reason and (value is None or value not in failed.reason)
     assert hub.journal.events_for(failed.inbox_id) == []
+    _told_to_correct(hub, failed.inbox_id)
     dry = hub.operations.dry_run(ADMIN, failed)
     [replayed] = hub.operations.replay(ADMIN, [failed])
     for result in (dry, replayed):
         assert (result.status, result.reason, list(result.events)) == ("failed", failed.reason, [])
     assert hub.journal.events_for(failed.inbox_id) == []
+    _told_to_correct(hub, failed.inbox_id)  # once: the replay asked nothing new
     (tmp_path / "bad.xml").write_bytes(body)
     translated = cli("translate", tmp_path / "bad.xml")
     assert translated.returncode == 2 and translated.stdout == ""

@@ -332,7 +332,8 @@ class SqlJournal:
         self._set_statuses(conn, changed, now)
         self._set_scopes(conn, [o for o in live if o.inbox_id not in already])
         self._record_failures(conn, failures, current, now)
-        self._add_outbound(conn, winners, now)
+        # A refused message may still owe its sender an answer (see Processor._refusals).
+        self._add_outbound(conn, [*winners, *(o for o in failures if o.outbound)], now)
         self._add_replies(conn, [o for o in others if o.inbox_id in duplicates], now)
         self._settle_outbound(conn, winners, now)
         return {i: Completion(i, status, written[i]) for i, status in statuses.items()}

@@ -90,6 +90,9 @@ CommandHandler = Callable[[Mapping[str, Any], InboxRecord], Translation]
 # An adapter's intake gate: raises (an ``IntakeError``) when the business content may not be
 # read at all; see ``hub.adapters.gate``.
 Gate = Callable[[etree._Element], None]
+# What to send back when a trusted message fails the intake gate (an applicant told the
+# application needs correcting rather than left waiting); see ``Processor``.
+RefusalHandler = Callable[[SmevMessage, InboxRecord], Sequence[AgencyRequest]]
 _Context = TypeVar("_Context")
 
 
@@ -104,6 +107,7 @@ class Router:
     commands: dict[str, CommandHandler] = field(default_factory=dict)
     agencies: dict[str, str] = field(default_factory=dict)  # content name → agency
     gates: dict[str, Gate] = field(default_factory=dict)  # content name → its intake gate
+    refusals: dict[str, RefusalHandler] = field(default_factory=dict)  # content name → reply
 
     def register_inbound(
         self,
@@ -112,12 +116,18 @@ class Router:
         agency: str | None = None,
         *,
         gate: Gate | None = None,
+        refused: RefusalHandler | None = None,
     ) -> None:
         """Handle SMEV messages whose business root element is ``{namespace}LocalName``
         (sent by ``agency``: the SMEV client puts them on its work queue). ``gate`` checks
-        the content before the handler sees it, whoever calls the handler."""
+        the content before the handler sees it, whoever calls the handler; ``refused`` says
+        what to send back when the gate refuses a message whose signatures held."""
         self.inbound[content_name] = _gated(handler, gate)
         self._gate(content_name, gate)
+        if refused is not None:
+            self.refusals[content_name] = refused
+        else:
+            self.refusals.pop(content_name, None)
         if agency is not None:
             self.agencies[content_name] = agency
 

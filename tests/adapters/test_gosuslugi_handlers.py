@@ -19,8 +19,9 @@ from hub.adapters.gosuslugi.handlers import (
     order_status_answer,
     report_enrollment_status,
 )
+from hub.adapters.gosuslugi.requests import REFUSED_COMMENT
 from hub.errors import PermanentError
-from hub.journal.api import InboxRecord, OutboundRequest, OutboundState
+from hub.journal.api import InboxRecord, NewOutbound, OutboundRequest, OutboundState
 from hub.processing import Processor
 from hub.routing.router import AnsweredRequest, Router, TranslationError
 from hub.smev.read import read_message
@@ -109,23 +110,69 @@ def test_a_request_without_reply_to_is_kept_without_answer() -> None:
     assert outcome.failure is None and len(outcome.events) == 1 and not outcome.outbound
 
 
-def test_an_application_with_an_invalid_snils_fails_sends_nothing_shows_nothing() -> None:
+def test_an_application_with_an_invalid_snils_fails_tells_the_applicant_shows_nothing() -> None:
     bad = application_xml({"ChildInfo/ChildSNILS": "112-233-445 96"})
-    outcome = processor().process(inbox(smev_request(bad)))
+    record = inbox(smev_request(bad))
+    outcome = processor().process(record)
     assert outcome.failure is not None and outcome.failure.error_type == "GosuslugiContentError"
     assert "ApplicationRequest/ChildInfo/ChildSNILS" in outcome.failure.reason
     assert "check number" in outcome.failure.reason
-    assert not outcome.events and not outcome.outbound and outcome.business_key is None
+    assert not outcome.events and outcome.business_key is None
+    [status] = outcome.outbound  # the applicant's account: correction needed, not silence
+    assert_correction_needed(status, record)
     shown = outcome.failure.reason + outcome.failure.traceback
     for value in ("112-233-445", "Семёнова", "Алёна", "123456"):
         assert value not in shown
+    for value in ("112-233-445", "Семёнова", "Алёна", "ChildSNILS"):  # no internal detail
+        assert value not in status.payload.decode()
+
+
+def assert_correction_needed(status: NewOutbound, record: InboxRecord) -> None:
+    """The refusal the applicant's account gets: EPGU status 15 for the order, in plain
+    words, under an id made from the refused message (a replay asks nothing new)."""
+    assert (status.request_id, status.agency, status.kind) == (
+        f"refused:{record.inbox_id}",
+        "gosuslugi",
+        schemas.STATUS_KIND,
+    )
+    content = parse_xml(status.payload)
+    schemas.validate(content)
+    assert content.findtext(f"{{{schemas.EVENT_NS}}}orderId") == ORDER
+    assert content.findtext(f".//{{{schemas.EVENT_NS}}}techCode") == "15"
+    assert content.findtext(f"{{{schemas.EVENT_NS}}}eventComment") == REFUSED_COMMENT
+    assert status.context["status_code"] == 15 and status.reply_to is None
+
+
+def test_an_application_without_a_readable_order_number_is_refused_telling_no_one() -> None:
+    bad = application_xml({"orderId": "не номер"})
+    outcome = processor().process(inbox(smev_request(bad)))
+    assert outcome.failure is not None and not outcome.events and not outcome.outbound
+
+
+def test_a_refused_cancellation_tells_the_applicant_too() -> None:
+    bad = cancel(reason="х" * 5000)
+    record = inbox(smev_request(bad))
+    outcome = processor().process(record)
+    assert outcome.failure is not None and outcome.failure.error_type == "AgencySchemaError"
+    [status] = outcome.outbound
+    assert_correction_needed(status, record)
+
+
+def test_an_answer_failing_its_gate_sends_nothing_back() -> None:
+    asked = asked_by(processor().process(command_record(COMMAND)))
+    answer = etree.tostring(status_response(None, "принято"), encoding="UTF-8")
+    outcome = processor(asked).process(inbox(get_response(asked.smev_message_id, answer)))
+    assert outcome.failure is not None and not outcome.outbound  # EPGU is not answered twice
 
 
 def test_an_application_missing_required_data_fails_naming_it() -> None:
     bad = application_xml({"ChildInfo/ChildBirthDocRF": None})
-    outcome = processor().process(inbox(smev_request(bad)))
-    assert outcome.failure is not None and not outcome.events and not outcome.outbound
+    record = inbox(smev_request(bad))
+    outcome = processor().process(record)
+    assert outcome.failure is not None and not outcome.events
     assert outcome.failure.error_type == "AgencySchemaError"
+    [status] = outcome.outbound
+    assert_correction_needed(status, record)
     assert "ChildBirthDocRF" in outcome.failure.reason and "line " in outcome.failure.reason
 
 

@@ -8,6 +8,7 @@ from hub.adapters.gosuslugi.handlers import (
     application,
     cancellation,
     order_status_answer,
+    refused_application,
     report_enrollment_status,
 )
 from hub.adapters.gosuslugi.schemas import (
@@ -26,7 +27,9 @@ def register(router: Router) -> None:
     """The adapter's routes: ``ApplicationRequest`` and ``CancelRequest`` from EPGU, the
     ``report_enrollment_status`` command and EPGU's response to the status event it sends."""
     enrollment = enrollment_gate()
-    router.register_inbound(APPLICATION, application, agency=AGENCY, gate=enrollment)
-    router.register_inbound(CANCEL, cancellation, agency=AGENCY, gate=enrollment)
+    for root, handler in ((APPLICATION, application), (CANCEL, cancellation)):
+        router.register_inbound(
+            root, handler, agency=AGENCY, gate=enrollment, refused=refused_application
+        )
     router.register_command(COMMAND, report_enrollment_status)
     router.register_answer(STATUS_RESPONSE, order_status_answer, agency=AGENCY, gate=status_gate())

@@ -7,7 +7,13 @@ from typing import Any
 
 from lxml import etree
 
-from hub.adapters.gosuslugi.requests import ReplyTarget, order_status_request
+from hub.adapters.gosuslugi.requests import (
+    ReplyTarget,
+    application_refused,
+    order_id,
+    order_status_request,
+)
+from hub.adapters.gosuslugi.schemas import NS
 from hub.adapters.gosuslugi.translate import (
     translate_application,
     translate_cancel,
@@ -20,7 +26,7 @@ from hub.canonical.commands import (
     parse_command,
 )
 from hub.journal.api import InboxRecord
-from hub.routing.router import AnsweredRequest, Translation, TranslationError
+from hub.routing.router import AgencyRequest, AnsweredRequest, Translation, TranslationError
 from hub.smev.read import SmevMessage
 
 COMMAND = REPORT_ENROLLMENT_STATUS
@@ -35,6 +41,16 @@ def application(message: SmevMessage, record: InboxRecord) -> Translation:
 def cancellation(message: SmevMessage, record: InboxRecord) -> Translation:
     """A ``CancelRequest`` → ``enrollment.application.cancelled`` and the hub's answer."""
     return _inbound(message, record, translate_cancel)
+
+
+def refused_application(message: SmevMessage, record: InboxRecord) -> list[AgencyRequest]:
+    """What the applicant is told when the hub refuses an application or a cancellation at
+    its intake gate: status 15 (correction needed) for the order, if the order number can be
+    read at all (without it there is no account to tell)."""
+    number = order_id(message.content.findtext(f"{{{NS}}}orderId") if message.content else None)
+    if number is None:
+        return []
+    return [application_refused(number, record.inbox_id, record.received_at)]
 
 
 def report_enrollment_status(command: Mapping[str, Any], record: InboxRecord) -> Translation:

@@ -30,6 +30,13 @@ from hub.canonical.commands import EPGU_STATUS_CODES, InvalidCommandError, Repor
 from hub.routing.router import AgencyRequest
 
 REGISTERED = 1  # EPGU techCode of the acceptance answer: the message is registered
+CORRECTION_NEEDED = 15  # EPGU techCode: the applicant must correct the application
+# What the applicant reads in the account when the hub cannot take the application as sent:
+# plain words, no internal detail (the operator sees the reason in the failed message).
+REFUSED_COMMENT = (
+    "Заявление не может быть принято: данные заявления не прошли проверку формата. "
+    "Проверьте сведения о ребёнке, заявителе и документах и подайте заявление повторно."
+)
 COMMENT_MAX = 2048  # eventComment: string-2048
 # What XML 1.0 cannot carry (lxml refuses it): C0 controls but tab, CR and LF, lone
 # surrogates (JSON can spell them), U+FFFE and U+FFFF.
@@ -73,6 +80,19 @@ def application_accepted(order_number: str, target: ReplyTarget) -> AgencyReques
     return AgencyRequest(
         target.request_id, AGENCY, ACCEPTED_KIND, content, {}, reply_to=target.reply_to
     )
+
+
+def application_refused(order_number: str, inbox_id: str, at: datetime) -> AgencyRequest:
+    """The ``orderStatusEvent`` that tells the applicant's account an application the hub
+    refused at its intake gate needs correcting (status 15), so no parent waits on silence.
+    Its id is the refused message's (``refused:{inbox_id}``): a replay asks nothing new."""
+    command = ReportEnrollmentStatus(
+        request_id=f"refused:{inbox_id}",
+        order_number=order_number,
+        status_code=CORRECTION_NEEDED,
+        comment=REFUSED_COMMENT,
+    )
+    return order_status_request(command, at)
 
 
 def order_status_request(
