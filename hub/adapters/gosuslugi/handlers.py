@@ -47,7 +47,8 @@ def refused_application(message: SmevMessage, record: InboxRecord) -> list[Agenc
     """What the applicant is told when the hub refuses an application or a cancellation at
     its intake gate: status 15 (correction needed) for the order, if the order number can be
     read at all (without it there is no account to tell)."""
-    number = order_id(message.content.findtext(f"{{{NS}}}orderId") if message.content else None)
+    content = message.content
+    number = order_id(content.findtext(f"{{{NS}}}orderId") if content is not None else None)
     if number is None:
         return []
     return [application_refused(number, record.inbox_id, record.received_at)]
