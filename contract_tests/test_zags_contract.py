@@ -197,9 +197,9 @@ def test_round_trip_versions_of_one_act_record(reference_dir: Path) -> None:
     schemas.validate(response, reference_dir)
     [event] = translate_rogdinf_response(response, request.context)
     assert event.type == "student.birth.mismatch"
-    assert event.data["record_version"] == {"number": "2", "date": "2019-06-03",
+    assert event.data["record_version"] == {"version_number": "2", "version_date": "2019-06-03",
                                             "state_code": "0102"}  # fmt: skip
-    assert event.data["matched_superseded_version"]["number"] == "1"
+    assert event.data["matched_superseded_version"]["version_number"] == "1"
     validate_event(envelope(event))
 
 

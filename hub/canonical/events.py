@@ -84,7 +84,11 @@ class RecordVersion:
     state_code: str | None
 
     def to_data(self) -> dict[str, Any]:
-        return {"number": self.number, "date": self.date, "state_code": self.state_code}
+        return {
+            "version_number": self.number,
+            "version_date": self.date,
+            "state_code": self.state_code,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,8 +94,10 @@ class RecordVersionData(Strict):
     version, and the highest number (on a tie, the latest date) is the record as it stands.
     Consumers order facts about one act record (``act_record.number``) by it."""
 
-    number: Annotated[str, Field(min_length=1, max_length=3)] | None  # НомерВерс, as given
-    date: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None  # ДатаВерс
+    # not "number"/"date": those keys are personal wherever else they stand (act records,
+    # documents), and the masking's free-text net relies on that
+    version_number: Annotated[str, Field(min_length=1, max_length=3)] | None  # НомерВерс
+    version_date: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None  # ДатаВерс
     state_code: StateCode | None
 
 

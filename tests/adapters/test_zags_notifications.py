@@ -272,7 +272,7 @@ def test_every_event_carries_the_act_records_version(notice: Notice) -> None:
     events = translate_notification(notification(notice)).events
     assert events
     for event in events:
-        assert event.data["record_version"] == {"number": "2", "date": "2026-02-28",
+        assert event.data["record_version"] == {"version_number": "2", "version_date": "2026-02-28",
                                                 "state_code": "0101"}  # fmt: skip
         assert event.schema_version == "2"
         validate_event(envelope(event))
@@ -292,10 +292,10 @@ def test_an_older_version_arriving_later_can_be_told_apart() -> None:
     [current], [superseded] = newer.events, late.events
     assert current.data["act_record"]["number"] == superseded.data["act_record"]["number"]
     assert (
-        superseded.data["record_version"]["number"],
-        superseded.data["record_version"]["date"],
+        superseded.data["record_version"]["version_number"],
+        superseded.data["record_version"]["version_date"],
     ) == ("1", "2026-02-20")
-    assert current.data["record_version"]["number"] == "2"
+    assert current.data["record_version"]["version_number"] == "2"
 
 
 def test_a_notice_without_state_code_carries_none() -> None:

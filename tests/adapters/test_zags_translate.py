@@ -342,7 +342,7 @@ CORRECTED = (("IV-АН", "654321"),)
 
 def _version(data: dict[str, Any], key: str = "record_version") -> tuple[str, str, str]:
     version = data[key]
-    return version["number"], version["date"], version["state_code"]
+    return version["version_number"], version["version_date"], version["state_code"]
 
 
 @pytest.mark.parametrize("order", ["old first", "new first"])
