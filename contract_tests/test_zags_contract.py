@@ -186,6 +186,36 @@ def test_round_trip_not_found(reference_dir: Path, code: str) -> None:
     validate_event(envelope(event))
 
 
+def test_round_trip_versions_of_one_act_record(reference_dir: Path) -> None:
+    # the registry's data are those of version 1; a correction (version 2) changed the number
+    request = rogdinf_request(verify(CHILDREN["full"]))
+    corrected = (("IV-АН", "654321"),)
+    response = answer(
+        birth_record(certificates=corrected, version=("2", "2019-06-03", "0102")),
+        birth_record(version=("1", "2015-05-01", "0101")),
+    )
+    schemas.validate(response, reference_dir)
+    [event] = translate_rogdinf_response(response, request.context)
+    assert event.type == "student.birth.mismatch"
+    assert event.data["record_version"] == {"version_number": "2", "version_date": "2019-06-03",
+                                            "state_code": "0102"}  # fmt: skip
+    assert event.data["matched_superseded_version"]["version_number"] == "1"
+    validate_event(envelope(event))
+
+
+@pytest.mark.parametrize(
+    "version", [(None, "2015-05-01", "0101"), ("1", None, "0101"), ("1", "2015-05-01", None),
+                ("1", "2015-05-01", "01"), ("1000", "2015-05-01", "0101")],
+    ids=["no number", "no date", "no state code", "short state code", "long number"],
+)  # fmt: skip
+def test_the_official_schema_requires_the_version(
+    reference_dir: Path, version: tuple[str | None, str | None, str | None]
+) -> None:
+    # so with the schema gate on, a record the hub could not place never reaches translation
+    with pytest.raises(SchemaValidationError):
+        schemas.validate(answer(birth_record(version=version)), reference_dir)
+
+
 # --- notifications: the hub's own schemas -------------------------------------------------
 
 KINDS = list(schemas.KINDS.values())

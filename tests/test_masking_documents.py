@@ -37,6 +37,7 @@ from hub.simulator.population import (
     DeathNotice,
     NameChangeNotice,
     Population,
+    ZagsNotice,
     applications,
     birth_record_command,
     guardian_snils_command,
@@ -169,11 +170,12 @@ def canonical_events() -> Iterator[events.EventDraft]:
         for student in family.students:
             truth = student.truth
             parents = [events.Guardian(a.relation, a.person) for a in family.guardians]
-            yield events.birth_verified("r", student.id, truth.child, truth.act_record,
+            yield events.birth_verified("r", student.id, truth.child, truth.act_record, VERSION,
                                         truth.certificate, parents)  # fmt: skip
             difference = events.Difference("child.name.last", student.registry.person.name.last,
                                            truth.child.name.last)  # fmt: skip
-            yield events.birth_mismatch("r", student.id, [difference], truth.act_record,
+            compared = events.ComparedRecord(truth.act_record, VERSION, VERSION)
+            yield events.birth_mismatch("r", student.id, [difference], compared,
                                         truth.certificate)  # fmt: skip
             if truth.child.snils is not None:
                 yield events.snils_verified("r", student.id, "student", truth.child.snils)
@@ -181,15 +183,23 @@ def canonical_events() -> Iterator[events.EventDraft]:
         yield events.application_received(application)
     for notice in zags_notices(people, name_changes=2, deaths=1, paternities=1):
         if isinstance(notice, NameChangeNotice):
-            yield events.name_changed(notice.record.record_id, notice.record.act_record,
-                                      notice.person, notice.before, notice.after)  # fmt: skip
+            yield events.name_changed(noticed(notice), notice.person, notice.before,
+                                      notice.after)  # fmt: skip
         elif isinstance(notice, DeathNotice):
-            yield events.death_registered(notice.record.record_id, notice.record.act_record,
-                                          notice.person, notice.died_on)  # fmt: skip
+            yield events.death_registered(noticed(notice), notice.person,
+                                          notice.died_on)  # fmt: skip
         else:
-            yield events.paternity_established(notice.record.record_id,
-                                               notice.record.act_record, notice.child,
+            yield events.paternity_established(noticed(notice), notice.child,
                                                notice.father)  # fmt: skip
+
+
+VERSION = events.RecordVersion("2", "2020-01-15", "0101")
+
+
+def noticed(notice: ZagsNotice) -> events.NoticedRecord:
+    record = notice.record
+    version = events.RecordVersion(record.version, record.version_date.isoformat(), None)
+    return events.NoticedRecord(record.record_id, record.act_record, version)
 
 
 def test_canonical_events() -> None:

@@ -25,7 +25,8 @@ from hub.routing.router import EventDraft
 from hub.routing.topology import Exchange, Topology, build_topology
 
 ASYNCAPI_VERSION = "3.0.0"
-API_VERSION = "1.0.0"  # the canonical events' and commands' schema version 1
+# 1.1.0: the ZAGS events (student.birth.*, person.name/death/paternity) at schema version 2
+API_VERSION = "1.1.0"
 AMQP_BINDING = "0.3.0"
 COMMANDS_CHANNEL = "commands"
 COMMAND_CONTENT_TYPE = "application/json"
@@ -51,6 +52,17 @@ belongs (`hubscope`, header `x-hub-scope`: a municipality, `MUNICIPALITY/SCHOOL`
 `hubtraceid` (header `x-hub-trace-id`) is the trace id of the registry command an event
 answers: send it with a command as the `x-hub-trace-id` header (else the hub derives one
 from the `request_id`).
+
+`schemaversion` is the version of the event type's data (the schema's `$id` ends with it):
+a type whose data change shape, even by an added member, gets the next version, so check it
+before reading `data`. Version 2 of the ZAGS events adds `record_version`
+(`version_number`, `version_date`, `state_code`): the version of the act record the event
+comes from. ZAGS corrects an act record by making a new version; the highest number (on a
+tie, the latest date) is the record as it stands. `student.birth.verified` is only ever about
+that current version; when the registry's data match only a version a correction
+superseded, `student.birth.mismatch` names it in `matched_superseded_version`. A change
+notice may arrive after a newer one about the same act record (`act_record.number`): keep
+the data of the highest version. `state_code` is ZAGS's СОСТАГС code, passed on as given.
 
 **Commands** are plain JSON objects with a `type` and the registry's `request_id`, which is the
 idempotency key: publish it as the AMQP `message_id` too. A command the hub cannot carry out

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from hub.canonical.models import schema_version
 from hub.canonical.values import (
     ActRecord,
     BirthCertificate,
@@ -74,6 +75,23 @@ class Difference:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordVersion:
+    """One version of a ZAGS act record (НомерВерс, ДатаВерс, КодСостСтат), as ZAGS gives
+    it: the state code is carried, never interpreted (its list is not published)."""
+
+    number: str | None
+    date: str | None  # YYYY-MM-DD
+    state_code: str | None
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "version_number": self.number,
+            "version_date": self.date,
+            "state_code": self.state_code,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Applicant:
     person: Person
     relation: Relation
@@ -117,42 +135,61 @@ def _subject_person(person_id: str) -> str:
     return f"person:{person_id}"
 
 
+def _draft(event_type: str, subject: str, data: dict[str, Any]) -> EventDraft:
+    return EventDraft(event_type, subject, data, schema_version(event_type))
+
+
 def birth_verified(  # noqa: PLR0917 - the event's parts, each named
     request_id: str,
     student_id: str,
     child: Person,
     act_record: ActRecord,
+    version: RecordVersion,
     certificate: BirthCertificate,
     parents: Sequence[Guardian],
 ) -> EventDraft:
-    """ZAGS holds the birth record the registry has."""
+    """ZAGS holds the birth record the registry has, as it stands (``version``)."""
     data = {
         "request_id": request_id,
         "student_id": student_id,
         "child": child.to_data(),
         "act_record": act_record.to_data(),
+        "record_version": version.to_data(),
         "birth_certificate": certificate.to_data(),
         "parents": [p.to_data() for p in parents],
     }
-    return EventDraft(BIRTH_VERIFIED, _subject_student(student_id), data)
+    return _draft(BIRTH_VERIFIED, _subject_student(student_id), data)
+
+
+@dataclass(frozen=True, slots=True)
+class ComparedRecord:
+    """The act record a mismatch was found against: its current version, and a version a
+    correction superseded that the registry's data match, if one does."""
+
+    act_record: ActRecord
+    version: RecordVersion
+    matched_superseded: RecordVersion | None = None
 
 
 def birth_mismatch(
     request_id: str,
     student_id: str,
     differences: Sequence[Difference],
-    act_record: ActRecord | None,
+    compared: ComparedRecord | None,
     certificate: BirthCertificate | None,
 ) -> EventDraft:
-    """ZAGS's record differs from the registry's in the fields listed."""
+    """ZAGS's record, as it stands, differs from the registry's in the fields listed."""
+    superseded = compared.matched_superseded if compared else None
     data = {
         "request_id": request_id,
         "student_id": student_id,
         "differences": [d.to_data() for d in differences],
-        "act_record": act_record.to_data() if act_record else None,
+        "act_record": compared.act_record.to_data() if compared else None,
+        "record_version": compared.version.to_data() if compared else None,
+        "matched_superseded_version": superseded.to_data() if superseded else None,
         "birth_certificate": certificate.to_data() if certificate else None,
     }
-    return EventDraft(BIRTH_MISMATCH, _subject_student(student_id), data)
+    return _draft(BIRTH_MISMATCH, _subject_student(student_id), data)
 
 
 def birth_not_found(request_id: str, student_id: str, reason: str) -> EventDraft:
@@ -198,44 +235,54 @@ def snils_not_found(request_id: str, person_id: str, role: str, reason: str) -> 
     return EventDraft(SNILS_NOT_FOUND, _subject_person(person_id), data)
 
 
+@dataclass(frozen=True, slots=True)
+class NoticedRecord:
+    """What a ZAGS change notification is about: its id in ZAGS's feed, the act record and
+    the version of it the notice carries."""
+
+    record_id: str
+    act_record: ActRecord
+    version: RecordVersion
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "record_id": self.record_id,
+            "act_record": self.act_record.to_data(),
+            "record_version": self.version.to_data(),
+        }
+
+
 def name_changed(
-    record_id: str, act_record: ActRecord, person: Person, old_name: FullName, new_name: FullName
+    noticed: NoticedRecord, person: Person, old_name: FullName, new_name: FullName
 ) -> EventDraft:
     """ZAGS registered a change of name (subject: the person under the old name)."""
     data = {
-        "record_id": record_id,
-        "act_record": act_record.to_data(),
+        **noticed.to_data(),
         "person": person.to_data(),
         "old_name": old_name.to_data(),
         "new_name": new_name.to_data(),
     }
-    return EventDraft(NAME_CHANGED, _subject_person(person_key(person)), data)
+    return _draft(NAME_CHANGED, _subject_person(person_key(person)), data)
 
 
-def death_registered(
-    record_id: str, act_record: ActRecord, person: Person, death_date: PartialDate
-) -> EventDraft:
+def death_registered(noticed: NoticedRecord, person: Person, death_date: PartialDate) -> EventDraft:
     """ZAGS registered a death."""
     data = {
-        "record_id": record_id,
-        "act_record": act_record.to_data(),
+        **noticed.to_data(),
         "person": person.to_data(),
         "death_date": death_date.iso(),
     }
-    return EventDraft(DEATH_REGISTERED, _subject_person(person_key(person)), data)
+    return _draft(DEATH_REGISTERED, _subject_person(person_key(person)), data)
 
 
-def paternity_established(
-    record_id: str, act_record: ActRecord, child: Person, father: Person
-) -> EventDraft:
+def paternity_established(noticed: NoticedRecord, child: Person, father: Person) -> EventDraft:
     """ZAGS registered paternity: a father linked to the child (subject: the child)."""
     data = {
-        "record_id": record_id,
-        "act_record": act_record.to_data(),
+        **noticed.to_data(),
         "child": child.to_data(),
         "father": father.to_data(),
     }
-    return EventDraft(PATERNITY_ESTABLISHED, _subject_person(person_key(child)), data)
+    return _draft(PATERNITY_ESTABLISHED, _subject_person(person_key(child)), data)
 
 
 def application_received(app: EnrollmentApplication) -> EventDraft:

@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 
 from hub.access.categories import data_category
 from hub.canonical.commands import COMMAND_TYPES
-from hub.canonical.models import COMMAND_DATA, EVENT_DATA, SUBJECT_PATTERNS
+from hub.canonical.models import COMMAND_DATA, EVENT_DATA, SUBJECT_PATTERNS, schema_version
 from hub.errors import PermanentError
 
 EVENT_TYPES = tuple(EVENT_DATA)
@@ -38,7 +38,7 @@ def event_schema(event_type: str) -> dict[str, Any]:
     definitions = data.pop("$defs", {})
     return {
         "$schema": DRAFT,
-        "$id": f"urn:hub:schemas:canonical:{event_type}:1",
+        "$id": f"urn:hub:schemas:canonical:{event_type}:{schema_version(event_type)}",
         "title": event_type,
         "description": EVENT_DATA[event_type].__doc__ or event_type,
         "type": "object",
@@ -62,7 +62,7 @@ def _envelope(event_type: str) -> dict[str, Any]:
         },
         "time": {"type": "string", "format": "date-time"},
         "datacontenttype": {"const": "application/json"},
-        "schemaversion": {"const": "1"},
+        "schemaversion": {"const": schema_version(event_type)},
         "hubinboxid": text,
         "datacategory": {
             "const": data_category(event_type).value,

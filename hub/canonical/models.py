@@ -78,6 +78,29 @@ class ActRecordData(Strict):
     office: str | None
 
 
+StateCode = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=4,
+        description="КодСостСтат: the record's state and status, a code of ZAGS's СОСТАГС "
+        "list (not published): passed on as ZAGS gives it, never interpreted.",
+    ),
+]
+
+
+class RecordVersionData(Strict):
+    """Which version of a ZAGS act record an event comes from: each correction makes a new
+    version, and the highest number (on a tie, the latest date) is the record as it stands.
+    Consumers order facts about one act record (``act_record.number``) by it."""
+
+    # not "number"/"date": those keys are personal wherever else they stand (act records,
+    # documents), and the masking's free-text net relies on that
+    version_number: Annotated[str, Field(min_length=1, max_length=3)] | None  # НомерВерс
+    version_date: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None  # ДатаВерс
+    state_code: StateCode | None
+
+
 class GuardianData(Strict):
     relation: RelationText
     person: PersonData
@@ -96,6 +119,7 @@ class BirthVerified(Strict):
     student_id: str
     child: PersonData
     act_record: ActRecordData
+    record_version: RecordVersionData  # the current version, the one compared
     birth_certificate: BirthCertificateData
     parents: list[GuardianData]
 
@@ -107,6 +131,14 @@ class BirthMismatch(Strict):
     student_id: str
     differences: Annotated[list[DifferenceData], Field(min_length=1)]
     act_record: ActRecordData | None
+    record_version: RecordVersionData | None  # the current version, the one compared
+    matched_superseded_version: Annotated[
+        RecordVersionData | None,
+        Field(
+            description="A version a correction superseded that the registry's data does "
+            "match: the registry holds the record as it was before that correction."
+        ),
+    ]
     birth_certificate: BirthCertificateData | None
 
 
@@ -152,6 +184,7 @@ class NameChanged(Strict):
 
     record_id: str
     act_record: ActRecordData
+    record_version: RecordVersionData  # order notices about one act record by it
     person: PersonData
     old_name: Name
     new_name: Name
@@ -162,6 +195,7 @@ class DeathRegistered(Strict):
 
     record_id: str
     act_record: ActRecordData
+    record_version: RecordVersionData  # order notices about one act record by it
     person: PersonData
     death_date: PersonalDate
 
@@ -171,6 +205,7 @@ class PaternityEstablished(Strict):
 
     record_id: str
     act_record: ActRecordData
+    record_version: RecordVersionData  # order notices about one act record by it
     child: PersonData
     father: PersonData
 
@@ -245,6 +280,24 @@ EVENT_DATA: dict[str, type[Strict]] = {
     "agency.request.rejected": RequestRejected,
     "enrollment.status.delivered": StatusDelivered,
 }
+# An event type whose data changes shape gets the next schema version: the envelope's
+# ``schemaversion`` and the schema's ``$id`` carry it, so a consumer tells the shapes apart
+# (the data are Strict: a member the consumer's schema lacks is refused, so even an added
+# member is a new version). Types not listed are at version 1.
+SCHEMA_VERSIONS: dict[str, str] = {
+    "student.birth.verified": "2",  # 2: + record_version
+    "student.birth.mismatch": "2",  # 2: + record_version, matched_superseded_version
+    "person.name.changed": "2",  # 2: + record_version
+    "person.death.registered": "2",  # 2: + record_version
+    "person.paternity.established": "2",  # 2: + record_version
+}
+
+
+def schema_version(event_type: str) -> str:
+    """The current schema version of an event type."""
+    return SCHEMA_VERSIONS.get(event_type, "1")
+
+
 SUBJECT_PATTERNS = {
     "student": r"^student:.+$",
     "person": r"^person:.+$",

@@ -17,7 +17,8 @@ A request of a kind an emulator does not serve is rejected (UNKNOWN_REQUEST_DESC
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 
 from lxml import etree
@@ -104,8 +105,8 @@ class ZagsEmulator:
             found = self._find(content)
         except InvalidValueError:
             found = []  # a name or date ZAGS cannot search by finds nothing
-        records = [rogdinf_record(_record(held)) for held in found]
         on = self.population.reference_date.isoformat()
+        records = [rogdinf_record(r) for held in found for r in _versions(held, on)]
         key = content.get("ИдЗапрос") or request.message_id or ""
         return rogdinf_response(records, FOUND if records else NOT_FOUND, key, on)
 
@@ -156,6 +157,25 @@ def _record(held: BirthRecord) -> Record:
             act.number, act.date.iso() if act.date else "", act.office or "", held.office_code
         ),
     )
+
+
+def _versions(held: BirthRecord, on: str) -> list[Record]:
+    """The record as ZAGS answers with it: one version, or, when a correction replaced its
+    certificate, the superseded version 1 first and the current version 2 after it (document
+    order says nothing: the version number does)."""
+    current = _record(held)
+    old = held.superseded_certificate
+    if old is None:
+        return [current]
+    dated = current.act.date
+    corrected = min(_year_later(dated), on) if dated else on  # ISO dates order as text
+    superseded = replace(current, certificates=((old.series, old.number),))
+    return [superseded, replace(current, version="2", version_date=corrected, state="0102")]
+
+
+def _year_later(iso: str) -> str:
+    day = date.fromisoformat(iso)
+    return day.replace(year=day.year + 1, day=min(day.day, 28)).isoformat()
 
 
 def _parent(who: Person) -> NamedParent:

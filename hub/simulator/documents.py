@@ -99,6 +99,9 @@ class Record:
     sex: str = "2"  # Пол: 1 male, 2 female
     place: str = "г. Казань"
     act: ActEntry = ActEntry()
+    version: str = "1"  # НомерВерс
+    version_date: str | None = None  # ДатаВерс; None: the act record's date
+    state: str = "0101"  # КодСостСтат (the СОСТАГС list is not published: any 4 characters)
 
 
 def rogdinf_response(
@@ -121,8 +124,9 @@ def rogdinf_record(held: Record) -> etree._Element:
     """One СведРегРожд as the official schema has it (root elements in NS, their types'
     parts in TYPES_NS)."""
     found = etree.Element(f"{{{ZAGS_NS}}}СведРегРожд")
-    attributes = {"РазделЕГР": "1", "НомерЗаписЕГР": held.act.number, "НомерВерс": "1",
-                  "ДатаВерс": held.act.date, "КодСостСтат": "0101"}  # fmt: skip
+    attributes = {"РазделЕГР": "1", "НомерЗаписЕГР": held.act.number,
+                  "НомерВерс": held.version, "ДатаВерс": held.version_date or held.act.date,
+                  "КодСостСтат": held.state}  # fmt: skip
     for key, value in attributes.items():
         found.set(key, value)
     add(found, ZAGS_NS, "ДатаЗапис", held.act.date)

@@ -352,6 +352,9 @@ class BirthRecord:
     child: Person
     mother: Person
     father: Person | None
+    # The certificate the record held before a correction made its current version (2), when
+    # one did: ZAGS answers with both versions, and only the current one can verify.
+    superseded_certificate: BirthCertificate | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -811,6 +814,10 @@ class _Generator:
         father_person = father.person if father is not None else None
         truth = BirthRecord(act, home.office.code, certificate, child, mother.person, father_person)
         copy = _DISTORTIONS[plan](self, RegistryCopy(child, certificate, act))
+        if plan is Discrepancy.WRONG_CERTIFICATE_NUMBER and index % 2 == 0:
+            # every other one: ZAGS corrected the certificate, the registry kept the old one
+            # (no draw from the generator: the rest of the population stays as it was)
+            truth = replace(truth, superseded_certificate=copy.certificate)
         return Student(self.id("student", index), home.id, truth, copy, plan)
 
     def child_name(self, home: _Home, sex: Sex) -> FullName:

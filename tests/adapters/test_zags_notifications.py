@@ -264,6 +264,47 @@ def test_a_resent_notification_has_the_same_key_a_new_version_another() -> None:
     assert translate_notification(wrap(newer)).business_key == f"zags:{RECORD_ID}:3"
 
 
+# --- versions: every event says which version of the act record it comes from -------------
+
+
+@pytest.mark.parametrize("notice", [Notice.DEATH, Notice.NAME_CHANGE, Notice.PATERNITY])
+def test_every_event_carries_the_act_records_version(notice: Notice) -> None:
+    events = translate_notification(notification(notice)).events
+    assert events
+    for event in events:
+        assert event.data["record_version"] == {"version_number": "2", "version_date": "2026-02-28",
+                                                "state_code": "0101"}  # fmt: skip
+        assert event.schema_version == "2"
+        validate_event(envelope(event))
+
+
+def test_an_older_version_arriving_later_can_be_told_apart() -> None:
+    # ZAGS's feed may deliver version 1 after version 2 of the same act record: each is its
+    # own fact (its own business key), and the version in the event lets the registry keep
+    # the newer data
+    older = record(Notice.NAME_CHANGE, new=("Петрова", "Алёна", "Игоревна"))
+    older.set("НомерВерс", "1")
+    older.set("ДатаВерс", "2026-02-20")
+    newer, late = (
+        translate_notification(n) for n in (notification(Notice.NAME_CHANGE), wrap(older))
+    )
+    assert newer.business_key != late.business_key
+    [current], [superseded] = newer.events, late.events
+    assert current.data["act_record"]["number"] == superseded.data["act_record"]["number"]
+    assert (
+        superseded.data["record_version"]["version_number"],
+        superseded.data["record_version"]["version_date"],
+    ) == ("1", "2026-02-20")
+    assert current.data["record_version"]["version_number"] == "2"
+
+
+def test_a_notice_without_state_code_carries_none() -> None:
+    # КодСостСтат is optional in the hub's notice schema
+    [event] = translate_notification(_without(Notice.DEATH, "КодСостСтат")).events
+    assert event.data["record_version"]["state_code"] is None
+    validate_event(envelope(event))
+
+
 # --- missing data: a precise PermanentError, never a wrong event ----------------------------
 
 

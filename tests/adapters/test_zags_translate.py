@@ -24,6 +24,7 @@ from hub.routing.router import EventDraft, TranslationError
 pytestmark = pytest.mark.unit
 
 ACT_NUMBER = "120150000000000170001"  # 21 characters, as ЕГР ЗАГС numbers its records
+OTHER_ACT = "120150000000000170002"
 OFFICE = "Отдел ЗАГС Кировского района г. Казани"
 COMMAND = {
     "type": "verify_birth_record", "request_id": "r-1", "student_id": "s-1",
@@ -100,14 +101,19 @@ def record(
     mother: tuple[str, ...] | None = MOTHER,
     father: tuple[str, ...] | None = FATHER,
     snils: str | None = "112-233-445 95",
+    act_number: str = ACT_NUMBER,
+    version: tuple[str | None, str | None, str | None] = ("1", "2015-05-01", "0101"),
 ) -> etree._Element:
     """One СведРегРожд as the official schema has it (root-schema elements in NS, the parts
-    of its types in TYPES_NS)."""
+    of its types in TYPES_NS); ``version``: НомерВерс, ДатаВерс, КодСостСтат (None: left
+    out)."""
     found = etree.Element(f"{{{NS}}}СведРегРожд")
-    attributes = {"РазделЕГР": "1", "НомерЗаписЕГР": ACT_NUMBER, "НомАГССвид": "170",
-                  "НомерВерс": "1", "ДатаВерс": "2015-05-01", "КодСостСтат": "0101"}  # fmt: skip
+    number, dated, state = version
+    attributes = {"РазделЕГР": "1", "НомерЗаписЕГР": act_number, "НомАГССвид": "170",
+                  "НомерВерс": number, "ДатаВерс": dated, "КодСостСтат": state}  # fmt: skip
     for key, value in attributes.items():
-        found.set(key, value)
+        if value is not None:
+            found.set(key, value)
     _add(found, NS, "ДатаЗапис", "2015-05-01")
     office = _add(found, NS, "ОрганЗАГС")
     office.set("НаимЗАГС", OFFICE)
@@ -190,7 +196,8 @@ CASES = {
     "a re-issued certificate matches": (
         certified(("II-АН", "000001"), ("IV-АН", "123456")), {}, VERIFIED, []),
     "the second record matches": (
-        answer(record(("ИВАНОВА", "АЛЕНА", "ИГОРЕВНА")), record()), {}, VERIFIED, []),
+        answer(record(("ИВАНОВА", "АЛЕНА", "ИГОРЕВНА"), act_number=OTHER_ACT), record()), {},
+        VERIFIED, []),
     # mismatch: one Difference per field
     "another certificate number": (certified(("IV-АН", "654321")), {}, MISMATCH, [NUMBER]),
     "another certificate series": (certified(("V-АН", "123456")), {}, MISMATCH, [SERIES]),
@@ -208,7 +215,12 @@ CASES = {
         answer(record(("ПЕТРОВА", "АЛЕНА", "ИГОРЕВНА"), "2014-04-12", (("V-АН", "654321"),))),
         {}, MISMATCH, [SERIES, NUMBER, "name.last", "birth_date"]),
     "the closest of two records": (
-        answer(record(("ПЕТРОВА", "АННА", "ИГОРЕВНА")), record(birth="2015-04-13")),
+        answer(record(("ПЕТРОВА", "АННА", "ИГОРЕВНА")),
+               record(birth="2015-04-13", act_number=OTHER_ACT)),
+        {}, MISMATCH, ["birth_date"]),
+    "the closest of two records, either order": (
+        answer(record(birth="2015-04-13", act_number=OTHER_ACT),
+               record(("ПЕТРОВА", "АННА", "ИГОРЕВНА"))),
         {}, MISMATCH, ["birth_date"]),
     # not found
     "no record (result code 2)": (answer(code="2"), {}, NOT_FOUND, []),
@@ -316,3 +328,121 @@ def test_another_element_or_a_broken_context_is_a_translation_error() -> None:
     with pytest.raises(TranslationError, match="birth_certificate"):
         translate_rogdinf_response(answer(record()), {"request_id": "r", "student_id": "s",
                                                       "child": {}})  # fmt: skip
+
+
+# --- versions of one act record ------------------------------------------------------------
+# A correction makes a new version of the act record (same НомерЗаписЕГР): the highest
+# НомерВерс (on a tie, the latest ДатаВерс) is the record as it stands. Version 1 below holds
+# the registry's certificate, version 2 the corrected one.
+
+V1 = ("1", "2015-05-01", "0101")
+V2 = ("2", "2019-06-03", "0102")
+CORRECTED = (("IV-АН", "654321"),)
+
+
+def _version(data: dict[str, Any], key: str = "record_version") -> tuple[str, str, str]:
+    version = data[key]
+    return version["version_number"], version["version_date"], version["state_code"]
+
+
+@pytest.mark.parametrize("order", ["old first", "new first"])
+def test_data_matching_only_a_superseded_version_is_a_mismatch(order: str) -> None:
+    old, new = record(version=V1), record(certificates=CORRECTED, version=V2)
+    element = answer(old, new) if order == "old first" else answer(new, old)
+    [event] = translate_rogdinf_response(element, context())
+    assert event.type == MISMATCH
+    assert event.data["differences"] == [
+        {"field": NUMBER, "registry": "123456", "agency": "654321"}
+    ]  # found against the current version: what the school must change
+    assert _version(event.data) == V2
+    assert _version(event.data, "matched_superseded_version") == V1
+    assert event.data["birth_certificate"]["number"] == "654321"
+    assert event.schema_version == "2"
+    validate_event(envelope(event))
+
+
+@pytest.mark.parametrize("order", ["old first", "new first"])
+def test_data_matching_the_current_version_is_verified_with_it(order: str) -> None:
+    old, new = record(certificates=CORRECTED, version=V1), record(version=V2)
+    element = answer(old, new) if order == "old first" else answer(new, old)
+    [event] = translate_rogdinf_response(element, context())
+    assert event.type == VERIFIED
+    assert _version(event.data) == V2  # number, date and КодСостСтат as ZAGS gives them
+    validate_event(envelope(event))
+
+
+def test_a_single_version_is_reported_and_nothing_superseded() -> None:
+    [verified] = translate_rogdinf_response(answer(record()), context())
+    [mismatch] = translate_rogdinf_response(answer(record(certificates=CORRECTED)), context())
+    assert _version(verified.data) == _version(mismatch.data) == V1
+    assert mismatch.data["matched_superseded_version"] is None
+
+
+def test_versions_are_ordered_as_numbers_not_as_text() -> None:
+    ninth = record(version=("9", "2018-01-10", "0101"))
+    tenth = record(certificates=CORRECTED, version=("10", "2017-01-10", "0102"))
+    [event] = translate_rogdinf_response(answer(tenth, ninth), context())
+    assert event.type == MISMATCH  # 10 > 9, whatever the dates or "10" < "9" as text say
+    assert _version(event.data) == ("10", "2017-01-10", "0102")
+    assert _version(event.data, "matched_superseded_version")[0] == "9"
+
+
+def test_equal_numbers_the_latest_date_is_current() -> None:
+    for later_first in (False, True):
+        earlier = record(version=("2", "2019-06-03", "0101"))
+        later = record(certificates=CORRECTED, version=("2", "2020-02-11", "0102"))
+        element = answer(later, earlier) if later_first else answer(earlier, later)
+        [event] = translate_rogdinf_response(element, context())
+        assert event.type == MISMATCH
+        assert _version(event.data) == ("2", "2020-02-11", "0102")
+        assert _version(event.data, "matched_superseded_version") == ("2", "2019-06-03", "0101")
+
+
+@pytest.mark.parametrize("number", [None, "2a"])
+def test_without_a_usable_number_the_dates_decide(number: str | None) -> None:
+    # НомерВерс is required text (1-3 characters): when the schema gate is off, a version
+    # without one, or with one that is no number, cannot be placed by number.
+    older = record(version=("5", "2016-01-01", "0101"))
+    newer = record(certificates=CORRECTED, version=(number, "2020-02-11", "0102"))
+    [event] = translate_rogdinf_response(answer(older, newer), context())
+    assert event.type == MISMATCH
+    assert _version(event.data) == (number, "2020-02-11", "0102")
+    validate_event(envelope(event))
+
+
+def test_versions_of_other_act_records_are_not_history() -> None:
+    # another act record that matches is current in its own right: verified by it
+    other = record(act_number=OTHER_ACT, version=V1)
+    [event] = translate_rogdinf_response(answer(record(certificates=CORRECTED), other), context())
+    assert event.type == VERIFIED and event.data["act_record"]["number"] == OTHER_ACT
+
+
+def test_the_superseded_version_names_its_own_act_record() -> None:
+    # the registry's data match version 1 of one record; another record is closer otherwise
+    close = record(act_number=OTHER_ACT, certificates=CORRECTED)
+    old = record(version=V1)
+    new = record(("ПЕТРОВА", "АННА", "ИГОРЕВНА"), certificates=CORRECTED, version=V2)
+    [event] = translate_rogdinf_response(answer(close, new, old), context())
+    assert event.data["act_record"]["number"] == ACT_NUMBER
+    assert _version(event.data) == V2
+    assert _version(event.data, "matched_superseded_version") == V1
+    assert [d["field"] for d in event.data["differences"]] == [
+        NUMBER, "name.last", "name.first"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value"), [("ДатаВерс", "2019-13-40"), ("КодСостСтат", "01020"),
+                             ("НомерВерс", "1000")],
+)  # fmt: skip
+def test_a_version_the_hub_cannot_carry_is_refused_without_showing_it(
+    attribute: str, value: str
+) -> None:
+    element = answer(record())
+    found = element.find(f".//{{{NS}}}СведРегРожд")
+    assert found is not None
+    found.set(attribute, value)
+    with pytest.raises(ZagsContentError) as caught:
+        translate_rogdinf_response(element, context())
+    assert caught.value.details["field"] == f"СведРегРожд/@{attribute}"
+    assert value not in str(caught.value)

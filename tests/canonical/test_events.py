@@ -44,6 +44,9 @@ MOTHER = Person(FullName("Семёнова", "Анна", "Петровна"), Pa
 ACT = ActRecord("120159160001500012001", PartialDate(2015, 4, 20), "Отдел ЗАГС Казани")
 CERT = BirthCertificate.parse("ІV-ан", "123456", "2015-04-20")
 DIFF = ev.Difference("birth_certificate.number", "123456", "123457")
+V1 = ev.RecordVersion("1", "2015-04-20", "0101")
+V2 = ev.RecordVersion("2", "2019-06-03", "0102")
+NOTICED = ev.NoticedRecord("z-1", ACT, V2)
 APPLICATION = ev.EnrollmentApplication(
     order_number="1234567890",
     submitted_at=datetime(2026, 2, 1, 9, 0, tzinfo=UTC),
@@ -68,15 +71,15 @@ SNILS = Snils("11223344595")
 DRAFTS: dict[str, EventDraft] = {
     d.type: d
     for d in (
-        ev.birth_verified("r-1", "s-1", CHILD, ACT, CERT, [Guardian(Relation.MOTHER, MOTHER)]),
-        ev.birth_mismatch("r-1", "s-1", [DIFF], ACT, CERT),
+        ev.birth_verified("r-1", "s-1", CHILD, ACT, V2, CERT, [Guardian(Relation.MOTHER, MOTHER)]),
+        ev.birth_mismatch("r-1", "s-1", [DIFF], ev.ComparedRecord(ACT, V2, V1), CERT),
         ev.birth_not_found("r-1", "s-1", "no record"),
         ev.snils_verified("r-2", "p-1", "student", SNILS),
         ev.snils_mismatch("r-2", "p-1", "guardian", None, SNILS, [DIFF]),
         ev.snils_not_found("r-2", "p-1", "student", "none"),
-        ev.name_changed("z-1", ACT, MOTHER, MOTHER.name, FullName("Иванова", "Анна", "Петровна")),
-        ev.death_registered("z-2", ACT, MOTHER, PartialDate(2026, 1)),
-        ev.paternity_established("z-3", ACT, CHILD, MOTHER),
+        ev.name_changed(NOTICED, MOTHER, MOTHER.name, FullName("Иванова", "Анна", "Петровна")),
+        ev.death_registered(NOTICED, MOTHER, PartialDate(2026, 1)),
+        ev.paternity_established(NOTICED, CHILD, MOTHER),
         ev.application_received(APPLICATION),
         ev.application_cancelled("1234567890", "передумали"),
         ev.request_rejected("r-3", "pfr", "snils-by-additional-data", "NO_DATA", "нет данных"),

@@ -35,7 +35,7 @@ from hub.canonical.values import Person
 from hub.routing.router import AgencyRequest, AnsweredRequest
 from hub.simulator import Exchange, ExchangeConfig
 from hub.simulator.agencies import Agencies, GosuslugiEmulator, install
-from hub.simulator.population import Check, Population, zags_notices
+from hub.simulator.population import Check, Population, birth_record_command, zags_notices
 from hub.smev.read import SmevMessage
 from hub.xml import parse_xml
 
@@ -114,6 +114,26 @@ def test_every_check_ends_as_the_population_expects(
     expected = {c.command["request_id"]: c.event_type for c in checks}
     assert got == expected
     assert {t.rpartition(".")[2] for t in got.values()} == {"verified", "mismatch", "not_found"}
+
+
+def test_a_corrected_record_comes_in_two_versions_and_only_the_current_one_counts(
+    world: tuple[Exchange, HubSide, Agencies], population: Population, reference_dir: Path
+) -> None:
+    exchange, hub, _ = world
+    corrected = [s for s in population.students if s.truth.superseded_certificate is not None]
+    assert corrected  # the population has some: the registry holds their old certificate
+    for student in corrected:
+        command = parse_command(birth_record_command(student, f"corrected-{student.id}"))
+        assert isinstance(command, VerifyBirthRecord)
+        request = rogdinf_request(command)
+        answer = ask(exchange, hub, request)
+        zags.validate(answer, reference_dir)
+        found = answer.findall(f".//{{{zags.NS}}}СведРегРожд")
+        assert [r.get("НомерВерс") for r in found] == ["1", "2"]
+        [event] = translate_rogdinf_response(answer, request.context)
+        assert event.type == "student.birth.mismatch"
+        assert event.data["record_version"]["version_number"] == "2"
+        assert event.data["matched_superseded_version"]["version_number"] == "1"
 
 
 def test_zags_notifications_reach_the_subscriber_and_read_as_their_events(

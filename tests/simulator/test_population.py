@@ -329,6 +329,10 @@ def test_each_discrepancy_is_what_its_tag_says() -> None:
             assert name == FullName(held.last, held.first) and held.middle
         if kind is Discrepancy.WRONG_CERTIFICATE_NUMBER:
             assert copy.certificate.number not in certificates
+        # a corrected record: the registry holds the certificate of the superseded version
+        assert truth.superseded_certificate in {None, copy.certificate}
+        if truth.superseded_certificate is not None:
+            assert kind is Discrepancy.WRONG_CERTIFICATE_NUMBER
         if kind is Discrepancy.WRONG_SNILS:
             assert copy.person.snils is not None and snils_is_valid(copy.person.snils.digits)
         if kind is Discrepancy.UNKNOWN_TO_PFR:

@@ -4,8 +4,18 @@ A ROGDINFResponse lists the birth records found (СведОтветАГС/Све
 "not found" (РезОбраб 2, or another code, named in the reason). Each record is compared with
 what the registry holds: the birth certificates (series after normalisation, so Cyrillic
 look-alikes and other dashes agree), the child's name (case-insensitive, Ё ≡ Е) and date of
-birth (only the parts both sides know). The record with the fewest differences wins: none
-makes ``student.birth.verified``, otherwise ``student.birth.mismatch`` lists them.
+birth (only the parts both sides know).
+
+An answer may hold several versions of one act record (the same НомерЗаписЕГР): a correction
+makes a new version, and the one with the highest НомерВерс (on a tie, or when a number is
+missing, the latest ДатаВерс) is the record as it stands; the others are history. Only a
+current version is compared: one that matches makes ``student.birth.verified``; otherwise the
+current version with the fewest differences makes ``student.birth.mismatch``, which lists
+them, and when the registry's data match only a superseded version, the mismatch is found
+against that act record's current version and names the superseded one
+(``matched_superseded_version``): the school holds data a correction has replaced. Both
+events say which version was compared (``record_version``: number, date and КодСостСтат,
+carried as ZAGS gives it).
 
 Notifications (the hub's own schemas, ``schemas/zags``) arrive as ``{ns}Request`` wrapping the
 SMEV 1.3 directive Registry/RegistryRecord/Record/RecordContent with one record:
@@ -13,7 +23,9 @@ death → ``person.death.registered``, name change → ``person.name.changed``, 
 ``person.paternity.established`` (and ``person.name.changed`` for the child when the record
 gives the name before and it differs). A birth notification makes no event: the registry
 learns of births through its own ``verify_birth_record``; it is answered and kept. Each is
-keyed ``zags:{record id}:{version}``, so a resend under a new MessageID is a duplicate.
+keyed ``zags:{record id}:{version}``, so a resend under a new MessageID is a duplicate, and
+each event carries the act record's version (``record_version``), so that the registry can
+tell a notice that arrives after a newer one about the same act record and keep the newer.
 
 Everything is read leniently (children by local name): what SMEV delivered has passed its
 checks. What the hub cannot do without (a name, a date of death, the record id) raises
@@ -31,7 +43,10 @@ from lxml import etree
 
 from hub.adapters.zags.schemas import DIRECTIVE_NS, NOTICES, Notice, NoticeKind
 from hub.canonical.events import (
+    ComparedRecord,
     Difference,
+    NoticedRecord,
+    RecordVersion,
     birth_mismatch,
     birth_not_found,
     birth_verified,
@@ -63,6 +78,7 @@ NOT_FOUND_REASON = "ZAGS holds no birth record for the child's data"
 _ANSWER = "ROGDINFResponse"
 _DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:Z|[+-][0-9]{2}:[0-9]{2})?")
 _SERIES = re.compile(r"[IVXLCDM]+-[А-ЯЁ]{2}")
+_NUMBER = re.compile(r"[0-9]+")  # a version number that orders (НомерВерс is text)
 
 
 class ZagsContentError(IntakeError):
@@ -108,8 +124,19 @@ class _Certificate:
 @dataclass(frozen=True, slots=True)
 class _Comparison:
     record: etree._Element
+    version: RecordVersion
     differences: list[Difference]
     certificate: BirthCertificate | None
+
+    @property
+    def matches(self) -> bool:
+        return not self.differences and self.certificate is not None  # a match always parses
+
+
+@dataclass(frozen=True, slots=True)
+class _ActRecordVersions:  # the versions of one act record in an answer, newest first
+    current: etree._Element
+    superseded: list[etree._Element]
 
 
 def translate_rogdinf_response(
@@ -118,7 +145,7 @@ def translate_rogdinf_response(
     """The one birth event for ZAGS's answer, read against the request's ``context``
     (``requests.rogdinf_context``). ``TranslationError`` for an element or context of the
     wrong shape, ``ZagsContentError`` for a record without an act-record number or with a
-    date that is not one."""
+    date or version that is not one."""
     if etree.QName(element).localname != _ANSWER:
         raise TranslationError(f"expected {_ANSWER}, got {etree.QName(element).localname}")
     asked = _asked(context)
@@ -126,15 +153,61 @@ def translate_rogdinf_response(
     records = [record for answer in answers for record in _children(answer, "СведРегРожд")]
     if not records:
         return [birth_not_found(asked.request_id, asked.student_id, _not_found_reason(answers))]
-    best = min((_compare(record, asked) for record in records), key=lambda c: len(c.differences))
-    act_record = _act_record(best.record)
+    best, superseded = _verdict(_by_act_record(records), asked)
     ids = (asked.request_id, asked.student_id)
-    if best.differences or best.certificate is None:  # a matching certificate always parses
-        return [birth_mismatch(*ids, best.differences, act_record, best.certificate)]
+    act_record = _act_record(best.record)
+    certificate = best.certificate
+    if certificate is None or not best.matches:
+        compared = ComparedRecord(act_record, best.version, superseded)
+        return [birth_mismatch(*ids, best.differences, compared, certificate)]
     born = _required(best.record, "ПрдСведРег", "СведРодившемся")
     child = _person(born, "ФИОРожд", "СведРегРожд/ПрдСведРег/СведРодившемся")
     parents = _parents(_required(best.record, "ПрдСведРег"))
-    return [birth_verified(*ids, child, act_record, best.certificate, parents)]
+    return [birth_verified(*ids, child, act_record, best.version, certificate, parents)]
+
+
+def _verdict(
+    groups: Sequence[_ActRecordVersions], asked: _Asked
+) -> tuple[_Comparison, RecordVersion | None]:
+    """The current version to report and, when only a superseded version matches the
+    registry's data, that version. Only current versions can verify: data a correction has
+    superseded is out of date, however well it matches."""
+    currents = [_compare(group.current, asked) for group in groups]
+    matching = next((c for c in currents if c.matches), None)
+    if matching is not None:
+        return matching, None
+    for group, current in zip(groups, currents, strict=True):
+        old = next((c for c in (_compare(r, asked) for r in group.superseded) if c.matches), None)
+        if old is not None:  # the newest superseded version that matches
+            return current, old.version
+    return min(currents, key=lambda c: len(c.differences)), None
+
+
+def _by_act_record(records: Sequence[etree._Element]) -> list[_ActRecordVersions]:
+    """The records grouped by act record (НомерЗаписЕГР: the versions of one record share
+    it), in the order each first appears, each group's versions newest first."""
+    groups: dict[str, list[tuple[int, etree._Element]]] = {}
+    for position, record in enumerate(records):
+        number = without_spaces(record.get("НомерЗаписЕГР") or record.get("НомАГССвид") or "")
+        # a record without a number stands alone (and is refused if it is the one reported)
+        groups.setdefault(number or f"#{position}", []).append((position, record))
+    ordered = [_newest_first(versions) for versions in groups.values()]
+    return [_ActRecordVersions(versions[0], versions[1:]) for versions in ordered]
+
+
+def _newest_first(versions: list[tuple[int, etree._Element]]) -> list[etree._Element]:
+    # The highest НомерВерс is current, the latest ДатаВерс breaks a tie; when a version has
+    # no number (or one that is not a number) the dates alone decide. On a full tie the one
+    # later in the answer wins: nothing else tells them apart.
+    read = [(position, record, _version(record)) for position, record in versions]
+    numbered = all(_NUMBER.fullmatch(v.number or "") for _, _, v in read)
+
+    def key(item: tuple[int, etree._Element, RecordVersion]) -> tuple[int, str, int]:
+        position, _, version = item
+        number = int(version.number or 0) if numbered else 0
+        return number, version.date or "", position
+
+    return [record for _, record, _ in sorted(read, key=key, reverse=True)]
 
 
 def _asked(context: Mapping[str, Any]) -> _Asked:
@@ -169,7 +242,7 @@ def _compare(record: etree._Element, asked: _Asked) -> _Comparison:
     if theirs is not None and asked.birth_date is not None and not theirs.matches(asked.birth_date):
         found.append(Difference("birth_date", asked.birth_date.iso(), theirs.iso()))
     certificate, differences = _closest_certificate(record, asked.certificate)
-    return _Comparison(record, differences + found, certificate)
+    return _Comparison(record, _version(record), differences + found, certificate)
 
 
 def _closest_certificate(
@@ -286,6 +359,13 @@ def _birth_events(_record: etree._Element, _record_id: str) -> list[EventDraft]:
     return []  # see the module docstring: answered and kept, no event
 
 
+def _noticed(record: etree._Element, record_id: str) -> NoticedRecord:
+    # The version goes into every event: a notice may overtake an older one about the same
+    # act record (or come again after a newer one), and only the version tells consumers
+    # which is the record as it stands.
+    return NoticedRecord(record_id, _act_record(record), _version(record))
+
+
 def _death_events(record: etree._Element, record_id: str) -> list[EventDraft]:
     where = "СведРегСмерт/ПрдСведРег"
     details = _required(record, "ПрдСведРег")
@@ -293,7 +373,7 @@ def _death_events(record: etree._Element, record_id: str) -> list[EventDraft]:
     died = _date_of(details, "ДатаСмертКаленд", "ДатаСмертДок", where)
     if died is None:
         raise ZagsContentError(f"{where}: no date of death", field=f"{where}/ДатаСмерт")
-    return [death_registered(record_id, _act_record(record), person, died)]
+    return [death_registered(_noticed(record, record_id), person, died)]
 
 
 def _name_change_events(record: etree._Element, record_id: str) -> list[EventDraft]:
@@ -302,20 +382,20 @@ def _name_change_events(record: etree._Element, record_id: str) -> list[EventDra
     before = _full_name(details, "ФИОДо", where)
     after = _full_name(details, "ФИОПосле", where)
     person = _person_named(details, before, where)
-    return [name_changed(record_id, _act_record(record), person, before, after)]
+    return [name_changed(_noticed(record, record_id), person, before, after)]
 
 
 def _paternity_events(record: etree._Element, record_id: str) -> list[EventDraft]:
     where = "СведРегОтцов/ПрдСведРег"
-    act_record = _act_record(record)
+    noticed = _noticed(record, record_id)
     born = _required(record, "ПрдСведРег", "СведРебенок")
     child = _person(born, "ФИОПосле", f"{where}/СведРебенок")
     father = _person(_required(record, "ПрдСведРег", "СведОтец"), "ФИО", f"{where}/СведОтец")
-    events = [paternity_established(record_id, act_record, child, father)]
+    events = [paternity_established(noticed, child, father)]
     before = _optional_name(_child(born, "ФИОДо"))
     if before is not None and not before.matches(child.name):
         known_as = Person(before, child.birth_date, child.sex, child.snils, child.birth_place)
-        events.append(name_changed(record_id, act_record, known_as, before, child.name))
+        events.append(name_changed(noticed, known_as, before, child.name))
     return events
 
 
@@ -345,6 +425,31 @@ def _act_record(record: etree._Element) -> ActRecord:
     office = _child(record, "ОрганЗАГС")
     name = squeeze(office.get("НаимЗАГС") or "") if office is not None else ""
     return ActRecord(number, _date_of(record, "ДатаЗапис", "ДатаЗаписДок", where), name or None)
+
+
+def _version(record: etree._Element) -> RecordVersion:
+    """The version a record carries (НомерВерс, ДатаВерс, КодСостСтат), each as ZAGS gives
+    it, None when absent; a date that is not one or a value longer than the schema allows is
+    refused (the element named), never passed on."""
+    where = str(record.tag).rpartition("}")[2]
+    number = _bounded(record, "НомерВерс", 3, where)
+    state = _bounded(record, "КодСостСтат", 4, where)
+    dated = squeeze(record.get("ДатаВерс") or "")
+    if not dated:
+        return RecordVersion(number, None, state)
+    found = _DATE.fullmatch(dated)  # xs:date, maybe with a zone: the zone is dropped
+    return RecordVersion(
+        number, _checked_date(found.group(1) if found else "", f"{where}/@ДатаВерс").iso(), state
+    )
+
+
+def _bounded(record: etree._Element, name: str, longest: int, where: str) -> str | None:
+    value = squeeze(record.get(name) or "")
+    if len(value) > longest:
+        raise ZagsContentError(
+            f"{where}/@{name} is longer than {longest} characters", field=f"{where}/@{name}"
+        )
+    return value or None
 
 
 def _person(holder: etree._Element, name_tag: str, where: str) -> Person:
