@@ -55,7 +55,7 @@ EXTRAS = {
     "act record of some month": {"act_record": {**ACT, "date": "2015-05"}},
     "act record without office": {"act_record": {**ACT, "office": None}},
     "passport": {"identity_document": {"series": "4510", "number": "123456",
-                                       "issued_on": "2029-05-01", "issuer": "МВД по РТ"}},
+                                       "issued_on": "2019-05-01", "issuer": "МВД по РТ"}},
     "bare passport": {"identity_document": {"series": "4510", "number": "123456"}},
     "long request id": {"request_id": "registry-request-" + "x" * 40},
 }  # fmt: skip

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from hub.access.scopes import UNKNOWN, InvalidScopeError, parse_scope
+from hub.canonical.bounds import REGISTRY_ID
 from hub.canonical.values import (
     ActRecord,
     BirthCertificate,
@@ -167,7 +168,8 @@ def _id(data: Mapping[str, Any], key: str) -> str:
         raise InvalidCommandError(f"{key}: expected text", field=key)
     if value is None or not value.strip():
         raise InvalidCommandError(f"{key}: required text is missing", field=key)
-    return value.strip()
+    # the events that answer carry it: held to their bound here, before anything is sent
+    return REGISTRY_ID.check(value.strip(), key)
 
 
 __all__ = [

@@ -2,7 +2,10 @@
 
 Each builder returns an ``EventDraft`` (type = routing key, subject, data); the processor
 gives it a deterministic id and the CloudEvents envelope. Every event type has a JSON Schema
-in ``schemas/canonical/`` (``hub.canonical.jsonschemas``).
+in ``schemas/canonical/`` (``hub.canonical.jsonschemas``). The parts an event is made of hold
+the canonical bounds (``hub.canonical.bounds``) when made, as the values do: a text an agency
+wrote that is too long or in the wrong alphabet, too many guardians, a date out of range raise
+``InvalidValueError`` naming the field, and no event is drafted.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hub.canonical.models import schema_version
+from hub.canonical import bounds
+from hub.canonical.models import DIFFERENCE_FIELDS, schema_version
 from hub.canonical.values import (
     ActRecord,
     BirthCertificate,
@@ -62,6 +66,16 @@ EPGU_STATUSES: Mapping[int, str] = {
 }
 
 
+# A compared value holds the bound of what it is (a name part, a series as written).
+_COMPARED = {
+    "name.last": bounds.NAME_PART,
+    "name.first": bounds.NAME_PART,
+    "name.middle": bounds.NAME_PART,
+    "birth_certificate.series": bounds.RAW_SERIES,
+    "birth_certificate.number": bounds.RAW_CERTIFICATE_NUMBER,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Difference:
     """One field the agency's record gives differently from the registry."""
@@ -69,6 +83,18 @@ class Difference:
     field: str  # dotted path, e.g. "birth_certificate.number"
     registry: Any
     agency: Any
+
+    def __post_init__(self) -> None:
+        if self.field not in DIFFERENCE_FIELDS:
+            raise bounds.invalid("differences.field", "no field the hub compares")
+        bound = _COMPARED.get(self.field, bounds.COMPARED)
+        for side, value in (("registry", self.registry), ("agency", self.agency)):
+            if value is not None and not isinstance(value, str):
+                raise bounds.invalid(f"{self.field} ({side})", "expected text")
+            bound.optional(value, f"{self.field} ({side})")
+            if value is not None and self.field == "birth_date":
+                born = PartialDate.parse(value, f"birth_date ({side})")
+                _in_range(born, bounds.BIRTH, f"birth_date ({side})")
 
     def to_data(self) -> dict[str, Any]:
         return {"field": self.field, "registry": self.registry, "agency": self.agency}
@@ -82,6 +108,13 @@ class RecordVersion:
     number: str | None
     date: str | None  # YYYY-MM-DD
     state_code: str | None
+
+    def __post_init__(self) -> None:
+        bounds.VERSION_NUMBER.optional(self.number, "record_version.version_number")
+        bounds.STATE_CODE.optional(self.state_code, "record_version.state_code")
+        if self.date is not None:
+            when = PartialDate.parse(self.date, "record_version.version_date")
+            _in_range(when, bounds.EVENT_DATE, "record_version.version_date")
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -98,6 +131,10 @@ class Applicant:
     passport: PassportRF | None = None
     phone: str | None = None
     email: str | None = None
+
+    def __post_init__(self) -> None:
+        bounds.PHONE.optional(self.phone, "applicant.phone")
+        bounds.EMAIL.optional(self.email, "applicant.email")
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -126,6 +163,23 @@ class EnrollmentApplication:
     benefits: Sequence[str] = ()
     consents: Mapping[str, bool] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        bounds.ORDER_NUMBER.check(self.order_number, "order_number")
+        day = self.submitted_at.date()
+        bounds.EVENT_DATE.check(day.year, day.month, day.day, "submitted_at")
+        bounds.SCHOOL_CODE.check(self.school_code, "school.code")
+        bounds.SCHOOL_NAME.optional(self.school_name, "school.name")
+        _in_range(self.requested_date, bounds.ENTRY, "requested_date")
+        bounds.OTHER_GUARDIANS.check(len(self.other_guardians), "other_guardians")
+        bounds.BENEFITS.check(len(self.benefits), "benefits")
+        for benefit in self.benefits:
+            bounds.BENEFIT.check(benefit, "benefits[]")
+
+
+def _in_range(when: PartialDate | None, dates: bounds.DateRange, field: str) -> None:
+    if when is not None:
+        dates.check(when.year, when.month, when.day, field)
+
 
 def _subject_student(student_id: str) -> str:
     return f"student:{student_id}"
@@ -149,6 +203,7 @@ def birth_verified(  # noqa: PLR0917 - the event's parts, each named
     parents: Sequence[Guardian],
 ) -> EventDraft:
     """ZAGS holds the birth record the registry has, as it stands (``version``)."""
+    bounds.PARENTS.check(len(parents), "parents")
     data = {
         "request_id": request_id,
         "student_id": student_id,
@@ -194,6 +249,7 @@ def birth_mismatch(
 
 def birth_not_found(request_id: str, student_id: str, reason: str) -> EventDraft:
     """ZAGS has no birth record for the child."""
+    bounds.REASON.check(reason, "reason")
     data = {"request_id": request_id, "student_id": student_id, "reason": reason}
     return EventDraft(BIRTH_NOT_FOUND, _subject_student(student_id), data)
 
@@ -231,6 +287,7 @@ def snils_mismatch(  # noqa: PLR0917 - the event's parts, each named
 
 def snils_not_found(request_id: str, person_id: str, role: str, reason: str) -> EventDraft:
     """PFR found no SNILS for the person."""
+    bounds.REASON.check(reason, "reason")
     data = {"request_id": request_id, "person_id": person_id, "role": role, "reason": reason}
     return EventDraft(SNILS_NOT_FOUND, _subject_person(person_id), data)
 
@@ -243,6 +300,9 @@ class NoticedRecord:
     record_id: str
     act_record: ActRecord
     version: RecordVersion
+
+    def __post_init__(self) -> None:
+        bounds.RECORD_ID.check(self.record_id, "record_id")
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -305,12 +365,15 @@ def application_received(app: EnrollmentApplication) -> EventDraft:
 
 def application_cancelled(order_number: str, reason: str) -> EventDraft:
     """The applicant withdrew the application."""
+    bounds.ORDER_NUMBER.check(order_number, "order_number")
+    bounds.CANCEL_REASON.check(reason, "reason")
     data = {"order_number": order_number, "reason": reason}
     return EventDraft(APPLICATION_CANCELLED, f"application:{order_number}", data)
 
 
 def request_rejected(request_id: str, agency: str, kind: str, code: str, reason: str) -> EventDraft:
     """An agency (or SMEV) refused the hub's request."""
+    bounds.REASON.check(reason, "reason")
     data = {
         "request_id": request_id,
         "agency": agency,

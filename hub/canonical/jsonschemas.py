@@ -13,6 +13,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from hub.access.categories import data_category
+from hub.canonical.bounds import REGISTRY_ID
 from hub.canonical.commands import COMMAND_TYPES
 from hub.canonical.models import COMMAND_DATA, EVENT_DATA, SUBJECT_PATTERNS, schema_version
 from hub.errors import PermanentError
@@ -23,6 +24,8 @@ ENVELOPE_FIELDS = (
     "specversion", "id", "source", "type", "subject", "time", "datacontenttype",
     "schemaversion", "hubinboxid", "datacategory", "hubscope", "hubtraceid", "data",
 )  # fmt: skip
+# "application:" (the longest prefix) and a registry id (hub.canonical.bounds.REGISTRY_ID)
+SUBJECT_LENGTH = len("application:") + REGISTRY_ID.longest
 SCOPE_PATTERN = r"^(?:\*|[0-9A-Za-z_-]{1,40}(?:/[0-9A-Za-z_-]{1,40})?)$"  # hub.access.scopes
 
 
@@ -50,20 +53,21 @@ def event_schema(event_type: str) -> dict[str, Any]:
 
 
 def _envelope(event_type: str) -> dict[str, Any]:
-    text = {"type": "string"}
+    uuid = {"type": "string", "format": "uuid", "maxLength": 36}  # every id the hub makes
     return {
         "specversion": {"const": "1.0"},
-        "id": {"type": "string", "format": "uuid"},
-        "source": {"type": "string", "pattern": "^urn:hub:"},
+        "id": uuid,
+        "source": {"type": "string", "pattern": "^urn:hub:", "maxLength": 64},
         "type": {"const": event_type},
         "subject": {
             "type": "string",
             "pattern": SUBJECT_PATTERNS[event_type.partition(".")[0]],
+            "maxLength": SUBJECT_LENGTH,
         },
-        "time": {"type": "string", "format": "date-time"},
+        "time": {"type": "string", "format": "date-time", "maxLength": 40},
         "datacontenttype": {"const": "application/json"},
         "schemaversion": {"const": schema_version(event_type)},
-        "hubinboxid": text,
+        "hubinboxid": uuid,
         "datacategory": {
             "const": data_category(event_type).value,
             "description": "What personal data the event carries (identity, health, "

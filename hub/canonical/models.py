@@ -5,14 +5,19 @@ These models are the single source of the published JSON Schemas (``hub schemas 
 writes them; a test fails when a file is out of date). The builders in ``events`` make the
 data; the tests validate every event they make against these schemas, and hold the command
 schemas to what ``commands.parse_command`` accepts.
+
+Every string and list of an event is bounded (``maxLength`` and ``pattern``, ``maxItems``),
+with the canonical bounds the values hold (``hub.canonical.bounds``): the registry reads in
+the published schemas the same bounds the hub enforces (a contract test walks them).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from hub.canonical import bounds
 from hub.canonical.commands import (
     EPGU_STATUS_CODES,
     REPORT_ENROLLMENT_STATUS,
@@ -27,18 +32,35 @@ def _personal(kind: Personal) -> Any:
     return Field(json_schema_extra={PERSONAL_KEY: kind.value})
 
 
-PartialDateText = Annotated[str, Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")]
-SnilsText = Annotated[str, Field(pattern=r"^\d{3}-\d{3}-\d{3} \d{2}$")]
-NamePart = Annotated[str, _personal(Personal.NAME)]
+def _bounded(bound: bounds.TextBound, shortest: int = 0) -> Any:
+    # One canonical bound, as JSON Schema states it (its source: hub.canonical.bounds).
+    return Field(min_length=shortest or None, max_length=bound.longest, pattern=bound.pattern)
+
+
+def _fixed(pattern: str, longest: int) -> Any:
+    return Field(max_length=longest, pattern=pattern)
+
+
+PartialDateText = Annotated[str, _fixed(r"^\d{4}(-\d{2}(-\d{2})?)?$", 10)]
+SnilsText = Annotated[str, _fixed(r"^\d{3}-\d{3}-\d{3} \d{2}$", 14)]
+NamePart = Annotated[str, _bounded(bounds.NAME_PART), _personal(Personal.NAME)]
 PersonalDate = Annotated[PartialDateText, _personal(Personal.DATE)]
 OptionalPersonalDate = Annotated[PartialDateText | None, _personal(Personal.DATE)]
 PersonalSnils = Annotated[SnilsText, _personal(Personal.SNILS)]
 OptionalPersonalSnils = Annotated[SnilsText | None, _personal(Personal.SNILS)]
 PersonalText = Annotated[str, _personal(Personal.OTHER)]
 OptionalPersonalText = Annotated[str | None, _personal(Personal.OTHER)]
-PersonalValue = Annotated[Any, _personal(Personal.OTHER)]
 Role = Literal["student", "guardian"]
 RelationText = Literal["mother", "father", "legal_representative"]
+RegistryId = Annotated[str, _bounded(bounds.REGISTRY_ID, 1)]  # the registry's, from its command
+HubName = Annotated[str, _fixed(r"^[0-9A-Za-z_.:-]{1,64}$", 64)]  # an agency, a request kind
+# The fields a difference may name: what the adapters compare.
+DifferenceField = Literal[
+    "birth_certificate.series", "birth_certificate.number", "name.last", "name.first",
+    "name.middle", "birth_date", "snils", "sex",
+]  # fmt: skip
+DIFFERENCE_FIELDS: tuple[str, ...] = get_args(DifferenceField)
+ConsentKey = Literal["personal_data", "data_accuracy", "charter_acknowledged", "adapted_program"]
 
 
 class Strict(BaseModel):
@@ -48,7 +70,7 @@ class Strict(BaseModel):
 class Name(Strict):
     last: NamePart
     first: NamePart
-    middle: Annotated[str | None, _personal(Personal.NAME)]
+    middle: Annotated[Annotated[str, _bounded(bounds.NAME_PART)] | None, _personal(Personal.NAME)]
 
 
 class PersonData(Strict):
@@ -56,33 +78,40 @@ class PersonData(Strict):
     birth_date: OptionalPersonalDate
     sex: Literal["male", "female"] | None
     snils: OptionalPersonalSnils
-    birth_place: OptionalPersonalText
+    birth_place: Annotated[Annotated[str, _bounded(bounds.PLACE)] | None, _personal(Personal.OTHER)]
+
+
+_SERIES_NUMERALS = bounds.SERIES_NUMERALS
 
 
 class BirthCertificateData(Strict):
-    series: Annotated[str, Field(pattern=r"^[IVXLCDM]+-[А-ЯЁ]{2}$"), _personal(Personal.OTHER)]
-    number: Annotated[str, Field(pattern=r"^\d{6}$"), _personal(Personal.OTHER)]
+    series: Annotated[
+        str,
+        _fixed(rf"^[IVXLCDM]{{1,{_SERIES_NUMERALS}}}-[А-ЯЁ]{{2}}$", _SERIES_NUMERALS + 3),
+        _personal(Personal.OTHER),
+    ]
+    number: Annotated[str, _fixed(r"^\d{6}$", 6), _personal(Personal.OTHER)]
     issued_on: OptionalPersonalDate
 
 
 class PassportData(Strict):
-    series: Annotated[str, Field(pattern=r"^\d{4}$"), _personal(Personal.OTHER)]
-    number: Annotated[str, Field(pattern=r"^\d{6}$"), _personal(Personal.OTHER)]
+    series: Annotated[str, _fixed(r"^\d{4}$", 4), _personal(Personal.OTHER)]
+    number: Annotated[str, _fixed(r"^\d{6}$", 6), _personal(Personal.OTHER)]
     issued_on: OptionalPersonalDate
-    issuer: OptionalPersonalText
+    issuer: Annotated[Annotated[str, _bounded(bounds.ISSUER)] | None, _personal(Personal.OTHER)]
 
 
 class ActRecordData(Strict):
-    number: PersonalText  # with the office, it finds the person's civil record
+    # with the office, the number finds the person's civil record
+    number: Annotated[str, _bounded(bounds.ACT_NUMBER), _personal(Personal.OTHER)]
     date: OptionalPersonalDate
-    office: str | None
+    office: Annotated[str, _bounded(bounds.OFFICE)] | None
 
 
 StateCode = Annotated[
     str,
+    _bounded(bounds.STATE_CODE, 1),
     Field(
-        min_length=1,
-        max_length=4,
         description="КодСостСтат: the record's state and status, a code of ZAGS's СОСТАГС "
         "list (not published): passed on as ZAGS gives it, never interpreted.",
     ),
@@ -96,8 +125,8 @@ class RecordVersionData(Strict):
 
     # not "number"/"date": those keys are personal wherever else they stand (act records,
     # documents), and the masking's free-text net relies on that
-    version_number: Annotated[str, Field(min_length=1, max_length=3)] | None  # НомерВерс
-    version_date: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None  # ДатаВерс
+    version_number: Annotated[str, _bounded(bounds.VERSION_NUMBER, 1)] | None  # НомерВерс
+    version_date: Annotated[str, _fixed(r"^\d{4}-\d{2}-\d{2}$", 10)] | None  # ДатаВерс
     state_code: StateCode | None
 
 
@@ -107,29 +136,35 @@ class GuardianData(Strict):
 
 
 class DifferenceData(Strict):
-    field: str  # a path ("child.name.last"): what differs, never a value
-    registry: PersonalValue
-    agency: PersonalValue
+    field: DifferenceField  # what differs, never a value
+    registry: Annotated[Annotated[str, _bounded(bounds.COMPARED)] | None, _personal(Personal.OTHER)]
+    agency: Annotated[Annotated[str, _bounded(bounds.COMPARED)] | None, _personal(Personal.OTHER)]
+
+
+Differences = Annotated[
+    list[DifferenceData], Field(min_length=1, max_length=len(DIFFERENCE_FIELDS))
+]
+Reason = Annotated[str, _bounded(bounds.REASON)]
 
 
 class BirthVerified(Strict):
     """ZAGS holds the birth record the registry has."""
 
-    request_id: str
-    student_id: str
+    request_id: RegistryId
+    student_id: RegistryId
     child: PersonData
     act_record: ActRecordData
     record_version: RecordVersionData  # the current version, the one compared
     birth_certificate: BirthCertificateData
-    parents: list[GuardianData]
+    parents: Annotated[list[GuardianData], Field(max_length=bounds.PARENTS.most)]
 
 
 class BirthMismatch(Strict):
     """ZAGS's birth record differs from the registry's in the fields listed."""
 
-    request_id: str
-    student_id: str
-    differences: Annotated[list[DifferenceData], Field(min_length=1)]
+    request_id: RegistryId
+    student_id: RegistryId
+    differences: Differences
     act_record: ActRecordData | None
     record_version: RecordVersionData | None  # the current version, the one compared
     matched_superseded_version: Annotated[
@@ -145,16 +180,16 @@ class BirthMismatch(Strict):
 class BirthNotFound(Strict):
     """ZAGS has no birth record for the child."""
 
-    request_id: str
-    student_id: str
-    reason: str
+    request_id: RegistryId
+    student_id: RegistryId
+    reason: Reason
 
 
 class SnilsVerified(Strict):
     """PFR confirms the person's SNILS."""
 
-    request_id: str
-    person_id: str
+    request_id: RegistryId
+    person_id: RegistryId
     role: Role
     snils: PersonalSnils
 
@@ -162,27 +197,27 @@ class SnilsVerified(Strict):
 class SnilsMismatch(Strict):
     """PFR's answer differs from what the registry holds."""
 
-    request_id: str
-    person_id: str
+    request_id: RegistryId
+    person_id: RegistryId
     role: Role
     registry_snils: OptionalPersonalSnils
     agency_snils: OptionalPersonalSnils
-    differences: Annotated[list[DifferenceData], Field(min_length=1)]
+    differences: Differences
 
 
 class SnilsNotFound(Strict):
     """PFR found no SNILS for the person."""
 
-    request_id: str
-    person_id: str
+    request_id: RegistryId
+    person_id: RegistryId
     role: Role
-    reason: str
+    reason: Reason
 
 
 class NameChanged(Strict):
     """ZAGS registered a change of name."""
 
-    record_id: str
+    record_id: Annotated[str, _bounded(bounds.RECORD_ID, 1)]
     act_record: ActRecordData
     record_version: RecordVersionData  # order notices about one act record by it
     person: PersonData
@@ -193,7 +228,7 @@ class NameChanged(Strict):
 class DeathRegistered(Strict):
     """ZAGS registered a death."""
 
-    record_id: str
+    record_id: Annotated[str, _bounded(bounds.RECORD_ID, 1)]
     act_record: ActRecordData
     record_version: RecordVersionData  # order notices about one act record by it
     person: PersonData
@@ -203,7 +238,7 @@ class DeathRegistered(Strict):
 class PaternityEstablished(Strict):
     """ZAGS registered paternity: a father linked to the child."""
 
-    record_id: str
+    record_id: Annotated[str, _bounded(bounds.RECORD_ID, 1)]
     act_record: ActRecordData
     record_version: RecordVersionData  # order notices about one act record by it
     child: PersonData
@@ -214,55 +249,64 @@ class ApplicantData(Strict):
     person: PersonData
     relation: RelationText
     passport: PassportData | None
-    phone: OptionalPersonalText
-    email: OptionalPersonalText
+    phone: Annotated[Annotated[str, _bounded(bounds.PHONE)] | None, _personal(Personal.OTHER)]
+    email: Annotated[Annotated[str, _bounded(bounds.EMAIL)] | None, _personal(Personal.OTHER)]
 
 
 class School(Strict):
-    code: str
-    name: str | None
+    code: Annotated[str, _bounded(bounds.SCHOOL_CODE, 1)]
+    name: Annotated[str, _bounded(bounds.SCHOOL_NAME)] | None
+
+
+OrderNumber = Annotated[str, _bounded(bounds.ORDER_NUMBER, 1)]
 
 
 class ApplicationReceived(Strict):
     """A school-enrollment application arrived from Gosuslugi."""
 
-    order_number: str
-    submitted_at: str
+    order_number: OrderNumber
+    submitted_at: Annotated[str, _fixed(r"^\d{4}-\d{2}-\d{2}T[0-9:.+Z-]+$", 40)]
     child: PersonData
     child_birth_certificate: BirthCertificateData
     applicant: ApplicantData
-    other_guardians: list[GuardianData]
+    other_guardians: Annotated[list[GuardianData], Field(max_length=bounds.OTHER_GUARDIANS.most)]
     school: School
     grade: Annotated[int, Field(ge=1, le=11)]
     requested_date: PartialDateText
-    benefits: list[PersonalText]  # a benefit's category may tell of health or family
-    consents: dict[str, bool]
+    # a benefit's category may tell of health or family
+    benefits: Annotated[
+        list[Annotated[str, _bounded(bounds.BENEFIT), _personal(Personal.OTHER)]],
+        Field(max_length=bounds.BENEFITS.most),
+    ]
+    consents: dict[ConsentKey, bool]
 
 
 class ApplicationCancelled(Strict):
     """The applicant withdrew the application."""
 
-    order_number: str
-    reason: PersonalText  # the applicant's own words
+    order_number: OrderNumber
+    reason: Annotated[
+        str, _bounded(bounds.CANCEL_REASON), _personal(Personal.OTHER)
+    ]  # the applicant's own words
 
 
 class RequestRejected(Strict):
     """An agency (or SMEV) refused the hub's request."""
 
-    request_id: str
-    agency: str
-    kind: str
+    request_id: RegistryId
+    agency: HubName
+    kind: HubName
     code: Literal["ACCESS_DENIED", "NO_DATA", "UNKNOWN_REQUEST_DESCRIPTION", "FAILURE"]
-    reason: str
+    reason: Reason
 
 
 class StatusDelivered(Strict):
     """Gosuslugi took the application's new status."""
 
-    request_id: str
-    order_number: str
+    request_id: RegistryId
+    order_number: RegistryId  # as the registry's command gave it
     status_code: int
-    status: str
+    status: Annotated[str, _fixed(r"^[a-z_]{1,40}$", 40)]  # events.EPGU_STATUSES, or unknown
 
 
 EVENT_DATA: dict[str, type[Strict]] = {
@@ -356,7 +400,10 @@ SeriesInput = Annotated[
 ]
 
 
-NameInputPart = Annotated[Text, _personal(Personal.NAME)]
+NameInputPart = Annotated[
+    Text, Field(max_length=bounds.NAME_PART.longest), _personal(Personal.NAME)
+]
+IdInput = Annotated[Text, Field(max_length=bounds.REGISTRY_ID.longest)]
 PersonalDateInput = Annotated[DateInput, _personal(Personal.DATE)]
 PersonalNumber = Annotated[str, _personal(Personal.OTHER)]
 
@@ -364,7 +411,10 @@ PersonalNumber = Annotated[str, _personal(Personal.OTHER)]
 class NameInput(BaseModel):
     last: NameInputPart
     first: NameInputPart
-    middle: Annotated[OptionalText, _personal(Personal.NAME)] = None
+    middle: Annotated[
+        Annotated[str, Field(max_length=bounds.NAME_PART.longest)] | None,
+        _personal(Personal.NAME),
+    ] = None
 
 
 class PersonInput(BaseModel):
@@ -406,6 +456,7 @@ RequestId = Annotated[
     str,
     Field(
         pattern=r"\S",
+        max_length=bounds.REGISTRY_ID.longest,
         description="The registry's id of this request: the idempotency key. A command sent "
         "again with the same request_id (also as the AMQP message_id) sends nothing new; the "
         "events that answer it carry it as data.request_id.",
@@ -430,7 +481,7 @@ class VerifyBirthRecordCommand(BaseModel):
 
     type: Literal["verify_birth_record"]
     request_id: RequestId
-    student_id: Text
+    student_id: IdInput
     child: PersonInput
     birth_certificate: BirthCertificateInput
     act_record: ActRecordInput | None = None
@@ -443,7 +494,7 @@ class VerifySnilsCommand(BaseModel):
 
     type: Literal["verify_snils"]
     request_id: RequestId
-    person_id: Text
+    person_id: IdInput
     role: Role
     person: PersonInput
     document: BirthCertificateDocument | PassportDocument
@@ -455,7 +506,7 @@ class ReportEnrollmentStatusCommand(BaseModel):
 
     type: Literal["report_enrollment_status"]
     request_id: RequestId
-    order_number: Text
+    order_number: IdInput
     status_code: Annotated[
         int, WithJsonSchema({"type": "integer", "enum": sorted(EPGU_STATUS_CODES)})
     ]

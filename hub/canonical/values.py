@@ -1,7 +1,10 @@
 """Value objects of the canonical model: names, dates, documents, people.
 
 Each is validated and normalised when made (``parse``/``from_data``); bad input raises
-``InvalidValueError`` naming the field and why, with document numbers masked.
+``InvalidValueError`` naming the field and why, with document numbers masked. Every value also
+holds the canonical model's bounds (``hub.canonical.bounds``: lengths, alphabets, dates in
+range) however it is made: each checks them in ``__post_init__``, so no adapter can build one
+that breaks them.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from hub.errors import PermanentError
+from hub.canonical import bounds
+from hub.canonical.bounds import InvalidValueError as InvalidValueError  # noqa: PLC0414 - re-exported
 from hub.journal.api import HUB_NAMESPACE
 
 _DASH_CHARS = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\\-"
@@ -23,18 +27,12 @@ _DASHES = re.compile(rf"\s*[{_DASH_CHARS}]\s*")
 _SNILS_SEPARATORS = re.compile(rf"[\s{_DASH_CHARS}]")
 _ROMAN_LOOKALIKES = str.maketrans("ІіХхСсМмVvIiXxLlCcDdMm", "IIXXCCMMVVIIXXLLCCDDMM")
 _CYRILLIC_LOOKALIKES = str.maketrans("ABEKMHOPCTXY", "АВЕКМНОРСТХУ")
-_SERIES = re.compile(r"^[IVXLCDM]+-[А-ЯЁ]{2}$")
+_SERIES = re.compile(rf"^[IVXLCDM]{{1,{bounds.SERIES_NUMERALS}}}-[А-ЯЁ]{{2}}$")
 _SNILS_DIGITS = re.compile(r"[0-9]{11}")
 _SNILS_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, 1)  # of the first nine digits, in order
 _SIX_DIGITS = re.compile(r"[0-9]{6}")
 _FOUR_DIGITS = re.compile(r"[0-9]{4}")
 _PARTIAL_DATE = re.compile(r"^([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?$")
-
-
-class InvalidValueError(PermanentError):
-    """A value that cannot be what its field says (a SNILS, a certificate, a date, …)."""
-
-    code = "INVALID_VALUE"
 
 
 def mask(value: str) -> str:
@@ -44,6 +42,22 @@ def mask(value: str) -> str:
 
 def _invalid(field: str, why: str) -> InvalidValueError:
     return InvalidValueError(f"{field}: {why}", field=field)
+
+
+def _renamed(exc: InvalidValueError, default: str, field: str) -> InvalidValueError:
+    """``exc`` (raised under a value's ``default`` field name) for the field the caller
+    named: a value checks its bounds when made, before it knows where it stands."""
+    name = str(exc.details.get("field", ""))
+    if field == default or not name.startswith(default):
+        return exc
+    named = field + name[len(default) :]
+    why = exc.message.partition(": ")[2]
+    return InvalidValueError(f"{named}: {why}", **{**exc.details, "field": named})
+
+
+def _in_range(when: PartialDate | None, dates: bounds.DateRange, field: str) -> None:
+    if when is not None:
+        dates.check(when.year, when.month, when.day, field)
 
 
 def squeeze(text: str) -> str:
@@ -79,7 +93,15 @@ class FullName:
             raise _invalid(f"{field}.last", "is empty")
         if not parts[1]:
             raise _invalid(f"{field}.first", "is empty")
-        return cls(parts[0], parts[1], parts[2] or None)
+        try:
+            return cls(parts[0], parts[1], parts[2] or None)
+        except InvalidValueError as exc:
+            raise _renamed(exc, "name", field) from None
+
+    def __post_init__(self) -> None:
+        bounds.NAME_PART.check(self.last, "name.last")
+        bounds.NAME_PART.check(self.first, "name.first")
+        bounds.NAME_PART.optional(self.middle, "name.middle")
 
     def key(self) -> tuple[str, str, str]:
         return (
@@ -239,7 +261,13 @@ class BirthCertificate:
         digits = without_spaces(number or "")
         if not _SIX_DIGITS.fullmatch(digits):
             raise _invalid(f"{field}.number", f"expected 6 digits (got {mask(digits)!r})")
-        return cls(normal, digits, _date_or_none(issued_on, f"{field}.issued_on"))
+        try:
+            return cls(normal, digits, _date_or_none(issued_on, f"{field}.issued_on"))
+        except InvalidValueError as exc:
+            raise _renamed(exc, "birth_certificate", field) from None
+
+    def __post_init__(self) -> None:
+        _in_range(self.issued_on, bounds.EVENT_DATE, "birth_certificate.issued_on")
 
     def to_data(self) -> dict[str, Any]:
         issued = self.issued_on.iso() if self.issued_on else None
@@ -274,7 +302,14 @@ class PassportRF:
         if not _SIX_DIGITS.fullmatch(n):
             raise _invalid(f"{field}.number", f"expected 6 digits (got {mask(n)!r})")
         issuer = issuer.strip() if issuer else None
-        return cls(s, n, _date_or_none(issued_on, f"{field}.issued_on"), issuer or None)
+        try:
+            return cls(s, n, _date_or_none(issued_on, f"{field}.issued_on"), issuer or None)
+        except InvalidValueError as exc:
+            raise _renamed(exc, "passport", field) from None
+
+    def __post_init__(self) -> None:
+        _in_range(self.issued_on, bounds.EVENT_DATE, "passport.issued_on")
+        bounds.ISSUER.optional(self.issuer, "passport.issuer")
 
     def to_data(self) -> dict[str, Any]:
         issued = self.issued_on.iso() if self.issued_on else None
@@ -302,6 +337,10 @@ class Address:
     text: str
     region_code: str | None = None
 
+    def __post_init__(self) -> None:
+        bounds.ADDRESS.check(self.text, "address.text")
+        bounds.REGION_CODE.optional(self.region_code, "address.region_code")
+
     def to_data(self) -> dict[str, Any]:
         return {"text": self.text, "region_code": self.region_code}
 
@@ -314,6 +353,11 @@ class ActRecord:
     date: PartialDate | None = None
     office: str | None = None
 
+    def __post_init__(self) -> None:
+        bounds.ACT_NUMBER.check(self.number, "act_record.number")
+        _in_range(self.date, bounds.EVENT_DATE, "act_record.date")
+        bounds.OFFICE.optional(self.office, "act_record.office")
+
     def to_data(self) -> dict[str, Any]:
         when = self.date.iso() if self.date else None
         return {"number": self.number, "date": when, "office": self.office}
@@ -322,11 +366,15 @@ class ActRecord:
     def from_data(cls, data: Any, field: str = "act_record") -> ActRecord:
         m = _mapping(data, field)
         when = _optional_text(m, "date", field)
-        return cls(
-            _text(m, "number", field).strip(),
-            PartialDate.parse(when, f"{field}.date") if when else None,
-            _optional_text(m, "office", field),
-        )
+        office = _optional_text(m, "office", field)
+        try:
+            return cls(
+                _text(m, "number", field).strip(),
+                PartialDate.parse(when, f"{field}.date") if when else None,
+                office,
+            )
+        except InvalidValueError as exc:
+            raise _renamed(exc, "act_record", field) from None
 
 
 class Relation(StrEnum):
@@ -343,6 +391,10 @@ class Person:
     snils: Snils | None = None
     birth_place: str | None = None
 
+    def __post_init__(self) -> None:
+        _in_range(self.birth_date, bounds.BIRTH, "person.birth_date")
+        bounds.PLACE.optional(self.birth_place, "person.birth_place")
+
     def to_data(self) -> dict[str, Any]:
         return {
             "name": self.name.to_data(),
@@ -358,13 +410,18 @@ class Person:
         born = _optional_text(m, "birth_date", field)
         sex = _optional_text(m, "sex", field)
         snils = _optional_text(m, "snils", field)
-        return cls(
-            FullName.from_data(m.get("name"), f"{field}.name"),
-            PartialDate.parse(born, f"{field}.birth_date") if born else None,
-            Sex.parse(sex, f"{field}.sex") if sex else None,
-            Snils.parse(snils, f"{field}.snils") if snils else None,
-            _optional_text(m, "birth_place", field),
-        )
+        place = _optional_text(m, "birth_place", field)
+        name = FullName.from_data(m.get("name"), f"{field}.name")
+        try:
+            return cls(
+                name,
+                PartialDate.parse(born, f"{field}.birth_date") if born else None,
+                Sex.parse(sex, f"{field}.sex") if sex else None,
+                Snils.parse(snils, f"{field}.snils") if snils else None,
+                place,
+            )
+        except InvalidValueError as exc:
+            raise _renamed(exc, "person", field) from None
 
 
 def person_key(person: Person) -> str:

@@ -9,7 +9,7 @@ from lxml import etree
 
 from hub.adapters.pfr.requests import snils_request
 from hub.adapters.pfr.schemas import COMMONS_NS, NS, PFR_NS, REQUEST
-from hub.canonical.commands import InvalidCommandError, VerifySnils, parse_command
+from hub.canonical.commands import VerifySnils, parse_command
 from hub.errors import PermanentError
 from hub.xml import parse_xml
 
@@ -147,7 +147,7 @@ def test_names_are_sent_as_spelled_with_one_kind_of_hyphen_and_apostrophe() -> N
 def test_a_person_pfr_cannot_be_asked_about_is_refused_naming_the_field(
     changes: dict[str, Any], field: str
 ) -> None:
-    with pytest.raises(InvalidCommandError) as caught:
+    with pytest.raises(PermanentError) as caught:  # the request's refusal, or the command's
         snils_request(command(**changes))
     assert caught.value.details["field"] == field
     assert "Smith" not in str(caught.value) and "Анна" not in str(caught.value)

@@ -39,7 +39,7 @@ BIRTH: dict[str, Any] = {
     "birth_certificate": {"series": "IV-АН", "number": "123456", "issued_on": "2015-04-20"},
     "act_record": {"number": "120159160001500012001", "date": "2015-04-20", "office": "ЗАГС"},
     "identity_document": {
-        "series": "9204", "number": "123456", "issued_on": "2029-04-20", "issuer": "МВД",
+        "series": "9204", "number": "123456", "issued_on": "2019-04-20", "issuer": "МВД",
     },
 }  # fmt: skip
 SNILS: dict[str, Any] = {

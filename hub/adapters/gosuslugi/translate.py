@@ -76,6 +76,14 @@ _PASSPORT_PARTS = {
     "number": "IdentityDocNumber",
     "issued_on": "IdentityDocIssueDate",
 }
+# The canonical field a bound names → the element it was read from (``_document``).
+_APPLICATION_PARTS = {
+    "order_number": "orderId", "submitted_at": "FilingDate", "code": "EduOrganization/Code",
+    "name": "EduOrganization/Name", "requested_date": "EntryParams/EntryDate",
+    "other_guardians": "OtherRepresentative", "benefits": "BenefitInfo",
+    "benefits[]": "BenefitInfo/BenefitCategory",
+}  # fmt: skip
+_PERSON_PARTS = {"birth_date": "PersonBirthDate", "phone": "PersonPhone", "email": "PersonEmail"}
 _DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:Z|[+-][0-9]{2}:[0-9]{2})?")
 _SPACES = re.compile(r"\s+")
 _T = TypeVar("_T")
@@ -97,6 +105,14 @@ def read_application(element: etree._Element) -> EnrollmentApplication:
     child = _required(root, "ChildInfo", "ApplicationRequest")
     school = _required(root, "EduOrganization", "ApplicationRequest")
     entry = _required(root, "EntryParams", "ApplicationRequest")
+    return _document(
+        lambda: _application(root, child, school, entry), "ApplicationRequest", _APPLICATION_PARTS
+    )
+
+
+def _application(
+    root: _Fields, child: _Fields, school: _Fields, entry: _Fields
+) -> EnrollmentApplication:
     return EnrollmentApplication(
         order_number=_order(root, "ApplicationRequest"),
         submitted_at=_datetime(root, "FilingDate", "ApplicationRequest"),
@@ -140,8 +156,11 @@ def translate_cancel(element: etree._Element, reply: ReplyTarget | None = None) 
     root = _root(element, "CancelRequest")
     number = _order(root, "CancelRequest")
     reason = _required_text(root, "Reason", "CancelRequest")
+    cancelled = _document(
+        lambda: application_cancelled(number, reason), "CancelRequest", {"reason": "Reason"}
+    )
     return Translation(
-        [application_cancelled(number, reason)],
+        [cancelled],
         f"gosuslugi:order:{number}:cancelled",
         requests=[application_accepted(number, reply)] if reply is not None else [],
     )
@@ -150,12 +169,11 @@ def translate_cancel(element: etree._Element, reply: ReplyTarget | None = None) 
 def _applicant(holder: _Fields) -> Applicant:
     where = "ApplicationRequest/PersonInfo"
     document = "PersonIdentityDocInfo"
-    return Applicant(
-        person=_person(holder, where),
-        relation=_relation(holder, where),
-        passport=_passport(_optional(holder, document), f"{where}/{document}"),
-        phone=_text(holder, "PersonPhone"),
-        email=_text(holder, "PersonEmail"),
+    person, relation = _person(holder, where), _relation(holder, where)
+    passport = _passport(_optional(holder, document), f"{where}/{document}")
+    phone, email = _text(holder, "PersonPhone"), _text(holder, "PersonEmail")
+    return _document(
+        lambda: Applicant(person, relation, passport, phone, email), where, _PERSON_PARTS
     )
 
 
@@ -169,26 +187,27 @@ def _guardians(root: _Fields) -> list[Guardian]:
 
 def _person(holder: _Fields, where: str) -> Person:
     """A PersonInfo-style person: PersonSurname, PersonName, PersonMiddleName, …"""
-    name = FullName.parse(
-        _required_text(holder, "PersonSurname", where),
-        _required_text(holder, "PersonName", where),
-        _text(holder, "PersonMiddleName"),
-    )
+    name = _name(holder, where, ("PersonSurname", "PersonName", "PersonMiddleName"))
     born = _optional_date(holder, "PersonBirthDate", where)
-    return Person(
-        name, born, _sex(holder, "PersonSex", where), _snils(holder, "PersonSNILS", where)
-    )
+    sex, snils = _sex(holder, "PersonSex", where), _snils(holder, "PersonSNILS", where)
+    return _document(lambda: Person(name, born, sex, snils), where, _PERSON_PARTS)
+
+
+def _name(holder: _Fields, where: str, tags: tuple[str, str, str]) -> FullName:
+    last, first, middle = tags
+    parts = {"last": last, "first": first, "middle": middle}
+    texts = (_required_text(holder, last, where), _required_text(holder, first, where))
+    return _document(lambda: FullName.parse(*texts, _text(holder, middle)), where, parts)
 
 
 def _child_person(holder: _Fields) -> Person:
     where = "ApplicationRequest/ChildInfo"
-    name = FullName.parse(
-        _required_text(holder, "ChildSurname", where),
-        _required_text(holder, "ChildName", where),
-        _text(holder, "ChildMiddleName"),
-    )
+    name = _name(holder, where, ("ChildSurname", "ChildName", "ChildMiddleName"))
     born = _date(holder, "ChildBirthDate", where)
-    return Person(name, born, _sex(holder, "ChildSex", where), _snils(holder, "ChildSNILS", where))
+    sex, snils = _sex(holder, "ChildSex", where), _snils(holder, "ChildSNILS", where)
+    return _document(
+        lambda: Person(name, born, sex, snils), where, {"birth_date": "ChildBirthDate"}
+    )
 
 
 def _certificate(child: _Fields) -> BirthCertificate:

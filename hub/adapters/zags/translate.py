@@ -42,6 +42,7 @@ from typing import Any
 from lxml import etree
 
 from hub.adapters.zags.schemas import DIRECTIVE_NS, NOTICES, Notice, NoticeKind
+from hub.canonical import bounds
 from hub.canonical.events import (
     ComparedRecord,
     Difference,
@@ -151,6 +152,7 @@ def translate_rogdinf_response(
     asked = _asked(context)
     answers = _children(element, "СведОтветАГС")
     records = [record for answer in answers for record in _children(answer, "СведРегРожд")]
+    bounds.RECORDS_PER_ANSWER.check(len(records), "СведОтветАГС/СведРегРожд")
     if not records:
         return [birth_not_found(asked.request_id, asked.student_id, _not_found_reason(answers))]
     best, superseded = _verdict(_by_act_record(records), asked)
@@ -231,6 +233,8 @@ def _not_found_reason(answers: Sequence[etree._Element]) -> str:
     codes = sorted({answer.get("РезОбраб", "") for answer in answers} - {"", FOUND, NOT_FOUND})
     if not codes:
         return NOT_FOUND_REASON
+    for code in codes:
+        bounds.RESULT_CODE.check(code, "СведОтветАГС/@РезОбраб")
     return f"ZAGS answered without a birth record (result code {', '.join(codes)})"
 
 
@@ -248,7 +252,9 @@ def _compare(record: etree._Element, asked: _Asked) -> _Comparison:
 def _closest_certificate(
     record: etree._Element, ours: BirthCertificate
 ) -> tuple[BirthCertificate | None, list[Difference]]:
-    certificates = [_certificate(c) for c in _children(record, "СвидетРожд")]
+    found = _children(record, "СвидетРожд")
+    bounds.CERTIFICATES_PER_RECORD.check(len(found), "СведРегРожд/СвидетРожд")
+    certificates = [_certificate(c) for c in found]
     if not certificates:  # ZAGS gives no certificate: the registry's cannot be confirmed
         return None, _Certificate(None, None, None).differences(ours)
     # Fewest differences; on a tie the last one (a re-issue comes after the first issue).
