@@ -327,6 +327,7 @@ def name_changed(
 
 def death_registered(noticed: NoticedRecord, person: Person, death_date: PartialDate) -> EventDraft:
     """ZAGS registered a death."""
+    _in_range(death_date, bounds.EVENT_DATE, "death_date")
     data = {
         **noticed.to_data(),
         "person": person.to_data(),
