@@ -91,6 +91,10 @@ FREE_TEXT = Alphabet(
 CODE = Alphabet("letters, digits, spaces and . _ / - only", "0-9A-Za-zА-яЁё ._/\\-")
 
 
+# Markup-significant characters in informative text, as their typographic look-alikes.
+_LOOKALIKES = str.maketrans({"<": "‹", ">": "›"})
+
+
 # --- text lengths --------------------------------------------------------------------------
 
 
@@ -116,6 +120,17 @@ class TextBound:
 
     def optional(self, value: str | None, field: str) -> str | None:
         return None if value is None else self.check(value, field)
+
+    def clipped(self, value: str) -> str:
+        """``value`` made to fit, for text that only informs (an agency's reason for a
+        refusal): refusing it would leave the request it settles open for good. What the
+        alphabet forbids becomes a look-alike or a space; the end is cut, marked with "…"."""
+        fitted = value.translate(_LOOKALIKES)
+        if not self.alphabet.holds(fitted):
+            fitted = "".join(c if self.alphabet.holds(c) else " " for c in fitted)
+        if len(fitted) > self.longest:
+            fitted = fitted[: self.longest - 1] + "…"
+        return fitted
 
     @property
     def pattern(self) -> str:

@@ -373,14 +373,14 @@ def application_cancelled(order_number: str, reason: str) -> EventDraft:
 
 
 def request_rejected(request_id: str, agency: str, kind: str, code: str, reason: str) -> EventDraft:
-    """An agency (or SMEV) refused the hub's request."""
-    bounds.REASON.check(reason, "reason")
+    """An agency (or SMEV) refused the hub's request. The reason only informs: it is made to
+    fit its bound rather than refused, so the refusal still settles the request."""
     data = {
         "request_id": request_id,
         "agency": agency,
         "kind": kind,
         "code": code,
-        "reason": reason,
+        "reason": bounds.REASON.clipped(reason),
     }
     return EventDraft(REQUEST_REJECTED, f"request:{request_id}", data)
 

@@ -94,3 +94,19 @@ def test_a_birth_date_is_in_range(year: int, month: int | None, day: int | None,
         return
     with pytest.raises(InvalidValueError, match=why):
         bounds.BIRTH.check(year, month, day, "birth_date")
+
+
+@given(st.text(max_size=5000))
+def test_an_informative_text_is_made_to_fit_never_refused(text: str) -> None:
+    # A refusal's reason settles the request it answers: refusing the reason would not.
+    fitted = bounds.REASON.clipped(text)
+    assert bounds.REASON.check(fitted, "reason") == fitted
+    assert len(text) > bounds.REASON.longest or len(fitted) == len(text)
+
+
+def test_markup_in_a_reason_becomes_look_alikes_and_a_long_one_is_cut_marked() -> None:
+    assert (
+        bounds.REASON.clipped("Element '<Snils>' is not valid") == "Element '‹Snils›' is not valid"
+    )
+    cut = bounds.REASON.clipped("я" * 5000)
+    assert len(cut) == bounds.REASON.longest and cut.endswith("…")
