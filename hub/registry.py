@@ -22,6 +22,7 @@ from typing import Any
 
 from kombu.entity import Exchange, Queue, binding
 
+from hub.canonical.events import RecordVersion, standing_first
 from hub.errors import ConfigurationError
 from hub.routing.api import Bus, Outgoing
 from hub.routing.bus import BrokerTls, open_connection
@@ -45,6 +46,22 @@ class ReceivedEvent:
     def data(self) -> Mapping[str, Any]:
         data = self.event.get("data")
         return data if isinstance(data, Mapping) else {}
+
+
+def standing_versions(events: Sequence[ReceivedEvent]) -> dict[str, ReceivedEvent]:
+    """The event of each act record (``act_record.number``) whose ``record_version`` stands
+    (``hub.canonical.events.standing_first``); events without an act record are not here."""
+    by_record: dict[str, list[ReceivedEvent]] = {}
+    for event in events:
+        number = (event.data.get("act_record") or {}).get("number")
+        if number and event.data.get("record_version"):
+            by_record.setdefault(number, []).append(event)
+    return {number: _newest(found) for number, found in by_record.items()}
+
+
+def _newest(events: Sequence[ReceivedEvent]) -> ReceivedEvent:
+    versions = [RecordVersion.from_data(e.data["record_version"]) for e in events]
+    return events[standing_first(versions)[0]]
 
 
 @dataclass
@@ -148,6 +165,12 @@ class ReferenceRegistry:
 
     def count_by_type(self) -> Counter[str]:
         return Counter(event.type for event in self.received())
+
+    def standing(self) -> dict[str, ReceivedEvent]:
+        """For each ZAGS act record, the event about the version that stands, whatever order
+        the events came in: a notice may overtake an older one, or an older one come again
+        after a newer one; the registry applies the newest version only."""
+        return standing_versions(self.received())
 
     def wait_for(
         self, condition: Callable[[ReferenceRegistry], bool], timeout: float, poll: float = 0.05

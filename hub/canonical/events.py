@@ -10,6 +10,7 @@ wrote that is too long or in the wrong alphabet, too many guardians, a date out 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -100,6 +101,9 @@ class Difference:
         return {"field": self.field, "registry": self.registry, "agency": self.agency}
 
 
+_VERSION_NUMBER = re.compile(r"[0-9]+")  # НомерВерс is text: only these order as numbers
+
+
 @dataclass(frozen=True, slots=True)
 class RecordVersion:
     """One version of a ZAGS act record (НомерВерс, ДатаВерс, КодСостСтат), as ZAGS gives
@@ -122,6 +126,25 @@ class RecordVersion:
             "version_date": self.date,
             "state_code": self.state_code,
         }
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> RecordVersion:
+        return cls(data.get("version_number"), data.get("version_date"), data.get("state_code"))
+
+
+def standing_first(versions: Sequence[RecordVersion]) -> list[int]:
+    """Positions of ``versions`` (of one act record) from the record as it stands to the
+    oldest: the highest number, the latest date on a tie; the dates alone when a number is
+    missing or not a number; on a full tie, the later position (nothing else tells them
+    apart). The one rule for ZAGS answers, notices and their consumers."""
+    numbered = all(_VERSION_NUMBER.fullmatch(v.number or "") for v in versions)
+
+    def key(position: int) -> tuple[int, str, int]:
+        version = versions[position]
+        number = int(version.number or 0) if numbered else 0
+        return number, version.date or "", position
+
+    return sorted(range(len(versions)), key=key, reverse=True)
 
 
 @dataclass(frozen=True, slots=True)

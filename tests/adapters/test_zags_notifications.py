@@ -23,6 +23,7 @@ from hub.canonical.jsonschemas import validate_event
 from hub.canonical.values import FullName, PartialDate, Person, person_key
 from hub.journal.api import InboxRecord, InboxStatus, event_id_for
 from hub.processing import cloud_event
+from hub.registry import ReceivedEvent, standing_versions
 from hub.routing.router import EventDraft
 from hub.xml import parse_xml
 
@@ -296,6 +297,13 @@ def test_an_older_version_arriving_later_can_be_told_apart() -> None:
         superseded.data["record_version"]["version_date"],
     ) == ("1", "2026-02-20")
     assert current.data["record_version"]["version_number"] == "2"
+    # the reference registry applies the version that stands, whichever came last
+    for arrived in ([current, superseded], [superseded, current]):
+        events = [ReceivedEvent(envelope(e), float(i)) for i, e in enumerate(arrived)]
+        [(number, standing)] = standing_versions(events).items()
+        assert number == current.data["act_record"]["number"]
+        assert standing.data["record_version"]["version_number"] == "2"
+        assert standing.data["new_name"] == current.data["new_name"]
 
 
 def test_a_notice_without_state_code_carries_none() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from hub.canonical import events as ev
+from hub.canonical.events import RecordVersion, standing_first
 from hub.canonical.jsonschemas import (
     EVENT_TYPES,
     EventSchemaError,
@@ -172,3 +173,19 @@ def test_the_fields_the_registry_relies_on_stay_required(event_type: str) -> Non
     data = schema["properties"]["data"]
     for field in RELIED_ON[event_type]:
         assert _required(schema, data, field), f"{event_type}: data.{field} is not required"
+
+
+@pytest.mark.parametrize(
+    ("versions", "order"),
+    [
+        ([("9", "2020-01-01"), ("10", "2019-01-01")], [1, 0]),  # numbers, not text
+        ([("2", "2020-01-01"), ("2", "2021-01-01")], [1, 0]),  # a tie goes by date
+        ([("a", "2021-01-01"), ("3", "2020-01-01")], [0, 1]),  # not all numbers: dates
+        ([(None, "2020-01-01"), ("3", "2020-01-01")], [1, 0]),  # a full tie: the later
+    ],
+)
+def test_the_version_that_stands_comes_first(
+    versions: list[tuple[str | None, str]], order: list[int]
+) -> None:
+    read = [RecordVersion(number, date, "0101") for number, date in versions]
+    assert standing_first(read) == order

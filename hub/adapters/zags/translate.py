@@ -54,6 +54,7 @@ from hub.canonical.events import (
     death_registered,
     name_changed,
     paternity_established,
+    standing_first,
 )
 from hub.canonical.values import (
     ActRecord,
@@ -79,7 +80,6 @@ NOT_FOUND_REASON = "ZAGS holds no birth record for the child's data"
 _ANSWER = "ROGDINFResponse"
 _DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:Z|[+-][0-9]{2}:[0-9]{2})?")
 _SERIES = re.compile(r"[IVXLCDM]+-[А-ЯЁ]{2}")
-_NUMBER = re.compile(r"[0-9]+")  # a version number that orders (НомерВерс is text)
 
 
 class ZagsContentError(IntakeError):
@@ -198,18 +198,9 @@ def _by_act_record(records: Sequence[etree._Element]) -> list[_ActRecordVersions
 
 
 def _newest_first(versions: list[tuple[int, etree._Element]]) -> list[etree._Element]:
-    # The highest НомерВерс is current, the latest ДатаВерс breaks a tie; when a version has
-    # no number (or one that is not a number) the dates alone decide. On a full tie the one
-    # later in the answer wins: nothing else tells them apart.
-    read = [(position, record, _version(record)) for position, record in versions]
-    numbered = all(_NUMBER.fullmatch(v.number or "") for _, _, v in read)
-
-    def key(item: tuple[int, etree._Element, RecordVersion]) -> tuple[int, str, int]:
-        position, _, version = item
-        number = int(version.number or 0) if numbered else 0
-        return number, version.date or "", position
-
-    return [record for _, record, _ in sorted(read, key=key, reverse=True)]
+    # The rule is the canonical model's (``standing_first``), shared with the notices' readers.
+    records = [record for _, record in versions]
+    return [records[i] for i in standing_first([_version(record) for record in records])]
 
 
 def _asked(context: Mapping[str, Any]) -> _Asked:
