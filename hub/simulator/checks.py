@@ -75,7 +75,7 @@ def caller_certificate(
     if not certificate:
         raise _signature("CertificateIsNotFound", "Сертификат ЭП-ОВ не найден в подписи")
     if verifier is not None:
-        _check_value(verifier, signature, now)
+        check_signature_value(verifier, signature, now)
     return certificate
 
 
@@ -171,7 +171,9 @@ def _check_target(operation: etree._Element, signature: etree._Element) -> None:
         )
 
 
-def _check_value(verifier: XmlVerifier, signature: etree._Element, now: datetime) -> None:
+def check_signature_value(verifier: XmlVerifier, signature: etree._Element, now: datetime) -> None:
+    """SignatureVerificationFault (SignatureIsInvalid, CertificateIsExpired) unless
+    ``signature`` holds at ``now``: the check the simulator makes of every signature it is sent."""
     report = verifier.verify(signature, now)
     if not report.valid:
         raise _signature("SignatureIsInvalid", "ЭП-ОВ не соответствует подписанным данным")
