@@ -223,6 +223,27 @@ class School(Strict):
     name: str | None
 
 
+MAX_ATTACHMENTS = 100  # documents one application may carry; more is refused whole
+
+
+class AttachmentData(Strict):
+    """A document attached to the message in SMEV's file store (its RefAttachmentHeader):
+    the reference only. The file is fetched on demand (``hub attachments fetch``) with the
+    credentials SMEV gave, which never leave the stored message."""
+
+    uuid: Annotated[str, Field(min_length=1, max_length=200)]
+    file_name: Annotated[str | None, Field(max_length=1000), _personal(Personal.OTHER)]
+    hash: Annotated[
+        str | None,
+        Field(
+            max_length=200,
+            description="As the sender declared it: base64 of the GOST R 34.11-2012 "
+            "(Streebog-256) digest of the file; none when SMEV gave no header",
+        ),
+    ]
+    mime_type: Annotated[str | None, Field(max_length=255)]
+
+
 class ApplicationReceived(Strict):
     """A school-enrollment application arrived from Gosuslugi."""
 
@@ -237,6 +258,7 @@ class ApplicationReceived(Strict):
     requested_date: PartialDateText
     benefits: list[PersonalText]  # a benefit's category may tell of health or family
     consents: dict[str, bool]
+    attachments: Annotated[list[AttachmentData], Field(max_length=MAX_ATTACHMENTS)] = []
 
 
 class ApplicationCancelled(Strict):
@@ -290,6 +312,7 @@ SCHEMA_VERSIONS: dict[str, str] = {
     "person.name.changed": "2",  # 2: + record_version
     "person.death.registered": "2",  # 2: + record_version
     "person.paternity.established": "2",  # 2: + record_version
+    "enrollment.application.received": "2",  # 2: + attachments (file-store references)
 }
 
 
