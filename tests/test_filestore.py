@@ -38,7 +38,7 @@ from hub.smev.filestore import (
 from hub.smev.read import SmevMessage, read_message
 from tests.support import running
 from tests.support_bus import EventCollector
-from tests.support_simulator import hub_on_exchange
+from tests.support_simulator import assert_valid_reply, hub_on_exchange
 from tests.support_smev import get_request
 
 pytestmark = pytest.mark.integration
@@ -225,6 +225,7 @@ def test_an_application_document_travels_from_gosuslugi_to_the_operators_folder(
     try:
         event = _application_event(hub, world)
         token = hub.access.issue("petrova", "operator", "*", None, "test").text
+        stored_message = hub.journal.inbox(event["hubinboxid"])
     finally:
         hub.close()
     [reference] = event["data"]["attachments"]
@@ -233,6 +234,9 @@ def test_an_application_document_travels_from_gosuslugi_to_the_operators_folder(
     assert reference == {"uuid": stored.uuid, "file_name": stored.file_name,
                          "hash": stored.hash, "mime_type": "application/pdf"}  # fmt: skip
     assert event["schemaversion"] == "2"
+    # What the simulator delivered (FSAttachmentsList in Request) is what SMEV's schema allows.
+    assert stored_message is not None and b"FSAttachmentsList>" in stored_message.raw
+    assert_valid_reply(stored_message.raw, "1.3", reference_dir / "smev" / "xsd")
     assert stored.password not in str(event) and stored.user_name not in str(event)
 
     url, inbox_id = f"sqlite:///{tmp_path / 'hub.db'}", event["hubinboxid"]
