@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, TypeVar
 
 import typer
 from lxml import etree
@@ -28,6 +28,10 @@ from hub.protection.cli import register as register_protection
 from hub.terminal import console as plain_console
 from hub.terminal import stdout as _stdout
 from hub.terminal import styled
+
+if TYPE_CHECKING:
+    from hub.journal.api import InboxRecord
+    from hub.smev.filestore import FetchedFile, StoreAddress
 
 app = typer.Typer(no_args_is_help=True, help="Interagency integration hub (SMEV 3).")
 smev_app = typer.Typer(no_args_is_help=True, help="Read, verify and sign SMEV 3 messages.")
@@ -48,6 +52,10 @@ simulator_app = typer.Typer(no_args_is_help=True, help="The SMEV 3 simulator.")
 app.add_typer(tokens_app, name="tokens")
 register_protection(keys_app, app)  # hub keys data-key / rotate, hub retention purge
 app.add_typer(simulator_app, name="simulator")
+attachments_app = typer.Typer(
+    no_args_is_help=True, help="Documents attached to SMEV messages in SMEV's file store."
+)
+app.add_typer(attachments_app, name="attachments")
 
 T = TypeVar("T")
 EXIT_INVALID = 1
@@ -758,6 +766,56 @@ def audit(  # noqa: PLR0917 - each parameter is a command-line option
             entry.target, entry.reason, entry.scope or "(region)",
         )  # fmt: skip
     _stdout.print(table)
+
+
+@attachments_app.command("fetch")
+def attachments_fetch(
+    inbox_id: Annotated[str, typer.Argument(help="the stored message (an event's hubinboxid)")],
+    to: Annotated[
+        Path, typer.Option("--to", help="folder to write <uuid>/<file name> in")
+    ] = Path(),
+    reason: Annotated[str, typer.Option(help="why you need the documents (audited)")] = "",
+    token: TokenOption = "",
+) -> None:
+    """Fetch the documents of a stored message from SMEV's file store (HUB_SMEV_FILE_STORE)
+    with the credentials SMEV gave, check each against its declared GOST hash, write them.
+    Personal documents: needs reveal over the message's scope and --reason; audited. Exit 1
+    when a file is not the one declared (nothing of it is written)."""
+    from hub.smev.filestore import AttachmentHashError, StoreAddress  # noqa: PLC0415
+
+    if not reason.strip():
+        _fail("--reason is needed: fetching personal documents is audited")
+    hub = _hub()
+    address = hub.settings.smev_file_store
+    if not address:
+        _fail("HUB_SMEV_FILE_STORE is not set: the address of SMEV's file store (ftp://host)")
+    store = _guard(lambda: StoreAddress.parse(address))
+    who = principal(hub, token)
+    record = _guard(lambda: hub.operations.documents_source(who, inbox_id, reason))
+    try:
+        fetched = _fetch_documents(hub, record, store, to)
+    except AttachmentHashError as exc:
+        _fail(str(exc), EXIT_INVALID)
+    except HubError as exc:
+        _fail(str(exc))
+    for document in fetched:
+        print(f"{document.uuid}\t{document.size} bytes\t{document.path}")
+    if not fetched:
+        print("the message has no documents in SMEV's file store")
+
+
+def _fetch_documents(
+    hub: Hub, record: InboxRecord, store: StoreAddress, target: Path
+) -> list[FetchedFile]:
+    from hub.smev.filestore import fetch_attachments  # noqa: PLC0415
+    from hub.smev.read import read_message  # noqa: PLC0415
+
+    message = read_message(record.raw, record.content_type)
+    settings = hub.settings
+    return fetch_attachments(
+        message, store, target, hub.crypto.digest, settings.smev_file_max_bytes,
+        settings.smev_timeout,
+    )  # fmt: skip
 
 
 @app.command("demo")

@@ -110,6 +110,15 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='messages per second to SMEV, JSON: {"zags": 20, "pfr:snils": 5}',
     )
+    smev_file_store: str | None = Field(
+        None,
+        pattern=r"^ftp://[^/@\s]+/?$",
+        description="SMEV's file store, ftp://host[:port]: where documents too large for a "
+        "message are fetched (the credentials come with each message)",
+    )
+    smev_file_max_bytes: int = Field(
+        100 * 1024 * 1024, gt=0, description="largest document fetched from SMEV's file store"
+    )
     zags_basis_code: str = Field(
         "01",
         pattern=r"^\w{2}$",

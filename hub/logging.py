@@ -269,19 +269,19 @@ class _Declared:
     """What the models and agency schemas declare personal (``hub.masking``)."""
 
     json_keys: Mapping[str, _Kind]  # member names personal wherever they stand
-    xml_names: Mapping[str, _Kind]  # agencies' element and attribute names
+    xml_names: Mapping[str, _Kind]  # agencies' element and attribute names, SMEV's secrets
     mask_xml: Callable[[str], str]  # masks XML text by those names
 
 
 @cache
 def _declared() -> _Declared:
     # Read when first needed: the declarations live in modules that import this one.
-    from hub.masking import XML_PERSONAL, json_key_kinds, mask_xml  # noqa: PLC0415
+    from hub.masking import XML_MASKED, json_key_kinds, mask_xml  # noqa: PLC0415
 
     def kinds(names: Mapping[str, Personal]) -> dict[str, _Kind]:
         return {name: _Kind(kind.value) for name, kind in names.items()}
 
-    return _Declared(kinds(json_key_kinds()), kinds(XML_PERSONAL), mask_xml)
+    return _Declared(kinds(json_key_kinds()), kinds(XML_MASKED), mask_xml)
 
 
 def _declared_kind(match: re.Match[str], *, quoted: bool) -> _Kind | None:

@@ -34,8 +34,10 @@ from hub.canonical.personal import PERSONAL_KEY, Personal
 from hub.logging import SNILS_MASK, mask_as, mask_text
 from hub.processing import REGISTRY_SOURCE
 from hub.smev.client import REFUSAL_SOURCE
+from hub.smev.filestore import FILE_STORE_SECRETS
 
 __all__ = [
+    "XML_MASKED",
     "XML_PERSONAL",
     "Shape",
     "json_key_kinds",
@@ -48,6 +50,13 @@ __all__ = [
 
 # Every agency's personal XML names (local names: prefixes vary, namespaces are the agency's).
 XML_PERSONAL: Mapping[str, Personal] = {**ZAGS_PERSONAL, **PFR_PERSONAL, **GOSUSLUGI_PERSONAL}
+# What XML masking hides: the agencies' personal names, the secrets SMEV delivers (the file
+# store's credentials in FSAttachmentsList) and the documents' file names (which may name the
+# child, as they are personal in the events), each masked as "***".
+XML_MASKED: Mapping[str, Personal] = {
+    **XML_PERSONAL,
+    **dict.fromkeys((*FILE_STORE_SECRETS, "FileName"), Personal.OTHER),
+}
 
 
 # --- JSON: shapes from the schemas ------------------------------------------------------
@@ -275,7 +284,7 @@ _ATTRIBUTE = re.compile(
 )
 
 
-def mask_xml(text: str, personal: Mapping[str, Personal] = XML_PERSONAL) -> str:
+def mask_xml(text: str, personal: Mapping[str, Personal] = XML_MASKED) -> str:
     """``text`` (XML, MTOM, or what does not parse) with the text, the attributes and the
     content of every element ``personal`` names (by local name) masked by its kind, and the
     attributes it names masked wherever they stand."""

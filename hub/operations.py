@@ -129,6 +129,25 @@ class Operations:
         )  # fmt: skip
         return _view(failed, record, revealed=True)
 
+    def documents_source(self, principal: Principal, inbox_id: str, reason: str) -> InboxRecord:
+        """The stored message whose documents (in SMEV's file store) an operator fetches:
+        personal documents, so it needs ``reveal`` over the message's scope and a reason;
+        audited."""
+        if not reason.strip():
+            raise RevealReasonError("fetching documents needs a reason (it is audited)")
+        self.guard.check(principal, Action.REVEAL, inbox_id)
+        record = self.journal.inbox(inbox_id)
+        if record is not None and covers(principal.scope, record.scope):
+            self.journal.audit(
+                principal.label(), "fetch-attachments", inbox_id, reason, {}, scope=record.scope
+            )
+            return record
+        if record is None and principal.region_wide:
+            raise NothingToReplayError(f"no stored message with id {inbox_id}")
+        raise self.guard.deny(
+            principal, Action.REVEAL, inbox_id, f"no message {inbox_id} in scope {principal.scope}"
+        )
+
     def audit_log(
         self, principal: Principal, limit: int = 100, query: AuditQuery | None = None
     ) -> list[AuditEntry]:

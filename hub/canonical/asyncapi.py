@@ -63,6 +63,11 @@ that current version; when the registry's data match only a version a correction
 superseded, `student.birth.mismatch` names it in `matched_superseded_version`. A change
 notice may arrive after a newer one about the same act record (`act_record.number`): keep
 the data of the highest version. `state_code` is ZAGS's СОСТАГС code, passed on as given.
+Version 2 of `enrollment.application.received` adds `attachments`: a reference (`uuid`,
+`file_name`, `hash`, `mime_type`) to each document the applicant attached, which Gosuslugi
+put in SMEV's file store. The event never carries the file or the store's credentials: an
+operator fetches the files by the event's `hubinboxid` (`hub attachments fetch`), the hash
+checked.
 
 **Commands** are plain JSON objects with a `type` and the registry's `request_id`, which is the
 idempotency key: publish it as the AMQP `message_id` too. A command the hub cannot carry out

@@ -179,6 +179,14 @@ COMMENT = TextBound(1000, FREE_TEXT, "EPGU ApplicationAcceptedType/comment Text1
 # EPGU EduOrganizationType: Code Text50Type, Name Text1000Type; BenefitCategory Text50Type.
 SCHOOL_CODE = TextBound(50, CODE, "EPGU EduOrganizationType/Code Text50Type")
 SCHOOL_NAME = TextBound(1000, FREE_TEXT, "EPGU EduOrganizationType/Name Text1000Type")
+# A document in SMEV's file store (RefAttachmentHeader / FSAttachment): its uuid, file name,
+# declared hash (base64 of a Streebog-256 digest) and MIME type.
+ATTACHMENT_ID = TextBound(200, CODE, "SMEV FSAttachment uuid (the hub's: 200, a uuid is 36)")
+FILE_NAME = TextBound(1000, FREE_TEXT, "SMEV FSAttachment FileName (the hub's: 1000)")
+BASE64 = Alphabet("base64 characters only", "A-Za-z0-9+/=")
+ATTACHMENT_HASH = TextBound(200, BASE64, "SMEV RefAttachmentHeader Hash (base64 of 32 bytes)")
+MIME = Alphabet("a MIME type's characters only", "A-Za-z0-9!#$&^_.+/;= \\-")
+MIME_TYPE = TextBound(255, MIME, "SMEV RefAttachmentHeader MimeType (RFC 6838: 255)")
 BENEFIT = TextBound(50, CODE, "EPGU BenefitInfoType/BenefitCategory Text50Type")
 # EPGU PhoneType (\+?[0-9()\- ]{5,20}) and EmailType (maxLength 256, [^@\s]+@[^@\s]+).
 PHONE = TextBound(21, Alphabet("digits, spaces, + ( ) - only", "0-9+() \\-"), "EPGU PhoneType")

@@ -170,6 +170,31 @@ class Applicant:
 
 
 @dataclass(frozen=True, slots=True)
+class AttachmentRef:
+    """A document in SMEV's file store, as the message's RefAttachmentHeader names it: what
+    an event may carry. The store's credentials (FSAttachmentsList) never come here."""
+
+    uuid: str
+    file_name: str | None = None
+    hash: str | None = None  # base64 Streebog-256 of the file, as the sender declared it
+    mime_type: str | None = None
+
+    def __post_init__(self) -> None:
+        bounds.ATTACHMENT_ID.check(self.uuid, "attachments.uuid")
+        bounds.FILE_NAME.optional(self.file_name, "attachments.file_name")
+        bounds.ATTACHMENT_HASH.optional(self.hash, "attachments.hash")
+        bounds.MIME_TYPE.optional(self.mime_type, "attachments.mime_type")
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "uuid": self.uuid,
+            "file_name": self.file_name,
+            "hash": self.hash,
+            "mime_type": self.mime_type,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class EnrollmentApplication:
     """A parent's school-enrollment application as Gosuslugi sends it."""
 
@@ -185,6 +210,7 @@ class EnrollmentApplication:
     other_guardians: Sequence[Guardian] = ()
     benefits: Sequence[str] = ()
     consents: Mapping[str, bool] = field(default_factory=dict)
+    attachments: Sequence[AttachmentRef] = ()  # documents in SMEV's file store
 
     def __post_init__(self) -> None:
         bounds.ORDER_NUMBER.check(self.order_number, "order_number")
@@ -383,8 +409,9 @@ def application_received(app: EnrollmentApplication) -> EventDraft:
         "requested_date": app.requested_date.iso(),
         "benefits": list(app.benefits),
         "consents": dict(app.consents),
+        "attachments": [a.to_data() for a in app.attachments],
     }
-    return EventDraft(APPLICATION_RECEIVED, f"application:{app.order_number}", data)
+    return _draft(APPLICATION_RECEIVED, f"application:{app.order_number}", data)
 
 
 def application_cancelled(order_number: str, reason: str) -> EventDraft:

@@ -261,6 +261,22 @@ class School(Strict):
 OrderNumber = Annotated[str, _bounded(bounds.ORDER_NUMBER, 1)]
 
 
+MAX_ATTACHMENTS = 100  # documents one application may carry; more is refused whole
+
+
+class AttachmentData(Strict):
+    """A document attached to the message in SMEV's file store (its RefAttachmentHeader):
+    the reference only. The file is fetched on demand (``hub attachments fetch``) with the
+    credentials SMEV gave, which never leave the stored message. The hash, as the sender
+    declared it: base64 of the file's GOST R 34.11-2012 (Streebog-256) digest; none when SMEV
+    gave no header."""
+
+    uuid: Annotated[str, _bounded(bounds.ATTACHMENT_ID, 1)]
+    file_name: Annotated[str | None, _bounded(bounds.FILE_NAME), _personal(Personal.OTHER)]
+    hash: Annotated[str | None, _bounded(bounds.ATTACHMENT_HASH)]
+    mime_type: Annotated[str | None, _bounded(bounds.MIME_TYPE)]
+
+
 class ApplicationReceived(Strict):
     """A school-enrollment application arrived from Gosuslugi."""
 
@@ -279,6 +295,7 @@ class ApplicationReceived(Strict):
         Field(max_length=bounds.BENEFITS.most),
     ]
     consents: dict[ConsentKey, bool]
+    attachments: Annotated[list[AttachmentData], Field(max_length=MAX_ATTACHMENTS)] = []
 
 
 class ApplicationCancelled(Strict):
@@ -334,6 +351,7 @@ SCHEMA_VERSIONS: dict[str, str] = {
     "person.name.changed": "2",  # 2: + record_version
     "person.death.registered": "2",  # 2: + record_version
     "person.paternity.established": "2",  # 2: + record_version
+    "enrollment.application.received": "2",  # 2: + attachments (file-store references)
 }
 
 

@@ -54,6 +54,7 @@ from hub.simulator.documents import (
 from hub.simulator.exchange import Answer as Reply
 from hub.simulator.exchange import Exchange
 from hub.simulator.population import BirthRecord, Population, SnilsHolder, ZagsNotice, applications
+from hub.smev.build import FileStoreAttachment
 from hub.smev.model import Rejection
 from hub.smev.read import SmevMessage
 
@@ -283,6 +284,8 @@ class GosuslugiEmulator:
     count: int
     rate: float
     mnemonic: str = "EPGU"
+    # each application with a scan of the birth certificate, put in the exchange's file store
+    with_documents: bool = False
     applications: tuple[EnrollmentApplication, ...] = field(init=False)
     sent: list[str] = field(default_factory=list, init=False)  # MessageIDs, in order
     accepted: list[str] = field(default_factory=list, init=False)  # order numbers answered
@@ -306,8 +309,19 @@ class GosuslugiEmulator:
         """Sends the applications due by ``now``; their MessageIDs."""
         start = len(self.sent)
         for application in self.applications[start : start + self.due(now)]:
-            self.sent.append(exchange.push_request(self.mnemonic, application_request(application)))
+            content, documents = application_request(application), self._documents(exchange)
+            self.sent.append(exchange.push_request(self.mnemonic, content, attachments=documents))
         return self.sent[start:]
+
+    def _documents(self, exchange: Exchange) -> list[FileStoreAttachment]:
+        if not self.with_documents or exchange.file_store is None:
+            return []
+        number = len(self.sent) + 1
+        scan = b"%PDF-1.4\n% synthetic scan of a birth certificate, application " + (
+            f"{number}\n".encode() + bytes(range(256)) * 16 + b"\n%%EOF\n"
+        )
+        stored = exchange.file_store.put(scan, f"birth-certificate-{number}.pdf", "application/pdf")
+        return [stored.header()]
 
     @property
     def done(self) -> bool:

@@ -26,7 +26,7 @@ import hashlib
 import random
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,9 +45,11 @@ from hub.simulator import checks
 from hub.simulator import replies as r
 from hub.simulator.checks import RefusedError, refuse
 from hub.simulator.config import ExchangeConfig
+from hub.simulator.filestore import FileAccess, FileStore
 from hub.simulator.queues import Filter, Letter, Mailbox, ReplyAddress
 from hub.smev._xml import child, text
 from hub.smev.build import (
+    OutgoingAttachment,
     SendRequest,
     SendResponse,
     build_send_request,
@@ -140,6 +142,8 @@ class Exchange:
         self._routes: dict[str, str] = {}
         self._schemas: dict[str, SchemaCheck] = {}
         self._seen: set[str] = set()
+        # SMEV's file store (hub.simulator.filestore): none, no documents by FTP
+        self.file_store: FileStore | None = None
         self._damaged: set[str] = set()
         self._damage_next: dict[str, int] = {}
         self._seen_order: deque[tuple[datetime, str]] = deque()
@@ -335,13 +339,16 @@ class Exchange:
         node_id: str | None = None,
         transaction_code: str | None = None,
         reference_message_id: str | None = None,
+        attachments: Sequence[OutgoingAttachment] = (),
     ) -> str:
-        """Send a request as system ``sender`` (an agency); its MessageID."""
+        """Send a request as system ``sender`` (an agency); its MessageID. ``attachments``:
+        documents already put in the file store (their headers)."""
         request = SendRequest(
             content,
             node_id=node_id,
             transaction_code=transaction_code,
             reference_message_id=reference_message_id,
+            attachments=attachments,
         )
         envelope = build_send_request(request, version)
         return self._take_in(envelope, sender, version, requests=True)
@@ -410,8 +417,16 @@ class Exchange:
         kinds = frozenset({message.content_name or ""})
         letter = Letter(address.message_id, kinds, None, data, version, metadata)
         letter.reply_to, letter.attachments = address.encode(), attachments
+        letter.file_access = self._file_access(message)
         self._accept(sender, recipient, letter, address, message.content)
         return metadata
+
+    def _file_access(self, message: SmevMessage) -> tuple[FileAccess, ...]:
+        # What SMEV gives the recipient for each document its file store holds.
+        if self.file_store is None:
+            return ()
+        found = (self.file_store.access(a.id) for a in message.attachments if a.kind == "filestore")
+        return tuple(access for access in found if access is not None)
 
     def _accept_response(
         self,
@@ -656,8 +671,9 @@ class Exchange:
         )  # a copy: the letter keeps its own
         if letter.original is None:
             return r.request_delivery(
-                version, data, letter.metadata, letter.reply_to or "", letter.attachments, signer
-            )
+                version, data, letter.metadata, letter.reply_to or "", letter.attachments, signer,
+                file_access=letter.file_access,
+            )  # fmt: skip
         return r.response_delivery(
             version, data, letter.metadata, letter.original, letter.attachments, signer
         )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from hub.simulator.filestore import FileAccess
 from hub.simulator.replies import Metadata, Original
 from hub.smev.versions import SmevVersion
 
@@ -94,6 +95,7 @@ class Letter:
     reply_to: str | None = None
     original: Original | None = None
     attachments: etree._Element | None = None
+    file_access: tuple[FileAccess, ...] = ()  # documents in the file store (FSAttachmentsList)
     duplicate: bool = False
     deliveries: int = 0
     wire: dict[SmevVersion, bytes] = field(default_factory=dict)

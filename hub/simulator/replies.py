@@ -9,12 +9,14 @@ SupplementaryData, 1.2 responses carry the original's ids. SMEV signs the elemen
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from lxml import etree
 
+from hub.simulator.filestore import FileAccess
 from hub.smev.build import ElementSigner
 from hub.smev.versions import SOAP_ENV_NS, Namespaces, SmevVersion
 
@@ -141,17 +143,36 @@ def request_delivery(  # noqa: PLR0917 - the parts of one Request
     reply_to: str,
     attachments: etree._Element | None,
     signer: ElementSigner | None,
+    *,
+    file_access: Sequence[FileAccess] = (),
 ) -> etree._Element:
-    """GetRequestResponse with a Request; ``data`` (SenderProvidedRequestData) moves in."""
+    """GetRequestResponse with a Request; ``data`` (SenderProvidedRequestData) moves in;
+    ``file_access`` becomes its FSAttachmentsList."""
     doc = _Doc(version, "GetRequestResponse")
     holder = doc.t(doc.op, "RequestMessage")
     request = doc.t(holder, "Request")
     request.set("Id", SIGNED_BY_SMEV)
     request.append(data)
     _metadata(doc, request, metadata)
+    _file_access(doc, request, file_access)
     doc.t(request, "ReplyTo", reply_to)
     _attachments(holder, attachments)
     return doc.smev_signature(holder, request, signer)
+
+
+def _file_access(doc: _Doc, parent: etree._Element, documents: Sequence[FileAccess]) -> None:
+    if not documents:
+        return
+    holder = _sub(parent, doc.ns.basic, "FSAttachmentsList")
+    for document in documents:
+        entry = _sub(holder, doc.ns.basic, "FSAttachment")
+        for name, value in (
+            ("uuid", document.uuid),
+            ("UserName", document.user_name),
+            ("Password", document.password),
+            ("FileName", document.file_name),
+        ):
+            _sub(entry, doc.ns.basic, name, value)  # fmt: skip
 
 
 def response_delivery(  # noqa: PLR0917 - the parts of one Response

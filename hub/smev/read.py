@@ -69,11 +69,12 @@ class SmevAttachment:
     hash: str | None = None
     file_name: str | None = None
     namespace_uri: str | None = None
-    user_name: str | None = None
+    # The file store's credentials: secrets, never in a repr or a dict
+    user_name: str | None = field(default=None, repr=False)
     password: str | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready; the file-store password is left out on purpose."""
+        """JSON-ready; the file store's credentials are left out on purpose."""
         return {
             "kind": self.kind,
             "id": self.id,

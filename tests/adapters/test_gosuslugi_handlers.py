@@ -292,3 +292,39 @@ def test_an_answer_without_content_is_a_translation_error() -> None:
     request = AnsweredRequest("req-1", "gosuslugi", "order-status", {}, "m-1")
     with pytest.raises(TranslationError, match="no orderStatusEventResponse"):
         order_status_answer(message, request)
+
+
+# --- documents in SMEV's file store --------------------------------------------------------
+
+FILE_ID = "5a0e6b4c-1f7d-11f1-9f3b-0242ac110002"
+FTP_USER, FTP_PASSWORD = "fs-user-4711", "Kx9-secret-pass"
+DOCUMENT_REFS = (
+    "<RefAttachmentHeaderList><RefAttachmentHeader>"
+    f"<uuid>{FILE_ID}</uuid><FileName>scan.pdf</FileName><Hash>aGFzaA==</Hash>"
+    "<MimeType>application/pdf</MimeType></RefAttachmentHeader></RefAttachmentHeaderList>"
+)
+DOCUMENT_ACCESS = (
+    f"<FSAttachmentsList><FSAttachment><uuid>{FILE_ID}</uuid><UserName>{FTP_USER}</UserName>"
+    f"<Password>{FTP_PASSWORD}</Password><FileName>scan.pdf</FileName></FSAttachment>"
+    "</FSAttachmentsList>"
+)
+
+
+def with_document(raw: bytes) -> bytes:
+    """``raw`` (a GetRequestResponse) as SMEV delivers a request with one document in its
+    file store: the sender's header, and SMEV's credentials for fetching it."""
+    end = "</ns2:SenderProvidedRequestData>"
+    return raw.decode().replace(end, DOCUMENT_REFS + end + DOCUMENT_ACCESS).encode()
+
+
+def test_an_application_carries_its_documents_references_never_their_credentials() -> None:
+    outcome = processor().process(inbox(with_document(smev_request(application_xml()))))
+    [event] = outcome.events
+    body = json.loads(event.payload)
+    assert body["schemaversion"] == "2"
+    assert body["data"]["attachments"] == [
+        {"uuid": FILE_ID, "file_name": "scan.pdf", "hash": "aGFzaA==",
+         "mime_type": "application/pdf"},
+    ]  # fmt: skip
+    written = event.payload.decode() + repr(outcome)
+    assert FTP_USER not in written and FTP_PASSWORD not in written

@@ -9,6 +9,7 @@ into what EPGU may really send (upper case, look-alike letters, parts left out).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -32,7 +33,9 @@ from hub.adapters.gosuslugi.translate import (
     translate_status_response,
 )
 from hub.canonical.commands import ReportEnrollmentStatus
+from hub.canonical.events import AttachmentRef
 from hub.canonical.jsonschemas import validate_event
+from hub.canonical.models import MAX_ATTACHMENTS
 from hub.journal.api import InboxRecord, InboxStatus, event_id_for
 from hub.logging import mask_text
 from hub.processing import cloud_event
@@ -222,8 +225,36 @@ def test_an_application_becomes_application_received() -> None:
         "benefits": ["101", "205"],
         "consents": {"personal_data": True, "data_accuracy": True,
                      "charter_acknowledged": True, "adapted_program": False},
+        "attachments": [],
     }  # fmt: skip
+    assert event.schema_version == "2"
     validate_event(envelope(event))
+
+
+SCAN = AttachmentRef("5a0e6b4c-1f7d-11f1-9f3b-0242ac110002", "свидетельство.pdf",
+                     "mFgA1bkxXxpGoT0G1uHBtT9tHuTLQpSbLs7HZYVPb1Q=", "application/pdf")  # fmt: skip
+
+
+def test_documents_in_the_file_store_are_carried_as_references() -> None:
+    [event] = translate_application(application(), None, [SCAN]).events
+    assert event.data["attachments"] == [
+        {"uuid": SCAN.uuid, "file_name": "свидетельство.pdf", "hash": SCAN.hash,
+         "mime_type": "application/pdf"},
+    ]  # fmt: skip
+    validate_event(envelope(event))
+
+
+def test_the_same_documents_uploaded_again_are_the_same_application() -> None:
+    first = translate_application(application(), None, [SCAN])
+    again = translate_application(application(), None, [replace(SCAN, uuid="another-upload")])
+    other = translate_application(application(), None, [replace(SCAN, hash="b3RoZXI=")])
+    assert first.business_key == again.business_key != other.business_key
+
+
+def test_more_documents_than_the_model_holds_are_refused_naming_the_list() -> None:
+    with pytest.raises(GosuslugiContentError) as raised:
+        translate_application(application(), None, [SCAN] * (MAX_ATTACHMENTS + 1))
+    assert raised.value.details["field"] == "RefAttachmentHeaderList"
 
 
 def test_with_a_reply_target_it_is_answered_application_accepted() -> None:

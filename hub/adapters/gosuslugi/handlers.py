@@ -25,6 +25,7 @@ from hub.canonical.commands import (
     ReportEnrollmentStatus,
     parse_command,
 )
+from hub.canonical.events import AttachmentRef
 from hub.journal.api import InboxRecord
 from hub.routing.router import AgencyRequest, AnsweredRequest, Translation, TranslationError
 from hub.smev.read import SmevMessage
@@ -33,9 +34,25 @@ COMMAND = REPORT_ENROLLMENT_STATUS
 
 
 def application(message: SmevMessage, record: InboxRecord) -> Translation:
-    """An ``ApplicationRequest`` → ``enrollment.application.received`` and the hub's
-    ``ApplicationAccepted`` to its ReplyTo (no answer when the request has no ReplyTo)."""
-    return _inbound(message, record, translate_application)
+    """An ``ApplicationRequest`` → ``enrollment.application.received`` (with a reference to
+    each document in SMEV's file store) and the hub's ``ApplicationAccepted`` to its ReplyTo
+    (no answer when the request has no ReplyTo)."""
+    documents = file_store_refs(message)
+
+    def translate(content: etree._Element, reply: ReplyTarget | None) -> Translation:
+        return translate_application(content, reply, documents)
+
+    return _inbound(message, record, translate)
+
+
+def file_store_refs(message: SmevMessage) -> list[AttachmentRef]:
+    """The message's documents in SMEV's file store, as references: the credentials SMEV
+    gave for them (FSAttachmentsList) stay in the stored message."""
+    return [
+        AttachmentRef(a.id, a.file_name, a.hash, a.mime_type)
+        for a in message.attachments
+        if a.kind == "filestore"
+    ]
 
 
 def cancellation(message: SmevMessage, record: InboxRecord) -> Translation:

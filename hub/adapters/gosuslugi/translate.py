@@ -21,7 +21,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -30,12 +31,14 @@ from lxml import etree
 from hub.adapters.gosuslugi.requests import ReplyTarget, application_accepted, order_id
 from hub.canonical.events import (
     Applicant,
+    AttachmentRef,
     EnrollmentApplication,
     application_cancelled,
     application_received,
     request_rejected,
     status_delivered,
 )
+from hub.canonical.models import MAX_ATTACHMENTS
 from hub.canonical.values import (
     BirthCertificate,
     FullName,
@@ -129,11 +132,20 @@ def _application(
     )
 
 
-def translate_application(element: etree._Element, reply: ReplyTarget | None = None) -> Translation:
+def translate_application(
+    element: etree._Element,
+    reply: ReplyTarget | None = None,
+    attachments: Sequence[AttachmentRef] = (),
+) -> Translation:
     """``enrollment.application.received`` for an ``ApplicationRequest``, keyed by its order
     number and what it says, and the hub's ``ApplicationAccepted`` when ``reply`` says where
-    to send it."""
-    application = read_application(element)
+    to send it. ``attachments``: the documents SMEV's file store holds for it."""
+    if len(attachments) > MAX_ATTACHMENTS:
+        raise GosuslugiContentError(
+            f"RefAttachmentHeaderList: more than {MAX_ATTACHMENTS} documents",
+            field="RefAttachmentHeaderList",
+        )
+    application = replace(read_application(element), attachments=tuple(attachments))
     number, event = application.order_number, application_received(application)
     return Translation(
         [event],
@@ -145,8 +157,16 @@ def translate_application(element: etree._Element, reply: ReplyTarget | None = N
 
 def _digest(data: Mapping[str, Any]) -> str:
     # Of the application as read, not of its bytes: a resend with other prefixes or spacing
-    # is the same fact; one corrected after status 15 (same orderId) is a new one.
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    # is the same fact; one corrected after status 15 (same orderId) is a new one. A resend
+    # uploads its documents again under new file-store ids: the same documents (by hash) are
+    # the same fact.
+    documents = [{**a, "uuid": None} for a in data.get("attachments", ())]
+    text = json.dumps(
+        {**data, "attachments": documents},
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
