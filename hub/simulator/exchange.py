@@ -44,7 +44,8 @@ from hub.errors import ConfigurationError, SmevMessageError, XmlError
 from hub.simulator import checks
 from hub.simulator import replies as r
 from hub.simulator.checks import RefusedError, refuse
-from hub.simulator.config import ExchangeConfig
+from hub.simulator.config import ExchangeConfig, MtomIds
+from hub.simulator.mtom import cxf_mtom
 from hub.simulator.queues import Filter, Letter, Mailbox, ReplyAddress
 from hub.smev._xml import child, text
 from hub.smev.build import (
@@ -65,6 +66,7 @@ log = structlog.get_logger("hub.simulator")
 
 Answer = etree._Element | Rejection | RequestStatus
 SMEV = r.Party("SMEV", "СМЭВ 3 (симулятор)")
+SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
 # 1.3 status names and what 1.1/1.2 readers get instead.
 _OLDER_NAMES = {
     "messageIsDelivered": "responseIsDelivered",
@@ -93,6 +95,7 @@ class Reply:
     status: int
     body: bytes
     fault: r.Fault | None = None
+    content_type: str = SOAP_CONTENT_TYPE
 
 
 @dataclass(slots=True)
@@ -243,10 +246,17 @@ class Exchange:
         endpoint = as_version(version)
         try:
             self._inject_failure()
-            return Reply(200, self._call(body, endpoint, content_type))
+            return self._written(Reply(200, self._call(body, endpoint, content_type)))
         except RefusedError as refused:
             envelope = r.fault(endpoint, refused.fault)
-            return Reply(500, serialize(envelope), refused.fault)
+            return self._written(Reply(500, serialize(envelope), refused.fault))
+
+    def _written(self, reply: Reply) -> Reply:
+        # Real SMEV (Apache CXF) may answer everything in MTOM, faults and empty queues too.
+        if self.config.mtom is MtomIds.OFF:
+            return reply
+        body, content_type = cxf_mtom(reply.body, self.config.mtom, self._limits)
+        return Reply(reply.status, body, reply.fault, content_type)
 
     def _call(self, body: bytes, endpoint: SmevVersion, content_type: str | None) -> bytes:
         try:
