@@ -24,14 +24,17 @@ class MtomIds(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Quota:
-    """At most ``limit`` messages of one kind of data per sender in each ``period`` seconds."""
+    """SMEV's attachment quota: at most ``total_bytes`` of attachments in the messages of one
+    kind of data per sender in each ``period`` seconds. A message whose attachments exceed
+    what is left is dropped with QuoteLimitExceeded (the faults XSD); a message without
+    attachments always fits. It limits sizes, not message rates."""
 
-    limit: int
+    total_bytes: int
     period: float
 
     def __post_init__(self) -> None:
-        if self.limit < 0 or self.period <= 0:
-            raise ValueError(f"quota needs limit >= 0 and period > 0, got {self}")
+        if self.total_bytes < 0 or self.period <= 0:
+            raise ValueError(f"quota needs total_bytes >= 0 and period > 0, got {self}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ agency's behalf. All state sits behind one lock; clock and randomness are inject
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import random
 import threading
@@ -465,7 +466,7 @@ class Exchange:
         rejection = checks.content_fault(content, self._schemas.get(namespace))
         request = letter.is_request
         with self._lock:
-            self._admit(sender, letter.message_id, namespace)
+            self._admit(sender, letter.message_id, namespace, _attachment_bytes(letter))
             if rejection is not None:
                 category = (
                     "requestIsRejectedBySmev" if request else _response_rejected(letter.version)
@@ -477,11 +478,12 @@ class Exchange:
                 self._status(sender, letter.message_id, accepted)
         self._notify(calls)
 
-    def _admit(self, sender: _System, message_id: str, namespace: str) -> None:
+    def _admit(self, sender: _System, message_id: str, namespace: str, size: int) -> None:
         # Under the lock: one MessageID is taken once, and counts against the quota once.
+        # A message over the quota is dropped before it is remembered: SMEV never had it.
         if message_id in self._seen:
             raise refuse("MessageIsAlreadySent", f"Сообщение {message_id} уже было отправлено")
-        self._spend_quota(sender, namespace)
+        self._spend_quota(sender, namespace, size)
         self._remember(message_id)
 
     def _reject(
@@ -603,21 +605,26 @@ class Exchange:
         kind = f"{{{namespace}}}{root}" if namespace and root else None
         return Filter(kind, text(selector, "NodeID"))
 
-    def _spend_quota(self, sender: _System, namespace: str) -> None:
+    def _spend_quota(self, sender: _System, namespace: str, size: int) -> None:
+        """Count ``size`` bytes of attachments against the sender's quota for the kind, or
+        drop the message with QuoteLimitExceeded when they exceed what is left."""
         quota = self.config.quota_for(namespace)
         if quota is None:
             return
         window = int(self._clock().timestamp() // quota.period)
         key = (sender.party.mnemonic, namespace)
         start, used = self._quota_use.get(key, (window, 0))
-        used = used if start == window else 0
-        if used >= quota.limit:
+        remained = quota.total_bytes - (used if start == window else 0)
+        if size > remained:
             raise refuse(
                 "QuoteLimitExceeded",
-                f"Квота на сообщения этого вида исчерпана: {quota.limit} за {quota.period:g} с",
-                extra=(("RemainedTotalQuoteSize", "0"), ("RealTotalAttachmentSize", "0")),
+                "Суммарный размер вложений превысил размер оставшейся квоты",
+                extra=(
+                    ("RemainedTotalQuoteSize", str(remained)),
+                    ("RealTotalAttachmentSize", str(size)),
+                ),
             )
-        self._quota_use[key] = (window, used + 1)
+        self._quota_use[key] = (window, quota.total_bytes - remained + size)
 
     def _remember(self, message_id: str) -> None:
         # A MessageID older than stale_after is refused anyway: forget those.
@@ -674,6 +681,12 @@ class Exchange:
 
     def _serialize(self, envelope: etree._Element) -> bytes:
         return serialize(envelope)
+
+
+def _attachment_bytes(letter: Letter) -> int:
+    """The decoded size of the attachments a message carries inline (MTOM)."""
+    contents = letter.attachments.iter("{*}Content") if letter.attachments is not None else ()
+    return sum(len(base64.b64decode(c.text or "")) for c in contents)
 
 
 def _alter_content(envelope: etree._Element) -> None:
