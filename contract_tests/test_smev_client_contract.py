@@ -22,7 +22,7 @@ from hub.config import Settings
 from hub.crypto.xmldsig import LocalKeySigner
 from hub.journal.api import OutboundState
 from hub.registry import ReferenceRegistry
-from hub.simulator import ExchangeConfig, FaultInjection
+from hub.simulator import ExchangeConfig, FaultInjection, MtomIds
 from hub.simulator.population import Population, zags_notices
 from hub.simulator.server import SimulatorServer
 from hub.simulator.world import World, build_world
@@ -47,9 +47,17 @@ def population() -> Population:
     return Population.generate(5, 12, discrepancy_share=0.4, reference_date=date(2026, 3, 1))
 
 
+@pytest.fixture(params=list(MtomIds), ids=lambda ids: f"mtom-{ids}")
+def mtom(request: pytest.FixtureRequest) -> MtomIds:
+    """Plain SOAP replies, or MTOM as real SMEV's CXF sends them, with Content-ID headers
+    decoded and percent-encoded."""
+    return MtomIds(request.param)
+
+
 @pytest.fixture(params=["embedded", "production"])
 def stage(  # noqa: PLR0917 - pytest fixtures
     request: pytest.FixtureRequest,
+    mtom: MtomIds,
     tmp_path: Path,
     topology_prefix: str,
     fast_backend: object,
@@ -58,7 +66,8 @@ def stage(  # noqa: PLR0917 - pytest fixtures
     reference_dir: Path,
 ) -> Iterator[Stage]:
     key, certificate = dev_key_pair
-    config = ExchangeConfig(visibility_timeout=2.0, faults=getattr(request, "param_faults", FAULTS))
+    faults = getattr(request, "param_faults", FAULTS)
+    config = ExchangeConfig(visibility_timeout=2.0, faults=faults, mtom=mtom)
     world = build_world(fast_backend, certificate, population, reference_dir, config,  # type: ignore[arg-type]
                         applications=4, rate=50.0)  # fmt: skip
     with SimulatorServer(world.exchange) as server:

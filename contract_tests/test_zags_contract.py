@@ -19,6 +19,7 @@ from hub.adapters.zags.requests import (
     ACCEPTED,
     REFUSED,
     LegalBasis,
+    notices_answer,
     notification_answer,
     rogdinf_request,
 )
@@ -251,6 +252,17 @@ def test_the_directive_wrapper_is_valid_against_smevs_schema(
 @pytest.mark.parametrize("kind", KINDS, ids=IDS)
 def test_answers_are_valid_against_the_hubs_schemas(kind: schemas.NoticeKind, code: Any) -> None:
     schemas.validate(parse_xml(notification_answer(RECORD_ID, code, kind=kind)))
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=IDS)
+def test_a_notice_of_several_records_and_its_answer_are_valid(
+    smev_xsd_dir: Path, kind: schemas.NoticeKind
+) -> None:
+    notice = wrap(record(kind.notice), record(kind.notice), record(kind.notice))
+    schemas.validate(parse_xml(etree.tostring(notice, encoding="UTF-8")))
+    validate_xsd(notice[0], smev_xsd_dir / "smev-message-exchange-directive-1.3.xsd")
+    answer = notices_answer([(RECORD_ID, ACCEPTED), ("r-2", REFUSED)], kind=kind)
+    schemas.validate(parse_xml(answer))
 
 
 def test_a_record_the_schema_does_not_know_is_refused_inside_the_wrapper() -> None:

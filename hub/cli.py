@@ -884,19 +884,23 @@ def simulator_serve(  # noqa: PLR0917 - each parameter is a command-line option
     ] = 0,
     applications: Annotated[int, typer.Option(min=0, help="Gosuslugi applications to send")] = 0,
     rate: Annotated[float, typer.Option(min=0.01, help="applications per second")] = 1.0,
+    mtom: Annotated[
+        str, typer.Option(help="replies in Apache CXF's MTOM: off, cxf, cxf-encoded (ids)")
+    ] = "off",
 ) -> None:
     """Serve SMEV 3 message exchange 1.1, 1.2 and 1.3 over SOAP/HTTP until Ctrl-C. With
     ``--population``, ZAGS, PFR and Gosuslugi answer from a synthetic population and send
     their own messages to system HUB (give the hub's certificate as --system HUB=FILE)."""
     from hub.crypto.keys import load_certificate  # noqa: PLC0415
     from hub.runtime import stop_event  # noqa: PLC0415
-    from hub.simulator import ExchangeConfig, FaultInjection  # noqa: PLC0415
+    from hub.simulator import ExchangeConfig, FaultInjection, MtomIds  # noqa: PLC0415
     from hub.simulator.server import build_exchange, serve  # noqa: PLC0415
 
     stop = stop_event()  # first: a stop during start-up is a clean stop too
     hub = _hub()
     try:
         faults = FaultInjection(failure_rate, drop_rate, duplicate_rate, latency, 0.0, seed)
+        mtom_ids = MtomIds(mtom)
         certificates = _pairs(system, "--system")
         systems = {m: load_certificate(_read(Path(f), _limit(hub))) for m, f in certificates}
     except (ValueError, HubError) as exc:
@@ -906,6 +910,7 @@ def simulator_serve(  # noqa: PLR0917 - each parameter is a command-line option
         xsd_dir=hub.settings.effective_smev_xsd_dir,
         open_registration=open_registration,
         faults=faults,
+        mtom=mtom_ids,
     )
     schemas = {ns: Path(f) for ns, f in _pairs(schema, "--schema", last=True)}
     routes = dict(_pairs(route, "--route", last=True))

@@ -49,28 +49,6 @@ def test_agency_wide_limit_applies_to_every_kind() -> None:
     assert rl.wait_time("pfr", "snils") == pytest.approx(1.0)
 
 
-def test_quote_limit_exceeded_slows_the_sender_then_recovers() -> None:
-    clock = Clock()
-    rl = limiter({("zags", "birth"): 10}, clock)
-    rl.slow_down("zags", "birth", factor=0.1, seconds=30)
-    start = clock.now
-    for _ in range(5):
-        rl.acquire("zags", "birth")
-    assert clock.now - start == pytest.approx(5.0, rel=0.05)  # 1 per second while slowed
-    clock.now += 60
-    start = clock.now
-    for _ in range(10):
-        rl.acquire("zags", "birth")
-    assert clock.now - start < 0.5  # back to full speed (burst refilled)
-
-
-def test_slow_down_without_a_configured_limit_starts_at_one_per_second() -> None:
-    clock = Clock()
-    rl = limiter({}, clock)
-    rl.slow_down("gosuslugi", "status", factor=0.5, seconds=10)
-    assert rl.wait_time("gosuslugi", "status") == pytest.approx(2.0)
-
-
 def test_acquire_gives_up_after_timeout() -> None:
     clock = Clock()
     rl = limiter({("zags", "birth"): 1}, clock)

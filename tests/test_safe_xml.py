@@ -7,6 +7,7 @@ import http.server
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from lxml import etree
@@ -134,7 +135,13 @@ def test_bom_is_accepted(smev_samples_dir: Path) -> None:
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 
 
-def _mtom(boundary: str = "uuid:4a1b", *, include: str = "cid:att-1%40hub") -> bytes:
+def _mtom(
+    boundary: str = "uuid:4a1b",
+    *,
+    include: str = "cid:att-1%40hub",
+    part_id: str = "att-1@hub",
+    root_id: str = "root.message@cxf.apache.org",
+) -> bytes:
     root = (
         f'<soap:Envelope xmlns:soap="{SOAP}"><soap:Body><Data><Content>'
         f'<xop:Include xmlns:xop="http://www.w3.org/2004/08/xop/include" href="{include}"/>'
@@ -144,11 +151,11 @@ def _mtom(boundary: str = "uuid:4a1b", *, include: str = "cid:att-1%40hub") -> b
         (
             f"--{boundary}\r\n"
             'Content-Type: application/xop+xml; charset=UTF-8; type="text/xml"\r\n'
-            "Content-Transfer-Encoding: binary\r\nContent-ID: <root.message@cxf.apache.org>\r\n\r\n"
+            f"Content-Transfer-Encoding: binary\r\nContent-ID: <{root_id}>\r\n\r\n"
             f"{root}\r\n"
             f"--{boundary}\r\n"
             "Content-Type: application/pdf\r\nContent-Transfer-Encoding: binary\r\n"
-            "Content-ID: <att-1@hub>\r\n\r\n"
+            f"Content-ID: <{part_id}>\r\n\r\n"
         ).encode()
         + b"%PDF-1.4 \x00\x01\x02 binary\r\n"
         + f"--{boundary}--\r\n".encode()
@@ -171,6 +178,35 @@ def test_mtom_with_content_type_header_and_start_parameter() -> None:
     )
     document = parse_message(_mtom(), content_type)
     assert etree.QName(document.root).localname == "Envelope"
+
+
+# Apache CXF (SMEV's stack) names parts by percent-encoded ids; some versions write the
+# Content-ID header encoded too. RFC 2392: a cid URL is the Content-ID percent-encoded, so
+# both sides are compared decoded.
+@pytest.mark.parametrize(
+    ("include", "part_id"),
+    [
+        ("cid:att-1%40hub", "att-1@hub"),  # the header decoded, the href encoded
+        ("cid:att-1%40hub", "att-1%40hub"),  # both encoded (CXF writing the encoded name)
+        ("cid:att-1@hub", "att-1%40hub"),  # the href bare, the header encoded
+        ("cid:a%20b%2Fc%40hub", "a b/c@hub"),  # a name with a space and a slash
+    ],
+)
+def test_mtom_content_ids_match_percent_decoded_on_both_sides(include: str, part_id: str) -> None:
+    document = parse_message(_mtom(include=include, part_id=part_id))
+    content = document.root.find(".//Content")
+    assert content is not None
+    assert base64.b64decode(content.text or "") == b"%PDF-1.4 \x00\x01\x02 binary"
+    assert document.attachments[0].content_id == unquote(part_id)
+
+
+def test_mtom_root_found_by_its_start_parameter_when_its_id_is_encoded() -> None:
+    content_type = (
+        'multipart/related; type="application/xop+xml"; boundary="uuid:4a1b"; '
+        'start="<root.message@cxf.apache.org>"; start-info="text/xml"'
+    )
+    body = _mtom(root_id="root.message%40cxf.apache.org")
+    assert etree.QName(parse_message(body, content_type).root).localname == "Envelope"
 
 
 def test_mtom_missing_part_is_a_specific_error() -> None:

@@ -18,17 +18,20 @@ from hub.canonical.events import REQUEST_REJECTED
 from hub.crypto.keys import Certificate
 from hub.journal.api import OutboundState
 from hub.processing import Processor
-from hub.simulator import ExchangeConfig, Quota
+from hub.routing.ratelimit import RateLimiter
+from hub.simulator import ExchangeConfig, replies
+from hub.simulator.checks import refuse
 from hub.simulator.population import Population
+from hub.simulator.transport import ExchangeTransport
 from hub.simulator.world import World, build_world
-from hub.smev import SendRequest, build_send_request, serialize
+from hub.smev import SendRequest, build_send_request, raise_for_fault, read_message, serialize
+from hub.smev.transport import SmevReply
+from hub.smev.versions import SmevVersion
 from tests.support import running
 from tests.support_bus import EventCollector
 from tests.support_simulator import birth_request, hub_on_exchange, uuid1_at
 
 pytestmark = pytest.mark.integration
-
-ZAGS_NS = "urn://x-artefacts-zags-rogdinf/root/112-51/4.0.1"
 
 
 @pytest.fixture(scope="module")
@@ -103,14 +106,53 @@ def test_a_resend_smev_already_has_counts_as_accepted(make: Make) -> None:
     assert stored.smev_message_id == message_id
 
 
-def test_a_spent_quota_slows_the_agency_and_leaves_the_request_for_later(make: Make) -> None:
-    config = ExchangeConfig(verify_signatures=False, quotas={ZAGS_NS: Quota(0, 3600)})
-    hub, _ = make(config)
-    _request(hub, "req-1", uuid1_at(datetime.now(UTC)))
-    hub.smev_client.send_pending()
+class _QuotaSpentOnce:
+    """SMEV whose attachment quota is spent for the first SendRequest: that message is
+    dropped with the simulator's own QuoteLimitExceeded; every other call goes to the
+    simulator. (The hub's requests carry no attachments, so the simulator's size quota,
+    tested with its own senders, never catches them.) ``sent`` lists the MessageIDs tried."""
+
+    def __init__(self, inner: ExchangeTransport) -> None:
+        self.inner, self.sent, self.dropped = inner, list[str](), False
+
+    def call_raw(self, envelope: bytes) -> SmevReply:
+        message_id = etree.fromstring(envelope).findtext(
+            ".//{*}SenderProvidedRequestData/{*}MessageID"
+        )
+        if message_id is None:
+            return self.inner.call_raw(envelope)
+        self.sent.append(message_id)
+        if self.dropped:
+            return self.inner.call_raw(envelope)
+        self.dropped = True
+        spent = (("RemainedTotalQuoteSize", "0"), ("RealTotalAttachmentSize", "1024"))
+        fault = refuse("QuoteLimitExceeded", "квота исчерпана", extra=spent).fault
+        raise_for_fault(read_message(serialize(replies.fault(SmevVersion.V1_3, fault))))
+        raise AssertionError("a fault must raise")  # pragma: no cover
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_message_dropped_for_the_quota_goes_again_as_a_new_message(make: Make) -> None:
+    hub, _ = make()
+    client = hub.smev_client
+    client.limiter = RateLimiter({("zags", "*"): 1000.0})
+    transport = _QuotaSpentOnce(client.transport)  # type: ignore[arg-type]
+    client.transport = transport
+    first = uuid1_at(datetime.now(UTC))
+    _request(hub, "req-1", first)
+    client.send_pending()
     stored = hub.journal.outbound("req-1")
     assert stored is not None and stored.state is OutboundState.SENT
-    assert hub.smev_client.limiter.wait_time("zags", "rogdinf") > 0
+    assert stored.smev_message_id != first  # the dropped message is never sent again
+    assert client.stats["dropped by SMEV's quota"] == 1
+    assert client.limiter.wait_time("zags", "rogdinf") == 0  # the rate limits are their own
+    time.sleep(0.05)  # resend_after
+    client.send_pending()
+    stored = hub.journal.outbound("req-1")
+    assert stored is not None and stored.state is OutboundState.ACCEPTED
+    assert transport.sent == [first, stored.smev_message_id]
 
 
 def _refused_request_events(hub: Hub) -> list[dict[str, Any]]:

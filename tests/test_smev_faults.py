@@ -35,7 +35,7 @@ EXPECTED: dict[str, tuple[type[SmevFaultError], bool, FaultAction]] = {
         False,
         FaultAction.FAIL,
     ),
-    "QuoteLimitExceeded": (f.QuoteLimitExceededError, True, FaultAction.SLOW_DOWN),
+    "QuoteLimitExceeded": (f.QuoteLimitExceededError, False, FaultAction.NEW_MESSAGE_LATER),
     "AccessDenied": (f.AccessDeniedError, False, FaultAction.FAIL),
     "SenderIsNotRegistered": (f.SenderIsNotRegisteredError, False, FaultAction.FAIL),
     "RecipientIsNotFound": (f.RecipientIsNotFoundError, False, FaultAction.FAIL),

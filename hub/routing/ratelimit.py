@@ -1,4 +1,7 @@
-"""Rate limits per agency and kind of data (SMEV quotas), slowed down on QuoteLimitExceeded."""
+"""The configured rate limits per agency and kind of data (``HUB_SMEV_RATE_LIMITS``).
+
+A feature of its own: SMEV's QuoteLimitExceeded is an attachment-size quota at which SMEV
+drops a message (``hub.smev.faults``), not a message rate, and does not change these."""
 
 from __future__ import annotations
 
@@ -13,19 +16,14 @@ _EPSILON = 1e-6
 
 @dataclass
 class _Bucket:
-    rate: float  # tokens per second when not slowed down
+    rate: float  # tokens per second
     burst: float
     tokens: float
     updated: float
-    slowed_until: float = 0.0
-    factor: float = 1.0
-
-    def current_rate(self, now: float) -> float:
-        return self.rate * (self.factor if now < self.slowed_until else 1.0)
 
     def refill(self, now: float) -> None:
         elapsed = max(0.0, now - self.updated)
-        self.tokens = min(self.burst, self.tokens + elapsed * self.current_rate(now))
+        self.tokens = min(self.burst, self.tokens + elapsed * self.rate)
         self.updated = now
 
 
@@ -33,8 +31,7 @@ class _Bucket:
 class RateLimiter:
     """Token buckets: ``limits`` maps (agency, kind) or (agency, "*") to messages per second.
 
-    Keys without a limit are not limited. ``slow_down`` divides a key's rate for a while,
-    as SMEV asks when it answers QuoteLimitExceeded.
+    Keys without a limit are not limited.
     """
 
     limits: Mapping[Key, float]
@@ -66,7 +63,7 @@ class RateLimiter:
             if bucket.tokens >= 1.0 - _EPSILON:  # float refills land a hair short of 1
                 bucket.tokens = max(0.0, bucket.tokens - 1.0)
                 return 0.0
-            return (1.0 - bucket.tokens) / bucket.current_rate(now)
+            return (1.0 - bucket.tokens) / bucket.rate
 
     def acquire(self, agency: str, kind: str, timeout: float = 60.0) -> bool:
         """Block until sending one message is allowed; False if ``timeout`` passes first."""
@@ -76,16 +73,3 @@ class RateLimiter:
                 return False
             self.sleep(delay)
         return True
-
-    def slow_down(self, agency: str, kind: str, factor: float = 0.5, seconds: float = 60) -> None:
-        """Cut the rate to ``factor`` of its limit for ``seconds`` (QuoteLimitExceeded)."""
-        with self._lock:
-            now = self.clock()
-            bucket = self._bucket((agency, kind), now)
-            if bucket is None:
-                # No configured limit: SMEV's answer sets one, starting from one per second.
-                bucket = self._buckets[(agency, kind)] = _Bucket(1.0, 1.0, 0.0, now)
-            bucket.refill(now)
-            bucket.factor = min(bucket.factor, factor) if now < bucket.slowed_until else factor
-            bucket.slowed_until = now + seconds
-            bucket.tokens = min(bucket.tokens, 0.0)

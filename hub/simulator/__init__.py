@@ -1,6 +1,6 @@
 """The SMEV 3 simulator: the message exchange (``Exchange``) and its SOAP/HTTP server."""
 
-from hub.simulator.config import ExchangeConfig, FaultInjection, Quota
+from hub.simulator.config import ExchangeConfig, FaultInjection, MtomIds, Quota
 from hub.simulator.exchange import Agency, Answer, Exchange, Reply
 from hub.simulator.queues import ReplyAddress
 
@@ -10,6 +10,7 @@ __all__ = [
     "Exchange",
     "ExchangeConfig",
     "FaultInjection",
+    "MtomIds",
     "Quota",
     "Reply",
     "ReplyAddress",

@@ -5,22 +5,36 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
 
 ANY_KIND = "*"
 
 
+class MtomIds(StrEnum):
+    """How the simulator writes its replies: plain XML (``off``), or MTOM as Apache CXF
+    (real SMEV's stack) does, its Content-ID headers decoded (``cxf``) or percent-encoded
+    (``cxf-encoded``, as some CXF versions write them); see ``hub.simulator.mtom``."""
+
+    OFF = "off"
+    CXF = "cxf"
+    CXF_ENCODED = "cxf-encoded"
+
+
 @dataclass(frozen=True, slots=True)
 class Quota:
-    """At most ``limit`` messages of one kind of data per sender in each ``period`` seconds."""
+    """SMEV's attachment quota: at most ``total_bytes`` of attachments in the messages of one
+    kind of data per sender in each ``period`` seconds. A message whose attachments exceed
+    what is left is dropped with QuoteLimitExceeded (the faults XSD); a message without
+    attachments always fits. It limits sizes, not message rates."""
 
-    limit: int
+    total_bytes: int
     period: float
 
     def __post_init__(self) -> None:
-        if self.limit < 0 or self.period <= 0:
-            raise ValueError(f"quota needs limit >= 0 and period > 0, got {self}")
+        if self.total_bytes < 0 or self.period <= 0:
+            raise ValueError(f"quota needs total_bytes >= 0 and period > 0, got {self}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +73,8 @@ class ExchangeConfig:
     names the caller). ``sign_replies``: SMEV signs what it returns (SMEVSignature).
     ``open_registration``: a caller with an unknown certificate is registered on the fly
     instead of getting SenderIsNotRegistered. ``quotas``: per namespace of the business data
-    (``"*"``: every kind without its own quota).
+    (``"*"``: every kind without its own quota). ``mtom``: replies in CXF's MTOM, as real
+    SMEV sends them, even for an empty queue (see ``MtomIds``).
     """
 
     visibility_timeout: float = 60.0
@@ -71,6 +86,7 @@ class ExchangeConfig:
     quotas: Mapping[str, Quota] = field(default_factory=lambda: MappingProxyType({}))
     faults: FaultInjection = FaultInjection()
     status_queue_limit: int = 10_000
+    mtom: MtomIds = MtomIds.OFF
 
     def quota_for(self, namespace: str) -> Quota | None:
         """The quota that applies to ``namespace``, if any."""

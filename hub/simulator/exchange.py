@@ -22,6 +22,7 @@ agency's behalf. All state sits behind one lock; clock and randomness are inject
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import random
 import threading
@@ -44,8 +45,9 @@ from hub.errors import ConfigurationError, SmevMessageError, XmlError
 from hub.simulator import checks
 from hub.simulator import replies as r
 from hub.simulator.checks import RefusedError, refuse
-from hub.simulator.config import ExchangeConfig
+from hub.simulator.config import ExchangeConfig, MtomIds
 from hub.simulator.filestore import FileAccess, FileStore
+from hub.simulator.mtom import cxf_mtom
 from hub.simulator.queues import Filter, Letter, Mailbox, ReplyAddress
 from hub.smev._xml import child, text
 from hub.smev.build import (
@@ -67,6 +69,7 @@ log = structlog.get_logger("hub.simulator")
 
 Answer = etree._Element | Rejection | RequestStatus
 SMEV = r.Party("SMEV", "СМЭВ 3 (симулятор)")
+SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
 # 1.3 status names and what 1.1/1.2 readers get instead.
 _OLDER_NAMES = {
     "messageIsDelivered": "responseIsDelivered",
@@ -95,6 +98,7 @@ class Reply:
     status: int
     body: bytes
     fault: r.Fault | None = None
+    content_type: str = SOAP_CONTENT_TYPE
 
 
 @dataclass(slots=True)
@@ -247,10 +251,17 @@ class Exchange:
         endpoint = as_version(version)
         try:
             self._inject_failure()
-            return Reply(200, self._call(body, endpoint, content_type))
+            return self._written(Reply(200, self._call(body, endpoint, content_type)))
         except RefusedError as refused:
             envelope = r.fault(endpoint, refused.fault)
-            return Reply(500, serialize(envelope), refused.fault)
+            return self._written(Reply(500, serialize(envelope), refused.fault))
+
+    def _written(self, reply: Reply) -> Reply:
+        # Real SMEV (Apache CXF) may answer everything in MTOM, faults and empty queues too.
+        if self.config.mtom is MtomIds.OFF:
+            return reply
+        body, content_type = cxf_mtom(reply.body, self.config.mtom, self._limits)
+        return Reply(reply.status, body, reply.fault, content_type)
 
     def _call(self, body: bytes, endpoint: SmevVersion, content_type: str | None) -> bytes:
         try:
@@ -470,7 +481,7 @@ class Exchange:
         rejection = checks.content_fault(content, self._schemas.get(namespace))
         request = letter.is_request
         with self._lock:
-            self._admit(sender, letter.message_id, namespace)
+            self._admit(sender, letter.message_id, namespace, _attachment_bytes(letter))
             if rejection is not None:
                 category = (
                     "requestIsRejectedBySmev" if request else _response_rejected(letter.version)
@@ -482,11 +493,12 @@ class Exchange:
                 self._status(sender, letter.message_id, accepted)
         self._notify(calls)
 
-    def _admit(self, sender: _System, message_id: str, namespace: str) -> None:
+    def _admit(self, sender: _System, message_id: str, namespace: str, size: int) -> None:
         # Under the lock: one MessageID is taken once, and counts against the quota once.
+        # A message over the quota is dropped before it is remembered: SMEV never had it.
         if message_id in self._seen:
             raise refuse("MessageIsAlreadySent", f"Сообщение {message_id} уже было отправлено")
-        self._spend_quota(sender, namespace)
+        self._spend_quota(sender, namespace, size)
         self._remember(message_id)
 
     def _reject(
@@ -608,21 +620,26 @@ class Exchange:
         kind = f"{{{namespace}}}{root}" if namespace and root else None
         return Filter(kind, text(selector, "NodeID"))
 
-    def _spend_quota(self, sender: _System, namespace: str) -> None:
+    def _spend_quota(self, sender: _System, namespace: str, size: int) -> None:
+        """Count ``size`` bytes of attachments against the sender's quota for the kind, or
+        drop the message with QuoteLimitExceeded when they exceed what is left."""
         quota = self.config.quota_for(namespace)
         if quota is None:
             return
         window = int(self._clock().timestamp() // quota.period)
         key = (sender.party.mnemonic, namespace)
         start, used = self._quota_use.get(key, (window, 0))
-        used = used if start == window else 0
-        if used >= quota.limit:
+        remained = quota.total_bytes - (used if start == window else 0)
+        if size > remained:
             raise refuse(
                 "QuoteLimitExceeded",
-                f"Квота на сообщения этого вида исчерпана: {quota.limit} за {quota.period:g} с",
-                extra=(("RemainedTotalQuoteSize", "0"), ("RealTotalAttachmentSize", "0")),
+                "Суммарный размер вложений превысил размер оставшейся квоты",
+                extra=(
+                    ("RemainedTotalQuoteSize", str(remained)),
+                    ("RealTotalAttachmentSize", str(size)),
+                ),
             )
-        self._quota_use[key] = (window, used + 1)
+        self._quota_use[key] = (window, quota.total_bytes - remained + size)
 
     def _remember(self, message_id: str) -> None:
         # A MessageID older than stale_after is refused anyway: forget those.
@@ -680,6 +697,12 @@ class Exchange:
 
     def _serialize(self, envelope: etree._Element) -> bytes:
         return serialize(envelope)
+
+
+def _attachment_bytes(letter: Letter) -> int:
+    """The decoded size of the attachments a message carries inline (MTOM)."""
+    contents = letter.attachments.iter("{*}Content") if letter.attachments is not None else ()
+    return sum(len(base64.b64decode(c.text or "")) for c in contents)
 
 
 def _alter_content(envelope: etree._Element) -> None:

@@ -79,7 +79,7 @@ def create_app(exchange: Exchange) -> Starlette:
             await asyncio.sleep(delay)
         if chaos.drop():
             await _abort(request)
-        return Response(reply.body, reply.status, media_type="text/xml")
+        return Response(reply.body, reply.status, media_type=reply.content_type)
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "systems": exchange.depths()})

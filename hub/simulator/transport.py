@@ -24,9 +24,9 @@ class ExchangeTransport:
 
     def call_raw(self, envelope: bytes) -> SmevReply:
         reply = self.exchange.handle(envelope, self.version, _CONTENT_TYPE)
-        message = read_message(reply.body)
+        message = read_message(reply.body, reply.content_type)
         raise_for_fault(message)
-        return SmevReply(reply.body, _CONTENT_TYPE, message)
+        return SmevReply(reply.body, reply.content_type, message)
 
     def close(self) -> None:
         """Nothing to release: no connection was opened."""

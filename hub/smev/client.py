@@ -14,7 +14,8 @@ broken connection is the same message. SMEV's answer decides what happens:
 accepted (MessageMetadata)                ACCEPTED
 MessageIsAlreadySent                      ACCEPTED (an earlier try went through)
 StaleMessageId                            a new MessageID, sent again at once
-QuoteLimitExceeded                        the agency's rate is cut; sent again later
+QuoteLimitExceeded                        SMEV dropped it: a new MessageID at once, sent
+                                          later (after ``resend_after``) as a new message
 SMEVFailure, no answer                    sent again later (after ``resend_after``)
 any other fault (permanent)               kept in the inbox whole; the worker turns it into
                                           ``request.rejected`` and REJECTED
@@ -319,8 +320,8 @@ class SmevClient:
             return True
         except StaleMessageIdError:
             return self._send_renewed(request)
-        except QuoteLimitExceededError:
-            self.limiter.slow_down(request.agency, request.kind)
+        except QuoteLimitExceededError as exc:
+            self._dropped_for_quota(request, exc)
             return False
         except RetryableError as exc:
             self.stats["sends postponed"] += 1
@@ -341,6 +342,19 @@ class SmevClient:
             request.request_id, OutboundState.SENT, smev_message_id=new_message_id()
         )
         return self._send(renewed)
+
+    def _dropped_for_quota(self, request: OutboundRequest, error: QuoteLimitExceededError) -> None:
+        """SMEV dropped the message: its attachments exceed what is left of SMEV's quota
+        (the faults XSD). The schema wants a *new* message once the quota allows, never the
+        same one again: a new MessageID now, sent after ``resend_after`` like any request
+        SMEV has not taken. The configured rate limits are a separate matter, untouched."""
+        self.journal.transition_outbound(
+            request.request_id, OutboundState.SENT, smev_message_id=new_message_id()
+        )
+        self.stats["dropped by SMEV's quota"] += 1
+        log.warning("request dropped by SMEV's attachment quota", request_id=request.request_id,
+                    remained_bytes=error.fault.extra.get("RemainedTotalQuoteSize"),
+                    attachment_bytes=error.fault.extra.get("RealTotalAttachmentSize"))  # fmt: skip
 
     def _submit(self, request: OutboundRequest, message_id: str) -> None:
         content = parse_xml(request.payload, self.limits)
@@ -379,7 +393,7 @@ class SmevClient:
             reply = self.transport.call_raw(serialize(envelope))
         except SmevFaultError as exc:
             self._count_call(method, type(exc).__name__, started)
-            if exc.retryable and not isinstance(exc, QuoteLimitExceededError):
+            if exc.retryable:
                 raise SmevPassingFaultError(str(exc), smev_fault=exc.fault.type) from exc
             raise
         except HubError as exc:

@@ -39,6 +39,8 @@ class FaultAction(StrEnum):
     RETRY = "retry"
     TREAT_AS_SENT = "treat_as_sent"
     NEW_MESSAGE_ID = "new_message_id"
+    # SMEV dropped the message: once the quota allows, send a new one (a new MessageID).
+    NEW_MESSAGE_LATER = "new_message_later"
     SLOW_DOWN = "slow_down"
     FAIL = "fail"
 
@@ -224,11 +226,13 @@ class AttachmentContentMiscoordinationError(SmevFaultError):
 
 @_register
 class QuoteLimitExceededError(SmevFaultError):
-    """The quota for this kind of data is used up: slow down, then send again."""
+    """The attachments exceed what is left of SMEV's attachment quota; SMEV dropped the
+    message (the faults XSD and WSDL). The same message never goes again: once the quota
+    allows, a *new* message (a new MessageID) does. Details: RemainedTotalQuoteSize,
+    RealTotalAttachmentSize (bytes, in ``fault.extra``). A size quota, not a message rate."""
 
     fault_type = "QuoteLimitExceeded"
-    retryable = True
-    action = FaultAction.SLOW_DOWN
+    action = FaultAction.NEW_MESSAGE_LATER
 
 
 @_register

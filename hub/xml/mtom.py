@@ -84,8 +84,9 @@ def _content_type_from_boundary(data: bytes) -> str:
 
 def _pick_root(parts: list[Message], content_type: str | None) -> tuple[Message, list[Message]]:
     start = _param(content_type, "start")
+    wanted = None if start is None else _decoded_id(start)
     for index, part in enumerate(parts):
-        is_start = start is not None and _content_id(part) == start.strip("<>")
+        is_start = wanted is not None and _content_id(part) == wanted
         if is_start or (start is None and part.get_content_type() in _XOP_ROOT_TYPES):
             return part, parts[:index] + parts[index + 1 :]
     raise MultipartError(
@@ -103,7 +104,15 @@ def _param(content_type: str | None, name: str) -> str | None:
 
 
 def _content_id(part: Message) -> str:
-    return str(part.get("Content-ID", "")).strip().strip("<>")
+    return _decoded_id(str(part.get("Content-ID", "")))
+
+
+def _decoded_id(content_id: str) -> str:
+    """A content id as compared: without its angle brackets, percent-decoded. A ``cid:`` URL
+    is the id percent-encoded (RFC 2392), and Apache CXF, SMEV's stack, writes its
+    percent-encoded names into the Content-ID header too in some versions: decoding both
+    sides matches them either way (a bare ``@`` decodes to itself)."""
+    return unquote(content_id.strip().strip("<>"))
 
 
 def _payload(part: Message) -> bytes:
@@ -120,7 +129,7 @@ def _attachment(part: Message) -> Attachment:
 def _resolve_includes(root: etree._Element, by_id: dict[str, Attachment]) -> None:
     for include in list(root.iter(_XOP_INCLUDE)):
         href = include.get("href", "")
-        content_id = unquote(href.removeprefix("cid:"))
+        content_id = _decoded_id(href.removeprefix("cid:"))
         if content_id not in by_id:
             raise MultipartError(
                 f"xop:Include refers to a missing MIME part {href!r}",

@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from hub.adapters.zags.requests import ACCEPTED, REFUSED, notification_answer
+from hub.adapters.zags.handlers import _results
+from hub.adapters.zags.requests import ACCEPTED, REFUSED, notices_answer, notification_answer
 from hub.adapters.zags.schemas import DIRECTIVE_NS, KINDS, Notice, NoticeKind
 from hub.adapters.zags.translate import (
     ZagsContentError,
+    read_notices,
     read_notification,
     translate_notification,
 )
@@ -355,9 +357,6 @@ REFUSED_CASES = {
     "paternity without father": (
         notification(Notice.PATERNITY, father=False), "СведРегОтцов/ПрдСведРег/СведОтец"
     ),
-    "two records in one message": (
-        wrap(record(Notice.DEATH), record(Notice.DEATH)), "Registry/RegistryRecord"
-    ),
     "empty RecordContent": (_emptied(Notice.DEATH), "Registry/RegistryRecord/Record/RecordContent"),
     "a record of another kind inside": (_foreign(Notice.DEATH), "RecordContent"),
     "not a ZAGS record": (etree.Element("{urn://elsewhere}Thing"), "RecordContent"),
@@ -372,6 +371,67 @@ def test_missing_data_is_refused_precisely(element: etree._Element, field: str) 
     assert caught.value.code == "ZAGS_CONTENT" and not caught.value.retryable
     for shown in ("Семёнова", "Алёна", "Кузнецов", "112-233-445", RECORD_ID):
         assert shown not in str(caught.value)
+
+
+# --- notices of several records (the 1.3 directive allows up to 1,000) ---------------------
+
+
+def _numbered(element: etree._Element, record_id: str) -> etree._Element:
+    element.set("ИдСвед", record_id)
+    return element
+
+
+def test_each_record_of_a_notice_becomes_its_own_events() -> None:
+    notice = wrap(_numbered(record(Notice.DEATH), "r-1"), _numbered(record(Notice.DEATH), "r-2"))
+    translation = translate_notification(notice)
+    assert [e.data["record_id"] for e in translation.events] == ["r-1", "r-2"]
+    assert translation.business_key == "zags:r-1:2,r-2:2"  # a resend of it is a duplicate
+    batch = read_notices(notice)
+    assert [r.business_key for r in batch.records] == ["zags:r-1:2", "zags:r-2:2"]
+    assert _results(batch) == [("r-1", ACCEPTED), ("r-2", ACCEPTED)]
+
+
+def test_a_record_that_cannot_be_used_is_refused_alone() -> None:
+    bad = _numbered(record(Notice.DEATH, died=None), "r-2")
+    notice = wrap(
+        _numbered(record(Notice.DEATH), "r-1"), bad, _numbered(record(Notice.DEATH), "r-3")
+    )
+    batch = read_notices(notice)
+    assert [e.data["record_id"] for e in batch.events] == ["r-1", "r-3"]
+    [failure] = batch.failures
+    assert (failure.position, failure.record_id) == (2, "r-2")
+    assert failure.error.details["field"] == "СведРегСмерт/ПрдСведРег/ДатаСмерт"
+    assert "Семёнова" not in str(failure.error)
+    assert _results(batch) == [("r-1", ACCEPTED), ("r-2", REFUSED), ("r-3", ACCEPTED)]
+    assert batch.business_key == "zags:r-1:2,r-3:2,refused:r-2"
+
+
+def test_a_refused_record_without_its_id_is_answered_by_the_directives_record_id() -> None:
+    notice = wrap(record(Notice.DEATH), _without_id(record(Notice.DEATH)))
+    [failure] = read_notices(notice).failures
+    assert (failure.position, failure.record_id) == (2, "2")  # RecordId of the directive
+
+
+def _without_id(element: etree._Element) -> etree._Element:
+    del element.attrib["ИдСвед"]
+    return element
+
+
+def test_a_notice_with_no_usable_record_is_refused_naming_each_position() -> None:
+    notice = wrap(record(Notice.DEATH, died=None), record(Notice.DEATH, died=None))
+    with pytest.raises(ZagsContentError) as caught:
+        translate_notification(notice)
+    assert caught.value.details["positions"] == [1, 2]
+    assert caught.value.details["field"] == "СведРегСмерт/ПрдСведРег/ДатаСмерт"
+
+
+def test_the_answer_to_several_records_has_one_entry_each() -> None:
+    kind = KINDS[Notice.DEATH]
+    answer = parse_xml(notices_answer([("r-1", ACCEPTED), ("r-2", REFUSED)], kind=kind))
+    assert answer.get("ИдСвед") is None
+    assert [(e.get("ИдСвед"), e.get("КодОбр")) for e in answer] == [("r-1", "1"), ("r-2", "2")]
+    single = notices_answer([("r-1", ACCEPTED)], kind=kind)
+    assert single == notification_answer("r-1", ACCEPTED, kind=kind)
 
 
 def test_a_date_of_death_that_is_not_one_is_refused() -> None:

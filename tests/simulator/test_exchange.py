@@ -619,33 +619,38 @@ def test_a_response_that_breaks_its_schema_is_rejected_to_its_sender_only(
 # --- quotas --------------------------------------------------------------------------
 
 
-def test_a_quota_per_sender_and_kind_gives_quote_limit_exceeded(
+def _scan(name: str, size: int) -> dict[str, object]:
+    return {"attachments": (MtomAttachment(name, "application/pdf", b"%" * size),)}
+
+
+def test_an_attachment_quota_drops_a_message_whose_attachments_exceed_it(
     fast_backend: GostBackend, reference_dir: Path, hub: Party, zags: Party, clock: FakeClock
 ) -> None:
-    quotas = {ZAGS_NS: Quota(limit=2, period=60)}
+    # The faults XSD: the total size of the attachments exceeded the quota left; SMEV drops
+    # the message. A size quota, not a rate: a message without attachments always fits.
+    quotas = {ZAGS_NS: Quota(total_bytes=100, period=60)}
     exchange = world(fast_backend, reference_dir, hub, zags, clock, quotas=quotas)
-    assert [send(exchange, hub).kind for _ in range(2)] == ["accepted", "accepted"]
-    over = send(exchange, hub)
+    assert send(exchange, hub, **_scan("a1", 60)).kind == "accepted"
+    over = send(exchange, hub, **_scan("a2", 60))
     error = fault_of(over)
-    assert isinstance(error, f.QuoteLimitExceededError) and error.retryable
+    assert isinstance(error, f.QuoteLimitExceededError) and not error.retryable
+    assert error.fault.extra == {"RemainedTotalQuoteSize": "40", "RealTotalAttachmentSize": "60"}
     assert_valid_reply(serialize_message(over), "1.3", reference_dir / "smev" / "xsd")
+    assert [send(exchange, hub).kind for _ in range(5)] == ["accepted"] * 5
+    assert send(exchange, hub, **_scan("a3", 40)).kind == "accepted"  # what is left fits
     request = poll(exchange, zags)
     assert answer(exchange, zags, request.reply_to).kind == "accepted"  # another sender's quota
     clock.advance(60)
-    assert send(exchange, hub).kind == "accepted"
+    assert send(exchange, hub, **_scan("a4", 100)).kind == "accepted"
 
 
-def test_a_refused_message_can_be_sent_again_with_the_same_id(
+def test_a_dropped_message_is_never_delivered(
     fast_backend: GostBackend, reference_dir: Path, hub: Party, zags: Party, clock: FakeClock
 ) -> None:
-    exchange = world(fast_backend, reference_dir, hub, zags, clock, quotas={"*": Quota(0, 60)})
-    body = serialize(build_send_request(SendRequest(birth_request()), "1.3", hub.signer))
-    assert isinstance(
-        fault_of(read_message(exchange.handle(body, "1.3").body)), f.QuoteLimitExceededError
-    )
-    assert isinstance(
-        fault_of(read_message(exchange.handle(body, "1.3").body)), f.QuoteLimitExceededError
-    )
+    exchange = world(fast_backend, reference_dir, hub, zags, clock, quotas={"*": Quota(10, 60)})
+    dropped = send(exchange, hub, **_scan("a1", 11))
+    assert isinstance(fault_of(dropped), f.QuoteLimitExceededError)
+    assert poll(exchange, zags).kind == "empty"
 
 
 # --- GetStatus -----------------------------------------------------------------------
@@ -814,7 +819,7 @@ def test_configuration_is_checked() -> None:
     with pytest.raises(ValueError, match="failure_rate"):
         FaultInjection(failure_rate=1.5)
     with pytest.raises(ValueError, match="quota"):
-        Quota(limit=1, period=0)
+        Quota(total_bytes=1, period=0)
     with pytest.raises(Exception, match="verifier"):
         Exchange(verifier=None, signer=None)
     config = ExchangeConfig(quotas={"*": Quota(1, 1), ZAGS_NS: Quota(5, 1)})

@@ -3,6 +3,7 @@ reads; injected latency and dropped connections; ``hub simulator serve``."""
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import subprocess
@@ -18,7 +19,7 @@ import requests
 from lxml import etree
 
 from hub.crypto import GostBackend
-from hub.simulator import Exchange, ExchangeConfig, FaultInjection
+from hub.simulator import Exchange, ExchangeConfig, FaultInjection, MtomIds
 from hub.simulator.server import SimulatorServer
 from hub.smev import (
     Ack,
@@ -37,6 +38,8 @@ from hub.smev import (
     serialize,
 )
 from hub.smev import faults as f
+from hub.smev.transport import HttpTransport
+from hub.xml import parse_message
 from tests.support_simulator import (
     ZAGS_NS,
     FakeClock,
@@ -195,6 +198,33 @@ def mtom(envelope: etree._Element, content_id: str, data: bytes) -> tuple[bytes,
         'start="<root>"; start-info="text/xml"'
     )
     return body, content_type
+
+
+@pytest.mark.parametrize("ids", [MtomIds.CXF, MtomIds.CXF_ENCODED])
+def test_cxf_mtom_replies_are_read_by_the_hubs_transport(
+    fast_backend: GostBackend, reference_dir: Path, hub: Party, zags: Party, ids: MtomIds
+) -> None:
+    exchange = exchange_for(fast_backend, reference_dir, hub, zags, mtom=ids)
+    scan = b"%PDF-1.4 \x00\r\n--not-a-boundary binary"
+    attachment = MtomAttachment("scan-1", "application/pdf", scan)
+    sent = build_send_request(SendRequest(birth_request(), attachments=(attachment,)), "1.3",
+                              hub.signer)  # fmt: skip
+    with SimulatorServer(exchange) as server:
+        transport = HttpTransport(server.endpoint("1.3"), timeout=WAIT)
+        accepted = transport.call_raw(serialize(sent))
+        taken = transport.call_raw(serialize(build_get_request(Selector(), "1.3", zags.signer)))
+        empty = transport.call_raw(serialize(build_get_request(Selector(), "1.3", zags.signer)))
+        with pytest.raises(f.SignatureVerificationFaultError):
+            transport.call_raw(serialize(build_get_request(Selector())))
+    for reply in (accepted, taken, empty):
+        assert (reply.content_type or "").startswith("multipart/related")
+    assert (accepted.message.kind, taken.message.kind, empty.message.kind) == (
+        "accepted", "request", "empty")  # fmt: skip
+    [part] = parse_message(taken.body, taken.content_type).attachments
+    assert part.data == scan and "@" in part.content_id
+    assert b"%40cxf.apache.org" in taken.body  # the href is the name percent-encoded
+    content = taken.message.root.find(".//{*}AttachmentContent/{*}Content")
+    assert content is not None and base64.b64decode(content.text or "") == scan
 
 
 def test_health_tells_the_queue_depths(server: SimulatorServer, hub: Party) -> None:
@@ -366,6 +396,7 @@ def test_hub_simulator_serve_refuses_bad_options(tmp_path: Path) -> None:
         ["--route", "no-equals-sign"],
         ["--failure-rate", "2"],
         ["--system", f"X={tmp_path / 'none.pem'}"],
+        ["--mtom", "sometimes"],
     ):
         result = subprocess.run(
             [sys.executable, "-m", "hub.cli", "simulator", "serve", *options],

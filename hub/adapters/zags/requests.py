@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -96,6 +97,20 @@ def notification_answer(
     root = etree.Element(f"{{{kind.namespace}}}{kind.answer}", nsmap={"zp": kind.namespace})
     root.set("ИдСвед", record_id)
     root.set("КодОбр", result_code)
+    return etree.tostring(root, encoding="UTF-8", xml_declaration=False)
+
+
+def notices_answer(results: Sequence[tuple[str, ResultCode]], *, kind: NoticeKind) -> bytes:
+    """The answer to a notice of several records: one ``Запись`` (record id and result
+    code) per record, in the notice's order. A notice of one record gets the answer of
+    ``notification_answer``, as before."""
+    if len(results) == 1:
+        return notification_answer(results[0][0], results[0][1], kind=kind)
+    root = etree.Element(f"{{{kind.namespace}}}{kind.answer}", nsmap={"zp": kind.namespace})
+    for record_id, code in results:
+        entry = etree.SubElement(root, f"{{{kind.namespace}}}Запись")
+        entry.set("ИдСвед", record_id)
+        entry.set("КодОбр", code)
     return etree.tostring(root, encoding="UTF-8", xml_declaration=False)
 
 

@@ -18,7 +18,8 @@ events say which version was compared (``record_version``: number, date and Ко
 carried as ZAGS gives it).
 
 Notifications (the hub's own schemas, ``schemas/zags``) arrive as ``{ns}Request`` wrapping the
-SMEV 1.3 directive Registry/RegistryRecord/Record/RecordContent with one record:
+SMEV 1.3 directive Registry/RegistryRecord/Record/RecordContent (1 to 1,000 records, each
+read on its own; see ``read_notices``):
 death → ``person.death.registered``, name change → ``person.name.changed``, paternity →
 ``person.paternity.established`` (and ``person.name.changed`` for the child when the record
 gives the name before and it differs). A birth notification makes no event: the registry
@@ -305,11 +306,116 @@ class Notification:
         return f"zags:{self.record_id}:{self.version}"
 
 
+@dataclass(frozen=True, slots=True)
+class RecordFailure:
+    """A record of a notice the hub cannot use: its position in the notice (from 1), the
+    id it is answered under (ИдСвед, else the directive's RecordId, else the position) and
+    why (the field named, never a value)."""
+
+    position: int
+    record_id: str
+    error: ZagsContentError
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeBatch:
+    """Every record of one notice (the 1.3 directive allows up to 1,000): those read, and
+    those that could not be, each on its own."""
+
+    records: tuple[Notification, ...]
+    failures: tuple[RecordFailure, ...] = ()
+
+    @property
+    def events(self) -> tuple[EventDraft, ...]:
+        return tuple(event for record in self.records for event in record.events)
+
+    @property
+    def business_key(self) -> str:
+        """One record: ``zags:{id}:{version}``. Several: every record's id and version (and
+        each refused record's id), so that a resend of the same notice is a duplicate."""
+        if len(self.records) == 1 and not self.failures:
+            return self.records[0].business_key
+        parts = [f"{r.record_id}:{r.version}" for r in self.records]
+        parts += [f"refused:{f.record_id}" for f in self.failures]
+        return "zags:" + ",".join(parts)
+
+
 def read_notification(element: etree._Element) -> Notification:
-    """A notification's record and events, from its business root (``{ns}Request``), the
-    directive ``Registry`` itself, or the record element. ``ZagsContentError`` says what is
-    missing or why the hub cannot use it."""
-    record = _unwrap(element)
+    """A notification of exactly one record, with its events, from its business root
+    (``{ns}Request``), the directive ``Registry`` itself, or the record element.
+    ``ZagsContentError`` says what is missing or why the hub cannot use it."""
+    batch = read_notices(element)
+    if batch.failures:
+        raise batch.failures[0].error
+    if len(batch.records) != 1:
+        raise ZagsContentError(
+            f"a notification of one record was expected, this one has {len(batch.records)}",
+            field="Registry/RegistryRecord",
+        )
+    return batch.records[0]
+
+
+def read_notices(element: etree._Element) -> NoticeBatch:
+    """Every record of a notice, each read on its own: a record the hub cannot use is a
+    ``RecordFailure`` beside the others. Only when none can be used does it raise."""
+    entries = _registry_records(element)
+    if entries is None:
+        return NoticeBatch((_read_record(element),))
+    wrapped = etree.QName(element).namespace if element.tag != _REGISTRY else None
+    read: list[Notification] = []
+    failed: list[RecordFailure] = []
+    for position, entry in enumerate(entries, start=1):
+        try:
+            read.append(_read_record(_record_content(entry, wrapped)))
+        except ZagsContentError as error:
+            failed.append(RecordFailure(position, _answer_id(entry, position), error))
+    if not read:
+        raise _none_usable(failed)
+    return NoticeBatch(tuple(read), tuple(failed))
+
+
+def translate_notification(element: etree._Element) -> Translation:
+    """The events of every usable record of the notice, keyed by the records' ids and
+    versions."""
+    batch = read_notices(element)
+    return Translation(batch.events, batch.business_key)
+
+
+_REGISTRY = f"{{{DIRECTIVE_NS}}}Registry"
+_MOST_RECORDS = 1000  # the directive's maxOccurs
+
+
+def _registry_records(element: etree._Element) -> list[etree._Element] | None:
+    """The RegistryRecords of a notice, or None for a bare record element."""
+    tag = etree.QName(element)
+    wrapped = tag.namespace in NOTICES and tag.localname == "Request"
+    if not wrapped and element.tag != _REGISTRY:
+        return None  # the record itself
+    registry = _child(element, "Registry") if wrapped else element
+    entries = _children(registry, "RegistryRecord") if registry is not None else []
+    if not 1 <= len(entries) <= _MOST_RECORDS:
+        raise ZagsContentError(
+            f"a notification carries 1 to {_MOST_RECORDS} RegistryRecords, this one {len(entries)}",
+            field="Registry/RegistryRecord",
+        )
+    return entries
+
+
+def _record_content(entry: etree._Element, namespace: str | None) -> etree._Element:
+    record = _first_element(_child(_child(entry, "Record"), "RecordContent"))
+    if record is None:
+        raise ZagsContentError(
+            "Registry/RegistryRecord/Record/RecordContent is missing or empty",
+            field="Registry/RegistryRecord/Record/RecordContent",
+        )
+    if namespace is not None and etree.QName(record).namespace != namespace:
+        raise ZagsContentError(
+            "the record's namespace is not the notification's", field="RecordContent"
+        )
+    return record
+
+
+def _read_record(record: etree._Element) -> Notification:
     kind = NOTICES.get(etree.QName(record).namespace or "")
     if kind is None or etree.QName(record).localname != kind.record:
         raise ZagsContentError(
@@ -321,35 +427,24 @@ def read_notification(element: etree._Element) -> Notification:
     return Notification(kind, record_id, version, tuple(_EVENTS[kind.notice](record, record_id)))
 
 
-def translate_notification(element: etree._Element) -> Translation:
-    """The notification's events, keyed by the record id and version."""
-    notification = read_notification(element)
-    return Translation(notification.events, notification.business_key)
+def _answer_id(entry: etree._Element, position: int) -> str:
+    # The id ZAGS knows the record by, as far as it can be read (at most 36 characters).
+    content = _first_element(_child(_child(entry, "Record"), "RecordContent"))
+    found = squeeze(content.get("ИдСвед") or "") if content is not None else ""
+    found = found or squeeze(_text(entry, "RecordId") or "")
+    return found[:36] if found else str(position)
 
 
-def _unwrap(element: etree._Element) -> etree._Element:
-    tag = etree.QName(element)
-    wrapped = tag.namespace in NOTICES and tag.localname == "Request"
-    if not wrapped and element.tag != f"{{{DIRECTIVE_NS}}}Registry":
-        return element  # the record itself
-    registry = _child(element, "Registry") if wrapped else element
-    entries = _children(registry, "RegistryRecord") if registry is not None else []
-    if len(entries) != 1:
-        raise ZagsContentError(
-            f"a notification carries one RegistryRecord, this one {len(entries)}",
-            field="Registry/RegistryRecord",
-        )
-    record = _first_element(_child(_child(entries[0], "Record"), "RecordContent"))
-    if record is None:
-        raise ZagsContentError(
-            "Registry/RegistryRecord/Record/RecordContent is missing or empty",
-            field="Registry/RegistryRecord/Record/RecordContent",
-        )
-    if wrapped and etree.QName(record).namespace != tag.namespace:
-        raise ZagsContentError(
-            "the record's namespace is not the notification's", field="RecordContent"
-        )
-    return record
+def _none_usable(failed: list[RecordFailure]) -> ZagsContentError:
+    if len(failed) == 1:
+        return failed[0].error  # a notice of one record: its own error, as it was
+    first = failed[0]
+    return ZagsContentError(
+        f"no record of the notification can be used ({len(failed)}); record "
+        f"{first.position}: {first.error}",
+        field=first.error.details.get("field"),
+        positions=[f.position for f in failed],
+    )
 
 
 def _birth_events(_record: etree._Element, _record_id: str) -> list[EventDraft]:
