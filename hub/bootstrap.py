@@ -31,6 +31,7 @@ from hub.routing.router import Router
 from hub.routing.topology import Topology, build_topology
 from hub.smev.client import SmevClient, SmevClientSettings
 from hub.smev.transport import HttpTransport, Transport
+from hub.trust import TrustPolicy
 from hub.worker import Worker, WorkerSettings
 from hub.xml import XmlLimits
 
@@ -222,8 +223,14 @@ class Hub:
         return SmevClient(
             self.journal, self.bus, self.topology, self.router, self.transport, self.signer,
             settings, RateLimiter(_rate_limits(s.smev_rate_limits)), self.xml_limits,
-            metrics=self.metrics,
+            metrics=self.metrics, trust=self._smev_trust(),
         )  # fmt: skip
+
+    def _smev_trust(self) -> TrustPolicy | None:
+        # The policy the worker applies: SMEV's signature is checked before each Ack.
+        if not self.settings.require_signatures:
+            return None
+        return TrustPolicy(self.verifier, self.trusted_certificates)
 
     @cached_property
     def operations(self) -> Operations:

@@ -1,7 +1,8 @@
 """``hub health``: can this hub reach what it needs, and is work piling up?
 
 Checks the broker (and its queue depths), the journal's database (and its backlog) and the
-SMEV endpoint at once, each within a time limit, so a container health check never hangs.
+SMEV endpoint (and, with ``HUB_METRICS_DIR``, whether the SMEV client's rounds keep failing)
+at once, each within a time limit, so a container health check never hangs.
 The report holds names, counts and ages only: no message content, no personal data.
 """
 
@@ -12,17 +13,21 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 import requests
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
 from hub.bootstrap import Hub
-from hub.errors import RetryableError
+from hub.errors import PermanentError, RetryableError
 from hub.journal.api import HealthCounts
 from hub.logging import mask_text
+from hub.metrics import SMEV_FAILING_ROUNDS
 from hub.terminal import styled
 
 T = TypeVar("T")
@@ -30,6 +35,9 @@ CheckName = Literal["broker", "database", "smev"]
 CHECKS: tuple[CheckName, ...] = ("broker", "database", "smev")
 OK, NOT_CONFIGURED, IN_PROCESS = "ok", "not configured", "in-process"  # healthy
 UNREACHABLE, FAILING = "unreachable", "failing"  # no answer; an answer that is a refusal
+# Rounds the SMEV client may fail in a row (backing off, up to 15 s apart: about half a
+# minute to a minute) before ``hub health`` calls it failing.
+SMEV_FAILING_LIMIT = 10
 # What "no answer" looks like; anything else raised came from a dependency that answered.
 _NO_ANSWER = (RetryableError, OSError, requests.RequestException)
 
@@ -168,7 +176,43 @@ def _smev(hub: Hub, timeout: float) -> _Probe:
     endpoint = hub.settings.smev_endpoint
     if endpoint is None:
         return Check("smev", NOT_CONFIGURED, "HUB_SMEV_ENDPOINT is not set")
-    return _Attempt("smev", lambda: _ping(endpoint, timeout), _http)
+    folder = hub.settings.metrics_dir
+    return _Attempt("smev", lambda: _smev_state(endpoint, timeout, folder), _http)
+
+
+class SmevClientFailingError(PermanentError):
+    """SMEV answers, but the SMEV client's rounds keep failing (a fault SMEV repeats, the
+    broker or the database away): it goes on trying, and needs an operator."""
+
+    code = "SMEV_CLIENT_FAILING"
+
+
+def _smev_state(endpoint: str, timeout: float, folder: Path | None) -> int:
+    status = _ping(endpoint, timeout)
+    for loop, failures in sorted(smev_failing_rounds(folder).items()):
+        if failures >= SMEV_FAILING_LIMIT:
+            raise SmevClientFailingError(
+                f"the SMEV client's {loop} loop has failed {failures:g} rounds in a row "
+                f"(limit {SMEV_FAILING_LIMIT}; its log says why)",
+                loop=loop,
+                failures=failures,
+            )
+    return status
+
+
+def smev_failing_rounds(folder: Path | None) -> dict[str, float]:
+    """Rounds each loop of the SMEV client has failed in a row, as its process last wrote
+    them to the metrics folder (``HUB_METRICS_DIR``); nothing known without one."""
+    if folder is None or not folder.is_dir():
+        return {}
+    registry = CollectorRegistry(auto_describe=False)
+    MultiProcessCollector(registry, path=str(folder))  # type: ignore[no-untyped-call]
+    return {
+        sample.labels.get("loop", ""): sample.value
+        for metric in registry.collect()
+        if metric.name == SMEV_FAILING_ROUNDS
+        for sample in metric.samples
+    }
 
 
 _PROBES: dict[str, Callable[[Hub, float], _Probe]] = {

@@ -28,6 +28,7 @@ import structlog
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
@@ -61,6 +62,7 @@ PROCESSING_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 6
 SMEV_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 RELAY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 SCRAPE_TIMEOUT = 5.0  # seconds the broker and the database get to answer a scrape
+SMEV_FAILING_ROUNDS = "hub_smev_failing_rounds"  # read by ``hub health`` too
 
 M = TypeVar("M")
 
@@ -143,11 +145,27 @@ class HubMetrics:
             Counter("hub_smev_messages_taken", "Messages taken from SMEV's queues.", ["queue"],
                     registry=r)
         )  # fmt: skip
+        self._smev_rounds(r)
         self.scrape_errors: _Family[Counter] = _Family(
             Counter("hub_metrics_scrape_errors", "Scrapes that could not read a source "
                     "(broker, database).", ["source"], registry=r)
         )  # fmt: skip
         self.probes: dict[str, threading.Thread] = {}  # scrape-time reads still running
+
+    def _smev_rounds(self, r: CollectorRegistry | None) -> None:
+        # A loop of the SMEV client never ends on a failed round: these say it is failing.
+        self.smev_failed_rounds: _Family[Counter] = _Family(
+            Counter("hub_smev_failed_rounds", "Rounds of the SMEV client that failed (SMEV, the "
+                    "broker or the database away; a fault), by loop (send, poll) and error type.",
+                    ["loop", "error_type"], registry=r)
+        )  # fmt: skip
+        # The latest value of any process wins: a restarted client's 0 replaces its
+        # predecessor's count.
+        self.smev_failing_rounds: _Family[Gauge] = _Family(
+            Gauge(SMEV_FAILING_ROUNDS, "Rounds of the SMEV client failed in a row now "
+                  "(0: its last round went through), by loop.", ["loop"], registry=r,
+                  multiprocess_mode="mostrecent")
+        )  # fmt: skip
 
     def _labels_of(self, source: str, agency: str | None, kind: str | None) -> tuple[str, str]:
         """Bounded (agency, kind) labels of a message."""

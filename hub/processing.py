@@ -46,7 +46,7 @@ from hub.routing.router import (
     UnknownAgencyError,
 )
 from hub.smev.build import new_message_id
-from hub.smev.client import REFUSAL_SOURCE
+from hub.smev.client import REFUSAL_SOURCE, REJECTED_BY_SMEV
 from hub.smev.read import SmevMessage, read_message
 from hub.trust import TrustPolicy
 from hub.xml import XmlLimits, parse_message
@@ -213,7 +213,7 @@ class Processor:
         request = AnsweredRequest(
             found.request_id, found.agency, found.kind, found.context, found.smev_message_id
         )
-        if message.rejections or message.kind == "async_status":
+        if message.rejections or _smev_status(message):
             return _rejection(message, request)
         return self.router.answers[message.content_name or ""](message, request)
 
@@ -260,23 +260,40 @@ def cloud_event(
     }
 
 
-_REJECTED_BY_SMEV = frozenset({"requestIsRejectedBySmev", "responseIsRejectedBySmev"})
-
-
 def _answers_the_hub(message: SmevMessage, router: Router) -> bool:
     """A response (content, rejection or SMEV's asynchronous rejection) to the hub's request."""
-    if message.kind == "async_status":
-        return message.status_category in _REJECTED_BY_SMEV
+    if _smev_status(message):
+        return message.status_category in REJECTED_BY_SMEV
     return bool(message.rejections) or message.content_name in router.answers
+
+
+def _smev_status(message: SmevMessage) -> bool:
+    # SMEV's own AsyncProcessingStatus: in the response queue, or read by GetStatus.
+    return message.kind == "async_status" or message.operation == "GetStatusResponse"
 
 
 def _rejection(message: SmevMessage, request: AnsweredRequest) -> Translation:
     if message.rejections:
         code, reason = message.rejections[0].code, message.rejections[0].description
+        key = None
     else:  # SMEV itself refused the request (e.g. SMEV-403: payload against its schema)
-        code, reason = "FAILURE", message.status_details or str(message.status_category)
+        code, reason = "FAILURE", _smev_reason(message)
+        # Once per request: the same refusal may come through GetResponse and GetStatus.
+        key = f"smev-rejected:{request.smev_message_id}"
     draft = request_rejected(request.request_id, request.agency, request.kind, code, reason)
-    return Translation([draft], answers=request.request_id, rejected=True)
+    return Translation([draft], business_key=key, answers=request.request_id, rejected=True)
+
+
+def _smev_reason(message: SmevMessage) -> str:
+    """SMEV's words: its error number and fault type, its description (else the status's
+    details) and the validation errors it lists."""
+    fault = message.fault
+    if fault is None:
+        return message.status_details or str(message.status_category)
+    said = fault.description or message.status_details or fault.type
+    head = " ".join(p for p in (fault.smev_error, fault.type) if p)
+    errors = [e.message for e in fault.validation_errors]
+    return "; ".join([f"{head}: {said}", *errors])
 
 
 def _refusal(raw: bytes) -> Translation:

@@ -22,7 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from hub.crypto.xmldsig import SignatureReport, XmlVerifier
+from lxml import etree
+
+from hub.crypto.xmldsig import DS_NS, SignatureReport, XmlVerifier
 from hub.errors import SignatureError
 from hub.smev.read import SmevMessage
 from hub.smev.trust import SignatureCoverageError, Vouching, covers, duplicated_ids, vouching
@@ -33,6 +35,12 @@ __all__ = [
     "TrustPolicy",
     "UntrustedSignerError",
 ]
+
+
+# The signatures whose one Reference names an element's Id.
+_SIGNATURES_OVER = etree.XPath(
+    "//ds:Signature[ds:SignedInfo/ds:Reference/@URI = $uri]", namespaces={"ds": DS_NS}
+)
 
 
 class UntrustedSignerError(SignatureError):
@@ -70,6 +78,30 @@ class TrustPolicy:
         covering = _covering(reports, vouch, message)
         by_trusted = _by_trusted(covering, trusted if trusted is not None else self.trusted, vouch)
         return _in_time(by_trusted, vouch.moment or _aware(received_at), vouch)
+
+    def check_smev(self, message: SmevMessage, received_at: datetime) -> SignatureReport:
+        """SMEV's own signature over what it delivered, alone: valid, over the vouching
+        element, by a trusted certificate valid in time. What the SMEV client checks before it
+        acks (``accepted="false"`` when this fails); the worker applies ``check`` later."""
+        _unique_ids(message)
+        vouch = vouching(message)
+        if vouch.signer != "smev":
+            raise SignatureCoverageError(f"SMEV does not sign a {message.operation}")
+        moment = datetime.now(UTC)
+        reports = [self.verifier.verify(s, moment) for s in _signatures_over(vouch.element)]
+        covering = [r for r in reports if r.target is vouch.element]
+        if not covering:
+            raise SignatureCoverageError(
+                f"no signature of SMEV's covers <{vouch.name}>", element=vouch.name
+            )
+        _all_valid(covering)
+        by_trusted = _by_trusted(covering, self.trusted, vouch)
+        return _in_time(by_trusted, vouch.moment or _aware(received_at), vouch)
+
+
+def _signatures_over(element: etree._Element) -> list[etree._Element]:
+    found = _SIGNATURES_OVER(element.getroottree(), uri=f"#{element.get('Id') or ''}")
+    return [e for e in found if isinstance(e, etree._Element)] if isinstance(found, list) else []
 
 
 def _all_valid(reports: Sequence[SignatureReport]) -> None:

@@ -47,12 +47,14 @@ EXPECTED: dict[str, tuple[type[SmevFaultError], bool, FaultAction]] = {
 }
 
 
-def soap_fault(detail: str, faultstring: str = "отказ", version: str = "1.3") -> bytes:
+def soap_fault(
+    detail: str, faultstring: str = "отказ", version: str = "1.3", faultcode: str = "soap:Client"
+) -> bytes:
     faults = f"urn://x-artefacts-smev-gov-ru/services/message-exchange/types/faults/{version}"
     basic = f"urn://x-artefacts-smev-gov-ru/services/message-exchange/types/basic/{version}"
     return (
         '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
-        f"<soap:Fault><faultcode>soap:Client</faultcode><faultstring>{faultstring}</faultstring>"
+        f"<soap:Fault><faultcode>{faultcode}</faultcode><faultstring>{faultstring}</faultstring>"
         f'<detail xmlns:f="{faults}" xmlns="{basic}">{detail}</detail>'
         "</soap:Fault></soap:Body></soap:Envelope>"
     ).encode()
@@ -165,8 +167,36 @@ def test_fault_without_detail() -> None:
     )
     message = read_message(raw)
     assert (message.kind, message.version) == ("fault", None)
-    assert message.fault is not None and message.fault.error_class is f.UnknownSmevFaultError
+    # Real SMEV answers so now and then: a passing failure, like SMEVFailure.
+    assert message.fault is not None and message.fault.error_class is f.SmevServerFaultError
     assert message.fault.faultstring == "Internal Error"
+    assert (message.fault.retryable, message.fault.action) == (True, FaultAction.RETRY)
+    with pytest.raises(f.SmevServerFaultError) as caught:
+        raise_for_fault(message)
+    assert caught.value.retryable
+
+
+@pytest.mark.parametrize("faultcode", ["soap:Server", "Server", "SOAP-ENV:Server.Busy"])
+def test_an_unknown_server_fault_passes(faultcode: str) -> None:
+    raw = soap_fault("<f:BrandNewFault><Code>X</Code></f:BrandNewFault>", faultcode=faultcode)
+    fault = read_message(raw).fault
+    assert fault is not None and fault.error_class is f.SmevServerFaultError
+    assert fault.retryable
+
+
+def test_an_unknown_client_fault_does_not_pass() -> None:
+    fault = read_message(soap_fault("<f:BrandNewFault/>", faultcode="soap:Client")).fault
+    assert fault is not None and fault.error_class is f.UnknownSmevFaultError
+    assert not fault.retryable
+
+
+def test_a_known_server_fault_keeps_its_type() -> None:
+    # faultcode Server does not make a refusal passing: SMEV-100 comes as soap:Server too.
+    raw = soap_fault("<f:InvalidContent><Code>SMEV-403</Code></f:InvalidContent>",
+                     faultcode="soap:Server")  # fmt: skip
+    fault = read_message(raw).fault
+    assert fault is not None and fault.error_class is f.InvalidContentError
+    assert not fault.retryable
 
 
 def test_smev_error_number_identifies_a_bare_fault() -> None:
@@ -180,6 +210,30 @@ def test_no_fault_no_raise(smev_samples_dir: Path) -> None:
     message = read_message((smev_samples_dir / "get-response-empty-queue-1.2.xml").read_bytes())
     raise_for_fault(message)  # nothing to raise
     assert message.fault is None
+
+
+def test_smevs_asynchronous_rejection_is_a_message_not_a_raised_fault(
+    smev_samples_dir: Path,
+) -> None:
+    raw = (smev_samples_dir / "get-response-async-rejected-1.2.xml").read_bytes()
+    message = read_message(raw)
+    raise_for_fault(message)  # a message to store, Ack and settle: nothing to raise
+    assert (message.kind, message.status_category) == ("async_status", "requestIsRejectedBySmev")
+    fault = message.fault
+    assert fault is not None
+    assert (fault.type, fault.smev_error) == ("InvalidContent", "SMEV-403")  # from xsi:type
+    assert fault.code == "tsmev3:P:TSMEV3_ASYNC_CORE1:TR:ASYNC:PP:BSV:3"
+    [error] = fault.validation_errors
+    assert error.position == -1 and error.message.startswith("cvc-complex-type.2.4.b")
+
+
+def test_async_fault_type_from_xsi_type() -> None:
+    element = etree.fromstring(
+        b'<SmevFault xmlns="urn://x-artefacts-smev-gov-ru/services/message-exchange/types/1.3"'
+        b' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:f="urn:f"'
+        b' xsi:type="f:AccessDenied"><Code>C</Code><Description>?</Description></SmevFault>'
+    )
+    assert f.read_async_fault(element).type == "AccessDenied"
 
 
 def test_async_fault_unknown_number() -> None:

@@ -2,7 +2,13 @@
 
 Taking, per round and queue (GetRequest: requests to the hub; GetResponse: answers to its
 requests): take up to a batch → store every message in the inbox (one transaction) → hand the
-new ones to the worker over the inbound exchange (publisher confirms) → only then Ack. A crash
+new ones to the worker over the inbound exchange (publisher confirms) → only then Ack:
+``accepted="true"``, or ``"false"`` when SMEV's own signature over the message does not hold
+(checked before the Ack when signatures are required; the message is stored all the same and
+fails in the worker). SMEV's asynchronous rejection of a message the hub sent (SMEV-403 in an
+AsyncProcessingStatus) is a message like any other; read from GetStatus, it is stored too
+(nothing to Ack). A poll or send round that fails, for any of the hub's errors, is counted
+and backed off: the client never stops for a fault. A crash
 before the Ack means SMEV delivers again after its visibility timeout; the inbox knows the
 MessageID, so nothing is processed twice, and several hub processes may poll at once.
 
@@ -16,7 +22,10 @@ MessageIsAlreadySent                      ACCEPTED (an earlier try went through)
 StaleMessageId                            a new MessageID, sent again at once
 QuoteLimitExceeded                        SMEV dropped it: a new MessageID at once, sent
                                           later (after ``resend_after``) as a new message
-SMEVFailure, no answer                    sent again later (after ``resend_after``)
+SMEVFailure, a plain or unknown           sent again later (after ``resend_after``)
+``soap:Server`` fault, no answer
+SenderIsNotRegistered, the hub's          the round fails (counted, backed off, alerted);
+certificate expired or unknown            sent again later
 any other fault (permanent)               kept in the inbox whole; the worker turns it into
                                           ``request.rejected`` and REJECTED
 =======================================  ===============================================
@@ -24,6 +33,7 @@ any other fault (permanent)               kept in the inbox whole; the worker tu
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -39,7 +49,7 @@ import structlog
 from lxml import etree
 
 from hub import tracing
-from hub.errors import HubError, PermanentError, RetryableError
+from hub.errors import HubError, PermanentError, RetryableError, SignatureError
 from hub.journal.api import (
     InboundMessage,
     InboxStatus,
@@ -83,6 +93,7 @@ from hub.smev.faults import (
 )
 from hub.smev.read import SmevMessage
 from hub.smev.transport import SmevReply, Transport
+from hub.trust import TrustPolicy
 from hub.xml import XmlLimits, parse_xml
 
 log = structlog.get_logger("hub.smev.client")
@@ -93,6 +104,10 @@ REFUSAL_CONTENT_TYPE = "application/vnd.hub.smev-refusal+json"
 UNROUTED = "unrouted"  # no adapter claims the content: the unrouted queue keeps it
 
 Queue = Literal["requests", "responses"]
+# SMEV's asynchronous refusal of a message the hub sent (in GetResponse or GetStatus).
+REJECTED_BY_SMEV = frozenset({"requestIsRejectedBySmev", "responseIsRejectedBySmev"})
+# ``SmevClient.stats`` keys of each loop's failed rounds.
+FAILED_ROUNDS = {"send": "failed send rounds", "poll": "failed rounds"}
 
 
 class SmevPassingFaultError(RetryableError):
@@ -140,6 +155,8 @@ class SmevClient:
     limits: XmlLimits = field(default_factory=XmlLimits)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     metrics: HubMetrics = field(default_factory=HubMetrics)
+    # SMEV's own signature is checked before each Ack (None: signatures not required).
+    trust: TrustPolicy | None = None
     _next_status_read: float = field(default=0.0, init=False, repr=False)
     # What happened so far, for the demo and the benchmark: rounds failed, calls that failed
     # in passing, duplicate deliveries recognised, resends, refusals.
@@ -149,16 +166,16 @@ class SmevClient:
         """Send and poll until ``stop``, each in its own thread: a call waiting for SMEV
         never holds up the other direction (on two cores that is a quarter more round trips
         per second). Each waits ``poll_interval`` when it had nothing to do, and backs off by
-        itself while SMEV, the broker or the database is away. An error that is not passing
-        ends both and is raised here (the supervisor restarts the process)."""
+        itself while SMEV, the broker or the database is away. A round that fails with any of
+        the hub's errors, passing or not (a fault SMEV will repeat until an operator acts), is
+        counted and backed off, never the end of the client (metrics and ``hub health`` say it
+        is failing); only a bug ends both loops and is raised here (the supervisor restarts
+        the process)."""
         halt = threading.Event()  # ``stop``, or a loop that crashed
         crashed: list[Exception] = []
         loops = [
             threading.Thread(target=self._loop, args=(halt, crashed, key, step), daemon=True)
-            for key, step in (
-                ("failed send rounds", self.send_pending),
-                ("failed rounds", self._take_all),
-            )
+            for key, step in (("send", self.send_pending), ("poll", self._take_all))
         ]
         for loop in loops:
             loop.start()
@@ -171,28 +188,41 @@ class SmevClient:
             raise crashed[0]
 
     def _loop(
-        self, halt: threading.Event, crashed: list[Exception], failed: str, step: Callable[[], int]
+        self, halt: threading.Event, crashed: list[Exception], loop: str, step: Callable[[], int]
     ) -> None:
         try:
-            self._repeat(halt, failed, step)
+            self._repeat(halt, loop, step)
         except Exception as exc:  # raised again by ``run``, in its thread
             crashed.append(exc)
             halt.set()
 
-    def _repeat(self, halt: threading.Event, failed: str, step: Callable[[], int]) -> None:
+    def _repeat(self, halt: threading.Event, loop: str, step: Callable[[], int]) -> None:
         failures = 0
+        self.metrics.smev_failing_rounds(loop).set(0)  # a restarted client starts healthy
         while not halt.is_set():
             try:
                 busy = step() > 0
-            except RetryableError as exc:
+            except HubError as exc:
                 failures += 1
-                self.stats[failed] += 1  # each loop its own key: no update lost between threads
-                log.warning("smev round failed", error=str(exc), failures=failures)
+                self._failed_round(loop, exc, failures)
                 halt.wait(_backoff(failures))
                 continue
-            failures = 0  # one good round: a later failure starts the back-off afresh
+            if failures:  # one good round: a later failure starts the back-off afresh
+                failures = 0
+                self.metrics.smev_failing_rounds(loop).set(0)
             if not busy:
                 halt.wait(self.settings.poll_interval)
+
+    def _failed_round(self, loop: str, error: HubError, failures: int) -> None:
+        # Each loop its own stats key: no update lost between the two threads.
+        self.stats[FAILED_ROUNDS[loop]] += 1
+        self.metrics.smev_failed_rounds(loop, type(error).__name__[:64]).inc()
+        self.metrics.smev_failing_rounds(loop).set(failures)
+        # A fault that will not pass by itself (SMEV refusing the hub's polls) needs an
+        # operator: said louder than an outage that will.
+        say = log.warning if error.retryable else log.error
+        say("smev round failed", loop=loop, error=str(error), error_type=type(error).__name__,
+            failures=failures)  # fmt: skip
 
     def _take_all(self) -> int:
         taken = self.take("responses") + self.take("requests")
@@ -234,10 +264,10 @@ class SmevClient:
         while len(taken) < self.settings.batch:
             try:
                 reply = self._call(build(selector, self.settings.version, self.signer), method)
-            except RetryableError:
+            except HubError:
                 if not taken:
                     raise
-                break  # keep what came before the outage; the next round goes on
+                break  # keep what came before the failure; the next round goes on
             if reply.message.kind == "empty":
                 break
             taken.append(reply)
@@ -245,12 +275,30 @@ class SmevClient:
 
     def _keep(self, replies: Sequence[SmevReply]) -> None:
         messages = [self._inbound(reply) for reply in replies]
+        pairs = zip(replies, messages, strict=True)
+        signed = [self._signed_by_smev(reply.message, m.received_at) for reply, m in pairs]
+        # Stored whatever SMEV's signature: a rejected one fails in the worker's full check
+        # and is kept there for an operator.
         received = self.journal.receive(messages)
         self.stats["taken"] += len(messages)
         self.stats["duplicate deliveries"] += sum(1 for r in received if r.duplicate)
         hand_over(self.bus, self.topology, messages, received)
-        for reply in replies:
-            self._ack(reply.message)
+        for reply, accepted in zip(replies, signed, strict=True):
+            self._ack(reply.message, accepted=accepted)
+
+    def _signed_by_smev(self, message: SmevMessage, received_at: datetime | None) -> bool:
+        """Whether SMEV's own signature holds (always, when signatures are not required):
+        what the Ack says (``accepted="false"``: SMEV's signature rejected, message ignored)."""
+        if self.trust is None:
+            return True
+        try:
+            self.trust.check_smev(message, received_at or self.clock())
+        except SignatureError as exc:
+            self.stats["SMEV signatures rejected"] += 1
+            log.warning("SMEV's signature rejected", message_id=_delivery_id(message),
+                        error=exc.code, reason=str(exc))  # fmt: skip
+            return False
+        return True
 
     def _inbound(self, reply: SmevReply) -> InboundMessage:
         message = reply.message
@@ -272,26 +320,37 @@ class SmevClient:
             agency = request.agency if request is not None else None
         return agency
 
-    def _ack(self, message: SmevMessage) -> None:
+    def _ack(self, message: SmevMessage, *, accepted: bool = True) -> None:
         try:
-            ack = build_ack(Ack(_delivery_id(message)), self.settings.version, self.signer)
+            acked = Ack(_delivery_id(message), accepted=accepted)
+            ack = build_ack(acked, self.settings.version, self.signer)
             self._call(ack, "Ack")
         except (RetryableError, SmevFaultError) as exc:
             # Stored already: SMEV delivers it again later, and the inbox knows it by then.
             log.warning("ack failed", message_id=message.message_id, error=str(exc))
 
     def read_statuses(self) -> int:
-        """Read SMEV's delivery statuses of the hub's messages (up to a batch); logged."""
+        """Read SMEV's delivery statuses of the hub's messages (up to a batch): logged, and
+        SMEV's rejection of a message kept in the inbox, where the worker settles its request
+        (a status has no MessageID of its own: nothing to Ack)."""
         read = 0
         while read < self.settings.batch:
             envelope = build_get_status(version=self.settings.version, signer=self.signer)
-            message = self._call(envelope, "GetStatus").message
+            reply = self._call(envelope, "GetStatus")
+            message = reply.message
             if message.kind == "empty":
                 break
             log.debug("smev status", message_id=message.original_message_id,
                       category=message.status_category)  # fmt: skip
+            if message.status_category in REJECTED_BY_SMEV:
+                self._keep_rejection(reply)
             read += 1
         return read
+
+    def _keep_rejection(self, reply: SmevReply) -> None:
+        status = dataclasses.replace(self._inbound(reply), external_id=_status_id(reply.message))
+        self.stats["rejections by SMEV"] += 1
+        hand_over(self.bus, self.topology, [status], self.journal.receive([status]))
 
     # --- sending --------------------------------------------------------------------------
 
@@ -299,9 +358,12 @@ class SmevClient:
         """Send the requests and answers due now (one batch); how many were tried."""
         claimed = self.journal.claim_outbound(self.settings.batch, self.settings.resend_after)
         self.stats["resends"] += sum(1 for r in claimed if r.attempts > 1)
-        accepted = [r.request_id for r in claimed if self._send(r)]
-        if accepted:
-            self.journal.mark_accepted(accepted)
+        accepted: list[str] = []
+        try:
+            accepted.extend(r.request_id for r in claimed if self._send(r))
+        finally:  # a round that fails half-way keeps what SMEV took before
+            if accepted:
+                self.journal.mark_accepted(accepted)
         return len(claimed)
 
     def _send(self, request: OutboundRequest) -> bool:
@@ -328,6 +390,8 @@ class SmevClient:
             log.warning("send postponed", request_id=request.request_id, error=str(exc))
             return False
         except (SmevFaultError, PermanentError) as exc:
+            if isinstance(exc, SmevFaultError) and refuses_the_hub(exc):
+                raise  # the round fails (counted, backed off, alerted); the request waits
             # SMEV refused it for good, or it cannot even be built (unreadable payload):
             # sending it again would change nothing.
             self._refused(request, exc)
@@ -410,6 +474,22 @@ class SmevClient:
         self.transport.close()
 
 
+# Faults that refuse the hub itself, not the message: its registration, or the certificate
+# of its signature. Every message would get them until an operator acts; rejecting the
+# registry's requests for them would lose requests that are not at fault.
+_HUB_FAULTS = frozenset({"SenderIsNotRegistered"})
+_HUB_CERTIFICATE = frozenset({"CertificateIsExpired", "CertificateIsNotFound"})
+
+
+def refuses_the_hub(error: SmevFaultError) -> bool:
+    """Whether SMEV's fault is about the hub (its registration or certificate), so that a
+    send must wait, not be rejected."""
+    fault = error.fault
+    if fault.type in _HUB_FAULTS:
+        return True
+    return fault.type == "SignatureVerificationFault" and fault.sub_type in _HUB_CERTIFICATE
+
+
 def _backoff(failures: int) -> float:
     # Exponential with full jitter, 0.1 s after the first failure up to 15 s.
     ceiling = min(15.0, 0.1 * 2 ** min(failures - 1, 8))
@@ -431,6 +511,11 @@ def refusal_record(request: OutboundRequest, error: HubError) -> dict[str, objec
         "kind": request.kind,
         "fault": fault,
     }
+
+
+def _status_id(message: SmevMessage) -> str:
+    # One per message and category: a status SMEV repeats is recognised in the inbox.
+    return f"status:{message.original_message_id}:{message.status_category}"
 
 
 def _delivery_id(message: SmevMessage) -> str:

@@ -30,6 +30,7 @@ _TYPE_BY_SMEV_ERROR = {
     "SMEV-403": "InvalidContent",
     "SMEV-501": "TargetMessageIsNotFound",
 }
+_XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 _STRUCTURED = frozenset({"Code", "Description", "SignatureVerificationFault", "ValidationError"})
 
 
@@ -69,8 +70,12 @@ class SmevFault:
 
     @property
     def error_class(self) -> builtins.type[SmevFaultError]:
-        """The exception class for this fault type (UnknownSmevFaultError if unknown)."""
-        return _BY_TYPE.get(self.type, UnknownSmevFaultError)
+        """The exception class for this fault type: UnknownSmevFaultError if unknown, or
+        SmevServerFaultError for an unknown one SMEV blames on itself (faultcode Server)."""
+        known = _BY_TYPE.get(self.type)
+        if known is not None:
+            return known
+        return SmevServerFaultError if _is_server(self.faultcode) else UnknownSmevFaultError
 
     @property
     def retryable(self) -> bool:
@@ -152,7 +157,15 @@ def _register(cls: type[SmevFaultError]) -> type[SmevFaultError]:
 
 
 class UnknownSmevFaultError(SmevFaultError):
-    """A fault the hub does not know (or a SOAP fault without SMEV detail): fail, look at it."""
+    """A fault the hub does not know, blamed on the caller (faultcode Client): fail, look."""
+
+
+class SmevServerFaultError(UnknownSmevFaultError):
+    """A plain ``soap:Server`` fault (a faultstring, no SMEV detail) or an unknown fault SMEV
+    blames on itself: it occurs in real traffic and passes, like SMEVFailure (FACTS.md)."""
+
+    retryable = True
+    action = FaultAction.RETRY
 
 
 @_register
@@ -303,22 +316,38 @@ def read_soap_fault(fault: etree._Element) -> SmevFault:
 
 
 def read_async_fault(smev_fault: etree._Element) -> SmevFault:
-    """Read the ``SmevFault`` of an AsyncProcessingStatus (Code and Description only)."""
+    """Read the ``SmevFault`` of an AsyncProcessingStatus: Code, Description, and when SMEV
+    gives them its ``xsi:type`` (the fault type) and ValidationErrors."""
     code, description = text(smev_fault, "Code"), text(smev_fault, "Description")
     namespace = etree.QName(smev_fault).namespace
     version = version_of_namespace(namespace)
     return SmevFault(
-        _resolve_type(None, code, description),
+        _resolve_type(_xsi_type(smev_fault), code, description),
         code=code,
         description=description,
+        validation_errors=_validation_errors(smev_fault),
         version=version.value if version else None,
     )
 
 
 def raise_for_fault(message: SmevMessage) -> None:
-    """Raise the typed SmevFaultError if ``message`` carries a fault; do nothing otherwise."""
-    if message.fault is not None:
+    """Raise the typed SmevFaultError if ``message`` is a SOAP Fault; do nothing otherwise.
+
+    SMEV's asynchronous rejection (an AsyncProcessingStatus with a SmevFault, in a queue) is
+    a message to store, Ack and settle, not a failed call: its ``fault`` is not raised."""
+    if message.kind == "fault" and message.fault is not None:
         raise message.fault.to_error()
+
+
+def _is_server(faultcode: str | None) -> bool:
+    # "soap:Server", "Server", "SOAP-ENV:Server.Busy": the SOAP 1.1 Server class, any prefix.
+    return (faultcode or "").rpartition(":")[2].startswith("Server")
+
+
+def _xsi_type(element: etree._Element) -> str | None:
+    # xsi:type="ns3:InvalidContent": the local part names the fault type.
+    value = element.get(_XSI_TYPE)
+    return value.rpartition(":")[2] if value else None
 
 
 def _smev_detail(detail: etree._Element | None) -> etree._Element | None:
