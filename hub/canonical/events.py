@@ -422,9 +422,15 @@ def application_cancelled(order_number: str, reason: str) -> EventDraft:
     return EventDraft(APPLICATION_CANCELLED, f"application:{order_number}", data)
 
 
+# The rejection codes of SMEV's RequestRejected (RejectionReasonCode), as the event says them.
+REJECTION_CODES = frozenset({"ACCESS_DENIED", "NO_DATA", "UNKNOWN_REQUEST_DESCRIPTION", "FAILURE"})
+
+
 def request_rejected(request_id: str, agency: str, kind: str, code: str, reason: str) -> EventDraft:
     """An agency (or SMEV) refused the hub's request. The reason only informs: it is made to
     fit its bound rather than refused, so the refusal still settles the request."""
+    if code not in REJECTION_CODES:  # SMEV's own refusals name a fault, not a rejection code
+        code, reason = "FAILURE", f"{code}: {reason}"
     data = {
         "request_id": request_id,
         "agency": agency,

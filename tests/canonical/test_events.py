@@ -189,3 +189,9 @@ def test_the_version_that_stands_comes_first(
 ) -> None:
     read = [RecordVersion(number, date, "0101") for number, date in versions]
     assert standing_first(read) == order
+
+
+def test_a_refusal_naming_a_fault_is_a_failure_with_the_fault_in_its_reason() -> None:
+    draft = ev.request_rejected("r-1", "zags", "rogdinf", "XML_MALFORMED", "malformed XML")
+    assert (draft.data["code"], draft.data["reason"]) == ("FAILURE", "XML_MALFORMED: malformed XML")
+    validate_event(envelope(draft))
