@@ -47,9 +47,16 @@ def population() -> Population:
     return Population.generate(5, 12, discrepancy_share=0.4, reference_date=date(2026, 3, 1))
 
 
+@pytest.fixture(params=["1.1", "1.2", "1.3"])
+def smev_version(request: pytest.FixtureRequest) -> str:
+    """Every message-exchange version the hub can be configured to speak, end to end."""
+    return str(request.param)
+
+
 @pytest.fixture(params=["embedded", "production"])
 def stage(  # noqa: PLR0917 - pytest fixtures
     request: pytest.FixtureRequest,
+    smev_version: str,
     tmp_path: Path,
     topology_prefix: str,
     fast_backend: object,
@@ -62,7 +69,7 @@ def stage(  # noqa: PLR0917 - pytest fixtures
     world = build_world(fast_backend, certificate, population, reference_dir, config,  # type: ignore[arg-type]
                         applications=4, rate=50.0)  # fmt: skip
     with SimulatorServer(world.exchange) as server:
-        hub = _hub(request, tmp_path, topology_prefix, server, reference_dir)
+        hub = _hub(request, tmp_path, topology_prefix, server, reference_dir, smev_version)
         hub.overrides["key_signer"] = LocalKeySigner(fast_backend, key, certificate)  # type: ignore[arg-type]
         hub.bus.declare()
         registry = ReferenceRegistry(hub.settings.broker_url.get_secret_value(), hub.topology)
@@ -73,12 +80,13 @@ def stage(  # noqa: PLR0917 - pytest fixtures
         hub.close()
 
 
-def _hub(
+def _hub(  # noqa: PLR0917 - the stage's parts
     request: pytest.FixtureRequest,
     tmp_path: Path,
     prefix: str,
     server: SimulatorServer,
     reference_dir: Path,
+    version: str,
 ) -> Hub:
     database, broker = stack_urls(request, tmp_path)
     settings = Settings(
@@ -87,7 +95,8 @@ def _hub(
         topology_prefix=prefix,
         reference_dir=reference_dir,
         retry_delays=(1, 1, 2),
-        smev_endpoint=server.endpoint("1.3"),
+        smev_version=version,
+        smev_endpoint=server.endpoint(version),
         smev_poll_interval=0.05,
         smev_resend_after=1.0,
         smev_timeout=5.0,

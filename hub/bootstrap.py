@@ -214,6 +214,7 @@ class Hub:
         settings = SmevClientSettings(
             version=s.smev_version,
             node_id=s.smev_node_id,
+            transaction_code=s.smev_transaction_code,
             batch=s.smev_batch,
             poll_interval=s.smev_poll_interval,
             resend_after=timedelta(seconds=s.smev_resend_after),

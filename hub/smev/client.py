@@ -104,6 +104,9 @@ class SmevPassingFaultError(RetryableError):
 class SmevClientSettings:
     version: str = "1.3"
     node_id: str | None = None
+    # SMEV's TransactionCode for the hub's requests, when one was assigned; None: not sent
+    # (genuine 1.2 traffic carries none either, see hub.smev.build).
+    transaction_code: str | None = None
     batch: int = 50
     poll_interval: float = 1.0
     resend_after: timedelta = timedelta(seconds=30)
@@ -346,7 +349,12 @@ class SmevClient:
         content = parse_xml(request.payload, self.limits)
         if request.reply_to is None:
             built = build_send_request(
-                SendRequest(content, message_id, node_id=self.settings.node_id),
+                SendRequest(
+                    content,
+                    message_id,
+                    transaction_code=self.settings.transaction_code,
+                    node_id=self.settings.node_id,
+                ),
                 self.settings.version,
                 self.signer,
             )

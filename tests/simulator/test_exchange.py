@@ -528,15 +528,32 @@ def test_an_envelope_that_breaks_the_smev_schema_is_invalid_content(
 ) -> None:
     envelope = build_send_request(SendRequest(birth_request(), transaction_code="TC"), "1.2")
     data = operation_element(envelope)[0]
-    data.remove(data[2])  # TransactionCode, required in 1.2
+    data.remove(data[3])  # MessagePrimaryContent, required by every version and by SMEV
     message = call(exchange, sign_envelope(envelope, hub.signer), "1.2")
     error = fault_of(message)
     assert isinstance(error, f.InvalidContentError)
     assert (
         error.fault.validation_errors
-        and "TransactionCode" in error.fault.validation_errors[0].message
+        and "MessagePrimaryContent" in error.fault.validation_errors[0].message
     )
     assert_valid_reply(serialize_message(message), "1.2", reference_dir / "smev" / "xsd")
+
+
+@pytest.mark.parametrize("kept", [(), ("ReferenceMessageID",)], ids=["neither", "reference-only"])
+def test_a_1_2_request_without_the_chain_fields_is_taken_as_real_smev_takes_it(
+    exchange: Exchange, hub: Party, zags: Party, kept: tuple[str, ...]
+) -> None:
+    # The published 1.2 schema requires ReferenceMessageID and TransactionCode; genuine 1.2
+    # traffic that SMEV accepts carries neither (FACTS.md).
+    reference = str(uuid.uuid1()) if kept else None
+    request = SendRequest(birth_request(), reference_message_id=reference)
+    envelope = build_send_request(request, "1.2", hub.signer)
+    data = operation_element(envelope)[0]
+    assert [etree.QName(e).localname for e in data] == ["MessageID", *kept, "MessagePrimaryContent"]
+    accepted = call(exchange, envelope, "1.2")
+    assert accepted.kind == "accepted", accepted.fault
+    delivered = poll(exchange, zags, "1.2")
+    assert delivered.kind == "request" and delivered.transaction_code is None
 
 
 def test_an_unregistered_kind_of_request_is_business_data_type_is_not_supported(
