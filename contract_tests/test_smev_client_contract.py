@@ -154,3 +154,28 @@ def test_agencies_requests_reach_the_registry_and_are_answered(
     for event_type in set(expected_types):
         assert types[event_type] == expected_types.count(event_type)
     assert not hub.journal.failed()
+
+
+def test_test_requests_are_answered_and_reach_no_registry(
+    stage: Stage, population: Population
+) -> None:
+    hub, registry, agencies = stage.hub, stage.registry, stage.world.agencies
+    exchange = stage.world.exchange
+    tests = zags_notices(population, name_changes=1, deaths=1, paternities=0)
+    real = zags_notices(population, name_changes=0, deaths=1, paternities=0)
+    with running(hub.worker, hub.relay, hub.smev_client):
+        agencies.zags.push_notices(exchange, tests, test=True)
+        agencies.gosuslugi.push_test(exchange)
+        # Each test request gets its answer (SendResponse), as the protocol asks...
+        assert registry.wait_for(
+            lambda _: (
+                len(agencies.zags.answers) == len(tests) and len(agencies.gosuslugi.accepted) == 1
+            ),
+            30,
+        ), (agencies.zags.answers, agencies.gosuslugi.accepted)
+        # ...and nothing of theirs is published: the real notice sent after them is all
+        # the registry gets (the answers were written with any event they would have had).
+        agencies.zags.push_notices(exchange, real)
+        assert registry.wait_for(lambda r: len(r.events) >= 1, 30)
+    assert registry.count_by_type() == {t: 1 for n in real for t in n.event_types}
+    assert not hub.journal.failed()

@@ -117,7 +117,7 @@ class Processor:
             self._verify(record, read)
             verified = read
             tracing.adopt(record, read.command, read.request)  # the trace of what it answers
-            translation = self._translate(record, read)
+            translation = _harmless(read, self._translate(record, read))
             return self._outcome(record, translation, self._scope(record, read, translation))
         except RetryableError:
             raise
@@ -133,6 +133,8 @@ class Processor:
         whose signatures held (no answer to a forgery) and whose adapter says what to send."""
         if not isinstance(exc, IntakeError) or verified is None or verified.message is None:
             return []
+        if verified.message.test_message:
+            return []  # the refusal is a new request to the agency: it would change its data
         refused = self.router.refusals.get(verified.message.content_name or "")
         if refused is None:
             return []
@@ -258,6 +260,26 @@ def cloud_event(
         "hubtraceid": tracing.trace_for(record),
         "data": dict(draft.data),
     }
+
+
+TEST_KEY_PREFIX = "test:"
+
+
+def _harmless(read: _Read, translation: Translation) -> Translation:
+    """What is left of a test request (SMEV's TestMessage: "the provider's system must
+    guarantee that its data are not changed"): its answers to the sender (SendResponse), as
+    the protocol asks; no event for the registry and no new request to any agency. Its key
+    is its own, so a real message with the same content is not taken for its duplicate."""
+    if read.message is None or not read.message.test_message:
+        return translation
+    key = translation.business_key
+    log.info("test message: answered, nothing published", events_dropped=len(translation.events))
+    return dataclasses.replace(
+        translation,
+        events=(),
+        business_key=f"{TEST_KEY_PREFIX}{key}" if key else None,
+        requests=[r for r in translation.requests if r.reply_to is not None],
+    )
 
 
 _REJECTED_BY_SMEV = frozenset({"requestIsRejectedBySmev", "responseIsRejectedBySmev"})

@@ -47,16 +47,19 @@ def get_request(
     reply_to: str | None = "eyJzaWQiOjEsIm1uZW1vbmljIjoiRVBHVSJ9",
     message_id: str | None = None,
     version: str = "1.3",
+    test_message: bool = False,
 ) -> bytes:
     """A GetRequestResponse carrying ``content`` (a business element), as an agency's request
     reaches the hub: with ``reply_to`` to answer it at, under ``message_id`` (a new one if not
-    given: a resend of the same content is a new message)."""
+    given: a resend of the same content is a new message); ``test_message``: a test request
+    (TestMessage)."""
     reply = f"<ns2:ReplyTo>{reply_to}</ns2:ReplyTo>" if reply_to else ""
+    test = "<ns2:TestMessage/>" if test_message else ""
     body = (
         '<ns2:RequestMessage><ns2:Request Id="SIGNED_BY_SMEV">'
         '<ns2:SenderProvidedRequestData Id="SIGNED_BY_CONSUMER">'
         f"<ns2:MessageID>{message_id or uuid.uuid1()}</ns2:MessageID>"
-        f"<MessagePrimaryContent>{content.decode()}</MessagePrimaryContent>"
+        f"<MessagePrimaryContent>{content.decode()}</MessagePrimaryContent>{test}"
         f"</ns2:SenderProvidedRequestData>{reply}</ns2:Request></ns2:RequestMessage>"
     )
     return (

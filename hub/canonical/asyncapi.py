@@ -64,6 +64,10 @@ superseded, `student.birth.mismatch` names it in `matched_superseded_version`. A
 notice may arrive after a newer one about the same act record (`act_record.number`): keep
 the data of the highest version. `state_code` is ZAGS's СОСТАГС code, passed on as given.
 
+**Test requests** (SMEV's `TestMessage`: an agency's test application or notice, whose
+recipient must change no data) make no event at all: the hub answers the agency and
+publishes nothing, so every event here is about real data.
+
 **Commands** are plain JSON objects with a `type` and the registry's `request_id`, which is the
 idempotency key: publish it as the AMQP `message_id` too. A command the hub cannot carry out
 becomes a failed message for an operator, never an event.

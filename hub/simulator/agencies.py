@@ -116,9 +116,15 @@ class ZagsEmulator:
         if content is not None and content.get("ИдСвед"):
             self.answers.append(NoticeAnswer(content.get("ИдСвед", ""), content.get("КодОбр", "")))
 
-    def push_notices(self, exchange: Exchange, notices: tuple[ZagsNotice, ...]) -> list[str]:
-        """Each notice as a request of ZAGS's (routed by its namespace); their MessageIDs."""
-        return [exchange.push_request(self.mnemonic, notification(n)) for n in notices]
+    def push_notices(
+        self, exchange: Exchange, notices: tuple[ZagsNotice, ...], *, test: bool = False
+    ) -> list[str]:
+        """Each notice as a request of ZAGS's (routed by its namespace); their MessageIDs.
+        ``test``: sent as test requests (TestMessage), to be answered and change nothing."""
+        return [
+            exchange.push_request(self.mnemonic, notification(n), test_message=test)
+            for n in notices
+        ]
 
     def _find(self, content: etree._Element) -> list[BirthRecord]:
         query = _child(content, "СведЗапрос")
@@ -308,6 +314,12 @@ class GosuslugiEmulator:
         for application in self.applications[start : start + self.due(now)]:
             self.sent.append(exchange.push_request(self.mnemonic, application_request(application)))
         return self.sent[start:]
+
+    def push_test(self, exchange: Exchange, index: int = 0) -> str:
+        """Application ``index`` once more, as a test request (TestMessage), which the hub
+        must answer without registering it; its MessageID (not in ``sent``)."""
+        content = application_request(self.applications[index])
+        return exchange.push_request(self.mnemonic, content, test_message=True)
 
     @property
     def done(self) -> bool:

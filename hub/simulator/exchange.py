@@ -335,13 +335,16 @@ class Exchange:
         node_id: str | None = None,
         transaction_code: str | None = None,
         reference_message_id: str | None = None,
+        test_message: bool = False,
     ) -> str:
-        """Send a request as system ``sender`` (an agency); its MessageID."""
+        """Send a request as system ``sender`` (an agency); its MessageID. ``test_message``:
+        a test request (TestMessage), which its recipient must answer without changing data."""
         request = SendRequest(
             content,
             node_id=node_id,
             transaction_code=transaction_code,
             reference_message_id=reference_message_id,
+            test_message=test_message,
         )
         envelope = build_send_request(request, version)
         return self._take_in(envelope, sender, version, requests=True)

@@ -96,6 +96,28 @@ def test_a_request_becomes_its_event_and_the_acceptance_to_its_reply_to(
     assert answer.findtext(f"{{{schemas.NS}}}AcceptedAt") == "2026-03-01T00:00:00+00:00"
 
 
+@pytest.mark.parametrize("element", [application_xml(), cancel()], ids=["application", "cancel"])
+def test_a_test_request_is_answered_and_changes_nothing(element: etree._Element) -> None:
+    # TestMessage: "the provider's system must guarantee that its data are not changed".
+    record = inbox(get_request(etree.tostring(element, encoding="UTF-8"), test_message=True))
+    outcome = processor().process(record)
+    assert outcome.failure is None and not outcome.events and outcome.settles is None
+    [reply] = outcome.outbound  # the sender is answered as usual (SendResponse)
+    assert (reply.request_id, reply.reply_to) == (f"reply:{record.inbox_id}", REPLY_TO)
+    # Its key is its own: a real application of the same content is no duplicate of it.
+    real = processor().process(inbox(smev_request(element)))
+    assert outcome.business_key and real.business_key
+    assert outcome.business_key != real.business_key
+
+
+def test_a_test_application_refused_at_the_gate_tells_the_applicants_account_nothing() -> None:
+    bad = application_xml({"ChildInfo/ChildSNILS": "112-233-445 96"})
+    record = inbox(get_request(etree.tostring(bad, encoding="UTF-8"), test_message=True))
+    outcome = processor().process(record)
+    # The orderStatusEvent a real one gets is a new request that changes EPGU's data.
+    assert outcome.failure is not None and not outcome.outbound and not outcome.events
+
+
 def test_a_resend_under_a_new_message_id_has_the_same_key_and_its_own_answer() -> None:
     first, again = (inbox(smev_request(application_xml())) for _ in range(2))
     one, other = processor().process(first), processor().process(again)
