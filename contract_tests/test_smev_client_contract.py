@@ -17,7 +17,7 @@ import pytest
 
 from contract_tests.conftest import stack_urls
 from hub.bootstrap import Hub, bootstrap
-from hub.canonical.events import APPLICATION_RECEIVED
+from hub.canonical.events import APPLICATION_CANCELLED, APPLICATION_RECEIVED
 from hub.config import Settings
 from hub.crypto.xmldsig import LocalKeySigner
 from hub.journal.api import OutboundState
@@ -178,4 +178,22 @@ def test_test_requests_are_answered_and_reach_no_registry(
         agencies.zags.push_notices(exchange, real)
         assert registry.wait_for(lambda r: len(r.events) >= 1, 30)
     assert registry.count_by_type() == {t: 1 for n in real for t in n.event_types}
+    assert not hub.journal.failed()
+
+
+def test_smevs_cancel_of_an_application_becomes_its_cancellation(
+    stage: Stage, smev_version: str
+) -> None:
+    if smev_version == "1.3":
+        pytest.skip("message-exchange 1.3 has no Cancel")
+    hub, registry, gosuslugi = stage.hub, stage.registry, stage.world.agencies.gosuslugi
+    with running(hub.worker, hub.relay, hub.smev_client):
+        gosuslugi.step(stage.world.exchange, 0.0)  # the first application
+        assert registry.wait_for(lambda r: r.count_by_type()[APPLICATION_RECEIVED] == 1, 30)
+        gosuslugi.cancel(stage.world.exchange, 0)
+        assert registry.wait_for(lambda r: r.count_by_type()[APPLICATION_CANCELLED] == 1, 30)
+    [received] = [e for e in registry.received() if e.type == APPLICATION_RECEIVED]
+    [cancelled] = [e for e in registry.received() if e.type == APPLICATION_CANCELLED]
+    assert cancelled.data["order_number"] == received.data["order_number"]
+    assert cancelled.event["subject"] == received.event["subject"]
     assert not hub.journal.failed()

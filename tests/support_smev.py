@@ -68,3 +68,24 @@ def get_request(
         f'<ns2:GetRequestResponse xmlns:ns2="{BASE}/{version}" xmlns="{BASE}/basic/{version}">'
         f"{body}</ns2:GetRequestResponse></soap:Body></soap:Envelope>"
     ).encode()
+
+
+def get_cancel(message_reference: str, *, version: str = "1.2") -> bytes:
+    """A GetRequestResponse carrying SMEV's Cancel (1.1/1.2 only) of the request sent under
+    ``message_reference``, with MessageMetadata as SMEV fills it in."""
+    body = (
+        '<ns2:RequestMessage><ns2:Cancel Id="SIGNED_BY_SMEV">'
+        f"<MessageReference>{message_reference}</MessageReference>"
+        f"<ns2:MessageID>{uuid.uuid1()}</ns2:MessageID>"
+        f"<ns2:MessageMetadata><ns2:MessageId>{uuid.uuid1()}</ns2:MessageId>"
+        "<ns2:MessageType>CANCEL</ns2:MessageType>"
+        "<ns2:Sender><ns2:Mnemonic>EPGU</ns2:Mnemonic></ns2:Sender>"
+        "<ns2:SendingTimestamp>2026-03-01T00:00:00.000+03:00</ns2:SendingTimestamp>"
+        "</ns2:MessageMetadata></ns2:Cancel></ns2:RequestMessage>"
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+        f'<ns2:GetRequestResponse xmlns:ns2="{BASE}/{version}" xmlns="{BASE}/basic/{version}">'
+        f"{body}</ns2:GetRequestResponse></soap:Body></soap:Envelope>"
+    ).encode()

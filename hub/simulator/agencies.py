@@ -321,6 +321,11 @@ class GosuslugiEmulator:
         content = application_request(self.applications[index])
         return exchange.push_request(self.mnemonic, content, test_message=True)
 
+    def cancel(self, exchange: Exchange, index: int = 0) -> str:
+        """SMEV's Cancel (1.1/1.2) of the ``index``-th application sent: the applicant
+        withdrew it. The Cancel's MessageID."""
+        return exchange.push_cancel(self.mnemonic, self.sent[index])
+
     @property
     def done(self) -> bool:
         return len(self.sent) == len(self.applications)

@@ -41,11 +41,13 @@ from hub import tracing
 from hub.errors import HubError, PermanentError, RetryableError
 from hub.journal.api import (
     InboundMessage,
+    InboxRecord,
     InboxStatus,
     Journal,
     OutboundRequest,
     OutboundState,
     Received,
+    inbox_id_for,
 )
 from hub.metrics import HubMetrics
 from hub.routing.api import (
@@ -268,6 +270,9 @@ class SmevClient:
         )
 
     def _agency(self, message: SmevMessage) -> str | None:
+        if message.kind == "cancel":  # goes where the request it cancels went
+            cancelled = stored_request(self.journal, message.original_message_id or "")
+            return cancelled.agency if cancelled is not None else None
         agency = self.router.agency_of(message.content_name)
         if agency is None and message.original_message_id:
             request = self.journal.outbound_by_message_id(message.original_message_id)
@@ -425,6 +430,12 @@ def refusal_record(request: OutboundRequest, error: HubError) -> dict[str, objec
         "kind": request.kind,
         "fault": fault,
     }
+
+
+def stored_request(journal: Journal, message_id: str) -> InboxRecord | None:
+    """The inbox record of the message the client took from SMEV under ``message_id`` (the
+    sender's MessageID), if it took one: what a Cancel names."""
+    return journal.inbox(inbox_id_for(SMEV_SOURCE, message_id)) if message_id else None
 
 
 def _delivery_id(message: SmevMessage) -> str:

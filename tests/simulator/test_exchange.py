@@ -200,6 +200,28 @@ def test_smev_signs_what_it_returns(
         assert report.certificate.subject == exchange.certificate.subject
 
 
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_a_cancel_reaches_its_requests_recipient_signed_by_smev(  # noqa: PLR0917 - fixtures
+    exchange: Exchange, hub: Party, zags: Party, version: str, fast_backend: GostBackend,
+    reference_dir: Path,
+) -> None:  # fmt: skip
+    sent = send(exchange, hub, version)
+    request = poll(exchange, zags, version)
+    assert ack(exchange, zags, request.message_id, version).kind == "ack"
+    cancel_id = exchange.push_cancel(hub.mnemonic, sent.message_id or "")
+    assert poll(exchange, zags, "1.3").kind == "empty"  # 1.3 has no Cancel to deliver
+    cancel = poll(exchange, zags, version)
+    assert (cancel.kind, cancel.message_id, cancel.original_message_id) == (
+        "cancel", cancel_id, sent.message_id
+    )  # fmt: skip
+    assert cancel.metadata is not None and cancel.metadata.sender == hub.mnemonic
+    assert_valid_reply(serialize_message(cancel), version, reference_dir / "smev" / "xsd")
+    [report] = XmlVerifier(fast_backend).verify_all(cancel.root)
+    assert report.valid and [etree.QName(e).localname for e in cancel.signed_elements] == ["Cancel"]
+    assert ack(exchange, zags, cancel_id, version).kind == "ack"
+    assert poll(exchange, zags, version).kind == "empty"
+
+
 def test_replies_go_unsigned_when_told(
     fast_backend: GostBackend, reference_dir: Path, hub: Party, zags: Party
 ) -> None:
