@@ -17,7 +17,7 @@ import pytest
 
 from contract_tests.conftest import stack_urls
 from hub.bootstrap import Hub, bootstrap
-from hub.canonical.events import APPLICATION_RECEIVED
+from hub.canonical.events import APPLICATION_CANCELLED, APPLICATION_RECEIVED
 from hub.config import Settings
 from hub.crypto.xmldsig import LocalKeySigner
 from hub.journal.api import OutboundState
@@ -47,17 +47,34 @@ def population() -> Population:
     return Population.generate(5, 12, discrepancy_share=0.4, reference_date=date(2026, 3, 1))
 
 
-@pytest.fixture(params=list(MtomIds), ids=lambda ids: f"mtom-{ids}")
-def mtom(request: pytest.FixtureRequest) -> MtomIds:
-    """Plain SOAP replies, or MTOM as real SMEV's CXF sends them, with Content-ID headers
-    decoded and percent-encoded."""
-    return MtomIds(request.param)
+# The shapes SMEV replies in, end to end: every version the hub can speak, and MTOM as real
+# SMEV's CXF sends it (Content-ID headers decoded and percent-encoded). Not every pairing:
+# each version once plainly, each MTOM id style once, keeping the suite's time.
+SHAPES = [("1.3", MtomIds.OFF), ("1.3", MtomIds.CXF), ("1.3", MtomIds.CXF_ENCODED),
+          ("1.1", MtomIds.OFF), ("1.2", MtomIds.OFF), ("1.2", MtomIds.CXF_ENCODED)]  # fmt: skip
+
+
+@pytest.fixture(params=SHAPES, ids=lambda shape: f"{shape[0]}-mtom-{shape[1]}")
+def shape(request: pytest.FixtureRequest) -> tuple[str, MtomIds]:
+    version, ids = request.param
+    return str(version), MtomIds(ids)
+
+
+@pytest.fixture
+def smev_version(shape: tuple[str, MtomIds]) -> str:
+    return shape[0]
+
+
+@pytest.fixture
+def mtom(shape: tuple[str, MtomIds]) -> MtomIds:
+    return shape[1]
 
 
 @pytest.fixture(params=["embedded", "production"])
 def stage(  # noqa: PLR0917 - pytest fixtures
     request: pytest.FixtureRequest,
     mtom: MtomIds,
+    smev_version: str,
     tmp_path: Path,
     topology_prefix: str,
     fast_backend: object,
@@ -71,7 +88,7 @@ def stage(  # noqa: PLR0917 - pytest fixtures
     world = build_world(fast_backend, certificate, population, reference_dir, config,  # type: ignore[arg-type]
                         applications=4, rate=50.0)  # fmt: skip
     with SimulatorServer(world.exchange) as server:
-        hub = _hub(request, tmp_path, topology_prefix, server, reference_dir)
+        hub = _hub(request, tmp_path, topology_prefix, server, reference_dir, smev_version)
         hub.overrides["key_signer"] = LocalKeySigner(fast_backend, key, certificate)  # type: ignore[arg-type]
         hub.bus.declare()
         registry = ReferenceRegistry(hub.settings.broker_url.get_secret_value(), hub.topology)
@@ -82,12 +99,13 @@ def stage(  # noqa: PLR0917 - pytest fixtures
         hub.close()
 
 
-def _hub(
+def _hub(  # noqa: PLR0917 - the stage's parts
     request: pytest.FixtureRequest,
     tmp_path: Path,
     prefix: str,
     server: SimulatorServer,
     reference_dir: Path,
+    version: str,
 ) -> Hub:
     database, broker = stack_urls(request, tmp_path)
     settings = Settings(
@@ -96,7 +114,8 @@ def _hub(
         topology_prefix=prefix,
         reference_dir=reference_dir,
         retry_delays=(1, 1, 2),
-        smev_endpoint=server.endpoint("1.3"),
+        smev_version=version,
+        smev_endpoint=server.endpoint(version),
         smev_poll_interval=0.05,
         smev_resend_after=1.0,
         smev_timeout=5.0,
@@ -153,4 +172,47 @@ def test_agencies_requests_reach_the_registry_and_are_answered(
     assert types[APPLICATION_RECEIVED] == len(agencies.gosuslugi.applications)
     for event_type in set(expected_types):
         assert types[event_type] == expected_types.count(event_type)
+    assert not hub.journal.failed()
+
+
+def test_test_requests_are_answered_and_reach_no_registry(
+    stage: Stage, population: Population
+) -> None:
+    hub, registry, agencies = stage.hub, stage.registry, stage.world.agencies
+    exchange = stage.world.exchange
+    tests = zags_notices(population, name_changes=1, deaths=1, paternities=0)
+    real = zags_notices(population, name_changes=0, deaths=1, paternities=0)
+    with running(hub.worker, hub.relay, hub.smev_client):
+        agencies.zags.push_notices(exchange, tests, test=True)
+        agencies.gosuslugi.push_test(exchange)
+        # Each test request gets its answer (SendResponse), as the protocol asks...
+        assert registry.wait_for(
+            lambda _: (
+                len(agencies.zags.answers) == len(tests) and len(agencies.gosuslugi.accepted) == 1
+            ),
+            30,
+        ), (agencies.zags.answers, agencies.gosuslugi.accepted)
+        # ...and nothing of theirs is published: the real notice sent after them is all
+        # the registry gets (the answers were written with any event they would have had).
+        agencies.zags.push_notices(exchange, real)
+        assert registry.wait_for(lambda r: len(r.events) >= 1, 30)
+    assert registry.count_by_type() == {t: 1 for n in real for t in n.event_types}
+    assert not hub.journal.failed()
+
+
+def test_smevs_cancel_of_an_application_becomes_its_cancellation(
+    stage: Stage, smev_version: str
+) -> None:
+    if smev_version == "1.3":
+        pytest.skip("message-exchange 1.3 has no Cancel")
+    hub, registry, gosuslugi = stage.hub, stage.registry, stage.world.agencies.gosuslugi
+    with running(hub.worker, hub.relay, hub.smev_client):
+        gosuslugi.step(stage.world.exchange, 0.0)  # the first application
+        assert registry.wait_for(lambda r: r.count_by_type()[APPLICATION_RECEIVED] == 1, 30)
+        gosuslugi.cancel(stage.world.exchange, 0)
+        assert registry.wait_for(lambda r: r.count_by_type()[APPLICATION_CANCELLED] == 1, 30)
+    [received] = [e for e in registry.received() if e.type == APPLICATION_RECEIVED]
+    [cancelled] = [e for e in registry.received() if e.type == APPLICATION_CANCELLED]
+    assert cancelled.data["order_number"] == received.data["order_number"]
+    assert cancelled.event["subject"] == received.event["subject"]
     assert not hub.journal.failed()

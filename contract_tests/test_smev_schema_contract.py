@@ -74,7 +74,7 @@ def _attachments(version: str) -> list[MtomAttachment | FileStoreAttachment]:
 
 
 def _tc(version: str) -> str | None:
-    return "TC-1" if version == "1.2" else None  # only 1.2 requires it
+    return "TC-1" if version == "1.2" else None  # only 1.2's published schema requires it
 
 
 def send_request_minimal(version: str, signer: ElementSigner) -> etree._Element:

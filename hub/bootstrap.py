@@ -6,6 +6,7 @@ until a part is first used.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from hub.routing.api import Bus
 from hub.routing.ratelimit import RateLimiter
 from hub.routing.router import Router
 from hub.routing.topology import Topology, build_topology
-from hub.smev.client import SmevClient, SmevClientSettings
+from hub.smev.client import SmevClient, SmevClientSettings, stored_request
 from hub.smev.transport import HttpTransport, Transport
 from hub.trust import TrustPolicy
 from hub.worker import Worker, WorkerSettings
@@ -158,6 +159,7 @@ class Hub:
             self.xml_limits,
             frozenset(self.settings.agencies),
             lookup=self.journal.outbound_by_message_id,
+            cancelled=functools.partial(stored_request, self.journal),
             trusted=self.trusted_certificates,
             signers_for=self.access.bound_signers,
         )
@@ -215,6 +217,7 @@ class Hub:
         settings = SmevClientSettings(
             version=s.smev_version,
             node_id=s.smev_node_id,
+            transaction_code=s.smev_transaction_code,
             batch=s.smev_batch,
             poll_interval=s.smev_poll_interval,
             resend_after=timedelta(seconds=s.smev_resend_after),

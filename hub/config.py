@@ -95,6 +95,13 @@ class Settings(BaseSettings):
     smev_node_id: str | None = Field(
         None, max_length=50, description="NodeID sent and polled for (one per hub deployment)"
     )
+    smev_transaction_code: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1500,
+        description="TransactionCode sent with the hub's requests, if SMEV assigned one "
+        "(none: not sent; genuine 1.2 traffic carries none)",
+    )
     smev_poll_interval: float = Field(
         1.0, gt=0, description="seconds between polls while SMEV's queues are empty"
     )

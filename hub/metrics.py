@@ -55,7 +55,7 @@ OTHER, NONE, REGISTRY, COMMAND = "other", "none", "registry", "command"
 REGISTRY_SOURCE = "registry"  # hub.processing.REGISTRY_SOURCE (not imported: no cycle)
 # What the SMEV client calls a message when no adapter names its content.
 _SMEV_KINDS = frozenset(
-    {"request", "response", "rejected", "status", "async_status", "accepted", "refusal"}
+    {"request", "response", "rejected", "status", "async_status", "accepted", "refusal", "cancel"}
 )
 # receive → processed: from milliseconds (first delivery) to an hour (retries)
 PROCESSING_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300, 900, 3600)

@@ -71,6 +71,13 @@ class UnknownRequestError(PermanentError):
     code = "UNKNOWN_REQUEST"
 
 
+class CancelTargetUnknownError(PermanentError):
+    """A SMEV Cancel naming a request the hub has not stored: kept for an operator, who may
+    replay it once the request is in (a Cancel is only delivered after its request)."""
+
+    code = "CANCEL_TARGET_UNKNOWN"
+
+
 class RetryBudgetSpentError(PermanentError):
     code = "RETRY_BUDGET_SPENT"
 
@@ -82,6 +89,7 @@ class _Read:
     command: Mapping[str, Any] | None = None  # a registry command
     message: SmevMessage | None = None  # an SMEV message
     request: OutboundRequest | None = None  # the hub's request it answers or refuses
+    cancelled: SmevMessage | None = None  # the request to the hub a SMEV Cancel cancels
     scope: str | None = None
     answers_hub: bool = False  # a response to a request of the hub's, found or not
 
@@ -101,6 +109,8 @@ class Processor:
     trusted: frozenset[str] | None = None
     # A posting system's own signing certificates by principal id (None: it names none).
     signers_for: Callable[[str], frozenset[str] | None] = field(default=lambda _principal: None)
+    # Requests to the hub as stored, by their SMEV MessageID: what a Cancel cancels.
+    cancelled: Callable[[str], InboxRecord | None] = field(default=lambda _message_id: None)
 
     @tracing.traced  # trace id, inbox id, agency, kind in every log line while processing
     def process(self, record: InboxRecord) -> Outcome:
@@ -117,7 +127,7 @@ class Processor:
             self._verify(record, read)
             verified = read
             tracing.adopt(record, read.command, read.request)  # the trace of what it answers
-            translation = self._translate(record, read)
+            translation = _harmless(read, self._translate(record, read))
             return self._outcome(record, translation, self._scope(record, read, translation))
         except RetryableError:
             raise
@@ -133,6 +143,8 @@ class Processor:
         whose signatures held (no answer to a forgery) and whose adapter says what to send."""
         if not isinstance(exc, IntakeError) or verified is None or verified.message is None:
             return []
+        if verified.message.test_message:
+            return []  # the refusal is a new request to the agency: it would change its data
         refused = self.router.refusals.get(verified.message.content_name or "")
         if refused is None:
             return []
@@ -164,12 +176,26 @@ class Processor:
         if record.source == REFUSAL_SOURCE:  # kept under the refused request's MessageID
             return _inherit(self.lookup(record.external_id))
         message = read_message(parse_message(record.raw, record.content_type, self.limits))
+        if message.kind == "cancel":
+            return self._cancel(message)
         if message.original_message_id and _answers_the_hub(message, self.router):
             # Matched by OriginalMessageId before any check (it needs no signature), so that
             # a failure is kept where the request came from; trusted only once verified.
             request = self.lookup(message.original_message_id)
             return dataclasses.replace(_inherit(request), message=message, answers_hub=True)
         return _Read(message=message)
+
+    def _cancel(self, message: SmevMessage) -> _Read:
+        """A SMEV Cancel with the request it names, as stored, in that request's scope."""
+        reference = message.original_message_id or ""
+        original = self.cancelled(reference)
+        if original is None:
+            raise CancelTargetUnknownError(
+                f"SMEV Cancel of a request the hub never took (MessageReference {reference})",
+                message_reference=reference,
+            )
+        request = read_message(parse_message(original.raw, original.content_type, self.limits))
+        return _Read(message=message, cancelled=request, scope=original.scope or None)
 
     def _verify(self, record: InboxRecord, read: _Read) -> None:
         if read.message is None:
@@ -196,6 +222,9 @@ class Processor:
             return _refusal(record.raw)
         if read.request is not None:
             return self._answer(read.message, read.request)
+        if read.cancelled is not None:
+            handler = self.router.cancel_handler(read.cancelled.content_name)
+            return handler(read.cancelled, record)
         return self.router.inbound_handler(read.message.content_name)(read.message, record)
 
     def _scope(self, record: InboxRecord, read: _Read, translation: Translation) -> str:
@@ -258,6 +287,30 @@ def cloud_event(
         "hubtraceid": tracing.trace_for(record),
         "data": dict(draft.data),
     }
+
+
+TEST_KEY_PREFIX = "test:"
+
+
+def _harmless(read: _Read, translation: Translation) -> Translation:
+    """What is left of a test request (SMEV's TestMessage: "the provider's system must
+    guarantee that its data are not changed"): its answers to the sender (SendResponse), as
+    the protocol asks; no event for the registry and no new request to any agency. Its key
+    is its own, so a real message with the same content is not taken for its duplicate."""
+    tests = (read.message, read.cancelled)  # a Cancel of a test request undoes nothing real
+    if not any(m is not None and m.test_message for m in tests):
+        return translation
+    key = translation.business_key
+    log.info("test message: answered, nothing published", events_dropped=len(translation.events))
+    return dataclasses.replace(
+        translation,
+        events=(),
+        business_key=f"{TEST_KEY_PREFIX}{key}" if key else None,
+        requests=[r for r in translation.requests if r.reply_to is not None],
+    )
+
+
+_REJECTED_BY_SMEV = frozenset({"requestIsRejectedBySmev", "responseIsRejectedBySmev"})
 
 
 def _answers_the_hub(message: SmevMessage, router: Router) -> bool:

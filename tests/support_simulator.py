@@ -156,6 +156,7 @@ def hub_on_exchange(
         **settings,
     )
     signer = LocalKeySigner(backend, dev_key_pair[0], dev_key_pair[1])
-    hub = bootstrap(base, key_signer=signer, transport=ExchangeTransport(exchange))
+    transport = ExchangeTransport(exchange, base.smev_version)  # the endpoint of its version
+    hub = bootstrap(base, key_signer=signer, transport=transport)
     hub.bus.declare()
     return hub

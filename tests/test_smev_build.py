@@ -40,6 +40,7 @@ DS = "http://www.w3.org/2000/09/xmldsig#"
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 BIZ = "urn://example/business/1.0"
 MSG_ID = "ac9fbf27-8b8c-11eb-9086-e2bf794ac2e9"
+ORIGINAL_ID = "0b6e4a02-8b8c-11eb-9086-e2bf794ac2e9"
 VERSIONS = ("1.1", "1.2", "1.3")
 
 
@@ -191,9 +192,18 @@ def test_1_2_defaults_reference_to_message_id() -> None:
     assert data[1].text == MSG_ID
 
 
-def test_1_2_requires_transaction_code() -> None:
-    with pytest.raises(SmevBuildError, match=r"TransactionCode is required by the 1\.2 schema"):
-        build_send_request(SendRequest(content()), "1.2")
+def test_1_2_without_a_transaction_code_goes_out_as_genuine_1_2_traffic_does() -> None:
+    # No code configured: neither chain element (what SMEV accepts from real 1.2 clients),
+    # never a build error that would reject every check the registry asks for.
+    data = operation_element(build_send_request(SendRequest(content(), MSG_ID), "1.2"))[0]
+    assert names(data) == ["MessageID", "MessagePrimaryContent"]
+
+
+def test_an_explicit_reference_is_kept_on_1_2_without_a_transaction_code() -> None:
+    request = SendRequest(content(), MSG_ID, reference_message_id=ORIGINAL_ID)
+    data = operation_element(build_send_request(request, "1.2"))[0]
+    assert names(data)[:2] == ["MessageID", "ReferenceMessageID"]
+    assert data[1].text == ORIGINAL_ID
 
 
 def test_generated_message_id_is_lower_case_time_based_uuid() -> None:

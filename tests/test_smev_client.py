@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from hub.simulator.population import Population
 from hub.simulator.transport import ExchangeTransport
 from hub.simulator.world import World, build_world
 from hub.smev import SendRequest, build_send_request, raise_for_fault, read_message, serialize
+from hub.smev.read import SmevMessage
 from hub.smev.transport import SmevReply
 from hub.smev.versions import SmevVersion
 from tests.support import running
@@ -39,7 +41,7 @@ def population() -> Population:
     return Population.generate(3, 4, reference_date=date(2026, 3, 1))
 
 
-Make = Callable[..., tuple[Hub, World]]  # (config=None) → a hub and its simulated SMEV
+Make = Callable[..., tuple[Hub, World]]  # (config=None, **settings) → a hub and its SMEV
 
 
 @pytest.fixture
@@ -53,11 +55,11 @@ def make(  # noqa: PLR0917 - pytest fixtures
 ) -> Iterator[Make]:
     made: list[Hub] = []
 
-    def build(config: ExchangeConfig | None = None) -> tuple[Hub, World]:
+    def build(config: ExchangeConfig | None = None, **settings: Any) -> tuple[Hub, World]:
         config = config or ExchangeConfig(verify_signatures=False)
         world = build_world(fast_backend, dev_key_pair[1], population, reference_dir, config)  # type: ignore[arg-type]
         hub = hub_on_exchange(tmp_path, topology_prefix, world.exchange, dev_key_pair,
-                              fast_backend, smev_resend_after=0.01)  # fmt: skip
+                              fast_backend, smev_resend_after=0.01, **settings)  # fmt: skip
         made.append(hub)
         return hub, world
 
@@ -80,6 +82,36 @@ def test_an_accepted_request_is_noted_in_one_batch(make: Make) -> None:
     states = {hub.journal.outbound(f"req-{n}").state for n in range(3)}  # type: ignore[union-attr]
     assert states == {OutboundState.ACCEPTED}
     assert hub.smev_client.send_pending() == 0
+
+
+@dataclass
+class _Recorder:
+    """An agency system that keeps what SMEV delivers to it and answers nothing."""
+
+    requests: list[SmevMessage] = field(default_factory=list)
+
+    def on_request(self, request: SmevMessage) -> None:
+        self.requests.append(request)
+
+    def on_response(self, response: SmevMessage) -> None:
+        pass
+
+
+@pytest.mark.parametrize("code", ["TC-7", None])
+def test_a_1_2_request_carries_the_configured_transaction_code_or_none(
+    make: Make, code: str | None
+) -> None:
+    hub, world = make(smev_version="1.2", smev_transaction_code=code)
+    zags = _Recorder()
+    world.exchange.attach(world.agencies.zags.mnemonic, zags)
+    _request(hub, "req-1", str(uuid1_at(datetime.now(UTC))))
+    hub.smev_client.send_pending()
+    stored = hub.journal.outbound("req-1")
+    assert stored is not None and stored.state is OutboundState.ACCEPTED
+    [delivered] = zags.requests
+    assert delivered.version == "1.2" and delivered.transaction_code == code
+    expected_reference = stored.smev_message_id if code else None  # the root of its chain
+    assert delivered.reference_message_id == expected_reference
 
 
 def test_a_stale_message_id_is_replaced_and_the_request_sent_at_once(make: Make) -> None:

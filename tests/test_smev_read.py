@@ -285,7 +285,7 @@ def test_cancel(version: str) -> None:
         ),
     )
     message = read_message(raw)
-    assert (message.kind, message.message_id, message.original_message_id) == ("request", MID, ORIG)
+    assert (message.kind, message.message_id, message.original_message_id) == ("cancel", MID, ORIG)
     assert message.content is None  # a Cancel carries no business content
 
 

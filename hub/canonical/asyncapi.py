@@ -69,6 +69,10 @@ put in SMEV's file store. The event never carries the file or the store's creden
 operator fetches the files by the event's `hubinboxid` (`hub attachments fetch`), the hash
 checked.
 
+**Test requests** (SMEV's `TestMessage`: an agency's test application or notice, whose
+recipient must change no data) make no event at all: the hub answers the agency and
+publishes nothing, so every event here is about real data.
+
 **Commands** are plain JSON objects with a `type` and the registry's `request_id`, which is the
 idempotency key: publish it as the AMQP `message_id` too. A command the hub cannot carry out
 becomes a failed message for an operator, never an event.

@@ -85,6 +85,9 @@ class Translation:
 
 
 InboundHandler = Callable[[SmevMessage, InboxRecord], Translation]
+# SMEV's Cancel (1.1/1.2) of a request to the hub: given the cancelled request as stored (read
+# again) and the Cancel's own inbox record.
+CancelHandler = Callable[[SmevMessage, InboxRecord], Translation]
 AnswerHandler = Callable[[SmevMessage, AnsweredRequest], Translation]
 CommandHandler = Callable[[Mapping[str, Any], InboxRecord], Translation]
 # An adapter's intake gate: raises (an ``IntakeError``) when the business content may not be
@@ -108,6 +111,7 @@ class Router:
     agencies: dict[str, str] = field(default_factory=dict)  # content name → agency
     gates: dict[str, Gate] = field(default_factory=dict)  # content name → its intake gate
     refusals: dict[str, RefusalHandler] = field(default_factory=dict)  # content name → reply
+    cancels: dict[str, CancelHandler] = field(default_factory=dict)  # cancelled request's kind
 
     def register_inbound(
         self,
@@ -145,6 +149,23 @@ class Router:
         self._gate(content_name, gate)
         if agency is not None:
             self.agencies[content_name] = agency
+
+    def register_cancel(
+        self, content_name: str, handler: CancelHandler, *, gate: Gate | None = None
+    ) -> None:
+        """Handle SMEV's Cancel of a request to the hub whose business root is
+        ``content_name``; the handler gets that request (``gate`` checks its content)."""
+        self.cancels[content_name] = _gated(handler, gate)
+
+    def cancel_handler(self, content_name: str | None) -> CancelHandler:
+        handler = self.cancels.get(content_name or "")
+        if handler is None:
+            raise UnknownKindError(
+                f"no adapter undoes a request of {content_name or '(none)'} (SMEV Cancel)",
+                content=content_name,
+                known=sorted(self.cancels),
+            )
+        return handler
 
     def _gate(self, content_name: str, gate: Gate | None) -> None:
         if gate is not None:

@@ -117,9 +117,15 @@ class ZagsEmulator:
         if content is not None and content.get("ИдСвед"):
             self.answers.append(NoticeAnswer(content.get("ИдСвед", ""), content.get("КодОбр", "")))
 
-    def push_notices(self, exchange: Exchange, notices: tuple[ZagsNotice, ...]) -> list[str]:
-        """Each notice as a request of ZAGS's (routed by its namespace); their MessageIDs."""
-        return [exchange.push_request(self.mnemonic, notification(n)) for n in notices]
+    def push_notices(
+        self, exchange: Exchange, notices: tuple[ZagsNotice, ...], *, test: bool = False
+    ) -> list[str]:
+        """Each notice as a request of ZAGS's (routed by its namespace); their MessageIDs.
+        ``test``: sent as test requests (TestMessage), to be answered and change nothing."""
+        return [
+            exchange.push_request(self.mnemonic, notification(n), test_message=test)
+            for n in notices
+        ]
 
     def _find(self, content: etree._Element) -> list[BirthRecord]:
         query = _child(content, "СведЗапрос")
@@ -322,6 +328,17 @@ class GosuslugiEmulator:
         )
         stored = exchange.file_store.put(scan, f"birth-certificate-{number}.pdf", "application/pdf")
         return [stored.header()]
+
+    def push_test(self, exchange: Exchange, index: int = 0) -> str:
+        """Application ``index`` once more, as a test request (TestMessage), which the hub
+        must answer without registering it; its MessageID (not in ``sent``)."""
+        content = application_request(self.applications[index])
+        return exchange.push_request(self.mnemonic, content, test_message=True)
+
+    def cancel(self, exchange: Exchange, index: int = 0) -> str:
+        """SMEV's Cancel (1.1/1.2) of the ``index``-th application sent: the applicant
+        withdrew it. The Cancel's MessageID."""
+        return exchange.push_cancel(self.mnemonic, self.sent[index])
 
     @property
     def done(self) -> bool:

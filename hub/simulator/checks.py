@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from hub.adapters.gate import AgencySchemaError, SchemaCheck
 from hub.crypto.xmldsig import DS_NS, XmlVerifier
 from hub.errors import PermanentError, SchemaValidationError, SmevMessageError
 from hub.simulator.replies import Fault
+from hub.smev._xml import child
 from hub.smev.schemas import validate
 from hub.smev.signing import CALLER_SIGNATURE, signable_element
 from hub.smev.versions import SOAP_ENV_NS, SmevVersion, is_message_id
@@ -23,6 +25,7 @@ ACK_TARGET_ERROR = "SMEV-501"
 _UUID_EPOCH = datetime(1582, 10, 15, tzinfo=UTC)
 # A compiled XMLSchema must not validate from two threads at once (libxml2 keeps state).
 _SCHEMA_LOCK = threading.Lock()
+_LAX_CHAIN = ("ReferenceMessageID", "TransactionCode")  # required by 1.2's schema, not by SMEV
 
 
 class RefusedError(PermanentError):
@@ -105,16 +108,44 @@ def uuid_time(value: uuid.UUID) -> datetime:
 
 
 def check_envelope(operation: etree._Element, version: SmevVersion, xsd_dir: Path) -> None:
-    """InvalidContent if the operation element breaks its version's official schema."""
+    """InvalidContent if the operation element breaks its version's official schema, as real
+    SMEV applies it (see ``_as_smev_reads_it``)."""
     try:
         with _SCHEMA_LOCK:
-            validate(operation, version, xsd_dir)
+            validate(_as_smev_reads_it(operation, version), version, xsd_dir)
     except SchemaValidationError as exc:
         raise refuse(
             "InvalidContent",
             f"Бизнес-конверт не соответствует схеме СМЭВ {version.value}",
             validation_errors=tuple(exc.errors),
         ) from exc
+
+
+def _as_smev_reads_it(operation: etree._Element, version: SmevVersion) -> etree._Element:
+    """Real SMEV takes a 1.2 SendRequest without ReferenceMessageID and TransactionCode,
+    though its published schema requires both (FACTS.md): a copy with the missing ones filled
+    in is what gets validated, so everything else the schema says still holds."""
+    data = child(operation, "SenderProvidedRequestData")
+    if version is not SmevVersion.V1_2 or data is None:
+        return operation
+    if all(child(data, name) is not None for name in _LAX_CHAIN):
+        return operation
+    lax = copy.deepcopy(operation)
+    _fill_chain(child(lax, "SenderProvidedRequestData"), version)
+    return lax
+
+
+def _fill_chain(data: etree._Element | None, version: SmevVersion) -> None:
+    anchor = child(data, "MessageID")
+    if data is None or anchor is None:
+        return  # nothing to fill in after: the schema reports what is wrong
+    for name in _LAX_CHAIN:  # each in the schema's place, right after the one before
+        present = child(data, name)
+        if present is None:
+            present = etree.Element(f"{{{version.ns.types}}}{name}")
+            present.text = anchor.text if name == "ReferenceMessageID" else "-"
+            anchor.addnext(present)
+        anchor = present
 
 
 def content_fault(content: etree._Element | None, schema: SchemaCheck | None) -> Fault | None:

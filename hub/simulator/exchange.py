@@ -152,6 +152,8 @@ class Exchange:
         self._damage_next: dict[str, int] = {}
         self._seen_order: deque[tuple[datetime, str]] = deque()
         self._quota_use: dict[tuple[str, str], tuple[int, int]] = {}
+        # Each request's recipient and kinds by its MessageID: where its Cancel goes.
+        self._request_routes: dict[str, tuple[str, frozenset[str]]] = {}
         self._operations: dict[str, Callable[[XmlDocument, etree._Element, SmevVersion], bytes]]
         self._operations = {
             "SendRequestRequest": self._send_request,
@@ -302,7 +304,7 @@ class Exchange:
     def _take(self, doc: XmlDocument, op: etree._Element, v: SmevVersion, requests: bool) -> bytes:
         system = self._caller(doc.root, op)
         self._check_envelope(op, v)
-        selector = self._selector(op, system, requests)
+        selector = replace(self._selector(op, system, requests), cancels=v is not SmevVersion.V1_3)
         mailbox = system.requests if requests else system.responses
         with self._lock:
             now = self._clock().timestamp()
@@ -351,18 +353,40 @@ class Exchange:
         transaction_code: str | None = None,
         reference_message_id: str | None = None,
         attachments: Sequence[OutgoingAttachment] = (),
+        test_message: bool = False,
     ) -> str:
         """Send a request as system ``sender`` (an agency); its MessageID. ``attachments``:
-        documents already put in the file store (their headers)."""
+        documents already put in the file store (their headers). ``test_message``: a test
+        request (TestMessage), which its recipient must answer without changing data."""
         request = SendRequest(
             content,
             node_id=node_id,
             transaction_code=transaction_code,
             reference_message_id=reference_message_id,
             attachments=attachments,
+            test_message=test_message,
         )
         envelope = build_send_request(request, version)
         return self._take_in(envelope, sender, version, requests=True)
+
+    def push_cancel(self, sender: str, message_reference: str) -> str:
+        """SMEV's Cancel, for system ``sender``, of the request it sent under
+        ``message_reference``: queued for that request's recipient, which gets it from a
+        1.1/1.2 GetRequest (1.3 has no Cancel). The Cancel's MessageID."""
+        with self._lock:
+            route = self._request_routes.get(message_reference)
+            if route is None:
+                raise ConfigurationError(f"no request {message_reference} to cancel")
+            recipient, kinds = self._system(route[0]), route[1]
+            message_id = new_message_id()
+            metadata = r.Metadata(message_id, "CANCEL", self._system(sender).party,
+                                  self._clock(), recipient.party, "cancelled")  # fmt: skip
+            reference = etree.Element("MessageReference")
+            reference.text = message_reference
+            letter = Letter(message_id, kinds, None, reference, SmevVersion.V1_2, metadata)
+            letter.cancels = message_reference
+            recipient.requests.put(letter)  # a queue even for an agency in process: none cancels
+        return message_id
 
     def respond(
         self,
@@ -429,6 +453,8 @@ class Exchange:
         letter = Letter(address.message_id, kinds, None, data, version, metadata)
         letter.reply_to, letter.attachments = address.encode(), attachments
         letter.file_access = self._file_access(message)
+        with self._lock:
+            self._request_routes[address.message_id] = (recipient.party.mnemonic, kinds)
         self._accept(sender, recipient, letter, address, message.content)
         return metadata
 
@@ -683,6 +709,8 @@ class Exchange:
     def _envelope(
         self, letter: Letter, version: SmevVersion, signer: XmlSigner | None
     ) -> etree._Element:
+        if letter.cancels is not None:
+            return r.cancel_delivery(version, letter.cancels, letter.metadata, signer)
         data = r.in_version(
             letter.data, letter.version, version
         )  # a copy: the letter keeps its own

@@ -69,10 +69,13 @@ class Filter:
 
     kind: str | None = None
     node_id: str | None = None
+    cancels: bool = True  # False for a 1.3 poll: that version has no Cancel to deliver
 
     def matches(self, letter: Letter) -> bool:
         """Whether ``letter`` passes this filter."""
         if self.kind is not None and self.kind not in letter.kinds:
+            return False
+        if letter.cancels is not None and not self.cancels:
             return False
         return self.node_id is None or letter.node_id in (None, self.node_id)
 
@@ -83,7 +86,8 @@ class Letter:
 
     ``data`` is SenderProvidedRequestData or SenderProvidedResponseData in ``version``;
     ``kinds`` are the qualified names a selector may ask for (a response also answers to
-    its request's kind); ``wire`` caches the signed delivery per version.
+    its request's kind); ``wire`` caches the signed delivery per version. A Cancel names the
+    request it cancels in ``cancels`` (its ``data`` is the MessageReference).
     """
 
     message_id: str
@@ -96,6 +100,7 @@ class Letter:
     original: Original | None = None
     attachments: etree._Element | None = None
     file_access: tuple[FileAccess, ...] = ()  # documents in the file store (FSAttachmentsList)
+    cancels: str | None = None  # a Cancel: the MessageID of the request it cancels
     duplicate: bool = False
     deliveries: int = 0
     wire: dict[SmevVersion, bytes] = field(default_factory=dict)

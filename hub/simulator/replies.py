@@ -175,6 +175,23 @@ def _file_access(doc: _Doc, parent: etree._Element, documents: Sequence[FileAcce
             _sub(entry, doc.ns.basic, name, value)  # fmt: skip
 
 
+def cancel_delivery(
+    version: SmevVersion, message_reference: str, metadata: Metadata, signer: ElementSigner | None
+) -> etree._Element:
+    """GetRequestResponse with SMEV's Cancel (1.1/1.2) of the request sent under
+    ``message_reference``; ``metadata.message_id`` is the Cancel's own MessageID."""
+    if version is SmevVersion.V1_3:
+        raise ValueError("message-exchange 1.3 has no Cancel")
+    doc = _Doc(version, "GetRequestResponse")
+    holder = doc.t(doc.op, "RequestMessage")
+    cancel = doc.t(holder, "Cancel")
+    cancel.set("Id", SIGNED_BY_SMEV)
+    _sub(cancel, doc.ns.basic, "MessageReference", message_reference)
+    doc.t(cancel, "MessageID", metadata.message_id)
+    _metadata(doc, cancel, metadata)
+    return doc.smev_signature(holder, cancel, signer)
+
+
 def response_delivery(  # noqa: PLR0917 - the parts of one Response
     version: SmevVersion,
     data: etree._Element,

@@ -6,9 +6,13 @@ builds also validates (see contract_tests/test_smev_schema_contract.py). MTOM at
 content is written inline as base64; turning it into an XOP multipart is the transport's job.
 
 Choices where the schema leaves room:
-- 1.2 requires ReferenceMessageID and TransactionCode: ReferenceMessageID defaults to the
-  MessageID (the schema's rule for the root of a chain); TransactionCode has no sensible
-  default, so its absence is a ``SmevBuildError``. Other versions write them only when given.
+- The published 1.2 schema requires ReferenceMessageID and TransactionCode, yet genuine 1.2
+  traffic that SMEV accepts carries neither (FACTS.md). So TransactionCode is written only
+  when given (the hub's configured code, ``HUB_SMEV_TRANSACTION_CODE``), never made up and
+  its absence never an error; with one given, 1.2 also gets ReferenceMessageID (defaulting to
+  the MessageID, the schema's rule for the root of a chain) and the message is schema-valid;
+  without, 1.2 goes out in the shape of genuine traffic, neither element. Other versions
+  write each only when given.
 - Id attributes default to ``SIGNED_BY_CONSUMER`` for SenderProvidedRequestData and
   ``SIGNED_BY_CALLER`` for the other signed elements.
 - MessageID values given by the caller must be lower-case version-1 UUIDs (what SMEV
@@ -311,17 +315,12 @@ def _build_get(
 
 
 def _request_chain(doc: _Doc, data: etree._Element, req: SendRequest, message_id: str) -> None:
+    code = _limited(req.transaction_code, 1500, "TransactionCode")
     reference = req.reference_message_id
-    if reference is None and doc.version.requires_reference_and_transaction:
+    if reference is None and code is not None and doc.version.requires_reference_and_transaction:
         reference = message_id  # the root of a chain refers to itself
     if reference is not None:
         doc.t(data, "ReferenceMessageID", _message_ref(reference, "ReferenceMessageID"))
-    code = _limited(req.transaction_code, 1500, "TransactionCode")
-    if code is None and doc.version.requires_reference_and_transaction:
-        raise SmevBuildError(
-            "SenderProvidedRequestData/TransactionCode is required by the 1.2 schema "
-            "and has no default: pass transaction_code"
-        )
     _optional(doc, data, "TransactionCode", code)
 
 

@@ -52,11 +52,13 @@ from hub import tracing
 from hub.errors import HubError, PermanentError, RetryableError, SignatureError
 from hub.journal.api import (
     InboundMessage,
+    InboxRecord,
     InboxStatus,
     Journal,
     OutboundRequest,
     OutboundState,
     Received,
+    inbox_id_for,
 )
 from hub.metrics import HubMetrics
 from hub.routing.api import (
@@ -120,6 +122,9 @@ class SmevPassingFaultError(RetryableError):
 class SmevClientSettings:
     version: str = "1.3"
     node_id: str | None = None
+    # SMEV's TransactionCode for the hub's requests, when one was assigned; None: not sent
+    # (genuine 1.2 traffic carries none either, see hub.smev.build).
+    transaction_code: str | None = None
     batch: int = 50
     poll_interval: float = 1.0
     resend_after: timedelta = timedelta(seconds=30)
@@ -314,6 +319,9 @@ class SmevClient:
         )
 
     def _agency(self, message: SmevMessage) -> str | None:
+        if message.kind == "cancel":  # goes where the request it cancels went
+            cancelled = stored_request(self.journal, message.original_message_id or "")
+            return cancelled.agency if cancelled is not None else None
         agency = self.router.agency_of(message.content_name)
         if agency is None and message.original_message_id:
             request = self.journal.outbound_by_message_id(message.original_message_id)
@@ -424,7 +432,12 @@ class SmevClient:
         content = parse_xml(request.payload, self.limits)
         if request.reply_to is None:
             built = build_send_request(
-                SendRequest(content, message_id, node_id=self.settings.node_id),
+                SendRequest(
+                    content,
+                    message_id,
+                    transaction_code=self.settings.transaction_code,
+                    node_id=self.settings.node_id,
+                ),
                 self.settings.version,
                 self.signer,
             )
@@ -516,6 +529,12 @@ def refusal_record(request: OutboundRequest, error: HubError) -> dict[str, objec
 def _status_id(message: SmevMessage) -> str:
     # One per message and category: a status SMEV repeats is recognised in the inbox.
     return f"status:{message.original_message_id}:{message.status_category}"
+
+
+def stored_request(journal: Journal, message_id: str) -> InboxRecord | None:
+    """The inbox record of the message the client took from SMEV under ``message_id`` (the
+    sender's MessageID), if it took one: what a Cancel names."""
+    return journal.inbox(inbox_id_for(SMEV_SOURCE, message_id)) if message_id else None
 
 
 def _delivery_id(message: SmevMessage) -> str:

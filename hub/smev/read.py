@@ -10,8 +10,8 @@ Kinds: ``request`` (GetRequestResponse with a Request; SendRequestRequest), ``re
 RequestStatus; SendResponseRequest likewise), ``async_status`` (SMEV's AsyncProcessingStatus
 in the response queue), ``status`` also for GetStatusResponse with a message, ``empty`` (an
 empty queue), ``accepted`` (SendRequestResponse/SendResponseResponse), ``ack`` (AckRequest and
-AckResponse), ``fault``; and three more: ``cancel`` (1.1/1.2
-GetRequestResponse/Cancel), ``poll`` (the hub's own GetRequest/GetResponse/GetStatus/
+AckResponse), ``fault``, ``cancel`` (1.1/1.2 GetRequestResponse/Cancel); and two more:
+``poll`` (the hub's own GetRequest/GetResponse/GetStatus/
 GetIncomingQueueStatistics requests; a selector's filter goes to ``content_name``) and
 ``statistics`` (GetIncomingQueueStatisticsResponse, in ``queues``). For GetStatusResponse,
 ``status`` means SMEV's AsyncProcessingStatus (``status_category``), not a business
@@ -49,9 +49,12 @@ Kind = Literal[
     "accepted",
     "ack",
     "fault",
+    "cancel",
 ]
-# The hub's own polls (GetRequest/GetResponse/GetStatus requests) and a consumer's Cancel
-# read as "request" (the operation says which); queue statistics read as "status".
+# The hub's own polls (GetRequest/GetResponse/GetStatus requests) read as "request" (the
+# operation says which); queue statistics read as "status". A consumer's Cancel (1.1/1.2)
+# reads as "cancel": ``message_id`` is the Cancel's own, ``original_message_id`` the
+# MessageID of the request it cancels.
 _Fields = dict[str, Any]
 
 _REFERENCE_URIS = etree.XPath("//ds:Reference/@URI", namespaces={"ds": XMLDSIG_NS})
@@ -293,7 +296,7 @@ def _incoming_request(request: etree._Element, contents: etree._Element | None) 
 def _cancel(cancel: etree._Element) -> _Fields:
     metadata = _metadata(child(cancel, "MessageMetadata"))
     return {
-        "kind": "request",
+        "kind": "cancel",
         "message_id": text(cancel, "MessageID"),
         "original_message_id": text(cancel, "MessageReference"),
         "metadata": metadata,

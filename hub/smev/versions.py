@@ -79,7 +79,8 @@ class SmevVersion(StrEnum):
 
     @property
     def requires_reference_and_transaction(self) -> bool:
-        """1.2 requires ReferenceMessageID and TransactionCode in SenderProvidedRequestData."""
+        """The published 1.2 schema requires ReferenceMessageID and TransactionCode in
+        SenderProvidedRequestData (genuine 1.2 traffic omits both: see hub.smev.build)."""
         return self is SmevVersion.V1_2
 
     @property

@@ -5,6 +5,7 @@ sends nothing and shows no personal data."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from typing import Any
@@ -18,8 +19,11 @@ from hub.adapters.gosuslugi.handlers import (
     cancellation,
     order_status_answer,
     report_enrollment_status,
+    withdrawn_application,
 )
 from hub.adapters.gosuslugi.requests import REFUSED_COMMENT
+from hub.adapters.gosuslugi.translate import SMEV_CANCEL_REASON
+from hub.canonical.events import APPLICATION_CANCELLED
 from hub.errors import PermanentError
 from hub.journal.api import InboxRecord, NewOutbound, OutboundRequest, OutboundState
 from hub.processing import Processor
@@ -35,7 +39,7 @@ from tests.adapters.support import (
 )
 from tests.adapters.test_gosuslugi_translate import ORDER, cancel, status_response
 from tests.adapters.test_gosuslugi_translate import application as application_xml
-from tests.support_smev import get_request, get_response
+from tests.support_smev import get_cancel, get_request, get_response
 
 pytestmark = pytest.mark.unit
 
@@ -63,6 +67,7 @@ def test_register_routes_the_requests_the_command_and_the_answer() -> None:
         schemas.APPLICATION: application,
         schemas.CANCEL: cancellation,
     }
+    assert unwrapped(router.cancels) == {schemas.APPLICATION: withdrawn_application}
     assert router.commands == {"report_enrollment_status": report_enrollment_status}
     assert unwrapped(router.answers) == {schemas.STATUS_RESPONSE: order_status_answer}
     assert set(router.gates) == {schemas.APPLICATION, schemas.CANCEL, schemas.STATUS_RESPONSE}
@@ -94,6 +99,76 @@ def test_a_request_becomes_its_event_and_the_acceptance_to_its_reply_to(
     assert answer.tag == schemas.ACCEPTED
     assert answer.findtext(f"{{{schemas.NS}}}orderId") == ORDER
     assert answer.findtext(f"{{{schemas.NS}}}AcceptedAt") == "2026-03-01T00:00:00+00:00"
+
+
+@pytest.mark.parametrize("element", [application_xml(), cancel()], ids=["application", "cancel"])
+def test_a_test_request_is_answered_and_changes_nothing(element: etree._Element) -> None:
+    # TestMessage: "the provider's system must guarantee that its data are not changed".
+    record = inbox(get_request(etree.tostring(element, encoding="UTF-8"), test_message=True))
+    outcome = processor().process(record)
+    assert outcome.failure is None and not outcome.events and outcome.settles is None
+    [reply] = outcome.outbound  # the sender is answered as usual (SendResponse)
+    assert (reply.request_id, reply.reply_to) == (f"reply:{record.inbox_id}", REPLY_TO)
+    # Its key is its own: a real application of the same content is no duplicate of it.
+    real = processor().process(inbox(smev_request(element)))
+    assert outcome.business_key and real.business_key
+    assert outcome.business_key != real.business_key
+
+
+def test_a_test_application_refused_at_the_gate_tells_the_applicants_account_nothing() -> None:
+    bad = application_xml({"ChildInfo/ChildSNILS": "112-233-445 96"})
+    record = inbox(get_request(etree.tostring(bad, encoding="UTF-8"), test_message=True))
+    outcome = processor().process(record)
+    # The orderStatusEvent a real one gets is a new request that changes EPGU's data.
+    assert outcome.failure is not None and not outcome.outbound and not outcome.events
+
+
+def cancelling(*stored: InboxRecord) -> Processor:
+    """A processor whose journal holds ``stored`` (requests taken from SMEV, by MessageID)."""
+    by_message_id = {r.external_id: r for r in stored}
+    return dataclasses.replace(processor(), cancelled=by_message_id.get)
+
+
+def stored_request(element: etree._Element, message_id: str, **fields: Any) -> InboxRecord:
+    raw = get_request(etree.tostring(element, encoding="UTF-8"), message_id=message_id, **fields)
+    return dataclasses.replace(inbox(raw), external_id=message_id, scope="mo-1/school-7")
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_smevs_cancel_of_an_application_is_its_cancellation(version: str) -> None:
+    application_id = str(uuid.uuid1())
+    original = stored_request(application_xml(), application_id)
+    cancel_record = inbox(get_cancel(application_id, version=version), agency="gosuslugi")
+    outcome = cancelling(original).process(cancel_record)
+    assert outcome.failure is None
+    [event] = outcome.events
+    assert (event.routing_key, event.subject) == (APPLICATION_CANCELLED, f"application:{ORDER}")
+    assert json.loads(event.payload)["data"] == {
+        "order_number": ORDER, "reason": SMEV_CANCEL_REASON
+    }  # fmt: skip
+    # The same fact as a CancelRequest of that order, in the application's scope; no answer.
+    cancel_request = processor().process(inbox(smev_request(cancel())))
+    assert outcome.business_key == cancel_request.business_key
+    assert outcome.scope == "mo-1/school-7" and not outcome.outbound
+
+
+def test_a_cancel_of_a_request_the_hub_never_took_is_kept_for_an_operator() -> None:
+    outcome = cancelling().process(inbox(get_cancel(str(uuid.uuid1()))))
+    assert outcome.failure is not None and not outcome.events and not outcome.outbound
+    assert outcome.failure.error_type == "CancelTargetUnknownError"
+
+
+def test_a_cancel_of_a_cancellation_undoes_nothing_and_is_kept_for_an_operator() -> None:
+    cancel_id = str(uuid.uuid1())
+    outcome = cancelling(stored_request(cancel(), cancel_id)).process(inbox(get_cancel(cancel_id)))
+    assert outcome.failure is not None and outcome.failure.error_type == "UnknownKindError"
+
+
+def test_a_cancel_of_a_test_application_publishes_nothing() -> None:
+    application_id = str(uuid.uuid1())
+    original = stored_request(application_xml(), application_id, test_message=True)
+    outcome = cancelling(original).process(inbox(get_cancel(application_id)))
+    assert outcome.failure is None and not outcome.events
 
 
 def test_a_resend_under_a_new_message_id_has_the_same_key_and_its_own_answer() -> None:

@@ -30,6 +30,7 @@ from tests.adapters.support import (
 from tests.adapters.test_zags_notifications import RECORD_ID, notification, record, wrap
 from tests.adapters.test_zags_translate import answer
 from tests.adapters.test_zags_translate import record as birth_record
+from tests.support_smev import get_request as smev_get_request
 from tests.support_smev import get_response
 
 pytestmark = pytest.mark.unit
@@ -171,6 +172,17 @@ def test_a_notification_becomes_its_events_and_an_answer(notice: Notice, types: 
     answer_ = parse_xml(reply.payload)
     assert answer_.tag == f"{{{KINDS[notice].namespace}}}{KINDS[notice].answer}"
     assert (answer_.get("ИдСвед"), answer_.get("КодОбр")) == (RECORD_ID, "1")
+
+
+def test_a_test_notification_is_answered_and_publishes_nothing() -> None:
+    # FNS's TestMessage: the subscriber must change no data; ZAGS still gets its answer.
+    content = etree.tostring(notification(Notice.DEATH), encoding="UTF-8")
+    message = inbox(smev_get_request(content, reply_to=REPLY_TO, test_message=True))
+    outcome = processor().process(message)
+    assert outcome.failure is None and not outcome.events
+    assert outcome.business_key == f"test:zags:{RECORD_ID}:2"
+    [reply] = outcome.outbound
+    assert (reply.request_id, reply.reply_to) == (f"reply:{message.inbox_id}", REPLY_TO)
 
 
 def test_a_bare_registry_is_routed_too() -> None:

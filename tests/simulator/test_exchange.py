@@ -200,6 +200,28 @@ def test_smev_signs_what_it_returns(
         assert report.certificate.subject == exchange.certificate.subject
 
 
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_a_cancel_reaches_its_requests_recipient_signed_by_smev(  # noqa: PLR0917 - fixtures
+    exchange: Exchange, hub: Party, zags: Party, version: str, fast_backend: GostBackend,
+    reference_dir: Path,
+) -> None:  # fmt: skip
+    sent = send(exchange, hub, version)
+    request = poll(exchange, zags, version)
+    assert ack(exchange, zags, request.message_id, version).kind == "ack"
+    cancel_id = exchange.push_cancel(hub.mnemonic, sent.message_id or "")
+    assert poll(exchange, zags, "1.3").kind == "empty"  # 1.3 has no Cancel to deliver
+    cancel = poll(exchange, zags, version)
+    assert (cancel.kind, cancel.message_id, cancel.original_message_id) == (
+        "cancel", cancel_id, sent.message_id
+    )  # fmt: skip
+    assert cancel.metadata is not None and cancel.metadata.sender == hub.mnemonic
+    assert_valid_reply(serialize_message(cancel), version, reference_dir / "smev" / "xsd")
+    [report] = XmlVerifier(fast_backend).verify_all(cancel.root)
+    assert report.valid and [etree.QName(e).localname for e in cancel.signed_elements] == ["Cancel"]
+    assert ack(exchange, zags, cancel_id, version).kind == "ack"
+    assert poll(exchange, zags, version).kind == "empty"
+
+
 def test_replies_go_unsigned_when_told(
     fast_backend: GostBackend, reference_dir: Path, hub: Party, zags: Party
 ) -> None:
@@ -528,15 +550,32 @@ def test_an_envelope_that_breaks_the_smev_schema_is_invalid_content(
 ) -> None:
     envelope = build_send_request(SendRequest(birth_request(), transaction_code="TC"), "1.2")
     data = operation_element(envelope)[0]
-    data.remove(data[2])  # TransactionCode, required in 1.2
+    data.remove(data[3])  # MessagePrimaryContent, required by every version and by SMEV
     message = call(exchange, sign_envelope(envelope, hub.signer), "1.2")
     error = fault_of(message)
     assert isinstance(error, f.InvalidContentError)
     assert (
         error.fault.validation_errors
-        and "TransactionCode" in error.fault.validation_errors[0].message
+        and "MessagePrimaryContent" in error.fault.validation_errors[0].message
     )
     assert_valid_reply(serialize_message(message), "1.2", reference_dir / "smev" / "xsd")
+
+
+@pytest.mark.parametrize("kept", [(), ("ReferenceMessageID",)], ids=["neither", "reference-only"])
+def test_a_1_2_request_without_the_chain_fields_is_taken_as_real_smev_takes_it(
+    exchange: Exchange, hub: Party, zags: Party, kept: tuple[str, ...]
+) -> None:
+    # The published 1.2 schema requires ReferenceMessageID and TransactionCode; genuine 1.2
+    # traffic that SMEV accepts carries neither (FACTS.md).
+    reference = str(uuid.uuid1()) if kept else None
+    request = SendRequest(birth_request(), reference_message_id=reference)
+    envelope = build_send_request(request, "1.2", hub.signer)
+    data = operation_element(envelope)[0]
+    assert [etree.QName(e).localname for e in data] == ["MessageID", *kept, "MessagePrimaryContent"]
+    accepted = call(exchange, envelope, "1.2")
+    assert accepted.kind == "accepted", accepted.fault
+    delivered = poll(exchange, zags, "1.2")
+    assert delivered.kind == "request" and delivered.transaction_code is None
 
 
 def test_an_unregistered_kind_of_request_is_business_data_type_is_not_supported(

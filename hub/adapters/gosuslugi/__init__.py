@@ -10,6 +10,7 @@ from hub.adapters.gosuslugi.handlers import (
     order_status_answer,
     refused_application,
     report_enrollment_status,
+    withdrawn_application,
 )
 from hub.adapters.gosuslugi.schemas import (
     APPLICATION,
@@ -24,12 +25,15 @@ AGENCY = "gosuslugi"
 
 
 def register(router: Router) -> None:
-    """The adapter's routes: ``ApplicationRequest`` and ``CancelRequest`` from EPGU, the
-    ``report_enrollment_status`` command and EPGU's response to the status event it sends."""
+    """The adapter's routes: ``ApplicationRequest`` and ``CancelRequest`` from EPGU, SMEV's
+    Cancel of an ``ApplicationRequest``, the ``report_enrollment_status`` command and EPGU's
+    response to the status event it sends."""
     enrollment = enrollment_gate()
     for root, handler in ((APPLICATION, application), (CANCEL, cancellation)):
         router.register_inbound(
             root, handler, agency=AGENCY, gate=enrollment, refused=refused_application
         )
+    # SMEV's own Cancel (1.1/1.2) of an application is the applicant's cancellation too.
+    router.register_cancel(APPLICATION, withdrawn_application, gate=enrollment)
     router.register_command(COMMAND, report_enrollment_status)
     router.register_answer(STATUS_RESPONSE, order_status_answer, agency=AGENCY, gate=status_gate())

@@ -18,6 +18,7 @@ from hub.adapters.gosuslugi.translate import (
     translate_application,
     translate_cancel,
     translate_status_response,
+    translate_withdrawal,
 )
 from hub.canonical.commands import (
     REPORT_ENROLLMENT_STATUS,
@@ -58,6 +59,14 @@ def file_store_refs(message: SmevMessage) -> list[AttachmentRef]:
 def cancellation(message: SmevMessage, record: InboxRecord) -> Translation:
     """A ``CancelRequest`` → ``enrollment.application.cancelled`` and the hub's answer."""
     return _inbound(message, record, translate_cancel)
+
+
+def withdrawn_application(application: SmevMessage, record: InboxRecord) -> Translation:
+    """SMEV's Cancel of an ``ApplicationRequest`` (``application``, as the hub stored it) →
+    ``enrollment.application.cancelled`` for its order; nothing is sent back."""
+    if application.content is None:
+        raise TranslationError("the cancelled Gosuslugi request carries no business content")
+    return translate_withdrawal(application.content)
 
 
 def refused_application(message: SmevMessage, record: InboxRecord) -> list[AgencyRequest]:

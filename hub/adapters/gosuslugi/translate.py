@@ -5,8 +5,9 @@ An ``ApplicationRequest`` (``schemas/gosuslugi/school-enrollment-1.0.0.xsd``) be
 ``enrollment.application.received``, keyed ``gosuslugi:order:{orderId}:received:{digest}``
 (a digest of the application as read: a resend under a new MessageID is a duplicate, an
 application corrected under the same orderId is not); a ``CancelRequest`` becomes
-``enrollment.application.cancelled``, keyed ``gosuslugi:order:{orderId}:cancelled``.
-Given where to answer (``ReplyTarget``), each also yields the hub's ``ApplicationAccepted``.
+``enrollment.application.cancelled``, keyed ``gosuslugi:order:{orderId}:cancelled``, and
+so does SMEV's Cancel (1.1/1.2) of the request that carried an application. Given where
+to answer (``ReplyTarget``), each also yields the hub's ``ApplicationAccepted``.
 
 Messages are read leniently (children by local name, in any namespace: what SMEV delivered
 has passed its checks), and normalised: the birth-certificate series to its one spelling
@@ -56,6 +57,8 @@ from hub.errors import IntakeError
 from hub.routing.router import AnsweredRequest, EventDraft, Translation, TranslationError
 
 DELIVERED = 0  # orderStatusEventResponse/code: EPGU took the event
+# The reason of a cancellation that came as SMEV's Cancel (which carries none of its own).
+SMEV_CANCEL_REASON = "Заявление отозвано: запрос отменён в СМЭВ (Cancel)"
 CONSENTS = {
     "PersonalDataConsent": "personal_data",
     "DataAccuracyConfirmed": "data_accuracy",
@@ -183,6 +186,18 @@ def translate_cancel(element: etree._Element, reply: ReplyTarget | None = None) 
         [cancelled],
         f"gosuslugi:order:{number}:cancelled",
         requests=[application_accepted(number, reply)] if reply is not None else [],
+    )
+
+
+def translate_withdrawal(application: etree._Element) -> Translation:
+    """``enrollment.application.cancelled`` for SMEV's Cancel of the request that carried
+    ``application`` (an ``ApplicationRequest``): keyed as a ``CancelRequest`` of that order is,
+    since both are the one fact. A Cancel carries no reason and no ReplyTo: a fixed reason,
+    and no answer."""
+    number = _order(_root(application, "ApplicationRequest"), "ApplicationRequest")
+    return Translation(
+        [application_cancelled(number, SMEV_CANCEL_REASON)],
+        f"gosuslugi:order:{number}:cancelled",
     )
 
 
