@@ -172,7 +172,7 @@ def canonical_events() -> Iterator[events.EventDraft]:
             parents = [events.Guardian(a.relation, a.person) for a in family.guardians]
             yield events.birth_verified("r", student.id, truth.child, truth.act_record, VERSION,
                                         truth.certificate, parents)  # fmt: skip
-            difference = events.Difference("child.name.last", student.registry.person.name.last,
+            difference = events.Difference("name.last", student.registry.person.name.last,
                                            truth.child.name.last)  # fmt: skip
             compared = events.ComparedRecord(truth.act_record, VERSION, VERSION)
             yield events.birth_mismatch("r", student.id, [difference], compared,
