@@ -35,6 +35,8 @@ from rich.table import Table
 
 from hub.access.policy import Principal, Role
 from hub.access.scopes import REGION
+from hub.adapters.zags.requests import request_key
+from hub.adapters.zags.schemas import AGENCY as ZAGS
 from hub.bootstrap import Hub, bootstrap
 from hub.canonical import events as ev
 from hub.canonical.commands import REPORT_ENROLLMENT_STATUS
@@ -82,6 +84,7 @@ class Scenario:
     deaths: int = 1
     untrusted: int = 2  # notices SMEV signs with its renewed certificate
     damaged: int = 1  # notices altered in transit
+    rejected_by_smev: int = 1  # birth-record checks SMEV takes, then rejects (SMEV-403)
     seed: int = 2026
     discrepancy_share: float = 0.2
     faults: FaultInjection = _FAULTS
@@ -162,11 +165,25 @@ class Demo:
         key = generate_private_key()
         certificate = self_signed_certificate(backend, key, "Региональный хаб «Контингент»")
         self.hub_signer = LocalKeySigner(backend, key, certificate)
+        self.rejected = self._rejected_by_smev()
         self.world = self._world(certificate)
         self.notices = self._split_notices()
 
+    def _rejected_by_smev(self) -> frozenset[str]:
+        """The request ids of the birth-record checks SMEV will reject asynchronously."""
+        births = [c for c in self.population.checks() if c.agency == ZAGS]
+        return frozenset(c.command["request_id"] for c in births[: self.scenario.rejected_by_smev])
+
+    def _expected(self, check: Check) -> tuple[str, OutboundState]:
+        """The event a check should end in, and its request's state."""
+        if check.command["request_id"] in self.rejected:
+            return ev.REQUEST_REJECTED, OutboundState.REJECTED
+        return check.event_type, OutboundState.ANSWERED
+
     def _world(self, hub_certificate: Certificate) -> World:
-        config = ExchangeConfig(visibility_timeout=5.0, faults=self.scenario.faults)
+        marked = frozenset(request_key(request_id) for request_id in self.rejected)
+        faults = replace(self.scenario.faults, async_rejected=marked)
+        config = ExchangeConfig(visibility_timeout=5.0, faults=faults)
         return build_world(
             self.backend,
             hub_certificate,
@@ -423,9 +440,9 @@ class Demo:
         """What does not add up (empty: every message is accounted for)."""
         checks = self.population.checks()
         got = {e.data.get("request_id"): e.type for e in registry.received()}
-        wrong = [c for c in checks if got.get(c.command["request_id"]) != c.event_type]
+        wrong = [c for c in checks if got.get(c.command["request_id"]) != self._expected(c)[0]]
         problems = [f"{len(wrong)} checks without their expected event"] if wrong else []
-        unsettled = [c for c in checks if _state(hub, c) is not OutboundState.ANSWERED]
+        unsettled = [c for c in checks if _state(hub, c) is not self._expected(c)[1]]
         if unsettled:
             problems.append(f"{len(unsettled)} requests not answered")
         if hub.journal.failed():
@@ -444,6 +461,7 @@ class Demo:
         notices = Counter(t for x in (*n.regular, *n.untrusted, *n.damaged) for t in x.event_types)
         return {
             **notices,
+            ev.REQUEST_REJECTED: len(self.rejected),
             ev.APPLICATION_RECEIVED: self.scenario.applications,
             ev.STATUS_DELIVERED: self.scenario.applications,
         }
@@ -490,16 +508,17 @@ def summary_table(stats: Stats, checks: Sequence[Check], counts: Mapping[str, in
     table = Table(title="hub demo: every message accounted for")
     for column in ("agency", "outcome", "count"):
         table.add_column(column, justify="right" if column == "count" else "left")
-    by_type = Counter(c.event_type for c in checks)
+    rejected = counts.get(ev.REQUEST_REJECTED, 0)  # by SMEV: the demo's only rejections
     rows = [
-        ("ZAGS", "birth record verified", by_type[ev.BIRTH_VERIFIED]),
-        ("ZAGS", "birth record mismatch", by_type[ev.BIRTH_MISMATCH]),
-        ("ZAGS", "birth record not found", by_type[ev.BIRTH_NOT_FOUND]),
+        ("ZAGS", "birth record verified", counts.get(ev.BIRTH_VERIFIED, 0)),
+        ("ZAGS", "birth record mismatch", counts.get(ev.BIRTH_MISMATCH, 0)),
+        ("ZAGS", "birth record not found", counts.get(ev.BIRTH_NOT_FOUND, 0)),
+        ("ZAGS", "check rejected by SMEV (SMEV-403), settled", rejected),
         ("ZAGS", "name change / death notices", counts.get(ev.NAME_CHANGED, 0)
          + counts.get(ev.DEATH_REGISTERED, 0)),
-        ("PFR", "SNILS verified", by_type[ev.SNILS_VERIFIED]),
-        ("PFR", "SNILS mismatch", by_type[ev.SNILS_MISMATCH]),
-        ("PFR", "SNILS not found", by_type[ev.SNILS_NOT_FOUND]),
+        ("PFR", "SNILS verified", counts.get(ev.SNILS_VERIFIED, 0)),
+        ("PFR", "SNILS mismatch", counts.get(ev.SNILS_MISMATCH, 0)),
+        ("PFR", "SNILS not found", counts.get(ev.SNILS_NOT_FOUND, 0)),
         ("Gosuslugi", "applications received", counts.get(ev.APPLICATION_RECEIVED, 0)),
         ("Gosuslugi", "status changes delivered", counts.get(ev.STATUS_DELIVERED, 0)),
         *(("SMEV", _SMEV_TROUBLES.get(kind, kind), n) for kind, n in sorted(stats.smev.items())),

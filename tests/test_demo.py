@@ -30,6 +30,8 @@ def test_the_demo_accounts_for_every_message(reference_dir: Path, fast_backend: 
     assert re.search(r"failed: UntrustedSignerError\s+│\s+2 ", out)
     assert re.search(r"replayed after the fix\s+│\s+2 ", out)
     assert re.search(r"discarded \(agency resent\)\s+│\s+1 ", out)
+    # SMEV takes one check, then rejects it asynchronously: settled as rejected, nothing stops
+    assert re.search(r"check rejected by SMEV \(SMEV-403\), settled\s+│\s+1 ", out)
     # The progress and the summary show counts, never a child's data.
     assert not re.search(r"\d{3}-\d{3}-\d{3} \d{2}", out)  # a SNILS
     assert not re.search(r"[А-ЯЁ][а-яё]+ов(а)?\b", out)  # a surname

@@ -165,6 +165,19 @@ def content_fault(content: etree._Element | None, schema: SchemaCheck | None) ->
     return None
 
 
+def injected_rejection(content: etree._Element | None, marked: frozenset[str]) -> Fault | None:
+    """SMEV-403 for content whose root element carries an attribute value in ``marked``
+    (``FaultInjection.async_rejected``): SMEV took it, then refused its business data."""
+    if content is None or not marked or marked.isdisjoint(content.attrib.values()):
+        return None
+    return Fault(
+        "InvalidContent",
+        "Бизнес-данные сообщения не соответствуют схеме, зарегистрированной в СМЭВ",
+        SCHEMA_ERROR,
+        validation_errors=("cvc-complex-type.2.4.b: the content of the request is not complete",),
+    )
+
+
 def _signature(sub_type: str, message: str) -> RefusedError:
     return RefusedError(
         Fault(

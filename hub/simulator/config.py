@@ -46,6 +46,7 @@ class FaultInjection:
     call took effect (the client cannot tell whether its message went).
     ``duplicate_rate``: share of delivered messages that come once more after their Ack.
     ``latency`` + uniform ``0..latency_jitter``: seconds added before every answer.
+    ``async_rejected``: requests taken and then rejected asynchronously (SMEV-403).
     """
 
     failure_rate: float = 0.0
@@ -54,6 +55,10 @@ class FaultInjection:
     latency: float = 0.0
     latency_jitter: float = 0.0
     seed: int = 0
+    # Requests SMEV takes and then rejects asynchronously (SMEV-403, as when its registered
+    # schema is stricter than the published one): those whose business root element has an
+    # attribute with one of these values (a ROGDINF request's ИдЗапрос, say).
+    async_rejected: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         for name in ("failure_rate", "drop_rate", "duplicate_rate"):

@@ -506,6 +506,8 @@ class Exchange:
         namespace = _namespace_of_kind(own.kind)
         rejection = checks.content_fault(content, self._schemas.get(namespace))
         request = letter.is_request
+        if rejection is None and request:
+            rejection = checks.injected_rejection(content, self.config.faults.async_rejected)
         with self._lock:
             self._admit(sender, letter.message_id, namespace, _attachment_bytes(letter))
             if rejection is not None:
