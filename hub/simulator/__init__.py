@@ -1,6 +1,6 @@
 """The SMEV 3 simulator: the message exchange (``Exchange``) and its SOAP/HTTP server."""
 
-from hub.simulator.config import ExchangeConfig, FaultInjection, MtomIds, Quota
+from hub.simulator.config import ExchangeConfig, FaultInjection, MtomIds, Quirks, Quota
 from hub.simulator.exchange import Agency, Answer, Exchange, Reply
 from hub.simulator.queues import ReplyAddress
 
@@ -11,6 +11,7 @@ __all__ = [
     "ExchangeConfig",
     "FaultInjection",
     "MtomIds",
+    "Quirks",
     "Quota",
     "Reply",
     "ReplyAddress",
