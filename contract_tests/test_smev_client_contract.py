@@ -3,14 +3,17 @@
 Registry commands go in, signed requests go to the simulated SMEV, the agency emulators
 answer from a synthetic population, the client takes the answers (and the agencies' own
 requests) back, and the reference registry receives exactly the events the population
-expects: with SMEV failing, dropping connections and delivering twice along the way.
+expects: with SMEV failing, dropping connections and delivering twice along the way; once
+more through the ``genuine-quirks`` profile (what real SMEV delivers: see
+``hub.simulator.Quirks``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -31,6 +34,7 @@ from tests.support_bus import delete_topology
 
 pytestmark = [pytest.mark.contract, pytest.mark.integration]
 
+GENUINE = "genuine-quirks"
 FAULTS = FaultInjection(failure_rate=0.05, drop_rate=0.03, duplicate_rate=0.05, seed=7)
 
 
@@ -47,17 +51,19 @@ def population() -> Population:
     return Population.generate(5, 12, discrepancy_share=0.4, reference_date=date(2026, 3, 1))
 
 
-@pytest.fixture(params=list(MtomIds), ids=lambda ids: f"mtom-{ids}")
-def mtom(request: pytest.FixtureRequest) -> MtomIds:
+@pytest.fixture(params=[*(f"mtom-{m}" for m in MtomIds), GENUINE])
+def profile(request: pytest.FixtureRequest) -> Callable[..., ExchangeConfig]:
     """Plain SOAP replies, or MTOM as real SMEV's CXF sends them, with Content-ID headers
-    decoded and percent-encoded."""
-    return MtomIds(request.param)
+    decoded and percent-encoded; or every genuine quirk of real SMEV at once."""
+    if request.param == GENUINE:
+        return ExchangeConfig.genuine_quirks
+    return partial(ExchangeConfig, mtom=MtomIds(request.param.removeprefix("mtom-")))
 
 
 @pytest.fixture(params=["embedded", "production"])
 def stage(  # noqa: PLR0917 - pytest fixtures
     request: pytest.FixtureRequest,
-    mtom: MtomIds,
+    profile: Callable[..., ExchangeConfig],
     tmp_path: Path,
     topology_prefix: str,
     fast_backend: object,
@@ -67,7 +73,7 @@ def stage(  # noqa: PLR0917 - pytest fixtures
 ) -> Iterator[Stage]:
     key, certificate = dev_key_pair
     faults = getattr(request, "param_faults", FAULTS)
-    config = ExchangeConfig(visibility_timeout=2.0, faults=faults, mtom=mtom)
+    config = profile(visibility_timeout=2.0, faults=faults)
     world = build_world(fast_backend, certificate, population, reference_dir, config,  # type: ignore[arg-type]
                         applications=4, rate=50.0)  # fmt: skip
     with SimulatorServer(world.exchange) as server:
