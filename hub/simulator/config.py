@@ -54,12 +54,12 @@ class FaultInjection:
     """
 
     failure_rate: float = 0.0
-    plain_fault_rate: float = 0.0
     drop_rate: float = 0.0
     duplicate_rate: float = 0.0
     latency: float = 0.0
     latency_jitter: float = 0.0
     seed: int = 0
+    plain_fault_rate: float = 0.0  # last: older callers pass the others by position
 
     def __post_init__(self) -> None:
         for name in ("failure_rate", "plain_fault_rate", "drop_rate", "duplicate_rate"):
