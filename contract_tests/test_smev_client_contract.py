@@ -3,14 +3,17 @@
 Registry commands go in, signed requests go to the simulated SMEV, the agency emulators
 answer from a synthetic population, the client takes the answers (and the agencies' own
 requests) back, and the reference registry receives exactly the events the population
-expects: with SMEV failing, dropping connections and delivering twice along the way.
+expects: with SMEV failing, dropping connections and delivering twice along the way; once
+more through the ``genuine-quirks`` profile (what real SMEV delivers: see
+``hub.simulator.Quirks``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -31,6 +34,7 @@ from tests.support_bus import delete_topology
 
 pytestmark = [pytest.mark.contract, pytest.mark.integration]
 
+GENUINE = "genuine-quirks"
 FAULTS = FaultInjection(failure_rate=0.05, drop_rate=0.03, duplicate_rate=0.05, seed=7)
 
 
@@ -47,33 +51,39 @@ def population() -> Population:
     return Population.generate(5, 12, discrepancy_share=0.4, reference_date=date(2026, 3, 1))
 
 
-# The shapes SMEV replies in, end to end: every version the hub can speak, and MTOM as real
-# SMEV's CXF sends it (Content-ID headers decoded and percent-encoded). Not every pairing:
-# each version once plainly, each MTOM id style once, keeping the suite's time.
-SHAPES = [("1.3", MtomIds.OFF), ("1.3", MtomIds.CXF), ("1.3", MtomIds.CXF_ENCODED),
-          ("1.1", MtomIds.OFF), ("1.2", MtomIds.OFF), ("1.2", MtomIds.CXF_ENCODED)]  # fmt: skip
+# The shapes SMEV replies in, end to end: every version the hub can speak, MTOM as real
+# SMEV's CXF sends it (Content-ID headers decoded and percent-encoded), and every genuine
+# quirk of real SMEV at once. Not every pairing: each version once plainly, each MTOM id
+# style once, the genuine quirks on 1.3 and 1.2, keeping the suite's time.
+SHAPES = [("1.3", "mtom-off"), ("1.3", "mtom-cxf"), ("1.3", "mtom-cxf-encoded"),
+          ("1.1", "mtom-off"), ("1.2", "mtom-off"), ("1.2", "mtom-cxf-encoded"),
+          ("1.3", GENUINE), ("1.2", GENUINE)]  # fmt: skip
 
 
-@pytest.fixture(params=SHAPES, ids=lambda shape: f"{shape[0]}-mtom-{shape[1]}")
-def shape(request: pytest.FixtureRequest) -> tuple[str, MtomIds]:
-    version, ids = request.param
-    return str(version), MtomIds(ids)
+@pytest.fixture(params=SHAPES, ids=lambda shape: f"{shape[0]}-{shape[1]}")
+def shape(request: pytest.FixtureRequest) -> tuple[str, str]:
+    version, profile = request.param
+    return str(version), str(profile)
 
 
 @pytest.fixture
-def smev_version(shape: tuple[str, MtomIds]) -> str:
+def smev_version(shape: tuple[str, str]) -> str:
     return shape[0]
 
 
 @pytest.fixture
-def mtom(shape: tuple[str, MtomIds]) -> MtomIds:
-    return shape[1]
+def profile(shape: tuple[str, str]) -> Callable[..., ExchangeConfig]:
+    """Plain SOAP replies, or MTOM as real SMEV's CXF sends them, with Content-ID headers
+    decoded and percent-encoded; or every genuine quirk of real SMEV at once."""
+    if shape[1] == GENUINE:
+        return ExchangeConfig.genuine_quirks
+    return partial(ExchangeConfig, mtom=MtomIds(shape[1].removeprefix("mtom-")))
 
 
 @pytest.fixture(params=["embedded", "production"])
 def stage(  # noqa: PLR0917 - pytest fixtures
     request: pytest.FixtureRequest,
-    mtom: MtomIds,
+    profile: Callable[..., ExchangeConfig],
     smev_version: str,
     tmp_path: Path,
     topology_prefix: str,
@@ -84,7 +94,7 @@ def stage(  # noqa: PLR0917 - pytest fixtures
 ) -> Iterator[Stage]:
     key, certificate = dev_key_pair
     faults = getattr(request, "param_faults", FAULTS)
-    config = ExchangeConfig(visibility_timeout=2.0, faults=faults, mtom=mtom)
+    config = profile(visibility_timeout=2.0, faults=faults)
     world = build_world(fast_backend, certificate, population, reference_dir, config,  # type: ignore[arg-type]
                         applications=4, rate=50.0)  # fmt: skip
     with SimulatorServer(world.exchange) as server:

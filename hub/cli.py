@@ -885,39 +885,59 @@ def simulator_serve(  # noqa: PLR0917 - each parameter is a command-line option
     applications: Annotated[int, typer.Option(min=0, help="Gosuslugi applications to send")] = 0,
     rate: Annotated[float, typer.Option(min=0.01, help="applications per second")] = 1.0,
     mtom: Annotated[
-        str, typer.Option(help="replies in Apache CXF's MTOM: off, cxf, cxf-encoded (ids)")
-    ] = "off",
+        str | None,
+        typer.Option(help="replies in Apache CXF's MTOM: off (default), cxf, cxf-encoded (ids)"),
+    ] = None,
+    plain_fault_rate: Annotated[
+        float, typer.Option(help="share answered with a plain soap:Server fault, no detail")
+    ] = 0.0,
+    profile: Annotated[
+        str,
+        typer.Option(
+            help="plain, or genuine-quirks: what real SMEV delivers (sender signatures, "
+            "SMEV's codes, 1.3 statuses, DeliveryTimestamp, head until acked, plain faults, MTOM)"
+        ),
+    ] = "plain",
 ) -> None:
     """Serve SMEV 3 message exchange 1.1, 1.2 and 1.3 over SOAP/HTTP until Ctrl-C. With
     ``--population``, ZAGS, PFR and Gosuslugi answer from a synthetic population and send
     their own messages to system HUB (give the hub's certificate as --system HUB=FILE)."""
     from hub.crypto.keys import load_certificate  # noqa: PLC0415
     from hub.runtime import stop_event  # noqa: PLC0415
-    from hub.simulator import ExchangeConfig, FaultInjection, MtomIds  # noqa: PLC0415
+    from hub.simulator import FaultInjection  # noqa: PLC0415
     from hub.simulator.server import build_exchange, serve  # noqa: PLC0415
 
     stop = stop_event()  # first: a stop during start-up is a clean stop too
     hub = _hub()
     try:
-        faults = FaultInjection(failure_rate, drop_rate, duplicate_rate, latency, 0.0, seed)
-        mtom_ids = MtomIds(mtom)
+        faults = FaultInjection(failure_rate, drop_rate, duplicate_rate, latency, 0.0, seed,
+                                plain_fault_rate=plain_fault_rate)  # fmt: skip
+        config = _simulator_config(profile, mtom, visibility_timeout=visibility_timeout,
+                                   xsd_dir=hub.settings.effective_smev_xsd_dir,
+                                   open_registration=open_registration, faults=faults)  # fmt: skip
         certificates = _pairs(system, "--system")
         systems = {m: load_certificate(_read(Path(f), _limit(hub))) for m, f in certificates}
     except (ValueError, HubError) as exc:
         _fail(str(exc))
-    config = ExchangeConfig(
-        visibility_timeout=visibility_timeout,
-        xsd_dir=hub.settings.effective_smev_xsd_dir,
-        open_registration=open_registration,
-        faults=faults,
-        mtom=mtom_ids,
-    )
     schemas = {ns: Path(f) for ns, f in _pairs(schema, "--schema", last=True)}
     routes = dict(_pairs(route, "--route", last=True))
     exchange = _guard(lambda: build_exchange(hub.crypto, config, systems, routes, schemas))
     if population:
         _emulate(exchange, hub.settings.reference_dir, population, applications, rate, seed, stop)
     _guard(lambda: serve(exchange, host, port, _announce, stop))
+
+
+def _simulator_config(profile: str, mtom: str | None, **settings: Any) -> Any:
+    """The simulator's ExchangeConfig for ``--profile`` (ValueError for an unknown one);
+    ``--mtom``, when given, overrides the profile's."""
+    from hub.simulator import PROFILES, ExchangeConfig, MtomIds  # noqa: PLC0415
+
+    if profile not in PROFILES:
+        raise ValueError(f"--profile {profile!r}: expected one of {', '.join(PROFILES)}")
+    if mtom is not None:
+        settings["mtom"] = MtomIds(mtom)
+    make = ExchangeConfig.genuine_quirks if profile == "genuine-quirks" else ExchangeConfig
+    return make(**settings)
 
 
 def _emulate(  # noqa: PLR0917 - the serve command's options, passed on

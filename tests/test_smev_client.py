@@ -240,7 +240,8 @@ def test_a_request_that_cannot_be_built_is_refused_not_retried_forever(make: Mak
         while not events.received and time.monotonic() < deadline:
             time.sleep(0.05)
     [event] = events.received
-    assert (event["type"], event["data"]["code"]) == (REQUEST_REJECTED, "XML_MALFORMED")
+    assert (event["type"], event["data"]["code"]) == (REQUEST_REJECTED, "FAILURE")
+    assert event["data"]["reason"].startswith("XML_MALFORMED: ")  # the fault, in words
     assert hub.smev_client.send_pending() == 0
 
 

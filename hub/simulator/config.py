@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 ANY_KIND = "*"
+GENUINE_PLAIN = 0.02  # the genuine-quirks profile's least share of plain server faults
+PROFILES = ("plain", "genuine-quirks")  # ``hub simulator serve --profile``
 
 
 class MtomIds(StrEnum):
@@ -42,6 +45,8 @@ class FaultInjection:
     """Faults the simulator adds on purpose; every draw comes from ``Random(seed)``.
 
     ``failure_rate``: share of calls answered with SMEVFailure (nothing is done).
+    ``plain_fault_rate``: share of calls answered with a plain ``soap:Server`` fault, a
+    faultstring and no detail, as real SMEV (its CXF stack) sometimes answers.
     ``drop_rate``: share of calls whose connection is closed without an answer, after the
     call took effect (the client cannot tell whether its message went).
     ``duplicate_rate``: share of delivered messages that come once more after their Ack.
@@ -59,13 +64,47 @@ class FaultInjection:
     # schema is stricter than the published one): those whose business root element has an
     # attribute with one of these values (a ROGDINF request's ИдЗапрос, say).
     async_rejected: frozenset[str] = frozenset()
+    plain_fault_rate: float = 0.0  # last: older callers pass the others by position
 
     def __post_init__(self) -> None:
-        for name in ("failure_rate", "drop_rate", "duplicate_rate"):
+        for name in ("failure_rate", "plain_fault_rate", "drop_rate", "duplicate_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be within 0..1, got {getattr(self, name)}")
         if self.latency < 0 or self.latency_jitter < 0:
             raise ValueError("latency and latency_jitter must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class Quirks:
+    """What real SMEV delivers and a tidy simulator would not (genuine captures in
+    ``../shared/smev/samples``); each off by default, all on in ``Quirks.genuine()``.
+
+    ``sender_signatures``: Request and Response carry SenderInformationSystemSignature, the
+    sender's signature over its data (the caller's own, moved from the call; for agencies
+    inside the simulator, a key of their own), and SMEV signs its asynchronous rejections
+    (``SenderProvidedResponseData Id="SIGNED_ASYNC_BY_SMEV"``) there itself.
+    ``smev_codes``: fault Code strings as SMEV writes them (``tsmev3:...``, the SMEV-nnn
+    number in front of Description) and the asynchronous SmevFault with ``xsi:type``.
+    ``newer_statuses``: 1.3's status names (messageIsDelivered, responseIsRejectedBySmev)
+    in 1.1/1.2 replies too, against their own schemas.
+    ``delivery_metadata``: MessageMetadata of a delivery as the genuine capture has it:
+    DeliveryTimestamp and Status, and without what 1.1/1.2 require but real replies omit
+    (DestinationName, SupplementaryData, HumanReadableName; 1.2's OriginalTransactionCode
+    and ReferenceMessageID when the request had none).
+    ``head_until_acked``: GetRequest/GetResponse hand out the same head message again until
+    it is acked, instead of the next one.
+    """
+
+    sender_signatures: bool = False
+    smev_codes: bool = False
+    newer_statuses: bool = False
+    delivery_metadata: bool = False
+    head_until_acked: bool = False
+
+    @classmethod
+    def genuine(cls) -> Quirks:
+        """Every quirk on."""
+        return cls(True, True, True, True, True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +118,8 @@ class ExchangeConfig:
     ``open_registration``: a caller with an unknown certificate is registered on the fly
     instead of getting SenderIsNotRegistered. ``quotas``: per namespace of the business data
     (``"*"``: every kind without its own quota). ``mtom``: replies in CXF's MTOM, as real
-    SMEV sends them, even for an empty queue (see ``MtomIds``).
+    SMEV sends them, even for an empty queue (see ``MtomIds``). ``quirks``: real SMEV's
+    shapes (see ``Quirks``); ``genuine_quirks()`` is the profile with all of them.
     """
 
     visibility_timeout: float = 60.0
@@ -92,6 +132,16 @@ class ExchangeConfig:
     faults: FaultInjection = FaultInjection()
     status_queue_limit: int = 10_000
     mtom: MtomIds = MtomIds.OFF
+    quirks: Quirks = Quirks()
+
+    @classmethod
+    def genuine_quirks(cls, **settings: Any) -> ExchangeConfig:
+        """The ``genuine-quirks`` profile: every quirk, CXF's MTOM with encoded Content-IDs,
+        and plain server faults on at least 2 % of calls; ``settings`` as for the class."""
+        faults: FaultInjection = settings.pop("faults", FaultInjection())
+        faults = replace(faults, plain_fault_rate=max(faults.plain_fault_rate, GENUINE_PLAIN))
+        settings.setdefault("mtom", MtomIds.CXF_ENCODED)
+        return cls(faults=faults, quirks=Quirks.genuine(), **settings)
 
     def quota_for(self, namespace: str) -> Quota | None:
         """The quota that applies to ``namespace``, if any."""

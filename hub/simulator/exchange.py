@@ -13,7 +13,11 @@ SMEV would answer with (HTTP 200, or 500 with a SOAP Fault), following FACTS.md:
   (InvalidMessageIdFormat, StaleMessageId, MessageIsAlreadySent); business data that breaks
   its registered schema is accepted and then rejected asynchronously (SMEV-403 in the
   sender's response queue); quotas give QuoteLimitExceeded;
-- SMEV signs what it returns with its own key (SMEVSignature).
+- SMEV signs what it returns with its own key (SMEVSignature);
+- ``config.quirks`` makes it deliver what real SMEV delivers (``Quirks``): the sender's
+  signature inside Request/Response, SMEV's code strings, 1.3 statuses in older replies,
+  DeliveryTimestamp, the same head message until it is acked; ``faults.plain_fault_rate``
+  adds plain ``soap:Server`` faults.
 
 Agencies living inside the simulator (``attach``) get requests and responses as calls
 instead of polling, and answer through ``respond``; ``push_request`` sends a request on an
@@ -23,6 +27,7 @@ agency's behalf. All state sits behind one lock; clock and randomness are inject
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import random
 import threading
@@ -45,7 +50,7 @@ from hub.errors import ConfigurationError, SmevMessageError, XmlError
 from hub.simulator import checks
 from hub.simulator import replies as r
 from hub.simulator.checks import RefusedError, refuse
-from hub.simulator.config import ExchangeConfig, MtomIds
+from hub.simulator.config import ExchangeConfig, MtomIds, Quirks
 from hub.simulator.filestore import FileAccess, FileStore
 from hub.simulator.mtom import cxf_mtom
 from hub.simulator.queues import Filter, Letter, Mailbox, ReplyAddress
@@ -61,7 +66,7 @@ from hub.smev.build import (
 )
 from hub.smev.model import Rejection, RequestStatus
 from hub.smev.read import SmevMessage, read_message
-from hub.smev.signing import operation_element
+from hub.smev.signing import CALLER_SIGNATURE, operation_element
 from hub.smev.versions import SmevVersion, as_version, version_of_namespace
 from hub.xml import XmlDocument, XmlLimits, parse_message
 
@@ -75,6 +80,9 @@ _OLDER_NAMES = {
     "messageIsDelivered": "responseIsDelivered",
     "responseIsRejectedBySmev": "requestIsRejectedBySmev",
 }
+DELIVERED = "messageIsDelivered"
+# CXF's faultstring for an exception it has no fault for: a fault without detail.
+PLAIN_FAULT = "Fault occurred while processing."
 
 
 class Agency(Protocol):
@@ -136,6 +144,11 @@ class Exchange:
             raise ConfigurationError("the simulator signs its replies: give it a signer")
         self._verifier = verifier
         self._signer = signer if self.config.sign_replies else None
+        self._quirks: Quirks = self.config.quirks
+        self._style = r.Style(self._quirks.delivery_metadata, self._quirks.smev_codes)
+        # Agencies inside the simulator sign what they send with keys of their own.
+        self._backend = signer.backend if signer is not None else None
+        self._own_signers: dict[str, XmlSigner] = {}
         self._clock = clock
         self._limits = limits or XmlLimits()
         self._lock = threading.RLock()
@@ -255,7 +268,7 @@ class Exchange:
             self._inject_failure()
             return self._written(Reply(200, self._call(body, endpoint, content_type)))
         except RefusedError as refused:
-            envelope = r.fault(endpoint, refused.fault)
+            envelope = r.fault(endpoint, refused.fault, self._style)
             return self._written(Reply(500, serialize(envelope), refused.fault))
 
     def _written(self, reply: Reply) -> Reply:
@@ -282,8 +295,9 @@ class Exchange:
         message = read_message(doc)
         self._check_new(message, op, v)
         self._check_eol(message.eol)
+        signature = _caller_signature(op)
         data, attachments = _detach(op, "SenderProvidedRequestData")
-        metadata = self._accept_request(sender, message, data, v, attachments)
+        metadata = self._accept_request(sender, message, data, v, attachments, signature)
         accepted = replace(metadata, status="requestIsQueued")
         return serialize(r.accepted(v, "SendRequestResponse", accepted, self._signer))
 
@@ -291,8 +305,9 @@ class Exchange:
         sender = self._caller(doc.root, op)
         message = read_message(doc)
         self._check_new(message, op, v)
+        signature = _caller_signature(op)
         data, attachments = _detach(op, "SenderProvidedResponseData")
-        metadata = self._accept_response(sender, message, data, v, attachments)
+        metadata = self._accept_response(sender, message, data, v, attachments, signature)
         return serialize(r.accepted(v, "SendResponseResponse", metadata, self._signer))
 
     def _get_request(self, doc: XmlDocument, op: etree._Element, v: SmevVersion) -> bytes:
@@ -308,7 +323,8 @@ class Exchange:
         mailbox = system.requests if requests else system.responses
         with self._lock:
             now = self._clock().timestamp()
-            letter = mailbox.take(selector, now, self.config.visibility_timeout)
+            timeout, head = self.config.visibility_timeout, self._quirks.head_until_acked
+            letter = mailbox.take(selector, now, timeout, head=head)
             if letter is not None and letter.deliveries == 1:
                 letter.duplicate = self._draw(self.config.faults.duplicate_rate)
         if letter is None:
@@ -338,8 +354,8 @@ class Exchange:
         with self._lock:
             status = system.statuses.popleft() if system.statuses else None
         if status is not None:
-            status = replace(status, category=_for_version(status.category, v))
-        return serialize(r.status_delivery(v, status, self._signer))
+            status = replace(status, category=self._status_name(status.category, v))
+        return serialize(r.status_delivery(v, status, self._signer, self._style))
 
     # --- in-process API (agencies) ---------------------------------------------------
 
@@ -423,13 +439,14 @@ class Exchange:
 
     # --- acceptance ------------------------------------------------------------------
 
-    def _accept_request(
+    def _accept_request(  # noqa: PLR0917 - the parts of one accepted message
         self,
         sender: _System,
         message: SmevMessage,
         data: etree._Element,
         version: SmevVersion,
         attachments: etree._Element | None,
+        signature: etree._Element | None = None,
     ) -> r.Metadata:
         recipient = self._provider(message.content)
         address = ReplyAddress(
@@ -452,6 +469,7 @@ class Exchange:
         kinds = frozenset({message.content_name or ""})
         letter = Letter(address.message_id, kinds, None, data, version, metadata)
         letter.reply_to, letter.attachments = address.encode(), attachments
+        letter.sender_signature = signature
         letter.file_access = self._file_access(message)
         with self._lock:
             self._request_routes[address.message_id] = (recipient.party.mnemonic, kinds)
@@ -465,13 +483,14 @@ class Exchange:
         found = (self.file_store.access(a.id) for a in message.attachments if a.kind == "filestore")
         return tuple(access for access in found if access is not None)
 
-    def _accept_response(
+    def _accept_response(  # noqa: PLR0917 - the parts of one accepted message
         self,
         sender: _System,
         message: SmevMessage,
         data: etree._Element,
         version: SmevVersion,
         attachments: etree._Element | None,
+        signature: etree._Element | None = None,
     ) -> r.Metadata:
         address = ReplyAddress.decode(message.to)
         requester = self._systems.get(address.sender) if address else None
@@ -488,6 +507,7 @@ class Exchange:
         kinds = frozenset(k for k in (message.content_name, address.kind) if k)
         letter = Letter(metadata.message_id, kinds, address.node_id, data, version, metadata)
         letter.original, letter.attachments = _original(address), attachments
+        letter.sender_signature = signature
         kind = message.content_name or address.kind
         own = ReplyAddress(sender.party.mnemonic, metadata.message_id, kind=kind)
         self._accept(sender, requester, letter, own, message.content)
@@ -512,7 +532,9 @@ class Exchange:
             self._admit(sender, letter.message_id, namespace, _attachment_bytes(letter))
             if rejection is not None:
                 category = (
-                    "requestIsRejectedBySmev" if request else _response_rejected(letter.version)
+                    "requestIsRejectedBySmev"
+                    if request
+                    else self._status_name("responseIsRejectedBySmev", letter.version)
                 )
                 calls = self._reject(sender, own, rejection, letter.version, category)
             else:
@@ -540,7 +562,7 @@ class Exchange:
         """SMEV's own asynchronous rejection, in the sender's response queue."""
         status = r.AsyncStatus(address.message_id, category, fault.text, fault)
         message_id = new_message_id()
-        data = r.async_status_data(version, message_id, address.encode(), status)
+        data = r.async_status_data(version, message_id, address.encode(), status, self._style)
         metadata = r.Metadata(message_id, "RESPONSE", SMEV, self._clock(), sender.party, category)
         kinds = frozenset(k for k in (address.kind,) if k)
         letter = Letter(message_id, kinds, address.node_id, data, version, metadata)
@@ -681,10 +703,17 @@ class Exchange:
     def _inject_failure(self) -> None:
         with self._lock:
             failed = self._draw(self.config.faults.failure_rate)
+            plain = not failed and self._draw(self.config.faults.plain_fault_rate)
         if failed:
             raise refuse(
                 "SMEVFailure", "Сбой в инфраструктуре СМЭВ (внесён симулятором)", server=True
             )
+        if plain:  # a faultstring and no detail, as real SMEV sometimes answers
+            raise refuse(None, PLAIN_FAULT, server=True)
+
+    def _status_name(self, category: str, version: SmevVersion) -> str:
+        # Real SMEV writes 1.3's names in 1.2 replies too (the genuine capture).
+        return category if self._quirks.newer_statuses else _for_version(category, version)
 
     def _draw(self, rate: float) -> bool:
         return rate > 0 and self._random.random() < rate
@@ -701,7 +730,7 @@ class Exchange:
         # A redelivery is the same signed bytes.
         cached = letter.wire.get(version)
         if cached is None:
-            envelope = self._envelope(letter, version, self._signer)
+            envelope = self._envelope(letter, version, self._signer, delivery=True)
             if letter.message_id in self._damaged:
                 _alter_content(envelope)
             cached = serialize(envelope)
@@ -709,21 +738,66 @@ class Exchange:
         return cached
 
     def _envelope(
-        self, letter: Letter, version: SmevVersion, signer: XmlSigner | None
+        self,
+        letter: Letter,
+        version: SmevVersion,
+        signer: XmlSigner | None,
+        *,
+        delivery: bool = False,
     ) -> etree._Element:
+        """The delivery of ``letter`` in ``version``; ``delivery``: to a poller over SOAP
+        (with the quirks), not to an agency inside the simulator."""
         if letter.cancels is not None:
             return r.cancel_delivery(version, letter.cancels, letter.metadata, signer)
         data = r.in_version(
             letter.data, letter.version, version
         )  # a copy: the letter keeps its own
+        metadata = self._delivered(letter.metadata, version) if delivery else letter.metadata
+        signature = self._sender_signature(letter, data, version) if delivery else None
         if letter.original is None:
             return r.request_delivery(
-                version, data, letter.metadata, letter.reply_to or "", letter.attachments, signer,
-                file_access=letter.file_access,
+                version, data, metadata, letter.reply_to or "", letter.attachments, signer,
+                file_access=letter.file_access, sender_signature=signature, style=self._style,
             )  # fmt: skip
         return r.response_delivery(
-            version, data, letter.metadata, letter.original, letter.attachments, signer
-        )
+            version, data, metadata, letter.original, letter.attachments, signer,
+            sender_signature=signature, style=self._style,
+        )  # fmt: skip
+
+    def _delivered(self, metadata: r.Metadata, version: SmevVersion) -> r.Metadata:
+        # The genuine capture's MessageMetadata says when and that the message was delivered.
+        if not self._quirks.delivery_metadata:
+            return metadata
+        status = self._status_name(DELIVERED, version)
+        return replace(metadata, delivered=self._clock(), status=status)
+
+    def _sender_signature(
+        self, letter: Letter, data: etree._Element, version: SmevVersion
+    ) -> etree._Element | None:
+        """SenderInformationSystemSignature: the caller's own signature, moved from its call
+        (it holds only in the version it was made in: another version renames the data's
+        namespaces); SMEV's over its own rejections; an agency's inside the simulator."""
+        if not self._quirks.sender_signatures:
+            return None
+        if letter.sender_signature is not None:
+            same = version is letter.version
+            return copy.deepcopy(letter.sender_signature) if same else None
+        sender = letter.metadata.sender
+        signer = self._signer if sender == SMEV else self._own_signer(sender)
+        return signer(data) if signer is not None and data.get("Id") else None
+
+    def _own_signer(self, party: r.Party) -> XmlSigner | None:
+        """The key an agency inside the simulator signs with (made on first use)."""
+        if self._backend is None:
+            return None
+        with self._lock:
+            signer = self._own_signers.get(party.mnemonic)
+            if signer is None:
+                key = generate_private_key()
+                certificate = self_signed_certificate(self._backend, key, party.name)
+                signer = XmlSigner(LocalKeySigner(self._backend, key, certificate), self._backend)
+                self._own_signers[party.mnemonic] = signer
+        return signer
 
     def _serialize(self, envelope: etree._Element) -> bytes:
         return serialize(envelope)
@@ -756,6 +830,19 @@ def _detach(op: etree._Element, name: str) -> tuple[etree._Element, etree._Eleme
     return data, contents
 
 
+def _caller_signature(op: etree._Element) -> etree._Element | None:
+    """The caller's ds:Signature over its data (CallerInformationSystemSignature), taken out
+    of the call: SMEV delivers it as SenderInformationSystemSignature."""
+    holder = child(op, CALLER_SIGNATURE)
+    if holder is None:
+        return None
+    signature = next((c for c in holder if isinstance(c.tag, str)), None)
+    if signature is not None:
+        holder.remove(signature)
+        signature.tail = None
+    return signature
+
+
 def _original(address: ReplyAddress) -> r.Original:
     """The request a response (or SMEV's rejection) answers, from its address."""
     return r.Original(address.message_id, address.reference_message_id, address.transaction_code)
@@ -763,10 +850,6 @@ def _original(address: ReplyAddress) -> r.Original:
 
 def _namespace_of_kind(kind: str | None) -> str:
     return kind[1:].partition("}")[0] if kind and kind.startswith("{") else ""
-
-
-def _response_rejected(version: SmevVersion) -> str:
-    return _for_version("responseIsRejectedBySmev", version)
 
 
 def _for_version(category: str, version: SmevVersion) -> str:

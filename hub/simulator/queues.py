@@ -2,7 +2,9 @@
 
 A message taken by GetRequest/GetResponse stays "in flight" until it is acked; if no Ack
 comes within the visibility timeout it is put back at the head of the queue and handed out
-again. Not thread-safe: the Exchange guards every mailbox with its lock.
+again. In the ``head`` mode (``Quirks.head_until_acked``) a poll gets the oldest message in
+flight again, until it is acked, before any other. Not thread-safe: the Exchange guards
+every mailbox with its lock.
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ class Letter:
     attachments: etree._Element | None = None
     file_access: tuple[FileAccess, ...] = ()  # documents in the file store (FSAttachmentsList)
     cancels: str | None = None  # a Cancel: the MessageID of the request it cancels
+    sender_signature: etree._Element | None = None  # the caller's, from its call
     duplicate: bool = False
     deliveries: int = 0
     wire: dict[SmevVersion, bytes] = field(default_factory=dict)
@@ -138,9 +141,17 @@ class Mailbox:
         else:
             self._waiting.append(letter)
 
-    def take(self, selector: Filter, now: float, timeout: float) -> Letter | None:
-        """The oldest message ``selector`` lets through, now in flight until ``now+timeout``."""
+    def take(
+        self, selector: Filter, now: float, timeout: float, *, head: bool = False
+    ) -> Letter | None:
+        """The oldest message ``selector`` lets through, now in flight until ``now+timeout``;
+        ``head``: the oldest one in flight and not acked yet, if any, once more."""
         self._expire(now)
+        if head:
+            repeated = self._oldest_in_flight(selector)
+            if repeated is not None:
+                repeated.deliveries += 1
+                return repeated
         for index, letter in enumerate(self._waiting):
             if selector.matches(letter):
                 del self._waiting[index]
@@ -163,6 +174,10 @@ class Mailbox:
                 del self._waiting[index]
                 return letter
         return None
+
+    def _oldest_in_flight(self, selector: Filter) -> Letter | None:
+        # Its visibility deadline stays: without an Ack it goes back to the queue as ever.
+        return next((e[1] for e in self._in_flight.values() if selector.matches(e[1])), None)
 
     def _expire(self, now: float) -> None:
         # Deadlines grow with insertion (one timeout for all): expired ones are in front.

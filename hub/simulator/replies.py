@@ -4,6 +4,10 @@ Every builder returns a ``soap:Envelope`` that validates against the official sc
 version (see tests/simulator): 1.1 and 1.2 metadata carry DestinationName and
 SupplementaryData, 1.2 responses carry the original's ids. SMEV signs the element with
 ``Id="SIGNED_BY_SMEV"`` into SMEVSignature when a signer is given.
+
+``Style`` writes them as the genuine captures show instead (``Quirks``): metadata without
+what real SMEV omits, fault codes as SMEV spells them, ``xsi:type`` on an asynchronous
+SmevFault. Those no longer validate, as real SMEV's replies do not.
 """
 
 from __future__ import annotations
@@ -22,6 +26,11 @@ from hub.smev.versions import SOAP_ENV_NS, Namespaces, SmevVersion
 
 SIGNED_BY_SMEV = "SIGNED_BY_SMEV"
 SIGNED_ASYNC_BY_SMEV = "SIGNED_ASYNC_BY_SMEV"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+# SMEV's Code strings, in the form of the genuine captures (sync: a SOAP fault; async: an
+# AsyncProcessingStatus); the SMEV-nnn number goes in front of Description.
+SYNC_CODE = "tsmev3:PRODUCTION_AREA:TSMEV3_CORE2 : TR:SYNC:SPS:{n}"
+ASYNC_CODE = "tsmev3:P:TSMEV3_ASYNC_CORE1:TR:ASYNC:PP:BSV:{n}"
 INTERACTION_TYPE = "OIV2OIV"
 # Fault types whose schema type extends basic:SmevFault (the others are empty basic:Void).
 _WITH_CODE = frozenset(
@@ -57,6 +66,16 @@ class Metadata:
     recipient: Party | None = None
     status: str | None = None
     content_type: str | None = None  # 1.1/1.2 DetectedContentTypeName
+    delivered: datetime | None = None  # DeliveryTimestamp (a delivery, genuine style)
+
+
+@dataclass(frozen=True, slots=True)
+class Style:
+    """How SMEV's replies are written: ``genuine_metadata`` and ``smev_codes`` as the
+    ``Quirks`` of the same names (``delivery_metadata``, ``smev_codes``) say."""
+
+    genuine_metadata: bool = False
+    smev_codes: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +129,9 @@ def _nsmap(ns: Namespaces) -> dict[Any, str]:
 class _Doc:
     """One envelope under construction, with the namespaces of its version."""
 
-    def __init__(self, version: SmevVersion, operation: str) -> None:
+    def __init__(self, version: SmevVersion, operation: str, style: Style = Style()) -> None:
         self.version = version
+        self.style = style
         self.ns = version.ns
         self.envelope, body = _envelope()
         self.op = etree.SubElement(body, f"{{{self.ns.types}}}{operation}", nsmap=_nsmap(self.ns))
@@ -145,10 +165,13 @@ def request_delivery(  # noqa: PLR0917 - the parts of one Request
     signer: ElementSigner | None,
     *,
     file_access: Sequence[FileAccess] = (),
+    sender_signature: etree._Element | None = None,
+    style: Style = Style(),
 ) -> etree._Element:
     """GetRequestResponse with a Request; ``data`` (SenderProvidedRequestData) moves in;
-    ``file_access`` becomes its FSAttachmentsList."""
-    doc = _Doc(version, "GetRequestResponse")
+    ``file_access`` becomes its FSAttachmentsList, ``sender_signature`` (the sender's
+    ds:Signature over ``data``) its SenderInformationSystemSignature."""
+    doc = _Doc(version, "GetRequestResponse", style)
     holder = doc.t(doc.op, "RequestMessage")
     request = doc.t(holder, "Request")
     request.set("Id", SIGNED_BY_SMEV)
@@ -156,6 +179,7 @@ def request_delivery(  # noqa: PLR0917 - the parts of one Request
     _metadata(doc, request, metadata)
     _file_access(doc, request, file_access)
     doc.t(request, "ReplyTo", reply_to)
+    _sender_signature(doc, request, sender_signature)
     _attachments(holder, attachments)
     return doc.smev_signature(holder, request, signer)
 
@@ -199,21 +223,26 @@ def response_delivery(  # noqa: PLR0917 - the parts of one Response
     original: Original,
     attachments: etree._Element | None,
     signer: ElementSigner | None,
+    *,
+    sender_signature: etree._Element | None = None,
+    style: Style = Style(),
 ) -> etree._Element:
-    """GetResponseResponse with a Response; ``data`` (SenderProvidedResponseData) moves in."""
-    doc = _Doc(version, "GetResponseResponse")
+    """GetResponseResponse with a Response; ``data`` (SenderProvidedResponseData) moves in,
+    ``sender_signature`` goes after MessageMetadata, as in the genuine capture."""
+    doc = _Doc(version, "GetResponseResponse", style)
     holder = doc.t(doc.op, "ResponseMessage")
     response = doc.t(holder, "Response")
     response.set("Id", SIGNED_BY_SMEV)
     _original(doc, response, original)
     response.append(data)
     _metadata(doc, response, metadata)
+    _sender_signature(doc, response, sender_signature)
     _attachments(holder, attachments)
     return doc.smev_signature(holder, response, signer)
 
 
 def async_status_data(
-    version: SmevVersion, message_id: str, to: str, status: AsyncStatus
+    version: SmevVersion, message_id: str, to: str, status: AsyncStatus, style: Style = Style()
 ) -> etree._Element:
     """SenderProvidedResponseData that SMEV itself sends (SIGNED_ASYNC_BY_SMEV), e.g. SMEV-403."""
     ns = version.ns
@@ -221,21 +250,24 @@ def async_status_data(
     data.set("Id", SIGNED_ASYNC_BY_SMEV)
     _sub(data, ns.types, "MessageID", message_id)
     _sub(data, ns.types, "To", to)
-    _async_status(ns, data, status)
+    _async_status(ns, data, status, style)
     return data
 
 
 def status_delivery(
-    version: SmevVersion, status: AsyncStatus | None, signer: ElementSigner | None
+    version: SmevVersion,
+    status: AsyncStatus | None,
+    signer: ElementSigner | None,
+    style: Style = Style(),
 ) -> etree._Element:
     """GetStatusResponse: one status, or none (an empty status queue)."""
-    doc = _Doc(version, "GetStatusResponse")
+    doc = _Doc(version, "GetStatusResponse", style)
     if status is None:
         return doc.envelope
     holder = doc.t(doc.op, "SmevAsyncProcessingMessage")
     data = doc.t(holder, "AsyncProcessingStatusData")
     data.set("Id", SIGNED_BY_SMEV)
-    _async_status(doc.ns, data, status)
+    _async_status(doc.ns, data, status, style)
     return doc.smev_signature(holder, data, signer)
 
 
@@ -244,7 +276,7 @@ def empty(version: SmevVersion, operation: str) -> etree._Element:
     return _Doc(version, operation).envelope
 
 
-def fault(version: SmevVersion, refusal: Fault) -> etree._Element:
+def fault(version: SmevVersion, refusal: Fault, style: Style = Style()) -> etree._Element:
     """A SOAP 1.1 Fault; with the SMEV fault element in ``detail`` when the type is known."""
     envelope, body = _envelope()
     element = etree.SubElement(body, f"{{{SOAP_ENV_NS}}}Fault")
@@ -252,7 +284,7 @@ def fault(version: SmevVersion, refusal: Fault) -> etree._Element:
     etree.SubElement(element, "faultcode").text = code
     etree.SubElement(element, "faultstring").text = refusal.text
     if refusal.type is not None:
-        _fault_detail(version.ns, etree.SubElement(element, "detail"), refusal)
+        _fault_detail(version.ns, etree.SubElement(element, "detail"), refusal, style)
     return envelope
 
 
@@ -303,7 +335,8 @@ def _sub(parent: etree._Element, ns: str, name: str, value: str | None = None) -
 def _metadata(
     doc: _Doc, parent: etree._Element, meta: Metadata, element_id: str | None = None
 ) -> etree._Element:
-    legacy = doc.version is not SmevVersion.V1_3  # 1.1 and 1.2 want more, in this order
+    # 1.1 and 1.2 want more, in this order; real SMEV leaves it out (the genuine capture).
+    legacy = doc.version is not SmevVersion.V1_3 and not doc.style.genuine_metadata
     element = doc.t(parent, "MessageMetadata")
     if element_id is not None:
         element.set("Id", element_id)
@@ -320,6 +353,8 @@ def _metadata(
         if meta.content_type is not None:
             doc.t(supplementary, "DetectedContentTypeName", meta.content_type[:500])
         doc.t(supplementary, "InteractionType", INTERACTION_TYPE)
+    if meta.delivered is not None:
+        doc.t(element, "DeliveryTimestamp", _time(meta.delivered))
     if meta.status is not None:
         doc.t(element, "Status", meta.status)
     return element
@@ -328,12 +363,13 @@ def _metadata(
 def _party(doc: _Doc, parent: etree._Element, name: str, party: Party) -> None:
     element = doc.t(parent, name)
     doc.t(element, "Mnemonic", party.mnemonic)
-    doc.t(element, "HumanReadableName", party.name)
+    if not doc.style.genuine_metadata:
+        doc.t(element, "HumanReadableName", party.name)
 
 
 def _original(doc: _Doc, response: etree._Element, original: Original) -> None:
-    # 1.2 requires all three; the others write what is known.
-    required = doc.version is SmevVersion.V1_2
+    # 1.2 requires all three; the others write what is known, and so does real SMEV.
+    required = doc.version is SmevVersion.V1_2 and not doc.style.genuine_metadata
     doc.t(response, "OriginalMessageId", original.message_id)
     code = original.transaction_code
     if code is not None or required:
@@ -343,28 +379,55 @@ def _original(doc: _Doc, response: etree._Element, original: Original) -> None:
         doc.t(response, "ReferenceMessageID", reference)
 
 
+def _sender_signature(doc: _Doc, parent: etree._Element, signature: etree._Element | None) -> None:
+    if signature is not None:
+        doc.t(parent, "SenderInformationSystemSignature").append(signature)
+
+
 def _attachments(holder: etree._Element, attachments: etree._Element | None) -> None:
     if attachments is not None:
         holder.append(copy.deepcopy(attachments))
 
 
-def _async_status(ns: Namespaces, parent: etree._Element, status: AsyncStatus) -> None:
+def _async_status(
+    ns: Namespaces, parent: etree._Element, status: AsyncStatus, style: Style
+) -> None:
     element = _sub(parent, ns.types, "AsyncProcessingStatus")
     _sub(element, ns.types, "OriginalMessageId", status.original_message_id)
     _sub(element, ns.types, "StatusCategory", status.category)
     if status.details is not None:
         _sub(element, ns.types, "StatusDetails", status.details[:_STATUS_DETAILS_LIMIT])
     if status.fault is not None:
-        smev_fault = _sub(element, ns.types, "SmevFault")
-        _sub(smev_fault, ns.basic, "Code", status.fault.smev_error or status.fault.type)
-        _sub(smev_fault, ns.basic, "Description", status.fault.text)
+        _smev_fault(ns, _sub(element, ns.types, "SmevFault"), status.fault, style)
 
 
-def _fault_detail(ns: Namespaces, detail: etree._Element, refusal: Fault) -> None:
+def _smev_fault(ns: Namespaces, element: etree._Element, fault: Fault, style: Style) -> None:
+    if not style.smev_codes or fault.type not in _WITH_CODE:
+        _sub(element, ns.basic, "Code", fault.smev_error or fault.type)
+        _sub(element, ns.basic, "Description", fault.text)
+        return
+    # As the genuine capture: the fault's own type by xsi:type, with its details.
+    element.set(f"{{{XSI_NS}}}type", f"ns3:{fault.type}")
+    _sub(element, ns.basic, "Code", ASYNC_CODE.format(n=_code_number(fault)))
+    _sub(element, ns.basic, "Description", fault.text)
+    errors = fault.validation_errors or ((fault.message,) if fault.type == "InvalidContent" else ())
+    for message in errors:
+        _sub(element, ns.faults, "ValidationError", message).set("errorPosition", "-1")
+
+
+def _code_number(fault: Fault) -> int:
+    # A stable small number per fault type, like the last part of SMEV's codes.
+    return sorted(_WITH_CODE).index(fault.type or "") + 1 if fault.type in _WITH_CODE else 0
+
+
+def _fault_detail(ns: Namespaces, detail: etree._Element, refusal: Fault, style: Style) -> None:
     element = etree.SubElement(detail, f"{{{ns.faults}}}{refusal.type}", nsmap=_nsmap(ns))
     if refusal.type not in _WITH_CODE:
         return  # basic:Void: the element says it all
-    _sub(element, ns.basic, "Code", refusal.smev_error or refusal.type)
+    code = refusal.smev_error or refusal.type
+    if style.smev_codes:
+        code = SYNC_CODE.format(n=_code_number(refusal))
+    _sub(element, ns.basic, "Code", code)
     _sub(element, ns.basic, "Description", refusal.text)
     for position, message in enumerate(refusal.validation_errors, start=1):
         _sub(element, ns.faults, "ValidationError", message).set("errorPosition", str(position))

@@ -262,21 +262,31 @@ class SmevClient:
         return len(replies)
 
     def _take_batch(self, queue: Queue) -> list[SmevReply]:
-        build = build_get_request if queue == "requests" else build_get_response
-        method = "GetRequest" if queue == "requests" else "GetResponse"
-        selector = Selector(node_id=self.settings.node_id)
-        taken: list[SmevReply] = []
+        """Up to a batch of distinct messages. It ends at an empty queue, at a failure
+        (what came before is kept), and at a MessageID it already holds: SMEV may hand out
+        its head message again until it is acked, so a batch never holds one twice."""
+        taken: dict[str, SmevReply] = {}
         while len(taken) < self.settings.batch:
             try:
-                reply = self._call(build(selector, self.settings.version, self.signer), method)
+                reply = self._poll(queue)
             except HubError:
                 if not taken:
                     raise
                 break  # keep what came before the failure; the next round goes on
             if reply.message.kind == "empty":
                 break
-            taken.append(reply)
-        return taken
+            delivery = _delivery_id(reply.message)
+            if delivery in taken:
+                self.stats["repeated in a batch"] += 1
+                break
+            taken[delivery] = reply
+        return list(taken.values())
+
+    def _poll(self, queue: Queue) -> SmevReply:
+        build = build_get_request if queue == "requests" else build_get_response
+        method = "GetRequest" if queue == "requests" else "GetResponse"
+        selector = Selector(node_id=self.settings.node_id)
+        return self._call(build(selector, self.settings.version, self.signer), method)
 
     def _keep(self, replies: Sequence[SmevReply]) -> None:
         messages = [self._inbound(reply) for reply in replies]
