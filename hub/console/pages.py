@@ -19,6 +19,7 @@ from hub.access.service import audit_scope
 from hub.access.tokens import AuthenticationError
 from hub.bootstrap import Hub
 from hub.console.app import LOGIN_CSRF, Console, LoginRequiredError, cookie_name, new_login_csrf
+from hub.console.layout import lay_out
 from hub.console.web import client_address, read_form, same_secret
 from hub.health import check_health
 from hub.journal.api import AuditEntry, AuditOutcome, AuditQuery, FailedMessage, OutboundState
@@ -172,7 +173,8 @@ async def message(console: Console, request: Request) -> Response:
     view = await console.call(
         console.hub.operations.show, principal, _path_id(request, "failed_id")
     )
-    return console.render(request, "message.html", view=view)
+    layout = await console.call(lay_out, view.body)  # masked first: laid out as shown
+    return console.render(request, "message.html", view=view, layout=layout)
 
 
 async def reveal(console: Console, request: Request) -> Response:
@@ -180,7 +182,8 @@ async def reveal(console: Console, request: Request) -> Response:
     failed_id = _path_id(request, "failed_id")
     reason = _reason(await console.form(request), required=True)
     view = await console.call(console.hub.operations.reveal, principal, failed_id, reason)
-    return console.render(request, "message.html", view=view)
+    layout = await console.call(lay_out, view.body)
+    return console.render(request, "message.html", view=view, layout=layout)
 
 
 async def audit(console: Console, request: Request) -> Response:
