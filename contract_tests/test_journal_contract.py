@@ -752,3 +752,44 @@ def test_one_batch_settles_many_requests(journal: SqlJournal) -> None:
         ]
     )
     assert {journal.outbound(n).state for n in names} == {"answered"}  # type: ignore[union-attr]
+
+
+def _asked(journal: SqlJournal, scope: str, names: list[str], reply: bool = False) -> None:
+    """Outbound messages of ``scope`` stored as processing stores them (pending)."""
+    msg = message(f"cmd-{scope}-{names[0]}")
+    asks = [NewOutbound(n, "gosuslugi", "application-accepted" if reply else "rogdinf", BINARY,
+                        f"smev-{n}", reply_to=f"to-{n}" if reply else None, scope=scope)
+            for n in names]  # fmt: skip
+    journal.receive_processed([(msg, Outcome(msg.inbox_id, outbound=asks))])
+
+
+def test_outbound_counts_come_from_the_database_by_state_requests_and_replies_apart(
+    journal: SqlJournal,
+) -> None:
+    waiting = [f"ask-{n:02d}" for n in range(42)]  # more than any list the console shows
+    _asked(journal, "45201/1", [*waiting, "ask-sent", "ask-pending"])
+    _asked(journal, "45201/1", ["reply-1", "reply-2", "reply-3"], reply=True)
+    _asked(journal, "45202/1", ["theirs-1", "theirs-2"])
+    journal.claim_outbound(100, timedelta(minutes=5))  # all go out, then SMEV takes them
+    journal.mark_accepted([*waiting, "reply-1", "reply-2", "reply-3", "theirs-1"])
+    journal.transition_outbound("ask-pending", OutboundState.FAILED, error="gave up")
+    mine = journal.outbound_counts(scope="45201")
+    assert mine.requests[OutboundState.ACCEPTED] == 42 and mine.replies[OutboundState.ACCEPTED] == 3
+    assert (mine.waiting_on_agency, mine.waiting_on_hub, mine.replies_delivered) == (42, 1, 3)
+    assert mine.by_state()[OutboundState.ACCEPTED] == 45
+    assert mine.by_state()[OutboundState.FAILED] == 1
+    assert set(mine.requests) == set(mine.replies) == set(OutboundState)  # zeros included
+    everywhere = journal.outbound_counts()
+    assert (everywhere.waiting_on_agency, everywhere.waiting_on_hub) == (43, 2)
+    assert journal.outbound_counts(scope="45202").waiting_on_agency == 1
+    assert journal.outbound_counts(scope="").by_state() == dict.fromkeys(OutboundState, 0)
+
+
+def test_outbound_requests_lists_requests_or_replies_apart(journal: SqlJournal) -> None:
+    _asked(journal, "45201/1", ["ask-1", "ask-2"])
+    _asked(journal, "45201/1", ["reply-1"], reply=True)
+    asks = journal.outbound_requests(scope="45201", replies=False)
+    assert sorted(r.request_id for r in asks) == ["ask-1", "ask-2"]
+    [reply] = journal.outbound_requests(state=OutboundState.PENDING, replies=True)
+    assert (reply.request_id, reply.reply_to) == ("reply-1", "to-reply-1")
+    assert len(journal.outbound_requests(scope="45201")) == 3

@@ -27,6 +27,7 @@ from hub.journal.api import (
     InboxRecord,
     Journal,
     NewEvent,
+    OutboundCounts,
     OutboundRequest,
     OutboundState,
     OutboxEvent,
@@ -157,11 +158,23 @@ class Operations:
         return self.journal.audit_log(limit, scope=principal.scope, query=query)
 
     def outbound_requests(
-        self, principal: Principal, state: OutboundState | None = None, limit: int = 100
+        self,
+        principal: Principal,
+        state: OutboundState | None = None,
+        limit: int = 100,
+        *,
+        replies: bool | None = None,
     ) -> list[OutboundRequest]:
-        """The hub's requests to agencies within the principal's scope."""
+        """The hub's requests to agencies (and its replies) within the principal's scope."""
         self.guard.check(principal, Action.VIEW, "outbound")
-        return self.journal.outbound_requests(state=state, scope=principal.scope, limit=limit)
+        return self.journal.outbound_requests(
+            state=state, scope=principal.scope, limit=limit, replies=replies
+        )
+
+    def outbound_counts(self, principal: Principal) -> OutboundCounts:
+        """The hub's outbound messages within the principal's scope, counted by state."""
+        self.guard.check(principal, Action.VIEW, "outbound")
+        return self.journal.outbound_counts(scope=principal.scope)
 
     def activity(self, principal: Principal, since: datetime) -> Activity:
         """The journal's activity since ``since`` within the principal's scope (dashboard)."""

@@ -14,7 +14,7 @@ from hub.access import AccessService, Role
 from hub.bootstrap import Hub
 from hub.config import Settings
 from hub.console import create_app
-from hub.journal.api import FailedStatus
+from hub.journal.api import FailedStatus, InboundMessage, NewOutbound, Outcome
 from tests.support import register_late
 from tests.support_console import (
     SCHOOL_A,
@@ -193,6 +193,42 @@ def test_dashboard_audit_and_outbound_pages_render(hub: Hub, client: TestClient)
     assert client.get("/outbound?state=pending").status_code == 200
     assert client.get("/outbound?state=bogus").status_code == 400
     assert client.get("/audit").status_code == 200
+
+
+def _outbound(hub: Hub, scope: str, names: list[str], *, reply: bool = False) -> None:
+    """Outbound messages of ``scope`` as processing stores them, then sent and taken by SMEV:
+    requests to ZAGS, or Gosuslugi's ``application-accepted`` replies (SendResponse)."""
+    msg = InboundMessage("http:test", f"cmd-{scope}-{names[0]}", b"{}", scope=scope)
+    kind, agency = ("application-accepted", "gosuslugi") if reply else ("rogdinf", "zags")
+    asks = [NewOutbound(n, agency, kind, b"<x/>", f"smev-{n}", reply_to=f"to-{n}" if reply
+                        else None, scope=scope) for n in names]  # fmt: skip
+    hub.journal.receive_processed([(msg, Outcome(msg.inbox_id, outbound=asks))])
+    hub.journal.claim_outbound(1000, timedelta(minutes=5))
+    hub.journal.mark_accepted(names)
+
+
+def test_the_dashboard_counts_every_request_waiting_and_not_delivered_replies(
+    hub: Hub, client: TestClient
+) -> None:
+    _outbound(hub, SCHOOL_A, [f"ask-{n:02d}" for n in range(42)])
+    _outbound(hub, SCHOOL_A, ["reply-1", "reply-2", "reply-3"], reply=True)
+    _outbound(hub, SCHOOL_B, ["theirs-1", "theirs-2"])
+    msg = InboundMessage("http:test", "cmd-pending", b"{}", scope=SCHOOL_A)
+    pending = NewOutbound("ask-pending", "zags", "rogdinf", b"<x/>", "s-p", scope=SCHOOL_A)
+    hub.journal.receive_processed([(msg, Outcome(msg.inbox_id, outbound=[pending]))])
+    login(client, token(hub, Role.OPERATOR, SCHOOL_A))
+    page = client.get("/").text
+    assert 'id="waiting-agencies">42<' in page and 'id="waiting-hub">1<' in page
+    assert "accepted</a> 45 (replies delivered: 3)" in page and "pending</a> 1" in page
+    assert "the newest 20 of 42" in page and page.count("<code>ask-") == 20
+    assert "reply-1" not in page and "theirs-1" not in page
+    replies = client.get("/outbound?state=accepted&only=replies").text
+    assert replies.count("<code>reply-") == 3 and "<code>to-reply-1</code>" in replies
+    assert "<code>ask-" not in replies
+    assert client.get("/outbound?only=everything").status_code == 400
+    admin = TestClient(create_app(hub), follow_redirects=False)
+    login(admin, token(hub, Role.ADMIN, "*"))
+    assert 'id="waiting-agencies">44<' in admin.get("/").text
 
 
 # --- hostile input ------------------------------------------------------------------------

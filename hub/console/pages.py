@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from hub.access.service import audit_scope
 from hub.access.tokens import AuthenticationError
 from hub.bootstrap import Hub
 from hub.console.app import LOGIN_CSRF, Console, LoginRequiredError, cookie_name, new_login_csrf
+from hub.console.layout import lay_out
 from hub.console.web import client_address, read_form, same_secret
 from hub.health import check_health
 from hub.journal.api import AuditEntry, AuditOutcome, AuditQuery, FailedMessage, OutboundState
@@ -29,7 +29,7 @@ log = structlog.get_logger("hub.console")
 
 _ID = re.compile(r"[0-9A-Za-z_-]{1,100}")
 ACTIONS = {"replay": Action.REPLAY, "discard": Action.DISCARD}
-WAITING = (OutboundState.PENDING, OutboundState.SENT, OutboundState.ACCEPTED)
+DASHBOARD_WAITING = 20  # requests waiting on agencies listed on the dashboard (all counted)
 REPLAY_BATCH = 100
 MAX_REASON = 500
 
@@ -136,15 +136,17 @@ async def dashboard(console: Console, request: Request) -> Response:
 
 def _dashboard(hub: Hub, principal: Principal) -> dict[str, Any]:
     ops, since = hub.operations, datetime.now(UTC) - timedelta(hours=24)
-    outbound = ops.outbound_requests(principal, None, limit=1000)
+    waiting = ops.outbound_requests(
+        principal, OutboundState.ACCEPTED, DASHBOARD_WAITING, replies=False
+    )  # the newest of them; the tiles count them all in the database
     health = None
     if principal.region_wide:  # queues and the backlog are the region's, not a school's
         health = check_health(hub, timeout=2.0, only=("broker", "database"))
     return {
         "activity": ops.activity(principal, since),
         "groups": ops.groups(principal),
-        "outbound_counts": Counter(r.state.value for r in outbound),
-        "waiting": [r for r in outbound if r.state in WAITING][:20],
+        "outbound": ops.outbound_counts(principal),
+        "waiting": waiting,
         "health": health,
     }
 
@@ -171,7 +173,8 @@ async def message(console: Console, request: Request) -> Response:
     view = await console.call(
         console.hub.operations.show, principal, _path_id(request, "failed_id")
     )
-    return console.render(request, "message.html", view=view)
+    layout = await console.call(lay_out, view.body)  # masked first: laid out as shown
+    return console.render(request, "message.html", view=view, layout=layout)
 
 
 async def reveal(console: Console, request: Request) -> Response:
@@ -179,7 +182,8 @@ async def reveal(console: Console, request: Request) -> Response:
     failed_id = _path_id(request, "failed_id")
     reason = _reason(await console.form(request), required=True)
     view = await console.call(console.hub.operations.reveal, principal, failed_id, reason)
-    return console.render(request, "message.html", view=view)
+    layout = await console.call(lay_out, view.body)
+    return console.render(request, "message.html", view=view, layout=layout)
 
 
 async def audit(console: Console, request: Request) -> Response:
@@ -283,10 +287,18 @@ def _page_size(text: str) -> int:
 async def outbound(console: Console, request: Request) -> Response:
     principal = await console.principal(request)
     state = _state(request.query_params.get("state"))
-    found = await console.call(console.hub.operations.outbound_requests, principal, state, 500)
-    return console.render(
-        request, "outbound.html", requests=found, state=state, states=list(OutboundState)
+    only = request.query_params.get("only", "")
+    if only not in ONLY:
+        raise HTTPException(400, "only: requests or replies")
+    found = await console.call(
+        console.hub.operations.outbound_requests, principal, state, 500, replies=ONLY[only]
     )
+    return console.render(request, "outbound.html", requests=found, state=state, only=only,
+                          states=list(OutboundState))  # fmt: skip
+
+
+# The outbound page's ``only``: the hub's requests (SendRequest) or its replies (SendResponse).
+ONLY: dict[str, bool | None] = {"": None, "requests": False, "replies": True}
 
 
 def _state(text: str | None) -> OutboundState | None:

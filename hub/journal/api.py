@@ -341,6 +341,40 @@ class Activity:
     failed: int
 
 
+# Who an outbound message waits on, as the console counts it (``OutboundCounts``). PENDING
+# and SENT: on the hub (SMEV has not taken it yet; SENT is a send under way, or one to be
+# sent again). ACCEPTED: a request (SendRequest) waits on its agency's answer; a reply
+# (SendResponse, ``reply_to`` set) is delivered: nothing comes back for it. The rest are final.
+WAITING_ON_HUB = frozenset({OutboundState.PENDING, OutboundState.SENT})
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundCounts:
+    """Outbound messages by state within a scope, the hub's requests and its replies apart;
+    every state present, zero included."""
+
+    requests: Mapping[OutboundState, int]
+    replies: Mapping[OutboundState, int]
+
+    def by_state(self) -> dict[OutboundState, int]:
+        """Requests and replies together, per state."""
+        return {s: self.requests.get(s, 0) + self.replies.get(s, 0) for s in OutboundState}
+
+    @property
+    def waiting_on_hub(self) -> int:
+        """Requests and replies the hub has still to get SMEV to take."""
+        return sum(n for s, n in self.by_state().items() if s in WAITING_ON_HUB)
+
+    @property
+    def waiting_on_agency(self) -> int:
+        """Requests SMEV took whose agency has not answered yet."""
+        return self.requests.get(OutboundState.ACCEPTED, 0)
+
+    @property
+    def replies_delivered(self) -> int:
+        return self.replies.get(OutboundState.ACCEPTED, 0)
+
+
 @dataclass(frozen=True, slots=True)
 class HealthCounts:
     """The journal's backlog as ``hub health`` reports it: counts and one time, no content."""
@@ -445,8 +479,15 @@ class Journal(Protocol):
     def outbound_by_message_id(self, smev_message_id: str) -> OutboundRequest | None: ...
 
     def outbound_requests(
-        self, state: OutboundState | None = None, scope: str | None = None, limit: int = 100
+        self,
+        state: OutboundState | None = None,
+        scope: str | None = None,
+        limit: int = 100,
+        *,
+        replies: bool | None = None,
     ) -> list[OutboundRequest]: ...
+
+    def outbound_counts(self, scope: str | None = None) -> OutboundCounts: ...
 
     # --- API tokens --------------------------------------------------------------------
     def add_token(self, record: TokenRecord) -> None: ...

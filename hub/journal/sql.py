@@ -43,6 +43,7 @@ from hub.journal.api import (
     Journal,
     NewEvent,
     NewOutbound,
+    OutboundCounts,
     OutboundRequest,
     OutboundState,
     OutboxEvent,
@@ -786,18 +787,41 @@ class SqlJournal:
         )
 
     def outbound_requests(
-        self, state: OutboundState | None = None, scope: str | None = None, limit: int = 100
+        self,
+        state: OutboundState | None = None,
+        scope: str | None = None,
+        limit: int = 100,
+        *,
+        replies: bool | None = None,
     ) -> list[OutboundRequest]:
         """Outbound requests in ``state`` that a principal of ``scope`` reaches, newest
-        first."""
+        first; ``replies``: only the replies (``True``), only the hub's requests (``False``)."""
         c = outbound_requests.c
         where = scope_filter(c.scope, scope)
         if state is not None:
             where.append(c.state == state.value)
+        if replies is not None:
+            where.append(c.reply_to.is_not(None) if replies else c.reply_to.is_(None))
         stmt = select(outbound_requests).where(*where)
         stmt = stmt.order_by(c.created_at.desc(), c.request_id).limit(limit)
         with self._read() as conn:
             return [_rows.outbound_request(self._vault, row) for row in conn.execute(stmt)]
+
+    def outbound_counts(self, scope: str | None = None) -> OutboundCounts:
+        """Outbound messages a principal of ``scope`` reaches, counted by state in the
+        database (never from a list cut short), requests and replies apart."""
+        c = outbound_requests.c
+        is_reply = c.reply_to.is_not(None).label("is_reply")
+        stmt = (
+            select(c.state, is_reply, func.count())
+            .where(*scope_filter(c.scope, scope))
+            .group_by(c.state, is_reply)
+        )
+        counts = {False: dict.fromkeys(OutboundState, 0), True: dict.fromkeys(OutboundState, 0)}
+        with self._read() as conn:
+            for state, reply, count in conn.execute(stmt):
+                counts[bool(reply)][OutboundState(state)] = int(count)
+        return OutboundCounts(requests=counts[False], replies=counts[True])
 
     # --- API tokens ----------------------------------------------------------------------
 
