@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,38 +22,10 @@ from hub.config import Settings
 from hub.routing.api import Delivery
 from hub.routing.bus import delete_topology
 from tests.support_console import fresh_prefix
+from tests.support_registry import EXAMPLES, example, taken
 
 PROJECT = Path(__file__).resolve().parents[1]
-EXAMPLES = PROJECT / "examples" / "commands"
 SNILS_COMMAND = EXAMPLES / "verify_snils.json"
-
-
-def example(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text(encoding="utf-8"))
-    return loaded
-
-
-def taken(hub: Hub, count: int, timeout: float = 10.0) -> list[Delivery]:
-    """The next ``count`` messages of the commands queue, taken as the worker takes them."""
-    got: list[Delivery] = []
-    stop = threading.Event()
-
-    def on_batch(batch: list[Delivery]) -> None:
-        for delivery in batch:
-            got.append(delivery)
-            delivery.ack()
-        if len(got) >= count:
-            stop.set()
-
-    queue = hub.topology.commands_queue.name
-    consumer = threading.Thread(
-        target=hub.bus.consume, args=([queue], on_batch), kwargs={"stop": stop}
-    )
-    consumer.start()
-    consumer.join(timeout)
-    stop.set()
-    consumer.join(5)
-    return got
 
 
 def assert_sent_as_registry(delivery: Delivery, command: dict[str, Any], trace: str) -> None:
