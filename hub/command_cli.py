@@ -15,7 +15,6 @@ import typer
 from hub import tracing
 from hub.canonical.jsonschemas import validate_command
 from hub.errors import HubError
-from hub.registry import command_message, publish_commands
 from hub.terminal import stdout as _stdout
 
 if TYPE_CHECKING:
@@ -49,6 +48,7 @@ def command_send(
     request id and the trace id. Exit code 2: the command is not valid; 1: the broker did
     not take it."""
     from hub.cli import _command_json, _hub, _limit  # noqa: PLC0415 - the CLI's own
+    from hub.registry import command_message  # noqa: PLC0415 - loads kombu: not for every command
 
     hub = _hub()
     try:
@@ -65,7 +65,8 @@ def command_send(
 
 def _publish(hub: Hub, message: Outgoing) -> None:
     from hub.cli import _fail  # noqa: PLC0415
-    from hub.routing.bus import BrokerUnavailableError  # noqa: PLC0415 - loads kombu
+    from hub.registry import publish_commands  # noqa: PLC0415 - loads kombu
+    from hub.routing.bus import BrokerUnavailableError  # noqa: PLC0415
 
     try:
         publish_commands(hub.bus, hub.topology, [message])
