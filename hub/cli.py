@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hub.access.cli import TokenOption, principal, tokens_app
 from hub.bootstrap import Hub, bootstrap
+from hub.command_cli import command_app
 from hub.config import Settings
 from hub.errors import HubError
 from hub.files import CERTIFICATE_LIMIT, InputTooLargeError, read_bounded
@@ -56,6 +57,7 @@ attachments_app = typer.Typer(
     no_args_is_help=True, help="Documents attached to SMEV messages in SMEV's file store."
 )
 app.add_typer(attachments_app, name="attachments")
+app.add_typer(command_app, name="command")
 
 T = TypeVar("T")
 EXIT_INVALID = 1

@@ -24,11 +24,31 @@ from kombu.entity import Exchange, Queue, binding
 
 from hub.canonical.events import RecordVersion, standing_first
 from hub.errors import ConfigurationError
-from hub.routing.api import Bus, Outgoing
+from hub.routing.api import TRACE_HEADER, Bus, Outgoing
 from hub.routing.bus import BrokerTls, open_connection
 from hub.routing.topology import Topology
 
 COMMAND_CONTENT_TYPE = "application/json"
+
+
+def command_message(command: Mapping[str, Any], trace_id: str | None = None) -> Outgoing:
+    """A registry command as the registry publishes it: JSON, routed by its ``type`` (the
+    commands queue is bound with ``#``; the type tells a reader what it is), its
+    ``request_id`` as ``message_id`` (the hub's idempotency key) and, when given, its trace
+    id in ``x-hub-trace-id`` (without one the hub derives one from the request id)."""
+    headers = {TRACE_HEADER: trace_id} if trace_id else {}
+    return Outgoing(
+        json.dumps(command, ensure_ascii=False).encode(),
+        str(command["type"]),
+        headers,
+        str(command["request_id"]),
+        COMMAND_CONTENT_TYPE,
+    )
+
+
+def publish_commands(bus: Bus, topology: Topology, messages: Sequence[Outgoing]) -> None:
+    """Publish to ``{p}.commands``; returns once the broker holds each in the commands queue."""
+    bus.publish(topology.commands_exchange.name, messages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,17 +115,7 @@ class ReferenceRegistry:
 
     def send(self, bus: Bus, commands: Sequence[Mapping[str, Any]]) -> None:
         """Publish commands (each a JSON object with ``type`` and ``request_id``)."""
-        messages = [
-            Outgoing(
-                json.dumps(command, ensure_ascii=False).encode(),
-                str(command["type"]),
-                {},
-                str(command["request_id"]),
-                COMMAND_CONTENT_TYPE,
-            )
-            for command in commands
-        ]
-        bus.publish(self.topology.commands_exchange.name, messages)
+        publish_commands(bus, self.topology, [command_message(c) for c in commands])
 
     def start(self, timeout: float = 10.0) -> ReferenceRegistry:
         """Start consuming in a background thread; returns once the queue is bound."""

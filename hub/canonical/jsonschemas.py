@@ -5,16 +5,17 @@ published files (commands in ``commands/``)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
+from jsonschema.exceptions import best_match
 
 from hub.access.categories import data_category
 from hub.canonical.bounds import REGISTRY_ID
-from hub.canonical.commands import COMMAND_TYPES
+from hub.canonical.commands import COMMAND_TYPES, Command, InvalidCommandError, parse_command
 from hub.canonical.models import COMMAND_DATA, EVENT_DATA, SUBJECT_PATTERNS, schema_version
 from hub.errors import PermanentError
 
@@ -121,6 +122,85 @@ def command_schema(command_type: str) -> dict[str, Any]:
         "properties": schema["properties"],
         "$defs": schema.get("$defs", {}),
     }
+
+
+@cache
+def _command_validator(command_type: str) -> Draft202012Validator:
+    return Draft202012Validator(command_schema(command_type))
+
+
+def validate_command(data: Any) -> Command:
+    """The typed command, once ``data`` matches its published JSON Schema and the hub can carry
+    it out (``parse_command``); ``InvalidCommandError`` (or ``InvalidValueError``) names the
+    first wrong field and why, never its value: a command carries personal data."""
+    kind = data.get("type") if isinstance(data, Mapping) else None
+    if kind in COMMAND_TYPES:
+        error = _first_error(_command_validator(str(kind)).iter_errors(data))
+        if error is not None:
+            field, why = _schema_problem(error)
+            raise InvalidCommandError(f"{field}: {why}", field=field, rule=str(error.validator))
+    return parse_command(data)  # unknown types and what a schema cannot say (status codes)
+
+
+def _first_error(errors: Iterable[ValidationError]) -> ValidationError | None:
+    """jsonschema's best match, except that within a choice of shapes (a document is a birth
+    certificate or a passport) it is the error of the shape whose ``const`` (its ``kind``)
+    matched: best_match alone would say the passport is not a birth certificate."""
+    found: ValidationError | None = best_match(
+        inner for error in errors for inner in _unfolded(error)
+    )
+    return found
+
+
+def _unfolded(error: ValidationError) -> list[ValidationError]:
+    if error.validator not in {"anyOf", "oneOf"}:
+        return [error]
+    branches: dict[Any, list[ValidationError]] = {}
+    for inner in error.context or ():
+        branches.setdefault(inner.relative_schema_path[0], []).append(inner)
+    chosen = [b for b in branches.values() if all(e.validator != "const" for e in b)]
+    if len(chosen) != 1:
+        return [error]
+    return [unfolded for inner in chosen[0] for unfolded in _unfolded(inner)]
+
+
+def _schema_problem(error: ValidationError) -> tuple[str, str]:
+    """Where and why, from the schema's side alone (jsonschema's own message quotes the value)."""
+    field = _dotted(error.absolute_path)
+    rule, expected = str(error.validator), error.validator_value
+    if rule == "required" and isinstance(expected, list):
+        given = error.instance if isinstance(error.instance, Mapping) else {}
+        missing = next(name for name in expected if name not in given)
+        return _dotted([*error.absolute_path, missing]), "required field is missing"
+    return field, _reason(rule, expected, error.schema)
+
+
+# Why a value breaks a rule, from the rule's side alone (what the schema expects).
+_REASONS: dict[str, Callable[[Any, Mapping[str, Any]], str]] = {
+    "type": lambda want, _: f"expected {' or '.join([want] if isinstance(want, str) else want)}",
+    "enum": lambda want, _: f"expected one of {', '.join(json.dumps(v) for v in want)}",
+    "const": lambda want, _: f"expected {json.dumps(want)}",
+    "maxLength": lambda want, _: f"longer than {want} characters",
+    "minLength": lambda want, _: f"shorter than {want} characters",
+    "pattern": lambda _, schema: (
+        f"not in the expected form ({schema.get('description') or 'see the schema'})"
+    ),
+    "anyOf": lambda _, __: "matches none of the shapes the schema allows",
+    "oneOf": lambda _, __: "matches none of the shapes the schema allows",
+}
+
+
+def _reason(rule: str, expected: Any, schema: Any) -> str:
+    explain = _REASONS.get(rule)
+    if explain is None:
+        return f"breaks the schema's {rule!r} rule"
+    return explain(expected, schema if isinstance(schema, Mapping) else {})
+
+
+def _dotted(path: Any) -> str:
+    """``child.last_name``, ``items[0].code``, or ``$`` for the whole command."""
+    text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
+    return text.lstrip(".") or "$"
 
 
 def event_schema_path(folder: Path, event_type: str) -> Path:
