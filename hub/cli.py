@@ -17,6 +17,7 @@ from lxml import etree
 from pydantic import ValidationError
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
+from typer.core import TyperGroup
 
 from hub.access.cli import TokenOption, principal, tokens_app
 from hub.bootstrap import Hub, bootstrap
@@ -30,10 +31,27 @@ from hub.terminal import stdout as _stdout
 from hub.terminal import styled
 
 if TYPE_CHECKING:
+    from typer._click.core import Context as ClickContext  # Typer bundles its own Click
+
     from hub.journal.api import InboxRecord
     from hub.smev.filestore import FetchedFile, StoreAddress
 
-app = typer.Typer(no_args_is_help=True, help="Interagency integration hub (SMEV 3).")
+
+class _HubCommands(TyperGroup):
+    """The ``hub`` group: a hub error escaping any command (a journal sealed under a key
+    that is not configured, an unreachable database) ends it with one line and exit code 2,
+    never a traceback, whichever command opened the journal first."""
+
+    def invoke(self, ctx: ClickContext) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HubError as exc:
+            _fail(str(exc))
+
+
+app = typer.Typer(
+    cls=_HubCommands, no_args_is_help=True, help="Interagency integration hub (SMEV 3)."
+)
 smev_app = typer.Typer(no_args_is_help=True, help="Read, verify and sign SMEV 3 messages.")
 keys_app = typer.Typer(no_args_is_help=True, help="GOST keys and certificates.")
 db_app = typer.Typer(no_args_is_help=True, help="The journal's database.")
@@ -81,14 +99,18 @@ def _settings(**values: Any) -> Settings:
 
 
 def _hub() -> Hub:
+    settings = _settings()
+    _configure_logging(settings)
+    return bootstrap(settings)
+
+
+def _configure_logging(settings: Settings) -> None:
     from hub.logging import configure_logging  # noqa: PLC0415 - logging is set up per command
 
-    settings = _settings()
     configure_logging(
         level=settings.log_level,
         json=None if settings.log_format == "auto" else settings.log_format == "json",
     )
-    return bootstrap(settings)
 
 
 def _limit(hub: Hub) -> int:
@@ -462,12 +484,20 @@ def _bench_e2e(  # noqa: PLR0917 - the e2e suite's options
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply the journal's migrations (the embedded SQLite file is created if missing)."""
-    from hub.journal.migrate import upgrade  # noqa: PLC0415
+    """Apply the journal's migrations (the embedded SQLite file is created if missing) and
+    say which were applied."""
+    from hub.journal.migrate import head_revision, upgrade  # noqa: PLC0415
 
-    settings = _hub().settings
-    upgrade(settings.database_url.get_secret_value())
-    _stdout.print("journal schema is up to date")
+    settings = _settings()
+    _configure_logging(settings)
+    applied = _guard(lambda: upgrade(settings.database_url.get_secret_value()))
+    if not applied:
+        print(f"journal schema already up to date (revision {head_revision()})")
+        return
+    first, last = applied[0].revision, applied[-1].revision
+    print(f"applied {first}→{last}" if first != last else f"applied {last}")
+    for migration in applied:
+        print(f"  {migration.revision} {migration.summary}")  # whole lines, never folded
 
 
 @topology_app.command("declare")

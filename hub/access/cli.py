@@ -19,6 +19,7 @@ import typer
 from rich.table import Table
 
 from hub.access.policy import Principal, Role
+from hub.access.tokens import InvalidTokenError
 from hub.errors import HubError
 from hub.journal.api import TokenRecord
 from hub.terminal import stdout as _stdout
@@ -75,10 +76,13 @@ def principal(hub: Hub, token: str) -> Principal:
     or it is not valid (the attempt is audited)."""
     if not token.strip():
         fail(f"this command needs your API token: --token or {TOKEN_ENV} (`hub tokens create`)")
+    access = guarded(lambda: hub.access)  # opens the journal: its errors are not the token's
     try:
-        return hub.access.authenticate(token)
-    except HubError as exc:
+        return access.authenticate(token)
+    except InvalidTokenError as exc:
         fail(f"{exc} (give a valid token with --token or {TOKEN_ENV})")
+    except HubError as exc:
+        fail(str(exc))
 
 
 def _access() -> AccessService:
