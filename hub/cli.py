@@ -24,6 +24,7 @@ from hub.bootstrap import Hub, bootstrap
 from hub.config import Settings
 from hub.errors import HubError
 from hub.files import CERTIFICATE_LIMIT, InputTooLargeError, read_bounded
+from hub.helptext import plain_helps
 from hub.journal.api import AuditOutcome, AuditQuery
 from hub.protection.cli import register as register_protection
 from hub.terminal import console as plain_console
@@ -572,8 +573,13 @@ def relay() -> None:
 
 @app.command("console")
 def console_command(
-    host: Annotated[str | None, typer.Option(help="address (default HUB_CONSOLE_HOST)")] = None,
-    port: Annotated[int | None, typer.Option(min=0, max=65535, help="HUB_CONSOLE_PORT")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="address to listen on (default HUB_CONSOLE_HOST)")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="port to listen on (default HUB_CONSOLE_PORT)"),
+    ] = None,
 ) -> None:
     """The operator console and the HTTP endpoints (POST /inbound/AGENCY, GET /metrics);
     HTTPS with HUB_TLS_CERT/HUB_TLS_KEY, client certificates with HUB_TLS_CLIENT_CA."""
@@ -1102,6 +1108,8 @@ def health(
     if not report.healthy:
         raise typer.Exit(EXIT_INVALID)
 
+
+plain_helps(app)  # last: after every command is registered
 
 if __name__ == "__main__":  # pragma: no cover
     app()
