@@ -17,24 +17,43 @@ from lxml import etree
 from pydantic import ValidationError
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
+from typer.core import TyperGroup
 
-from hub.access.cli import TokenOption, principal, tokens_app
+from hub.access.cli import JsonOption, TokenOption, principal, tokens_app
 from hub.bootstrap import Hub, bootstrap
 from hub.command_cli import command_app
 from hub.config import Settings
 from hub.errors import HubError
 from hub.files import CERTIFICATE_LIMIT, InputTooLargeError, read_bounded
+from hub.helptext import plain_helps
 from hub.journal.api import AuditOutcome, AuditQuery
 from hub.protection.cli import register as register_protection
 from hub.terminal import console as plain_console
+from hub.terminal import id_column, json_lines, styled, text_columns
 from hub.terminal import stdout as _stdout
-from hub.terminal import styled
 
 if TYPE_CHECKING:
-    from hub.journal.api import InboxRecord
+    from typer._click.core import Context as ClickContext  # Typer bundles its own Click
+
+    from hub.journal.api import AuditEntry, FailedGroup, FailedMessage, InboxRecord
     from hub.smev.filestore import FetchedFile, StoreAddress
 
-app = typer.Typer(no_args_is_help=True, help="Interagency integration hub (SMEV 3).")
+
+class _HubCommands(TyperGroup):
+    """The ``hub`` group: a hub error escaping any command (a journal sealed under a key
+    that is not configured, an unreachable database) ends it with one line and exit code 2,
+    never a traceback, whichever command opened the journal first."""
+
+    def invoke(self, ctx: ClickContext) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HubError as exc:
+            _fail(str(exc))
+
+
+app = typer.Typer(
+    cls=_HubCommands, no_args_is_help=True, help="Interagency integration hub (SMEV 3)."
+)
 smev_app = typer.Typer(no_args_is_help=True, help="Read, verify and sign SMEV 3 messages.")
 keys_app = typer.Typer(no_args_is_help=True, help="GOST keys and certificates.")
 db_app = typer.Typer(no_args_is_help=True, help="The journal's database.")
@@ -83,14 +102,18 @@ def _settings(**values: Any) -> Settings:
 
 
 def _hub() -> Hub:
+    settings = _settings()
+    _configure_logging(settings)
+    return bootstrap(settings)
+
+
+def _configure_logging(settings: Settings) -> None:
     from hub.logging import configure_logging  # noqa: PLC0415 - logging is set up per command
 
-    settings = _settings()
     configure_logging(
         level=settings.log_level,
         json=None if settings.log_format == "auto" else settings.log_format == "json",
     )
-    return bootstrap(settings)
 
 
 def _limit(hub: Hub) -> int:
@@ -464,12 +487,20 @@ def _bench_e2e(  # noqa: PLR0917 - the e2e suite's options
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply the journal's migrations (the embedded SQLite file is created if missing)."""
-    from hub.journal.migrate import upgrade  # noqa: PLC0415
+    """Apply the journal's migrations (the embedded SQLite file is created if missing) and
+    say which were applied."""
+    from hub.journal.migrate import head_revision, upgrade  # noqa: PLC0415
 
-    settings = _hub().settings
-    upgrade(settings.database_url.get_secret_value())
-    _stdout.print("journal schema is up to date")
+    settings = _settings()
+    _configure_logging(settings)
+    applied = _guard(lambda: upgrade(settings.database_url.get_secret_value()))
+    if not applied:
+        print(f"journal schema already up to date (revision {head_revision()})")
+        return
+    first, last = applied[0].revision, applied[-1].revision
+    print(f"applied {first}→{last}" if first != last else f"applied {last}")
+    for migration in applied:
+        print(f"  {migration.revision} {migration.summary}")  # whole lines, never folded
 
 
 @topology_app.command("declare")
@@ -544,8 +575,13 @@ def relay() -> None:
 
 @app.command("console")
 def console_command(
-    host: Annotated[str | None, typer.Option(help="address (default HUB_CONSOLE_HOST)")] = None,
-    port: Annotated[int | None, typer.Option(min=0, max=65535, help="HUB_CONSOLE_PORT")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="address to listen on (default HUB_CONSOLE_HOST)")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="port to listen on (default HUB_CONSOLE_PORT)"),
+    ] = None,
 ) -> None:
     """The operator console and the HTTP endpoints (POST /inbound/AGENCY, GET /metrics);
     HTTPS with HUB_TLS_CERT/HUB_TLS_KEY, client certificates with HUB_TLS_CLIENT_CA."""
@@ -594,34 +630,92 @@ def run_all(
 
 
 @failed_app.command("list")
-def failed_list(
+def failed_list(  # noqa: PLR0917 - each parameter is a command-line option
     agency: Annotated[str | None, typer.Option(help="only this agency")] = None,
     error: Annotated[str | None, typer.Option(help="only this error type")] = None,
     since: Annotated[datetime | None, typer.Option(help="failed last at or after (ISO)")] = None,
+    group: Annotated[
+        str | None,
+        typer.Option("--group", help="list this group's messages with their ids, not the groups"),
+    ] = None,
+    as_json: JsonOption = False,
     token: TokenOption = "",
 ) -> None:
-    """Open failed messages within your scope, grouped by cause (fingerprint), with counts."""
-    from hub.logging import mask_text  # noqa: PLC0415
-
+    """Open failed messages within your scope, grouped by cause (fingerprint), with counts;
+    with --group, the messages of one group, each with the id that show, replay and discard
+    take."""
     hub = _hub()
     who = principal(hub, token)
-    groups = _guard(
-        lambda: hub.operations.groups(who, agency=agency, error_type=error, since=_aware(since))
-    )
+    after = _aware(since)
+    operations = hub.operations
+    if group is not None:
+        failed = _guard(
+            lambda: operations.failed(
+                who, agency=agency, error_type=error, since=after, fingerprint=group
+            )
+        )
+        _print_failed_messages(failed, group, as_json)
+    else:
+        groups = _guard(
+            lambda: operations.groups(who, agency=agency, error_type=error, since=after)
+        )
+        _print_failed_groups(groups, as_json)
+
+
+def _print_failed_groups(groups: list[FailedGroup], as_json: bool) -> None:
+    if as_json:
+        json_lines(_group_fields(g) for g in groups)
+        return
     table = Table(title=f"failed messages: {sum(g.count for g in groups)} in {len(groups)} groups")
-    for column in ("group", "count", "error", "agency", "reason", "first", "last"):
-        table.add_column(column)
+    id_column(table, "group", (g.fingerprint for g in groups))
+    text_columns(table, "count", "error", "agency", "reason", "first", "last")
     for g in groups:
         table.add_row(
-            g.fingerprint,
-            str(g.count),
-            g.error_type,
-            g.agency or "—",
-            mask_text(g.reason)[:80],
-            f"{g.first_failed_at:%Y-%m-%d %H:%M}",
-            f"{g.last_failed_at:%Y-%m-%d %H:%M}",
-        )
+            g.fingerprint, str(g.count), g.error_type, g.agency or "—", _masked(g.reason)[:80],
+            f"{g.first_failed_at:%Y-%m-%d %H:%M}", f"{g.last_failed_at:%Y-%m-%d %H:%M}",
+        )  # fmt: skip
     _stdout.print(table)
+
+
+def _print_failed_messages(failed: list[FailedMessage], group: str, as_json: bool) -> None:
+    if as_json:
+        json_lines(_failed_message_fields(f) for f in failed)
+        return
+    # One cause: agency, kind, error and the reason's shape are the group's, said once.
+    first = failed[0] if failed else None
+    cause = f" ({first.error_type}, {first.agency or '—'})" if first else ""
+    table = Table(title=f"group {group}{cause}: {len(failed)} open failed messages",
+                  caption=_masked(first.reason) if first else None)  # fmt: skip
+    id_column(table, "id", (f.failed_id for f in failed))
+    text_columns(table, "attempts", "first", "last")
+    for f in failed:
+        table.add_row(f.failed_id, str(f.attempts), f"{f.first_failed_at:%Y-%m-%d %H:%M}",
+                      f"{f.last_failed_at:%Y-%m-%d %H:%M}")  # fmt: skip
+    _stdout.print(table)
+
+
+def _masked(text: str) -> str:
+    from hub.logging import mask_text  # noqa: PLC0415 - loads the masking rules
+
+    return mask_text(text)
+
+
+def _group_fields(group: FailedGroup) -> dict[str, object]:
+    return {
+        "group": group.fingerprint, "count": group.count, "error": group.error_type,
+        "agency": group.agency, "reason": _masked(group.reason),
+        "first_failed_at": group.first_failed_at, "last_failed_at": group.last_failed_at,
+    }  # fmt: skip
+
+
+def _failed_message_fields(failed: FailedMessage) -> dict[str, object]:
+    return {
+        "id": failed.failed_id, "inbox_id": failed.inbox_id, "group": failed.fingerprint,
+        "agency": failed.agency, "kind": failed.kind, "error": failed.error_type,
+        "reason": _masked(failed.reason), "attempts": failed.attempts,
+        "first_failed_at": failed.first_failed_at, "last_failed_at": failed.last_failed_at,
+        "status": failed.status, "scope": failed.scope,
+    }  # fmt: skip
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -753,21 +847,33 @@ def audit(  # noqa: PLR0917 - each parameter is a command-line option
     actor: Annotated[str, typer.Option(help="part of who: a token id, a name, an address")] = "",
     outcome: Annotated[AuditOutcome | None, typer.Option(help="allowed or denied")] = None,
     before: Annotated[int | None, typer.Option(min=1, help="older than entry #: next page")] = None,
+    as_json: JsonOption = False,
     token: TokenOption = "",
 ) -> None:
     """The newest audit entries within your scope: who, when, what, why (auditors, admins)."""
     hub = _hub()
     who = principal(hub, token)
     query = AuditQuery(action.strip() or None, actor.strip() or None, outcome, before)
+    entries = _guard(lambda: hub.operations.audit_log(who, limit, query))
+    if as_json:
+        json_lines(_audit_fields(entry) for entry in entries)
+        return
     table = Table(title="audit log")
-    for column in ("#", "when", "who", "action", "target", "why", "scope"):
-        table.add_column(column)
-    for entry in _guard(lambda: hub.operations.audit_log(who, limit, query)):
+    id_column(table, "#", (str(entry.entry_id) for entry in entries))
+    text_columns(table, "when", "who", "action", "target", "why", "scope")
+    for entry in entries:
         table.add_row(
             str(entry.entry_id), f"{entry.at:%Y-%m-%d %H:%M:%S}", entry.actor, entry.action,
             entry.target, entry.reason, entry.scope or "(region)",
         )  # fmt: skip
     _stdout.print(table)
+
+
+def _audit_fields(entry: AuditEntry) -> dict[str, object]:
+    return {
+        "entry": entry.entry_id, "at": entry.at, "actor": entry.actor, "action": entry.action,
+        "target": entry.target, "reason": entry.reason, "scope": entry.scope,
+    }  # fmt: skip
 
 
 @attachments_app.command("fetch")
@@ -1024,6 +1130,8 @@ def health(
     if not report.healthy:
         raise typer.Exit(EXIT_INVALID)
 
+
+plain_helps(app)  # last: after every command is registered
 
 if __name__ == "__main__":  # pragma: no cover
     app()

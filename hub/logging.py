@@ -423,6 +423,10 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(numeric_level)
+    # Every command that opens the journal runs the migrations: alembic's INFO lines (its
+    # plugins, "Context impl", "Running upgrade") are noise there. `hub db upgrade` reports
+    # what it applied itself; DEBUG still shows them.
+    logging.getLogger("alembic").setLevel(max(numeric_level, logging.WARNING))
     structlog.configure(
         processors=_STRUCTLOG_CHAIN,
         logger_factory=structlog.stdlib.LoggerFactory(),

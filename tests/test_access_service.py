@@ -126,6 +126,9 @@ def test_last_use_is_noted_at_most_once_a_minute(access: AccessService, clock: C
 REFUSED_REQUESTS = {
     "name": ("", "operator", SCHOOL, None),
     "name with a line break": ("line\nbreak", "operator", SCHOOL, None),
+    "name with an escape": ("a\x1b[2Jb", "operator", SCHOOL, None),
+    "name with a bidirectional override": ("abc\u202edcba", "operator", SCHOOL, None),
+    "name too long": ("я" * 81, "operator", SCHOOL, None),
     "role": ("d", "root", SCHOOL, None),
     "scope": ("d", "operator", "45201/a b", None),
     "expires_in": ("d", "operator", SCHOOL, timedelta(0)),
@@ -139,6 +142,17 @@ def test_a_token_request_that_is_not_one_is_refused(access: AccessService, field
         access.issue(name, role, scope, expires_in, "root")
     assert raised.value.details["field"] == field.split(maxsplit=1)[0]
     assert access.list() == []
+
+
+@pytest.mark.parametrize(
+    "name", ["Иванова, школа 12", "ЗАГС: шлюз", "<b>[red]x[/]</b> & «Ёлка» №5; 100%", "я" * 80]
+)
+def test_a_name_is_free_text(access: AccessService, name: str) -> None:
+    # As the README's examples name holders: punctuation and markup are text, shown as text.
+    issued = access.issue(f"  {name} ", "operator", SCHOOL, None, "root")
+    record = access.journal.token(issued.token_id)
+    assert record is not None
+    assert record.name == name
 
 
 def test_revoking_an_unknown_or_revoked_token_says_so(access: AccessService) -> None:

@@ -19,8 +19,10 @@ import typer
 from rich.table import Table
 
 from hub.access.policy import Principal, Role
+from hub.access.tokens import InvalidTokenError
 from hub.errors import HubError
 from hub.journal.api import TokenRecord
+from hub.terminal import id_column, json_lines, text_columns
 from hub.terminal import stdout as _stdout
 
 if TYPE_CHECKING:
@@ -75,10 +77,13 @@ def principal(hub: Hub, token: str) -> Principal:
     or it is not valid (the attempt is audited)."""
     if not token.strip():
         fail(f"this command needs your API token: --token or {TOKEN_ENV} (`hub tokens create`)")
+    access = guarded(lambda: hub.access)  # opens the journal: its errors are not the token's
     try:
-        return hub.access.authenticate(token)
-    except HubError as exc:
+        return access.authenticate(token)
+    except InvalidTokenError as exc:
         fail(f"{exc} (give a valid token with --token or {TOKEN_ENV})")
+    except HubError as exc:
+        fail(str(exc))
 
 
 def _access() -> AccessService:
@@ -151,18 +156,25 @@ def tokens_revoke(
     _stdout.print(f"revoked {token_id}")
 
 
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="one JSON object per line, for scripts; nothing cut")
+]
+
+
 @tokens_app.command("list")
-def tokens_list() -> None:
+def tokens_list(as_json: JsonOption = False) -> None:
     """Every token: id, holder, role, scope, agencies, state and when last used (never
     secrets); then the signing certificates each agency token is bound to, in full."""
     access = _access()
     now = access.clock()
-    table = Table(title="API tokens")
-    columns = ("id", "name", "role", "scope", "agencies", "signers", "state", "created", "by",
-               "expires", "last used")  # fmt: skip
-    for column in columns:
-        table.add_column(column)
     records = guarded(access.list)
+    if as_json:
+        json_lines(_token_fields(record, now) for record in records)
+        return
+    table = Table(title="API tokens")
+    id_column(table, "id", (record.token_id for record in records))
+    text_columns(table, "name", "role", "scope", "agencies", "signers", "state", "created",
+                 "by", "expires", "last used")  # fmt: skip
     for record in records:
         table.add_row(
             record.token_id, record.name, record.role, record.scope,
@@ -174,6 +186,17 @@ def tokens_list() -> None:
     for record in records:  # fingerprints in full, one a line: a table would fold or cut them
         for sha256 in record.signers:
             print(f"token {record.token_id} signer sha256:{sha256}")
+
+
+def _token_fields(record: TokenRecord, now: datetime) -> dict[str, object]:
+    """A token as ``--json`` shows it: everything but its secret's hash."""
+    return {
+        "id": record.token_id, "name": record.name, "role": record.role, "scope": record.scope,
+        "agencies": list(record.agencies), "signers": list(record.signers),
+        "state": _state(record, now), "created_at": record.created_at,
+        "created_by": record.created_by, "expires_at": record.expires_at,
+        "revoked_at": record.revoked_at, "last_used_at": record.last_used_at,
+    }  # fmt: skip
 
 
 def _fingerprint_of(path: Path) -> str:

@@ -14,6 +14,7 @@ address: failures from it are limited and folded in the audit log (``hub.access.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -44,7 +45,10 @@ from hub.journal.api import DENIED, Journal, TokenRecord
 log = structlog.get_logger("hub.access")
 TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is a hint, not a log: one write a minute
 CERTIFICATES_SETTING = "HUB_CLIENT_CERTIFICATES"
-_NAME = re.compile(r"[\w .@'()/-]{1,80}")
+NAME_LIMIT = 80
+# Control and format characters (line breaks, escapes, bidirectional overrides) could forge
+# or hide lines in the audit log and the terminal; every other character is a name's own.
+_UNPRINTABLE = frozenset(("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"))
 AGENCY_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")  # as in /inbound/{agency}
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _TOKEN_ID = re.compile(r"[0-9A-Za-z]{12}")
@@ -511,13 +515,20 @@ def _entry_scope(scope: str) -> str:
 
 
 def _token_name(name: str) -> str:
-    if not _NAME.fullmatch(name.strip()):
+    """``name`` stripped: free text (a person, a school, a system), printed as text everywhere
+    (never markup); refused when empty, too long, or holding a control character."""
+    text = name.strip()
+    if not 0 < len(text) <= NAME_LIMIT or not _printable(text):
         raise TokenRequestError(
-            "token name: 1 to 80 letters, digits, spaces or . @ ' ( ) / - _ (it names the holder "
-            "in the audit log)",
+            f"token name: 1 to {NAME_LIMIT} printable characters, no control characters or "
+            "line breaks (it names the holder in the audit log)",
             field="name",
         )
-    return name.strip()
+    return text
+
+
+def _printable(text: str) -> bool:
+    return not any(unicodedata.category(char) in _UNPRINTABLE for char in text)
 
 
 def _scope(scope: str) -> str:
