@@ -40,6 +40,8 @@ NOT_RUN = {
     ("simulator", "serve"): "serves until Ctrl-C",
     ("health",): "checks a broker and SMEV that a unit test does not have",
     ("translate",): "reads the reader's own answer and command files",
+    ("command", "send"): "publishes to a broker with the hub's topology "
+    "(tests/test_cli_command_send.py runs it, on RabbitMQ too)",
 }
 _PLACEHOLDER = re.compile(r"[A-Z][A-Z0-9_]*(=[A-Z]+)?(\.json)?…?|.*…")
 _OPTIONAL = re.compile(r"\[[^\[\]]*\]")
