@@ -829,10 +829,14 @@ def demo(
     from hub.crypto import select_backend  # noqa: PLC0415
     from hub.demo import DemoError, Scenario, run_demo  # noqa: PLC0415
     from hub.logging import configure_logging  # noqa: PLC0415
+    from hub.reference import OfficialSchemas  # noqa: PLC0415
 
     settings = _settings()
     configure_logging(level="ERROR", json=False)
     console = plain_console()
+    checks_off = OfficialSchemas.of(settings).checks_off()
+    if checks_off:  # a bare clone: the official schemas are not the project's to ship
+        console.print(checks_off, style="yellow", highlight=False, soft_wrap=True)
     backend = select_backend(settings.crypto_backend)
     scenario = Scenario(students=students, applications=applications, seed=seed)
     if backend.name != "openssl":
@@ -846,7 +850,9 @@ def demo(
         )
         scenario = scenario.scaled(0.2)
     try:
-        stats, table = run_demo(scenario, backend, settings.reference_dir, console)
+        stats, table = run_demo(
+            scenario, backend, settings.reference_dir, console, settings.smev_xsd_dir
+        )
     except DemoError as exc:
         _fail(str(exc), 1)
     console.print(table)
@@ -894,6 +900,7 @@ def simulator_serve(  # noqa: PLR0917 - each parameter is a command-line option
     from hub.crypto.keys import load_certificate  # noqa: PLC0415
     from hub.runtime import stop_event  # noqa: PLC0415
     from hub.simulator import ExchangeConfig, FaultInjection, MtomIds  # noqa: PLC0415
+    from hub.simulator.checks import envelope_schemas  # noqa: PLC0415
     from hub.simulator.server import build_exchange, serve  # noqa: PLC0415
 
     stop = stop_event()  # first: a stop during start-up is a clean stop too
@@ -907,7 +914,7 @@ def simulator_serve(  # noqa: PLR0917 - each parameter is a command-line option
         _fail(str(exc))
     config = ExchangeConfig(
         visibility_timeout=visibility_timeout,
-        xsd_dir=hub.settings.effective_smev_xsd_dir,
+        xsd_dir=envelope_schemas(hub.settings.effective_smev_xsd_dir),
         open_registration=open_registration,
         faults=faults,
         mtom=mtom_ids,

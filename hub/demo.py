@@ -144,11 +144,17 @@ class Demo:
     """One run of the scenario; ``run`` returns the stats or raises ``DemoError``."""
 
     def __init__(
-        self, scenario: Scenario, backend: GostBackend, reference_dir: Path, console: Console
+        self,
+        scenario: Scenario,
+        backend: GostBackend,
+        reference_dir: Path,
+        console: Console,
+        smev_xsd_dir: Path | None = None,
     ) -> None:
         self.scenario = scenario
         self.backend = backend
         self.reference_dir = reference_dir
+        self.smev_xsd_dir = smev_xsd_dir
         self.console = console
         self.stats = Stats()
         self.counts: Counter[str] = Counter()
@@ -166,7 +172,9 @@ class Demo:
         self.notices = self._split_notices()
 
     def _world(self, hub_certificate: Certificate) -> World:
-        config = ExchangeConfig(visibility_timeout=5.0, faults=self.scenario.faults)
+        config = ExchangeConfig(
+            visibility_timeout=5.0, faults=self.scenario.faults, xsd_dir=self.smev_xsd_dir
+        )
         return build_world(
             self.backend,
             hub_certificate,
@@ -210,6 +218,7 @@ class Demo:
             broker_url="memory://",
             topology_prefix="demo",
             reference_dir=self.reference_dir,
+            smev_xsd_dir=self.smev_xsd_dir,
             retry_delays=(1, 2, 5),
             smev_endpoint=endpoint,
             smev_poll_interval=0.05,
@@ -516,10 +525,14 @@ def summary_table(stats: Stats, checks: Sequence[Check], counts: Mapping[str, in
 
 
 def run_demo(
-    scenario: Scenario, backend: GostBackend, reference_dir: Path, console: Console
+    scenario: Scenario,
+    backend: GostBackend,
+    reference_dir: Path,
+    console: Console,
+    smev_xsd_dir: Path | None = None,
 ) -> tuple[Stats, Table]:
     """Run the scenario in a temporary directory; the stats and the summary table."""
-    demo = Demo(scenario, backend, reference_dir, console)
+    demo = Demo(scenario, backend, reference_dir, console, smev_xsd_dir)
     with tempfile.TemporaryDirectory(prefix="hub-demo-") as workdir:
         demo.run(Path(workdir))
     return demo.stats, demo.summary()
