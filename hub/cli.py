@@ -509,12 +509,20 @@ def _serve(*names: str) -> None:
 
     stop = stop_event()  # first: a stop during start-up is a clean stop too
     hub = _hub()
+    _preflight(hub, names)
     _guard(lambda: _declare_when_up(hub, stop))
     services = [Service(name, getattr(hub, name).run) for name in names]
     try:
         _exit_if_crashed(lambda: run_services(services, stop, crash_grace=2 * STOP_TIMEOUT))
     finally:
         hub.close()
+
+
+def _preflight(hub: Hub, services: tuple[str, ...]) -> None:
+    # Every file the services need, read now: a missing one is one line and exit 2 at once.
+    from hub.preflight import preflight  # noqa: PLC0415
+
+    _guard(lambda: preflight(hub, services))
 
 
 def _exit_if_crashed(serve: Callable[[], None]) -> None:
@@ -550,6 +558,7 @@ def console_command(
     from hub.console.cli import serve_console  # noqa: PLC0415 - loads Starlette and Jinja2
 
     hub = _hub()  # logging configured as for every service
+    _preflight(hub, ("console",))
     given = {"console_host": host, "console_port": port}
     settings = hub.settings.model_copy(update={k: v for k, v in given.items() if v is not None})
     _guard(lambda: _exit_if_crashed(lambda: serve_console(settings)))
@@ -584,6 +593,7 @@ def run_all(
 
     stop = stop_event()  # first: a stop during start-up is a clean stop too
     hub = _hub()
+    _preflight(hub, ("worker", "relay", *with_smev))  # before any child starts
     _guard(lambda: _declare_when_up(hub, stop))
     hub.close()
     children = hub_children(workers, smev_client=bool(with_smev))
@@ -985,7 +995,7 @@ def health(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
     check: Annotated[
         list[str] | None,
-        typer.Option(help="only these: broker, database, smev (default: all three)"),
+        typer.Option(help="only these: broker, database, smev, files (default: all)"),
     ] = None,
     max_age: Annotated[
         float | None,
@@ -993,7 +1003,8 @@ def health(
     ] = None,
     timeout: Annotated[float, typer.Option(min=0.1, help="seconds each dependency gets")] = 5.0,
 ) -> None:
-    """Broker, database and SMEV reachable, queue depths, backlog; exit 1 if unhealthy."""
+    """Broker, database and SMEV reachable, the files the services need there, queue
+    depths, backlog; exit 1 if unhealthy."""
     from hub.health import CHECKS, check_health, render  # noqa: PLC0415
 
     unknown = sorted(set(check or ()) - set(CHECKS))
