@@ -83,7 +83,11 @@ def preflight(hub: Hub, services: Collection[str]) -> None:
     """Raise ``ConfigurationError`` (one line) unless every file ``services`` need is there
     and loads: keys, certificates and schemas are read now, in the main thread, never first
     by a service's thread."""
-    missing = missing_files(hub.settings, services)
+    settings = hub.settings
+    if CONSOLE in services and (settings.tls_cert is None) != (settings.tls_key is None):
+        # Half a pair is the mistake to name, more than the half that is missing.
+        raise ConfigurationError("HTTPS needs both HUB_TLS_CERT and HUB_TLS_KEY")
+    missing = missing_files(settings, services)
     if missing:
         what = "missing file" if len(missing) == 1 else "missing files"
         raise ConfigurationError(f"{what}: {'; '.join(missing)}", files=len(missing))
@@ -94,7 +98,6 @@ def _loaded(hub: Hub, services: Collection[str]) -> Iterator[object]:
     # Building a part reads its files (and says what is wrong with them).
     if _READERS & set(services):
         yield hub.trusted_certificates
-        yield hub.router
     if SMEV_CLIENT in services:
         yield hub.signer
         yield hub.transport
