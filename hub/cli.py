@@ -903,8 +903,13 @@ def simulator_serve(  # noqa: PLR0917 - each parameter is a command-line option
     mtom: Annotated[
         str, typer.Option(help="replies in Apache CXF's MTOM: off, cxf, cxf-encoded (ids)")
     ] = "off",
+    state: Annotated[
+        Path | None,
+        typer.Option(help="folder keeping SMEV's key and certificate across restarts"),
+    ] = None,
 ) -> None:
-    """Serve SMEV 3 message exchange 1.1, 1.2 and 1.3 over SOAP/HTTP until Ctrl-C. With
+    """Serve SMEV 3 message exchange 1.1, 1.2 and 1.3 over SOAP/HTTP until Ctrl-C, signing
+    with the SMEV key kept in --state (none: a fresh key each start). With
     ``--population``, ZAGS, PFR and Gosuslugi answer from a synthetic population and send
     their own messages to system HUB (give the hub's certificate as --system HUB=FILE)."""
     from hub.crypto.keys import load_certificate  # noqa: PLC0415
@@ -931,10 +936,29 @@ def simulator_serve(  # noqa: PLR0917 - each parameter is a command-line option
     )
     schemas = {ns: Path(f) for ns, f in _pairs(schema, "--schema", last=True)}
     routes = dict(_pairs(route, "--route", last=True))
-    exchange = _guard(lambda: build_exchange(hub.crypto, config, systems, routes, schemas))
+    exchange = _guard(
+        lambda: build_exchange(hub.crypto, config, systems, routes, schemas, state=state)
+    )
     if population:
         _emulate(exchange, hub.settings.reference_dir, population, applications, rate, seed, stop)
     _guard(lambda: serve(exchange, host, port, _announce, stop))
+
+
+@simulator_app.command("certificate")
+def simulator_certificate(
+    state: Annotated[
+        Path, typer.Option(help="the folder `hub simulator serve --state` keeps its key in")
+    ],
+) -> None:
+    """Print the simulator's SMEV certificate (PEM) to pin in HUB_TRUSTED_CERTIFICATES; the
+    key and certificate are made in --state first when it holds none."""
+    from hub.crypto import select_backend  # noqa: PLC0415
+    from hub.simulator.state import smev_identity  # noqa: PLC0415
+
+    settings = _settings()
+    backend = _guard(lambda: select_backend(settings.crypto_backend))
+    _key, certificate = _guard(lambda: smev_identity(backend, state))
+    sys.stdout.write(certificate.to_pem().decode("ascii"))
 
 
 def _emulate(  # noqa: PLR0917 - the serve command's options, passed on
