@@ -20,8 +20,10 @@ ENV HUB_SCHEMAS_DIR=/app/schemas \
     HUB_REFERENCE_DIR=/shared
 
 RUN useradd --system --uid 10001 hub \
-    && mkdir -p /var/lib/hub/metrics && chown hub /var/lib/hub/metrics
+    && mkdir -p /var/lib/hub/metrics /var/lib/hub/simulator \
+    && chown hub /var/lib/hub/metrics /var/lib/hub/simulator
 # A named volume mounted there starts as a copy of this folder: owned by hub, writable.
+# (metrics: the processes' counters; simulator: the simulator's SMEV key, --state.)
 USER hub
 ENTRYPOINT ["hub"]
 CMD ["run"]

@@ -12,14 +12,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, cast
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from hub.access.service import AccessService
 from hub.config import Settings
 from hub.crypto import GostBackend, select_backend
 from hub.crypto.keys import load_certificate, load_private_key
 from hub.crypto.xmldsig import KeySigner, LocalKeySigner, XmlSigner, XmlVerifier
-from hub.errors import ConfigurationError
+from hub.errors import ConfigurationError, HubError
 from hub.files import CERTIFICATE_LIMIT, InputTooLargeError, read_bounded
 from hub.journal.api import Journal
 from hub.metrics import HubMetrics, build_metrics
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 
 # The agency adapters the hub ships: a new agency is one folder under hub/adapters/ and one
 # line here (and its name in ``Settings.agencies`` for a work queue).
+_T = TypeVar("_T")
 BUILTIN_ADAPTERS = (
     "hub.adapters.zags:register",
     "hub.adapters.pfr:register",
@@ -88,12 +90,9 @@ class Hub:
                 "signing needs HUB_SIGNING_KEY and HUB_SIGNING_CERT "
                 "(make a development pair with `hub keys generate`)"
             )
-        try:
-            key = load_private_key(read_bounded(key_path, CERTIFICATE_LIMIT))
-            cert = read_bounded(cert_path, CERTIFICATE_LIMIT)
-        except (OSError, InputTooLargeError) as exc:
-            raise ConfigurationError(f"cannot read signing key material: {exc}") from exc
-        return LocalKeySigner(self.crypto, key, load_certificate(cert))
+        key = _load_file("HUB_SIGNING_KEY", key_path, load_private_key)
+        cert = _load_file("HUB_SIGNING_CERT", cert_path, load_certificate)
+        return LocalKeySigner(self.crypto, key, cert)
 
     @cached_property
     def signer(self) -> XmlSigner:
@@ -170,12 +169,9 @@ class Hub:
         paths = self.settings.trusted_certificates
         if not paths:
             return None
-        try:
-            return frozenset(
-                load_certificate(read_bounded(path, CERTIFICATE_LIMIT)).sha256 for path in paths
-            )
-        except (OSError, InputTooLargeError) as exc:
-            raise ConfigurationError(f"cannot read a trusted certificate: {exc}") from exc
+        return frozenset(
+            _load_file("HUB_TRUSTED_CERTIFICATES", path, load_certificate).sha256 for path in paths
+        )
 
     @cached_property
     def worker(self) -> Worker:
@@ -253,6 +249,15 @@ class Hub:
             part = self.__dict__.get(name)
             if part is not None and name not in self.overrides:
                 part.close()
+
+
+def _load_file(setting: str, path: Path, load: Callable[[bytes], _T]) -> _T:
+    # Named by its setting and path: which of several files is wrong is the whole point.
+    try:
+        return load(read_bounded(path, CERTIFICATE_LIMIT))
+    except (OSError, InputTooLargeError, HubError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ConfigurationError(f"{setting}={path}: {reason}", path=str(path)) from exc
 
 
 def _load_plugin(spec: str) -> Callable[[Router], None]:

@@ -542,12 +542,20 @@ def _serve(*names: str) -> None:
 
     stop = stop_event()  # first: a stop during start-up is a clean stop too
     hub = _hub()
+    _preflight(hub, names)
     _guard(lambda: _declare_when_up(hub, stop))
     services = [Service(name, getattr(hub, name).run) for name in names]
     try:
         _exit_if_crashed(lambda: run_services(services, stop, crash_grace=2 * STOP_TIMEOUT))
     finally:
         hub.close()
+
+
+def _preflight(hub: Hub, services: tuple[str, ...]) -> None:
+    # Every file the services need, read now: a missing one is one line and exit 2 at once.
+    from hub.preflight import preflight  # noqa: PLC0415
+
+    _guard(lambda: preflight(hub, services))
 
 
 def _exit_if_crashed(serve: Callable[[], None]) -> None:
@@ -588,6 +596,7 @@ def console_command(
     from hub.console.cli import serve_console  # noqa: PLC0415 - loads Starlette and Jinja2
 
     hub = _hub()  # logging configured as for every service
+    _preflight(hub, ("console",))
     given = {"console_host": host, "console_port": port}
     settings = hub.settings.model_copy(update={k: v for k, v in given.items() if v is not None})
     _guard(lambda: _exit_if_crashed(lambda: serve_console(settings)))
@@ -622,6 +631,7 @@ def run_all(
 
     stop = stop_event()  # first: a stop during start-up is a clean stop too
     hub = _hub()
+    _preflight(hub, ("worker", "relay", *with_smev))  # before any child starts
     _guard(lambda: _declare_when_up(hub, stop))
     hub.close()
     children = hub_children(workers, smev_client=bool(with_smev))
@@ -937,10 +947,14 @@ def demo(
     from hub.crypto import select_backend  # noqa: PLC0415
     from hub.demo import DemoError, Scenario, run_demo  # noqa: PLC0415
     from hub.logging import configure_logging  # noqa: PLC0415
+    from hub.reference import OfficialSchemas  # noqa: PLC0415
 
     settings = _settings()
     configure_logging(level="ERROR", json=False)
     console = plain_console()
+    checks_off = OfficialSchemas.of(settings).checks_off()
+    if checks_off:  # a bare clone: the official schemas are not the project's to ship
+        console.print(checks_off, style="yellow", highlight=False, soft_wrap=True)
     backend = select_backend(settings.crypto_backend)
     scenario = Scenario(students=students, applications=applications, seed=seed)
     if backend.name != "openssl":
@@ -954,7 +968,9 @@ def demo(
         )
         scenario = scenario.scaled(0.2)
     try:
-        stats, table = run_demo(scenario, backend, settings.reference_dir, console)
+        stats, table = run_demo(
+            scenario, backend, settings.reference_dir, console, settings.smev_xsd_dir
+        )
     except DemoError as exc:
         _fail(str(exc), 1)
     console.print(table)
@@ -1006,13 +1022,19 @@ def simulator_serve(  # noqa: PLR0917 - each parameter is a command-line option
             "SMEV's codes, 1.3 statuses, DeliveryTimestamp, head until acked, plain faults, MTOM)"
         ),
     ] = "plain",
+    state: Annotated[
+        Path | None,
+        typer.Option(help="folder keeping SMEV's key and certificate across restarts"),
+    ] = None,
 ) -> None:
-    """Serve SMEV 3 message exchange 1.1, 1.2 and 1.3 over SOAP/HTTP until Ctrl-C. With
+    """Serve SMEV 3 message exchange 1.1, 1.2 and 1.3 over SOAP/HTTP until Ctrl-C, signing
+    with the SMEV key kept in --state (none: a fresh key each start). With
     ``--population``, ZAGS, PFR and Gosuslugi answer from a synthetic population and send
     their own messages to system HUB (give the hub's certificate as --system HUB=FILE)."""
     from hub.crypto.keys import load_certificate  # noqa: PLC0415
     from hub.runtime import stop_event  # noqa: PLC0415
     from hub.simulator import FaultInjection  # noqa: PLC0415
+    from hub.simulator.checks import envelope_schemas  # noqa: PLC0415
     from hub.simulator.server import build_exchange, serve  # noqa: PLC0415
 
     stop = stop_event()  # first: a stop during start-up is a clean stop too
@@ -1021,7 +1043,7 @@ def simulator_serve(  # noqa: PLR0917 - each parameter is a command-line option
         faults = FaultInjection(failure_rate, drop_rate, duplicate_rate, latency, 0.0, seed,
                                 plain_fault_rate=plain_fault_rate)  # fmt: skip
         config = _simulator_config(profile, mtom, visibility_timeout=visibility_timeout,
-                                   xsd_dir=hub.settings.effective_smev_xsd_dir,
+                                   xsd_dir=envelope_schemas(hub.settings.effective_smev_xsd_dir),
                                    open_registration=open_registration, faults=faults)  # fmt: skip
         certificates = _pairs(system, "--system")
         systems = {m: load_certificate(_read(Path(f), _limit(hub))) for m, f in certificates}
@@ -1029,7 +1051,9 @@ def simulator_serve(  # noqa: PLR0917 - each parameter is a command-line option
         _fail(str(exc))
     schemas = {ns: Path(f) for ns, f in _pairs(schema, "--schema", last=True)}
     routes = dict(_pairs(route, "--route", last=True))
-    exchange = _guard(lambda: build_exchange(hub.crypto, config, systems, routes, schemas))
+    exchange = _guard(
+        lambda: build_exchange(hub.crypto, config, systems, routes, schemas, state=state)
+    )
     if population:
         _emulate(exchange, hub.settings.reference_dir, population, applications, rate, seed, stop)
     _guard(lambda: serve(exchange, host, port, _announce, stop))
@@ -1046,6 +1070,23 @@ def _simulator_config(profile: str, mtom: str | None, **settings: Any) -> Any:
         settings["mtom"] = MtomIds(mtom)
     make = ExchangeConfig.genuine_quirks if profile == "genuine-quirks" else ExchangeConfig
     return make(**settings)
+
+
+@simulator_app.command("certificate")
+def simulator_certificate(
+    state: Annotated[
+        Path, typer.Option(help="the folder `hub simulator serve --state` keeps its key in")
+    ],
+) -> None:
+    """Print the simulator's SMEV certificate (PEM) to pin in HUB_TRUSTED_CERTIFICATES; the
+    key and certificate are made in --state first when it holds none."""
+    from hub.crypto import select_backend  # noqa: PLC0415
+    from hub.simulator.state import smev_identity  # noqa: PLC0415
+
+    settings = _settings()
+    backend = _guard(lambda: select_backend(settings.crypto_backend))
+    _key, certificate = _guard(lambda: smev_identity(backend, state))
+    sys.stdout.write(certificate.to_pem().decode("ascii"))
 
 
 def _emulate(  # noqa: PLR0917 - the serve command's options, passed on
@@ -1106,7 +1147,7 @@ def health(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
     check: Annotated[
         list[str] | None,
-        typer.Option(help="only these: broker, database, smev (default: all three)"),
+        typer.Option(help="only these: broker, database, smev, files (default: all)"),
     ] = None,
     max_age: Annotated[
         float | None,
@@ -1114,7 +1155,8 @@ def health(
     ] = None,
     timeout: Annotated[float, typer.Option(min=0.1, help="seconds each dependency gets")] = 5.0,
 ) -> None:
-    """Broker, database and SMEV reachable, queue depths, backlog; exit 1 if unhealthy."""
+    """Broker, database and SMEV reachable, the files the services need there, queue
+    depths, backlog; exit 1 if unhealthy."""
     from hub.health import CHECKS, check_health, render  # noqa: PLC0415
 
     unknown = sorted(set(check or ()) - set(CHECKS))

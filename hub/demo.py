@@ -147,11 +147,17 @@ class Demo:
     """One run of the scenario; ``run`` returns the stats or raises ``DemoError``."""
 
     def __init__(
-        self, scenario: Scenario, backend: GostBackend, reference_dir: Path, console: Console
+        self,
+        scenario: Scenario,
+        backend: GostBackend,
+        reference_dir: Path,
+        console: Console,
+        smev_xsd_dir: Path | None = None,
     ) -> None:
         self.scenario = scenario
         self.backend = backend
         self.reference_dir = reference_dir
+        self.smev_xsd_dir = smev_xsd_dir
         self.console = console
         self.stats = Stats()
         self.counts: Counter[str] = Counter()
@@ -183,7 +189,7 @@ class Demo:
     def _world(self, hub_certificate: Certificate) -> World:
         marked = frozenset(request_key(request_id) for request_id in self.rejected)
         faults = replace(self.scenario.faults, async_rejected=marked)
-        config = ExchangeConfig(visibility_timeout=5.0, faults=faults)
+        config = ExchangeConfig(visibility_timeout=5.0, faults=faults, xsd_dir=self.smev_xsd_dir)
         return build_world(
             self.backend,
             hub_certificate,
@@ -227,6 +233,7 @@ class Demo:
             broker_url="memory://",
             topology_prefix="demo",
             reference_dir=self.reference_dir,
+            smev_xsd_dir=self.smev_xsd_dir,
             retry_delays=(1, 2, 5),
             smev_endpoint=endpoint,
             smev_poll_interval=0.05,
@@ -535,10 +542,14 @@ def summary_table(stats: Stats, checks: Sequence[Check], counts: Mapping[str, in
 
 
 def run_demo(
-    scenario: Scenario, backend: GostBackend, reference_dir: Path, console: Console
+    scenario: Scenario,
+    backend: GostBackend,
+    reference_dir: Path,
+    console: Console,
+    smev_xsd_dir: Path | None = None,
 ) -> tuple[Stats, Table]:
     """Run the scenario in a temporary directory; the stats and the summary table."""
-    demo = Demo(scenario, backend, reference_dir, console)
+    demo = Demo(scenario, backend, reference_dir, console, smev_xsd_dir)
     with tempfile.TemporaryDirectory(prefix="hub-demo-") as workdir:
         demo.run(Path(workdir))
     return demo.stats, demo.summary()

@@ -1,8 +1,9 @@
 """``hub health``: can this hub reach what it needs, and is work piling up?
 
-Checks the broker (and its queue depths), the journal's database (and its backlog) and the
+Checks the broker (and its queue depths), the journal's database (and its backlog), the
 SMEV endpoint (and, with ``HUB_METRICS_DIR``, whether the SMEV client's rounds keep failing)
-at once, each within a time limit, so a container health check never hangs.
+and the files the services need (``hub.preflight``) at once, each within a time limit, so a
+container health check never hangs.
 The report holds names, counts and ages only: no message content, no personal data.
 """
 
@@ -24,17 +25,22 @@ from rich.table import Table
 from rich.text import Text
 
 from hub.bootstrap import Hub
-from hub.errors import PermanentError, RetryableError
+from hub.errors import PermanentError, RetryableError, XmlError
 from hub.journal.api import HealthCounts
 from hub.logging import mask_text
 from hub.metrics import SMEV_FAILING_ROUNDS
+from hub.preflight import missing_files, needed_files
+from hub.smev.versions import SOAP_ENV_NS
 from hub.terminal import styled
+from hub.xml import XmlLimits, parse_message
+from hub.xml.parser import DEFAULT_LIMITS
 
 T = TypeVar("T")
-CheckName = Literal["broker", "database", "smev"]
-CHECKS: tuple[CheckName, ...] = ("broker", "database", "smev")
+CheckName = Literal["broker", "database", "smev", "files"]
+CHECKS: tuple[CheckName, ...] = ("broker", "database", "smev", "files")
 OK, NOT_CONFIGURED, IN_PROCESS = "ok", "not configured", "in-process"  # healthy
 UNREACHABLE, FAILING = "unreachable", "failing"  # no answer; an answer that is a refusal
+MISSING = "missing"  # a file the services need is not there: they refuse to start
 # Rounds the SMEV client may fail in a row (backing off, up to 15 s apart: about half a
 # minute to a minute) before ``hub health`` calls it failing.
 SMEV_FAILING_LIMIT = 10
@@ -177,7 +183,8 @@ def _smev(hub: Hub, timeout: float) -> _Probe:
     if endpoint is None:
         return Check("smev", NOT_CONFIGURED, "HUB_SMEV_ENDPOINT is not set")
     folder = hub.settings.metrics_dir
-    return _Attempt("smev", lambda: _smev_state(endpoint, timeout, folder), _http)
+    limits = hub.xml_limits
+    return _Attempt("smev", lambda: _smev_state(endpoint, timeout, folder, limits), _http)
 
 
 class SmevClientFailingError(PermanentError):
@@ -187,8 +194,10 @@ class SmevClientFailingError(PermanentError):
     code = "SMEV_CLIENT_FAILING"
 
 
-def _smev_state(endpoint: str, timeout: float, folder: Path | None) -> int:
-    status = _ping(endpoint, timeout)
+def _smev_state(
+    endpoint: str, timeout: float, folder: Path | None, limits: XmlLimits
+) -> SoapAnswer:
+    answer = _ping(endpoint, timeout, limits)
     for loop, failures in sorted(smev_failing_rounds(folder).items()):
         if failures >= SMEV_FAILING_LIMIT:
             raise SmevClientFailingError(
@@ -197,7 +206,7 @@ def _smev_state(endpoint: str, timeout: float, folder: Path | None) -> int:
                 loop=loop,
                 failures=failures,
             )
-    return status
+    return answer
 
 
 def smev_failing_rounds(folder: Path | None) -> dict[str, float]:
@@ -215,10 +224,21 @@ def smev_failing_rounds(folder: Path | None) -> dict[str, float]:
     }
 
 
+def _files(hub: Hub, _timeout: float) -> _Probe:
+    # The services' own start-up check (hub.preflight), asked without starting them.
+    settings = hub.settings
+    services = ("worker", "relay", "console", *(("smev_client",) if settings.smev_endpoint else ()))
+    missing = missing_files(settings, services)
+    if missing:
+        return Check("files", MISSING, "; ".join(missing))
+    return Check("files", OK, f"{len(needed_files(settings, services))} files the services need")
+
+
 _PROBES: dict[str, Callable[[Hub, float], _Probe]] = {
     "broker": _broker,
     "database": _database,
     "smev": _smev,
+    "files": _files,
 }
 
 
@@ -226,14 +246,65 @@ def _ready(depths: dict[str, int]) -> str:
     return f"{sum(depths.values())} messages ready in {len(depths)} queues"
 
 
-def _ping(endpoint: str, timeout: float) -> int:
-    # Any HTTP answer proves the endpoint is there; a GET changes nothing on a SOAP service.
-    with requests.get(endpoint, timeout=timeout, stream=True, allow_redirects=False) as reply:
-        return reply.status_code
+class SmevNotAnsweringError(RetryableError):
+    """Something answered at the SMEV endpoint, but not SMEV: a gateway's 502, an HTML page,
+    anything that is not a SOAP envelope."""
+
+    code = "SMEV_NOT_ANSWERING"
 
 
-def _http(status: int) -> str:
-    return f"answered HTTP {status}"
+# An envelope with no operation: SMEV (and the simulator) answer it with a SOAP fault, and
+# nothing is sent, taken or acknowledged.
+PROBE = (
+    b'<?xml version="1.0" encoding="UTF-8"?>'
+    b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body/>'
+    b"</soap:Envelope>"
+)
+_SOAP_HEADERS = {"Content-Type": 'text/xml; charset="utf-8"', "SOAPAction": '""'}
+
+
+@dataclass(frozen=True, slots=True)
+class SoapAnswer:
+    """SMEV reachable: its HTTP status and whether the SOAP envelope was a fault."""
+
+    status: int
+    fault: bool
+
+
+def _ping(endpoint: str, timeout: float, limits: XmlLimits = DEFAULT_LIMITS) -> SoapAnswer:
+    """Reachable means a SOAP answer or a SOAP fault from the endpoint, whatever its HTTP
+    status; a 502 from a gateway or an HTML page is not SMEV answering."""
+    with requests.post(
+        endpoint, data=PROBE, headers=_SOAP_HEADERS, timeout=timeout, stream=True,
+        allow_redirects=False,
+    ) as reply:  # fmt: skip
+        body = reply.raw.read(limits.max_bytes + 1, decode_content=True)
+        kind = reply.headers.get("Content-Type")
+    body_element = _soap_body(body, kind, limits)
+    if body_element is None:
+        raise SmevNotAnsweringError(
+            f"HTTP {reply.status_code} ({(kind or 'no content type').split(';')[0]}) "
+            "is not a SOAP answer",
+            status=reply.status_code,
+        )
+    fault = body_element.find(f"{{{SOAP_ENV_NS}}}Fault") is not None
+    return SoapAnswer(reply.status_code, fault)
+
+
+def _soap_body(body: bytes, content_type: str | None, limits: XmlLimits) -> Any:
+    # The SOAP 1.1 Body of the answer (plain or MTOM, as CXF sends it); None if there is none.
+    try:
+        root = parse_message(body, content_type, limits).root
+    except XmlError:
+        return None
+    if root.tag != f"{{{SOAP_ENV_NS}}}Envelope":
+        return None
+    return root.find(f"{{{SOAP_ENV_NS}}}Body")
+
+
+def _http(answer: SoapAnswer) -> str:
+    what = "a SOAP fault" if answer.fault else "SOAP"
+    return f"answered {what} (HTTP {answer.status})"
 
 
 def _backlog(counts: HealthCounts) -> str:

@@ -7,6 +7,7 @@ The checkers are tested on broken snippets too, so a wrong file cannot pass unno
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -78,12 +79,27 @@ def settings_problems(name: str, variables: Mapping[str, str]) -> list[str]:
     """Unknown ``HUB_`` variables, and values the hub's settings refuse."""
     ours = {k: v for k, v in variables.items() if k.startswith("HUB_")}
     problems = [f"{name}: {k} is no hub setting" for k in sorted(ours) if k not in KNOWN_VARIABLES]
-    fields = {k[4:].lower(): v for k, v in ours.items() if k[4:].lower() in Settings.model_fields}
+    fields = {
+        k[4:].lower(): _as_from_environment(v)
+        for k, v in ours.items()
+        if k[4:].lower() in Settings.model_fields
+    }
     try:
         Settings(_env_file=None, **fields)  # type: ignore[call-arg]
     except ValidationError as exc:
         problems += [f"{name}: HUB_{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors()]
     return problems
+
+
+def _as_from_environment(value: str) -> Any:
+    # pydantic-settings reads a list or mapping setting from the environment as JSON; given
+    # to Settings() directly, the text would be refused as no list.
+    if value.lstrip()[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
 
 
 def hub_service_problems(name: str, service: Mapping[str, Any]) -> list[str]:

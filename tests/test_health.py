@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,13 @@ from kombu import Connection
 
 from hub.bootstrap import bootstrap
 from hub.config import Settings
+from hub.crypto import select_backend
 from hub.journal.api import Failure, InboundMessage, Outcome
 from hub.journal.migrate import upgrade
 from hub.journal.sql import SqlJournal
 from hub.routing.bus import delete_topology
+from hub.simulator import Exchange
+from hub.simulator.server import SimulatorServer
 
 pytestmark = pytest.mark.integration
 
@@ -68,21 +72,45 @@ def sqlite(tmp_path: Path) -> dict[str, str]:
     return {"HUB_DATABASE_URL": f"sqlite:///{tmp_path / 'hub.db'}", "HUB_BROKER_URL": "memory://"}
 
 
-class _AnyStatus(http.server.BaseHTTPRequestHandler):
-    """Answers 503: any HTTP answer at all means "reachable"."""
+SOAP = 'xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"'
+SOAP_FAULT = (
+    500,
+    "text/xml; charset=utf-8",
+    f"<soap:Envelope {SOAP}><soap:Body><soap:Fault><faultcode>soap:Client</faultcode>"
+    "<faultstring>no operation</faultstring></soap:Fault></soap:Body></soap:Envelope>".encode(),
+)
+SOAP_ANSWER = (
+    200,
+    "text/xml",
+    f'<soap:Envelope {SOAP}><soap:Body><x:Pong xmlns:x="urn:x"/></soap:Body>'
+    "</soap:Envelope>".encode(),
+)
+GATEWAY_502 = (502, "text/html", b"<html><body><h1>502 Bad Gateway</h1></body></html>")
+HTML_200 = (200, "text/html; charset=utf-8", b"<!DOCTYPE html><html><body>login</body></html>")
+Reply = tuple[int, str, bytes]
 
-    def do_GET(self) -> None:
-        self.send_response(503)
-        self.send_header("Content-Length", "0")
+
+class _Scripted(http.server.BaseHTTPRequestHandler):
+    """Answers every POST with the server's ``reply``: status, content type, body."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        status, kind, body = self.server.reply  # type: ignore[attr-defined]
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        self.wfile.write(body)
 
     def log_message(self, *args: object) -> None:
         pass
 
 
-@pytest.fixture
-def http_server() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _AnyStatus)
+@contextmanager
+def scripted_server(reply: Reply) -> Iterator[str]:
+    """A real HTTP server at ``…/smev/1.3`` answering ``reply``."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Scripted)
+    server.reply = reply  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -90,6 +118,13 @@ def http_server() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def http_server() -> Iterator[str]:
+    """SMEV as the health check meets it: a SOAP fault for an envelope with no operation."""
+    with scripted_server(SOAP_FAULT) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
@@ -108,6 +143,7 @@ def test_healthy_on_the_embedded_default(sqlite: dict[str, str], tmp_path: Path)
         "broker": "in-process",
         "database": "ok",
         "smev": "not configured",
+        "files": "ok",
     }
     assert report["journal"]["inbox_unfinished"] == 0
     assert report["journal"]["outbound_by_state"]["pending"] == 0
@@ -144,15 +180,43 @@ def test_smev_on_a_closed_port_is_unhealthy(sqlite: dict[str, str], tmp_path: Pa
     endpoint = f"http://127.0.0.1:{closed_port()}/smev/1.3"
     code, report, _ = health(env={**sqlite, "HUB_SMEV_ENDPOINT": endpoint}, cwd=tmp_path)
     assert code == 1
-    assert statuses(report) == {"broker": "in-process", "database": "ok", "smev": "unreachable"}
+    assert statuses(report) == {
+        "broker": "in-process",
+        "database": "ok",
+        "smev": "unreachable",
+        "files": "ok",
+    }
 
 
-def test_smev_answering_any_http_status_is_reachable(
-    sqlite: dict[str, str], tmp_path: Path, http_server: str
+@pytest.mark.parametrize(
+    ("reply", "status", "detail"),
+    [
+        (SOAP_FAULT, "ok", "answered a SOAP fault (HTTP 500)"),
+        (SOAP_ANSWER, "ok", "answered SOAP (HTTP 200)"),
+        (GATEWAY_502, "unreachable", "HTTP 502 (text/html) is not a SOAP answer"),
+        (HTML_200, "unreachable", "HTTP 200 (text/html) is not a SOAP answer"),
+    ],
+)
+def test_smev_is_reachable_only_when_soap_answers(
+    sqlite: dict[str, str], tmp_path: Path, reply: Reply, status: str, detail: str
 ) -> None:
-    code, report, _ = health(env={**sqlite, "HUB_SMEV_ENDPOINT": http_server}, cwd=tmp_path)
-    assert code == 0
-    assert report["checks"]["smev"] == {"status": "ok", "detail": "answered HTTP 503"}
+    with scripted_server(reply) as endpoint:
+        code, report, _ = health(env={**sqlite, "HUB_SMEV_ENDPOINT": endpoint}, cwd=tmp_path)
+    assert code == (0 if status == "ok" else 1)
+    assert report["checks"]["smev"]["status"] == status
+    assert report["checks"]["smev"]["detail"].endswith(detail)
+
+
+def test_the_simulator_is_reachable(sqlite: dict[str, str], tmp_path: Path) -> None:
+    exchange = Exchange.create(select_backend("auto"))
+    with SimulatorServer(exchange) as server:
+        env = {**sqlite, "HUB_SMEV_ENDPOINT": server.endpoint("1.2")}
+        code, report, _ = health(env=env, cwd=tmp_path)
+    assert code == 0, report
+    assert report["checks"]["smev"] == {
+        "status": "ok",
+        "detail": "answered a SOAP fault (HTTP 500)",
+    }
 
 
 def test_a_silent_smev_is_unreachable_within_the_timeout(
@@ -203,7 +267,12 @@ def test_max_age_makes_an_old_backlog_unhealthy(sqlite: dict[str, str], tmp_path
     assert code == 0 and report["too_old"] is False
     code, report, _ = health("--max-age", "600", env=sqlite, cwd=tmp_path)
     assert code == 1 and report["too_old"] is True
-    assert statuses(report) == {"broker": "in-process", "database": "ok", "smev": "not configured"}
+    assert statuses(report) == {
+        "broker": "in-process",
+        "database": "ok",
+        "smev": "not configured",
+        "files": "ok",
+    }
 
 
 def test_personal_data_never_appears(sqlite: dict[str, str], tmp_path: Path) -> None:
@@ -245,7 +314,7 @@ def test_postgresql_and_rabbitmq_with_queue_depths(
         }
         code, report, _ = health(env=env, cwd=tmp_path)
         assert code == 0, report
-        assert statuses(report) == {"broker": "ok", "database": "ok", "smev": "ok"}
+        assert statuses(report) == {"broker": "ok", "database": "ok", "smev": "ok", "files": "ok"}
         assert report["queue_depths"][queue] == 3
         assert set(report["queue_depths"]) == {q.name for q in hub.topology.queues}
     finally:

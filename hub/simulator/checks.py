@@ -8,11 +8,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import structlog
 from lxml import etree
 
 from hub.adapters.gate import AgencySchemaError, SchemaCheck
 from hub.crypto.xmldsig import DS_NS, XmlVerifier
 from hub.errors import PermanentError, SchemaValidationError, SmevMessageError
+from hub.reference import usable_xsd_dir
 from hub.simulator.replies import Fault
 from hub.smev._xml import child
 from hub.smev.schemas import validate
@@ -26,6 +28,7 @@ _UUID_EPOCH = datetime(1582, 10, 15, tzinfo=UTC)
 # A compiled XMLSchema must not validate from two threads at once (libxml2 keeps state).
 _SCHEMA_LOCK = threading.Lock()
 _LAX_CHAIN = ("ReferenceMessageID", "TransactionCode")  # required by 1.2's schema, not by SMEV
+log = structlog.get_logger("hub.simulator")
 
 
 class RefusedError(PermanentError):
@@ -105,6 +108,21 @@ def check_message_id(value: str | None, now: datetime, stale_after: timedelta) -
 def uuid_time(value: uuid.UUID) -> datetime:
     """When a version-1 UUID was made (its 100 ns ticks since 1582-10-15)."""
     return _UUID_EPOCH + timedelta(microseconds=value.time // 10)
+
+
+def envelope_schemas(xsd_dir: Path | None) -> Path | None:
+    """The folder ``check_envelope`` reads, or None: the check off, said once here, when the
+    official SMEV schemas are not all in ``xsd_dir`` (they are never copied into the
+    project), instead of every call failing for a missing file."""
+    usable = usable_xsd_dir(xsd_dir)
+    if usable is None and xsd_dir is not None:
+        log.warning(
+            "simulator envelope schema check off",
+            path=str(xsd_dir),
+            why="official SMEV schemas not found (set HUB_REFERENCE_DIR or HUB_SMEV_XSD_DIR "
+            "to them); every other check runs",
+        )
+    return usable
 
 
 def check_envelope(operation: etree._Element, version: SmevVersion, xsd_dir: Path) -> None:

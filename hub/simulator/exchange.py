@@ -44,7 +44,7 @@ from lxml import etree
 from hub.adapters.gate import SchemaCheck
 from hub.crypto import GostBackend
 from hub.crypto.devcert import generate_private_key, self_signed_certificate
-from hub.crypto.keys import Certificate
+from hub.crypto.keys import Certificate, PrivateKey
 from hub.crypto.xmldsig import LocalKeySigner, XmlSigner, XmlVerifier
 from hub.errors import ConfigurationError, SmevMessageError, XmlError
 from hub.simulator import checks
@@ -183,11 +183,14 @@ class Exchange:
         backend: GostBackend,
         config: ExchangeConfig | None = None,
         clock: Callable[[], datetime] = _utc_now,
+        identity: tuple[PrivateKey, Certificate] | None = None,
     ) -> Exchange:
-        """An exchange with a fresh SMEV key and self-signed certificate."""
-        key = generate_private_key()
-        certificate = self_signed_certificate(backend, key, SMEV.name)
-        signer = XmlSigner(LocalKeySigner(backend, key, certificate), backend)
+        """An exchange signing with ``identity`` (SMEV's key and certificate, e.g. kept in a
+        state folder, ``hub.simulator.state``), by default a fresh self-signed pair."""
+        if identity is None:
+            key = generate_private_key()
+            identity = key, self_signed_certificate(backend, key, SMEV.name)
+        signer = XmlSigner(LocalKeySigner(backend, *identity), backend)
         return cls(verifier=XmlVerifier(backend), signer=signer, config=config, clock=clock)
 
     def damage_next(self, sender: str, count: int = 1) -> None:

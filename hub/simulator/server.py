@@ -31,6 +31,7 @@ from hub.errors import ConfigurationError
 from hub.runtime import stop_event
 from hub.simulator.config import ExchangeConfig, FaultInjection
 from hub.simulator.exchange import Exchange
+from hub.simulator.state import smev_identity
 from hub.smev.versions import SmevVersion
 
 DEFAULT_HOST = "127.0.0.1"
@@ -174,10 +175,14 @@ def build_exchange(
     systems: Mapping[str, Certificate],
     routes: Mapping[str, str],
     schemas: Mapping[str, Path],
+    *,
+    state: Path | None = None,
 ) -> Exchange:
-    """An exchange with a fresh SMEV key: ``systems`` by their certificates, requests of each
-    namespace in ``routes`` to that system, business data checked against ``schemas``."""
-    exchange = Exchange.create(backend, config)
+    """An exchange signing with the SMEV key kept in ``state`` (none: a fresh key):
+    ``systems`` by their certificates, requests of each namespace in ``routes`` to that
+    system, business data checked against ``schemas``."""
+    identity = None if state is None else smev_identity(backend, state)
+    exchange = Exchange.create(backend, config, identity=identity)
     for mnemonic, certificate in systems.items():
         exchange.register_system(mnemonic, certificate=certificate)
     for namespace, mnemonic in routes.items():

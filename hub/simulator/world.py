@@ -13,6 +13,7 @@ from pathlib import Path
 from hub.crypto import GostBackend
 from hub.crypto.keys import Certificate
 from hub.simulator.agencies import Agencies, install
+from hub.simulator.checks import envelope_schemas
 from hub.simulator.config import ExchangeConfig
 from hub.simulator.exchange import Exchange
 from hub.simulator.population import Population
@@ -41,9 +42,9 @@ def build_world(
 ) -> World:
     """A simulated SMEV where the system signing with ``hub_certificate`` is the hub: ZAGS
     notifications and Gosuslugi applications go to it. ``config.xsd_dir`` defaults to the
-    official schemas under ``reference_dir``."""
-    if config.xsd_dir is None:
-        config = replace(config, xsd_dir=reference_dir / "smev" / "xsd")
+    official schemas under ``reference_dir``; without them the envelope check is off."""
+    xsd_dir = config.xsd_dir or reference_dir / "smev" / "xsd"
+    config = replace(config, xsd_dir=envelope_schemas(xsd_dir))
     exchange = Exchange.create(backend, config)
     exchange.register_system(HUB_MNEMONIC, "Региональный хаб «Контингент»", hub_certificate)
     agencies = install(
