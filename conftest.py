@@ -19,6 +19,8 @@ from hub.crypto.xmldsig import LocalKeySigner, XmlSigner
 from hub.errors import BackendUnavailableError
 
 PROJECT_ROOT = Path(__file__).resolve().parent
+# tests/harness.py: every test has its tier marker and is isolated from HUB_* and .env.
+pytest_plugins = ("pytester", "tests.harness")
 
 
 def _reference_dir() -> Path:

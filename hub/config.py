@@ -77,9 +77,6 @@ class Settings(BaseSettings):
     )
     signing_key: Path | None = Field(None, description="PEM PKCS#8 GOST private key file")
     signing_cert: Path | None = Field(None, description="X.509 certificate (PEM or DER) file")
-    signing_key_pin: SecretStr | None = Field(
-        None, description="PIN of a hardware or CSP key container (remote/CryptoPro signers)"
-    )
     smev_version: SmevVersion = Field("1.3", description="SMEV message-exchange version to send")
     reference_dir: Path = Field(
         Path("../shared"), description="reference material (official SMEV schemas)"

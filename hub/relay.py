@@ -127,13 +127,6 @@ class Relay:
         log.info("retention applied", deleted=deleted, older_than=cutoff.isoformat())
         return deleted
 
-    def drain(self) -> int:
-        """Publish everything pending now (tests, replay, shutdown)."""
-        total = 0
-        while count := self.publish_once():
-            total += count
-        return total
-
 
 def _message(event: OutboxEvent) -> Outgoing:
     headers = {

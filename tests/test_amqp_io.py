@@ -12,6 +12,8 @@ import pytest
 
 from hub.routing._amqp import _Tcp, kombu_transport
 
+pytestmark = pytest.mark.unit  # a socket pair in this process, no broker
+
 
 def _frame(payload: bytes, kind: int = 3, channel: int = 1) -> bytes:
     return struct.pack(">BHI", kind, channel, len(payload)) + payload + b"\xce"

@@ -9,6 +9,8 @@ from hub.bench_floor import Floor, _check, measure_floor
 from hub.crypto import GostBackend
 from hub.crypto.xmldsig import XmlVerifier
 
+pytestmark = pytest.mark.unit
+
 
 def test_the_floor_times_signing_and_checking(fast_backend: GostBackend) -> None:
     floor = measure_floor(fast_backend, cores=2, rounds=3)

@@ -33,8 +33,6 @@ from hub.canonical.jsonschemas import validate_event
 from hub.config import Settings
 from hub.xml import parse_xml
 
-pytestmark = pytest.mark.unit
-
 PROJECT = Path(__file__).resolve().parents[1]
 EXPECTED_OUTCOMES = {
     "zags": {"student.birth.verified", "student.birth.mismatch", "student.birth.not_found"},
@@ -49,6 +47,7 @@ def results() -> list[Result]:
     return [measure(kind, build(12), 2, gated[kind]) for kind, (_label, build) in KINDS.items()]
 
 
+@pytest.mark.unit
 def test_every_kind_is_measured_at_every_stage(results: list[Result]) -> None:
     assert [r.kind for r in results] == ["zags", "pfr", "gosuslugi"]
     for result in results:
@@ -59,6 +58,7 @@ def test_every_kind_is_measured_at_every_stage(results: list[Result]) -> None:
             assert math.isfinite(rate.median) and 0 < rate.low <= rate.median <= rate.high
 
 
+@pytest.mark.unit
 def test_the_table_has_a_row_per_kind_and_stage(results: list[Result]) -> None:
     console = Console(file=io.StringIO(), width=120)
     console.print(table(results, rounds=2))
@@ -70,6 +70,7 @@ def test_the_table_has_a_row_per_kind_and_stage(results: list[Result]) -> None:
     assert text.count("bytes → gate → CloudEvent") == 3  # the gate on and off side by side
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_inputs_are_distinct_varied_and_make_valid_events(kind: str) -> None:
     samples = KINDS[kind][1](30)  # three turns of every variant
@@ -85,11 +86,13 @@ def test_inputs_are_distinct_varied_and_make_valid_events(kind: str) -> None:
     assert sum(made.values()) == 30
 
 
+@pytest.mark.unit
 def test_zags_answers_are_what_the_official_schema_allows(reference_dir: Path) -> None:
     for sample in zags_samples(20):
         validate_zags(sample.element, reference_dir)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_the_gated_stage_runs_the_official_schemas_and_refuses_what_breaks_them(
     kind: str, reference_dir: Path

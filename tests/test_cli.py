@@ -195,10 +195,10 @@ def test_signed_by_pure_python_verifies_with_openssl(tmp_path: Path, openssl_bac
 
 
 def test_config_masks_secrets() -> None:
-    result = hub("config", env={"HUB_SIGNING_KEY_PIN": "12345678", "HUB_XML_MAX_DEPTH": "42"})
+    result = hub("config", env={"HUB_INDEX_KEY": "12345678", "HUB_XML_MAX_DEPTH": "42"})
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout)
-    assert shown["signing_key_pin"] == "********" and "12345678" not in result.stdout
+    assert shown["index_key"] == "********" and "12345678" not in result.stdout
     assert shown["xml_max_depth"] == 42
 
 

@@ -62,6 +62,7 @@ def send_in_process(hub: Hub, *args: str, stdin: str | None = None) -> Any:
 @pytest.mark.parametrize(
     "name", ["verify_birth_record", "verify_snils", "report_enrollment_status"]
 )
+@pytest.mark.unit
 def test_each_example_reaches_the_commands_queue_as_the_registry_sends_it(
     memory_hub: Hub, name: str
 ) -> None:
@@ -75,6 +76,7 @@ def test_each_example_reaches_the_commands_queue_as_the_registry_sends_it(
     assert_sent_as_registry(delivery, command, trace)
 
 
+@pytest.mark.unit
 def test_a_command_on_standard_input_goes_with_the_trace_id_given(memory_hub: Hub) -> None:
     text = SNILS_COMMAND.read_text(encoding="utf-8")
     sent = send_in_process(memory_hub, "-", "--trace-id", "registry:trace-42", stdin=text)
@@ -84,6 +86,7 @@ def test_a_command_on_standard_input_goes_with_the_trace_id_given(memory_hub: Hu
     assert_sent_as_registry(delivery, example("verify_snils"), "registry:trace-42")
 
 
+@pytest.mark.unit
 def test_a_trace_id_the_hub_would_not_take_is_refused(memory_hub: Hub) -> None:
     sent = send_in_process(memory_hub, str(SNILS_COMMAND), "--trace-id", "has spaces")
     assert sent.exit_code == 2
@@ -128,6 +131,7 @@ def with_changes(**changes: Any) -> str:
         ("{not json", "not JSON"),
     ],
 )
+@pytest.mark.integration  # a real process
 def test_an_invalid_command_is_one_line_naming_the_field_and_exit_2(
     command: str, named: str
 ) -> None:
@@ -141,6 +145,7 @@ def test_an_invalid_command_is_one_line_naming_the_field_and_exit_2(
     assert "teacher" not in line and "92 04 X" not in line  # the field, never the value
 
 
+@pytest.mark.integration  # a real process
 def test_a_broker_that_cannot_be_reached_is_exit_1() -> None:
     refused = hub_process(
         "command", "send", str(SNILS_COMMAND), HUB_BROKER_URL="amqp://guest:guest@127.0.0.1:1//"

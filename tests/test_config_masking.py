@@ -53,14 +53,13 @@ def test_every_url_like_value_is_masked(url: str) -> None:
 
 def test_settings_named_as_secrets_are_masked_paths_and_ids_are_not() -> None:
     shown = Settings(
-        signing_key_pin="12345678",
         index_key="INDEX-SECRET",
         encryption_keys="k1:" + "A" * 43 + "=",
         encryption_key_id="k1",
         signing_key="/etc/hub/key.pem",
         tls_key="/etc/hub/tls.key",
     ).masked()
-    assert shown["signing_key_pin"] == shown["index_key"] == shown["encryption_keys"] == MASK
+    assert shown["index_key"] == shown["encryption_keys"] == MASK
     assert shown["encryption_key_id"] == "k1"
     assert (shown["signing_key"], shown["tls_key"]) == ("/etc/hub/key.pem", "/etc/hub/tls.key")
 

@@ -27,8 +27,6 @@ from hub.trust import UntrustedSignerError
 from tests.support import LATE, NOTICE, notice, running, wait_for
 from tests.support import register as register_notices
 
-pytestmark = pytest.mark.integration
-
 NAME, SNILS = "Ёлкина Анна Сергеевна", "112-233-445 95"  # what the messages carry
 TRACE = "registry-trace:77.1"
 
@@ -71,6 +69,7 @@ def _lines(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
+@pytest.mark.integration
 def test_each_failed_message_logs_one_line_with_type_code_and_ids(
     hub: Hub, fast_backend: Any, xml_signer: XmlSigner, capsys: pytest.CaptureFixture[str]
 ) -> None:

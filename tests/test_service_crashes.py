@@ -29,7 +29,6 @@ from hub.supervisor import Backoff, ChildSpec, Supervisor
 from tests.support import wait_for
 from tests.support_console import token
 
-pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -81,6 +80,7 @@ def _crashed(lines: list[Any]) -> list[Any]:
     return [line for line in lines if line.get("event") == "thread crashed"]
 
 
+@pytest.mark.integration
 def test_a_worker_whose_sweeper_dies_exits_non_zero(tmp_path: Path) -> None:
     # Before: the consumer went on and no stored-but-unfinished message was ever swept again.
     with _hub_process(["worker"], _environment(tmp_path, "break_the_sweeper")) as process:
@@ -92,6 +92,7 @@ def test_a_worker_whose_sweeper_dies_exits_non_zero(tmp_path: Path) -> None:
     assert any(line.get("event") == "stopped" for line in lines)  # the worker stopped cleanly
 
 
+@pytest.mark.integration
 def test_a_relay_whose_service_thread_dies_exits_non_zero(tmp_path: Path) -> None:
     # Before: logged, and the process exited 0 as if stopped on purpose.
     with _hub_process(["relay"], _environment(tmp_path, "break_the_relay")) as process:
@@ -100,6 +101,7 @@ def test_a_relay_whose_service_thread_dies_exits_non_zero(tmp_path: Path) -> Non
     assert [c["thread"] for c in _crashed(lines)] == ["relay"]
 
 
+@pytest.mark.integration
 def test_hub_run_on_memory_dies_with_any_of_its_threads(tmp_path: Path) -> None:
     with _hub_process(["run"], _environment(tmp_path, "stray_thread")) as process:
         code, lines = _exit_and_log(process)
@@ -107,6 +109,7 @@ def test_hub_run_on_memory_dies_with_any_of_its_threads(tmp_path: Path) -> None:
     assert [c["thread"] for c in _crashed(lines)] == ["stray"]
 
 
+@pytest.mark.integration
 def test_the_supervisor_restarts_a_child_whose_thread_crashed(tmp_path: Path) -> None:
     argv = (sys.executable, "-m", "hub.cli", "worker")
     environment = _environment(tmp_path, "break_the_sweeper")
@@ -143,6 +146,7 @@ def _scrape(port: int, bearer: str) -> None:
         pass  # the console may stop while answering: the exit code is what counts
 
 
+@pytest.mark.integration
 def test_the_console_exits_non_zero_when_a_thread_of_it_dies(tmp_path: Path) -> None:
     environment = _environment(tmp_path, "stray_thread")
     settings = Settings(database_url=environment["HUB_DATABASE_URL"], adapters=())
@@ -181,7 +185,6 @@ def test_failures_count_up_while_quick_and_start_afresh_after_a_long_run() -> No
     assert counted == [1, 2, 3, 1, 2]
 
 
-@pytest.mark.unit
 class _RecordingStop(threading.Event):
     """A stop event that records how long each back-off waited (the logs may go anywhere,
     depending on how an earlier test configured structlog)."""
@@ -195,6 +198,7 @@ class _RecordingStop(threading.Event):
         return super().wait(timeout)
 
 
+@pytest.mark.unit
 def test_backoff_forever_restarts_its_delays_after_a_healthy_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -99,6 +99,7 @@ SLEEPER = _python("import time; time.sleep(120)")
 FAST = Backoff(first=0.1, cap=0.4, stable_after=10.0)
 
 
+@pytest.mark.integration
 def test_a_killed_child_is_started_again_and_stop_ends_every_child() -> None:
     supervisor = Supervisor([ChildSpec("a", SLEEPER), ChildSpec("b", SLEEPER)], FAST, poll=0.05)
     with supervising(supervisor):
@@ -112,6 +113,7 @@ def test_a_killed_child_is_started_again_and_stop_ends_every_child() -> None:
     assert not any(_alive(pid) for pid in (*first.values(), *running.values()))
 
 
+@pytest.mark.integration
 def test_a_crash_looping_child_is_restarted_with_growing_delays(tmp_path: Path) -> None:
     starts = tmp_path / "starts"
     crash = _python(f"open({str(starts)!r}, 'a').write('x'); raise SystemExit(3)")
@@ -124,6 +126,7 @@ def test_a_crash_looping_child_is_restarted_with_growing_delays(tmp_path: Path) 
     assert supervisor.children[0].failures >= count - 1
 
 
+@pytest.mark.integration
 def test_a_child_that_ignores_sigterm_is_killed_after_the_timeout(tmp_path: Path) -> None:
     ready = tmp_path / "ready"
     stubborn = _python(
@@ -142,6 +145,7 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_timeout(tmp_path: Path
     assert not _alive(process.pid)
 
 
+@pytest.mark.integration
 def test_with_the_in_memory_broker_hub_run_stays_one_process(tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path / 'hub.db'}"
     upgrade(database)
@@ -166,6 +170,7 @@ def test_with_the_in_memory_broker_hub_run_stays_one_process(tmp_path: Path) -> 
     assert "child started" not in events + [json.loads(x).get("event") for x in process.stderr]
 
 
+@pytest.mark.integration
 def test_a_child_that_cannot_be_started_is_tried_again_later(tmp_path: Path) -> None:
     missing = (str(tmp_path / "no-such-program"),)
     supervisor = Supervisor([ChildSpec("ghost", missing)], FAST, poll=0.02)

@@ -33,6 +33,7 @@ def test_genuine_smev_signature_is_valid(sample: bytes, fast_backend) -> None:  
     assert report.certificate.not_after == datetime(2021, 9, 2, 8, 7, 34, tzinfo=UTC)
 
 
+@pytest.mark.unit
 @pytest.mark.slow
 def test_genuine_sample_also_verifies_with_pure_python(sample: bytes, pure_backend) -> None:  # type: ignore[no-untyped-def]
     [report] = XmlVerifier(pure_backend).verify_all(parse_xml(sample))

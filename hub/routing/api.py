@@ -11,7 +11,6 @@ ATTEMPTS_HEADER = "x-hub-attempts"  # the hub counts attempts itself (x-death va
 SOURCE_HEADER = "x-hub-source"
 AGENCY_HEADER = "x-hub-agency"
 KIND_HEADER = "x-hub-kind"
-INBOX_ID_HEADER = "x-hub-inbox-id"
 TRACE_HEADER = "x-hub-trace-id"
 # Set by those who store a message in the inbox before publishing it (the SMEV client, the
 # HTTP endpoint): the worker skips its process-then-store fast path, which would find it stored.

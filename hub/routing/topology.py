@@ -135,10 +135,6 @@ class Topology:
         return self.exchange(self._named("inbound"))
 
     @property
-    def unrouted_exchange(self) -> Exchange:
-        return self.exchange(self._named("unrouted"))
-
-    @property
     def retry_exchange(self) -> Exchange:
         return self.exchange(self._named("retry"))
 

@@ -129,11 +129,6 @@ class Mailbox:
         """Messages that the next poll can get."""
         return len(self._waiting)
 
-    @property
-    def in_flight(self) -> int:
-        """Messages handed out and not acked yet."""
-        return len(self._in_flight)
-
     def put(self, letter: Letter, *, first: bool = False) -> None:
         """Queue ``letter`` at the tail (or, redelivered, at the head)."""
         if first:

@@ -299,11 +299,6 @@ class IncorrectResponseContentTypeError(SmevFaultError):
 FAULT_TYPES: tuple[str, ...] = tuple(_BY_TYPE)
 
 
-def error_class_for(fault_type: str) -> type[SmevFaultError]:
-    """The exception class for a fault type name (UnknownSmevFaultError if unknown)."""
-    return _BY_TYPE.get(fault_type, UnknownSmevFaultError)
-
-
 def read_soap_fault(fault: etree._Element) -> SmevFault:
     """Read a SOAP 1.1 ``Fault`` element, with SMEV's detail when there is one."""
     faultcode = text(fault, "faultcode")
