@@ -97,6 +97,7 @@ Gate = Callable[[etree._Element], None]
 # application needs correcting rather than left waiting); see ``Processor``.
 RefusalHandler = Callable[[SmevMessage, InboxRecord], Sequence[AgencyRequest]]
 _Context = TypeVar("_Context")
+_Value = TypeVar("_Value")
 
 
 @dataclass
@@ -127,13 +128,8 @@ class Router:
         the content before the handler sees it, whoever calls the handler; ``refused`` says
         what to send back when the gate refuses a message whose signatures held."""
         self.inbound[content_name] = _gated(handler, gate)
-        self._gate(content_name, gate)
-        if refused is not None:
-            self.refusals[content_name] = refused
-        else:
-            self.refusals.pop(content_name, None)
-        if agency is not None:
-            self.agencies[content_name] = agency
+        _put(self.refusals, content_name, refused)
+        self._describe(content_name, agency, gate)
 
     def register_answer(
         self,
@@ -146,9 +142,7 @@ class Router:
         """Handle responses to the hub's own requests whose business root is ``content_name``
         (``gate``: as for ``register_inbound``)."""
         self.answers[content_name] = _gated(handler, gate)
-        self._gate(content_name, gate)
-        if agency is not None:
-            self.agencies[content_name] = agency
+        self._describe(content_name, agency, gate)
 
     def register_cancel(
         self, content_name: str, handler: CancelHandler, *, gate: Gate | None = None
@@ -167,11 +161,11 @@ class Router:
             )
         return handler
 
-    def _gate(self, content_name: str, gate: Gate | None) -> None:
-        if gate is not None:
-            self.gates[content_name] = gate
-        else:
-            self.gates.pop(content_name, None)
+    def _describe(self, content_name: str, agency: str | None, gate: Gate | None) -> None:
+        # Who sends this content and what checks it; registering again replaces both.
+        _put(self.gates, content_name, gate)
+        if agency is not None:
+            self.agencies[content_name] = agency
 
     def agency_of(self, content_name: str | None) -> str | None:
         """The agency whose adapter handles this business content, if one does."""
@@ -199,6 +193,14 @@ class Router:
                 known=sorted(self.commands),
             )
         return handler
+
+
+def _put(table: dict[str, _Value], key: str, value: _Value | None) -> None:
+    """``table[key] = value``, or no entry when ``value`` is None."""
+    if value is not None:
+        table[key] = value
+    else:
+        table.pop(key, None)
 
 
 def _gated(
