@@ -41,7 +41,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from hub.adapters.gate import Gate
 from hub.adapters.gosuslugi import register as register_gosuslugi
 from hub.adapters.gosuslugi.requests import ReplyTarget
 from hub.adapters.gosuslugi.schemas import APPLICATION
@@ -60,7 +59,7 @@ from hub.canonical.commands import VerifyBirthRecord, VerifySnils, parse_command
 from hub.config import Settings
 from hub.journal.api import InboxRecord, InboxStatus, event_id_for
 from hub.processing import cloud_event
-from hub.routing.router import EventDraft, Router
+from hub.routing.router import EventDraft, Gate, Router
 from hub.simulator.documents import (
     Answer,
     Record,

@@ -13,7 +13,6 @@ message. A message that fails either is an ``IntakeError``: permanent, never an 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +23,6 @@ from hub.errors import IntakeError, SchemaValidationError
 from hub.xml.xsd import validate_xsd
 
 log = structlog.get_logger("hub.intake")
-
-Gate = Callable[[etree._Element], None]
 
 
 class AgencySchemaError(IntakeError, SchemaValidationError):

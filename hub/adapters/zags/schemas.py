@@ -16,10 +16,11 @@ from pathlib import Path
 
 from lxml import etree
 
-from hub.adapters.gate import Gate, SchemaCheck
+from hub.adapters.gate import SchemaCheck
 from hub.canonical.personal import Personal
 from hub.config import Settings
 from hub.paths import schemas_dir
+from hub.routing.router import Gate
 from hub.xml.xsd import validate_xsd
 
 AGENCY = "zags"
