@@ -20,7 +20,7 @@ from hub.bootstrap import Hub, bootstrap
 from hub.config import Settings
 from hub.journal.api import AuditEntry, FailedMessage, Failure, InboundMessage, Outcome
 from hub.journal.migrate import upgrade
-from hub.operations import NothingToReplayError
+from hub.services.operations import NothingToReplayError
 from tests.support import LATE, notice
 
 pytestmark = pytest.mark.contract

@@ -19,9 +19,9 @@ import pytest
 from kombu.connection import Connection
 from kombu.entity import Exchange, Queue
 
-from hub.journal.api import InboundMessage, NewEvent, Outcome, event_id_for
+from hub.canonical.ids import event_id_for
+from hub.journal.api import InboundMessage, NewEvent, Outcome
 from hub.journal.sql import SqlJournal
-from hub.relay import Relay
 from hub.routing.api import ATTEMPTS_HEADER, SOURCE_HEADER, Delivery, Outgoing, ParkedReplay
 from hub.routing.bus import (
     BrokerRefusedError,
@@ -32,6 +32,7 @@ from hub.routing.bus import (
     delete_topology,
 )
 from hub.routing.topology import Topology, build_topology
+from hub.services.relay import Relay
 
 pytestmark = pytest.mark.contract
 

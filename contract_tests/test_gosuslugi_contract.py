@@ -28,12 +28,14 @@ from hub.adapters.gosuslugi.translate import (
     translate_cancel,
     translate_status_response,
 )
+from hub.adapters.router import AgencyRequest, AnsweredRequest
 from hub.canonical.commands import EPGU_STATUS_CODES, ReportEnrollmentStatus, parse_command
+from hub.canonical.drafts import EventDraft
+from hub.canonical.ids import event_id_for
 from hub.canonical.jsonschemas import validate_event
 from hub.errors import SchemaValidationError
-from hub.journal.api import InboxRecord, InboxStatus, event_id_for
-from hub.processing import cloud_event
-from hub.routing.router import AgencyRequest, AnsweredRequest, EventDraft
+from hub.journal.api import InboxRecord, InboxStatus
+from hub.services.processing import cloud_event
 from hub.xml import parse_xml
 from tests.adapters.test_gosuslugi_translate import (
     MINIMAL,

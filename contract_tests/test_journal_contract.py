@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import create_engine, text
 
+from hub.canonical.ids import event_id_for
 from hub.journal.api import (
     OUTBOUND_TRANSITIONS,
     AuditOutcome,
@@ -31,7 +32,6 @@ from hub.journal.api import (
     Outcome,
     Received,
     Settlement,
-    event_id_for,
 )
 from hub.journal.errors import InvalidTransitionError, NotFoundError, ReasonRequiredError
 from hub.journal.sql import SqlJournal, failed_id_for

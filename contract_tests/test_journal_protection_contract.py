@@ -16,6 +16,7 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, select, text, update
 
+from hub.canonical.ids import event_id_for
 from hub.errors import ConfigurationError
 from hub.journal import _keys
 from hub.journal.api import (
@@ -27,7 +28,6 @@ from hub.journal.api import (
     OutboundState,
     Outcome,
     TokenRecord,
-    event_id_for,
 )
 from hub.journal.migrate import alembic_config
 from hub.journal.schema import (

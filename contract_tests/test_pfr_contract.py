@@ -16,11 +16,12 @@ from hub.adapters.pfr import schemas
 from hub.adapters.pfr.requests import snils_request
 from hub.adapters.pfr.translate import translate_snils_response
 from hub.canonical.commands import VerifySnils, parse_command
+from hub.canonical.drafts import EventDraft
+from hub.canonical.ids import event_id_for
 from hub.canonical.jsonschemas import validate_event
 from hub.errors import SchemaValidationError
-from hub.journal.api import InboxRecord, InboxStatus, event_id_for
-from hub.processing import cloud_event
-from hub.routing.router import EventDraft
+from hub.journal.api import InboxRecord, InboxStatus
+from hub.services.processing import cloud_event
 from hub.xml import parse_xml
 
 pytestmark = pytest.mark.contract

@@ -23,9 +23,10 @@ from hub.adapters.gosuslugi import schemas as gosuslugi_schemas
 from hub.adapters.zags import schemas as zags_schemas
 from hub.adapters.zags.schemas import Notice
 from hub.bootstrap import Hub, bootstrap
+from hub.canonical.ids import inbox_id_for
 from hub.canonical.jsonschemas import validate_event
 from hub.config import Settings
-from hub.journal.api import FailedStatus, InboxStatus, inbox_id_for
+from hub.journal.api import FailedStatus, InboxStatus
 from hub.routing.api import Outgoing
 from hub.xml import parse_xml
 from tests import support_smev
@@ -173,7 +174,8 @@ def test_replay_after_the_cause_is_fixed_publishes_once(hub: Hub) -> None:
 
 def test_registry_commands_are_routed_by_type(hub: Hub) -> None:
     def verify_birth(command: dict[str, object], record: object) -> object:
-        from hub.routing.router import EventDraft, Translation
+        from hub.adapters.router import Translation
+        from hub.canonical.drafts import EventDraft
 
         return Translation(
             [

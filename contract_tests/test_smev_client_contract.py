@@ -24,9 +24,9 @@ from hub.canonical.events import APPLICATION_CANCELLED, APPLICATION_RECEIVED
 from hub.config import Settings
 from hub.crypto.xmldsig import LocalKeySigner
 from hub.journal.api import OutboundState
-from hub.registry import ReferenceRegistry
 from hub.simulator import ExchangeConfig, FaultInjection, MtomIds
 from hub.simulator.population import Population, zags_notices
+from hub.simulator.registry import ReferenceRegistry
 from hub.simulator.server import SimulatorServer
 from hub.simulator.world import World, build_world
 from tests.support import running

@@ -19,11 +19,12 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from hub.adapters.router import AnsweredRequest, Router, Translation
+from hub.canonical.drafts import EventDraft
 from hub.crypto.backends.base import GostBackend
 from hub.crypto.xmldsig import XmlVerifier
 from hub.journal.api import InboxRecord, InboxStatus, OutboundRequest, OutboundState
-from hub.processing import Processor
-from hub.routing.router import AnsweredRequest, EventDraft, Router, Translation
+from hub.services.processing import Processor
 from hub.smev.read import SmevMessage
 from hub.smev.versions import SOAP_ENV_NS, SmevVersion
 from hub.xml import XmlLimits

@@ -25,11 +25,12 @@ from hub.adapters.zags.requests import (
 )
 from hub.adapters.zags.translate import translate_notification, translate_rogdinf_response
 from hub.canonical.commands import VerifyBirthRecord, parse_command
+from hub.canonical.drafts import EventDraft
+from hub.canonical.ids import event_id_for
 from hub.canonical.jsonschemas import validate_event
 from hub.errors import SchemaValidationError
-from hub.journal.api import InboxRecord, InboxStatus, event_id_for
-from hub.processing import cloud_event
-from hub.routing.router import EventDraft
+from hub.journal.api import InboxRecord, InboxStatus
+from hub.services.processing import cloud_event
 from hub.xml import parse_xml
 from hub.xml.xsd import validate_xsd
 from tests.adapters.test_zags_notifications import RECORD_ID, notification, record, wrap

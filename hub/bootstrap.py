@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from hub.access.service import AccessService
+from hub.adapters.router import Router
 from hub.config import Settings
 from hub.crypto import GostBackend, select_backend
 from hub.crypto.keys import load_certificate, load_private_key
@@ -24,17 +25,16 @@ from hub.errors import ConfigurationError, HubError
 from hub.files import CERTIFICATE_LIMIT, InputTooLargeError, read_bounded
 from hub.journal.api import Journal
 from hub.metrics import HubMetrics, build_metrics
-from hub.operations import Operations
-from hub.processing import Processor
-from hub.relay import Relay
 from hub.routing.api import Bus
-from hub.routing.ratelimit import RateLimiter
-from hub.routing.router import Router
 from hub.routing.topology import Topology, build_topology
-from hub.smev.client import SmevClient, SmevClientSettings, stored_request
+from hub.services.operations import Operations
+from hub.services.processing import Processor
+from hub.services.ratelimit import RateLimiter
+from hub.services.relay import Relay
+from hub.services.smev_client import SmevClient, SmevClientSettings, stored_request
+from hub.services.trust import TrustPolicy
+from hub.services.worker import Worker, WorkerSettings
 from hub.smev.transport import HttpTransport, Transport
-from hub.trust import TrustPolicy
-from hub.worker import Worker, WorkerSettings
 from hub.xml import XmlLimits
 
 if TYPE_CHECKING:

@@ -48,9 +48,9 @@ from hub.crypto.xmldsig import LocalKeySigner
 from hub.errors import HubError
 from hub.journal.api import FailedMessage, OutboundState
 from hub.protection import new_key_entry
-from hub.registry import ReferenceRegistry
 from hub.simulator import ExchangeConfig, FaultInjection
 from hub.simulator.population import Check, Population, ZagsNotice, zags_notices
+from hub.simulator.registry import ReferenceRegistry
 from hub.simulator.server import SimulatorServer
 from hub.simulator.world import World, build_world, feed_applications
 

@@ -4,7 +4,7 @@ The registry handles children's personal data (152-FZ): names, SNILS, documents,
 places of birth, addresses must never reach a log in clear. `configure_logging` routes both
 structlog and standard-library records through one chain whose last step before rendering is
 `mask_personal_data`; `mask_text` is the same masking for any free text (error texts the hub
-stores or shows). Stored messages are masked by their structure in ``hub.masking``.
+stores or shows). Stored messages are masked by their structure in ``hub.protection.masking``.
 """
 
 from __future__ import annotations
@@ -173,8 +173,8 @@ def mask_text(text: str) -> str:
     numbers, and the values of personal-data fields written as XML elements or attributes
     (``<FamilyName>…</FamilyName>``, ``МестоРожден МестоТекст="…"``), lxml validation
     messages, ``key=value`` or ``"key": "value"``: the fields the canonical models and agency
-    schemas declare personal (``hub.masking``), and a net of name patterns beside them. Text
-    that cannot hold any of these is returned as is.
+    schemas declare personal (``hub.protection.masking``), and a net of name patterns beside
+    them. Text that cannot hold any of these is returned as is.
     """
     if not _MAYBE_PERSONAL.search(text):
         return text
@@ -266,7 +266,7 @@ def _mask_key_value(match: re.Match[str]) -> str:
 
 @dataclass(frozen=True)
 class _Declared:
-    """What the models and agency schemas declare personal (``hub.masking``)."""
+    """What the models and agency schemas declare personal (``hub.protection.masking``)."""
 
     json_keys: Mapping[str, _Kind]  # member names personal wherever they stand
     xml_names: Mapping[str, _Kind]  # agencies' element and attribute names, SMEV's secrets
@@ -276,7 +276,7 @@ class _Declared:
 @cache
 def _declared() -> _Declared:
     # Read when first needed: the declarations live in modules that import this one.
-    from hub.masking import XML_MASKED, json_key_kinds, mask_xml  # noqa: PLC0415
+    from hub.protection.masking import XML_MASKED, json_key_kinds, mask_xml  # noqa: PLC0415
 
     def kinds(names: Mapping[str, Personal]) -> dict[str, _Kind]:
         return {name: _Kind(kind.value) for name, kind in names.items()}

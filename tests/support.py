@@ -9,9 +9,10 @@ from contextlib import contextmanager
 
 from lxml import etree
 
+from hub.adapters.router import Router, Translation
+from hub.canonical.drafts import EventDraft
 from hub.errors import RetryableError
 from hub.journal.api import InboxRecord
-from hub.routing.router import EventDraft, Router, Translation
 from hub.smev import SendRequest, build_send_request, serialize
 from hub.smev.build import ElementSigner
 from hub.smev.read import SmevMessage

@@ -7,9 +7,9 @@ from __future__ import annotations
 import threading
 import time
 
-from hub.relay import Relay
-from hub.routing.router import Router
-from hub.worker import Worker
+from hub.adapters.router import Router
+from hub.services.relay import Relay
+from hub.services.worker import Worker
 
 INJECTED = "injected bug"
 

@@ -21,8 +21,8 @@ from hub.canonical.jsonschemas import validate_event
 from hub.config import Settings
 from hub.errors import PermanentError
 from hub.journal.api import InboundMessage, OutboundState, Outcome
-from hub.processing import REGISTRY_SOURCE
-from hub.smev.client import REFUSAL_CONTENT_TYPE, REFUSAL_SOURCE, refusal_record
+from hub.services.processing import REGISTRY_SOURCE
+from hub.services.smev_client import REFUSAL_CONTENT_TYPE, REFUSAL_SOURCE, refusal_record
 from tests import support_smev
 from tests.adapters.test_gosuslugi_translate import application, cancel
 from tests.adapters.test_zags_notifications import notification

@@ -27,7 +27,7 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hub.cli", *args],
+        [sys.executable, "-m", "hub", *args],
         capture_output=True, text=True, timeout=120, env=env, cwd=cwd, check=False,
     )  # fmt: skip
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.bench_backbone import PLUGIN, throughput
+from hub.bench.backbone import PLUGIN, throughput
 from hub.bootstrap import bootstrap
 from hub.config import Settings
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from hub.bench_e2e import Options, Result, measure, percentile, table
+from hub.bench.e2e import Options, Result, measure, percentile, table
 from hub.journal.migrate import upgrade
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select
 
-from hub.bench_encryption import PATHS, measure, sealing_cost
+from hub.bench.encryption import PATHS, measure, sealing_cost
 from hub.journal.schema import inbox
 
 pytestmark = pytest.mark.unit

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hub.bench import dev_signer, signed_response
-from hub.bench_floor import Floor, _check, measure_floor
+from hub.bench.floor import Floor, _check, measure_floor
+from hub.bench.smev import dev_signer, signed_response
 from hub.crypto import GostBackend
 from hub.crypto.xmldsig import XmlVerifier
 

@@ -19,7 +19,7 @@ from rich.console import Console
 
 from hub.adapters.gate import AgencySchemaError
 from hub.adapters.zags.schemas import validate as validate_zags
-from hub.bench_translate import (
+from hub.bench.translate import (
     KINDS,
     STAGES,
     Result,
@@ -109,7 +109,7 @@ def test_the_gated_stage_runs_the_official_schemas_and_refuses_what_breaks_them(
 @pytest.mark.integration  # a real process, as test_cli.py runs the command
 def test_the_command_prints_the_figures() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "bench", "--suite", "translate", "--inputs", "10",
+        [sys.executable, "-m", "hub", "bench", "--suite", "translate", "--inputs", "10",
          "--rounds", "1"],
         capture_output=True, text=True, check=False, cwd=PROJECT,
         env={**os.environ, "COLUMNS": "120"},

@@ -25,7 +25,7 @@ SCHEMA = json.loads((PROJECT / "schemas/cli/smev-inspect.schema.json").read_text
 def hub(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "HUB_LOG_FORMAT": "json", **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "hub.cli", *args],
+        [sys.executable, "-m", "hub", *args],
         capture_output=True,
         text=True,
         env=environment,

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from hub import tracing
 from hub.bootstrap import Hub
-from hub.cli import app
+from hub.cli.main import app
 from hub.config import Settings
 from hub.routing.api import Delivery
 from hub.routing.bus import delete_topology
+from hub.services import tracing
 from tests.support_console import fresh_prefix
 from tests.support_registry import EXAMPLES, example, taken
 
@@ -101,7 +101,7 @@ def hub_process(
 ) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "HUB_LOG_LEVEL": "warning", "COLUMNS": "200", **env}
     return subprocess.run(
-        [sys.executable, "-m", "hub.cli", *args],
+        [sys.executable, "-m", "hub", *args],
         input=stdin,
         capture_output=True,
         text=True,

@@ -12,8 +12,8 @@ import typer
 from typer.core import TyperGroup
 from typer.testing import CliRunner
 
-from hub.cli import app
-from hub.helptext import plain_help
+from hub.cli.helptext import plain_help
+from hub.cli.main import app
 
 pytestmark = pytest.mark.unit
 

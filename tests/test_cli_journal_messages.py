@@ -28,7 +28,7 @@ def hub(url: str, *args: str, keys: str = "", token: str = "") -> subprocess.Com
         "COLUMNS": "200",
     }  # fmt: skip
     return subprocess.run(
-        [sys.executable, "-m", "hub.cli", *args],
+        [sys.executable, "-m", "hub", *args],
         capture_output=True, text=True, env=env, check=False, cwd=PROJECT,
     )  # fmt: skip
 

@@ -29,7 +29,7 @@ def hub(url: str, *args: str, token: str = "") -> subprocess.CompletedProcess[st
         "HUB_ADAPTERS": "[]", "HUB_OPERATOR": "root", "COLUMNS": "80", "LINES": "50",
     }  # fmt: skip
     done = subprocess.run(
-        [sys.executable, "-m", "hub.cli", *args],
+        [sys.executable, "-m", "hub", *args],
         capture_output=True, text=True, env=env, check=False, cwd=PROJECT,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from hub import terminal
 from hub.access import AccessService, Role
 from hub.access.policy import Principal
 from hub.bootstrap import Hub
-from hub.cli import app
+from hub.cli import terminal
+from hub.cli.main import app
 from hub.journal.api import InboundMessage
-from hub.processing import REGISTRY_SOURCE
+from hub.services.processing import REGISTRY_SOURCE
 from tests.support_console import console_hub
 
 pytestmark = pytest.mark.unit
@@ -92,7 +92,7 @@ def test_the_consoles_read_no_markup_and_no_emoji_codes(capsys: pytest.CaptureFi
 
 
 def test_no_command_makes_a_console_of_its_own() -> None:
-    # Every Rich console of the command line comes from hub.terminal (no markup, no emoji).
+    # Every Rich console of the command line comes from hub.cli.terminal (no markup, no emoji).
     found = []
     for path in (PROJECT / "hub").rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))

@@ -34,7 +34,7 @@ def hub(
         **({"HUB_TOKEN": token} if token is not None else {}),
     }
     return subprocess.run(
-        [sys.executable, "-m", "hub.cli", *args],
+        [sys.executable, "-m", "hub", *args],
         capture_output=True,
         text=True,
         env=env,

@@ -32,7 +32,7 @@ def hub(
     *args: str | Path, stdin: IO[bytes] | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hub.cli", *map(str, args)],
+        [sys.executable, "-m", "hub", *map(str, args)],
         stdin=stdin if stdin is not None else subprocess.DEVNULL,
         capture_output=True,
         text=True,

@@ -23,7 +23,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 def serving(*args: str) -> Iterator[str]:
     """``hub simulator serve ARGS`` in a child process; its base URL once it listens."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "simulator", "serve", "--port", "0", *args],
+        [sys.executable, "-m", "hub", "simulator", "serve", "--port", "0", *args],
         cwd=PROJECT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -62,7 +62,7 @@ def test_an_explicit_mtom_setting_wins_over_the_profile() -> None:
 
 def test_an_unknown_profile_is_refused() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "simulator", "serve", "--profile", "tidy"],
+        [sys.executable, "-m", "hub", "simulator", "serve", "--profile", "tidy"],
         capture_output=True, text=True, check=False, cwd=PROJECT,
     )  # fmt: skip
     assert result.returncode != 0 and "--profile 'tidy'" in result.stderr

@@ -23,7 +23,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 def hub(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "HUB_LOG_FORMAT": "json", "COLUMNS": "200", **env}
     return subprocess.run(
-        [sys.executable, "-m", "hub.cli", *args],
+        [sys.executable, "-m", "hub", *args],
         capture_output=True,
         text=True,
         env=environment,

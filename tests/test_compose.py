@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from hub.cli import app
+from hub.cli.main import app
 from hub.config import Settings
 from hub.paths import SCHEMAS_DIR_VARIABLE
 

@@ -10,7 +10,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from hub.cli import app
+from hub.cli.main import app
 from hub.config import Settings
 
 pytestmark = pytest.mark.unit

@@ -30,7 +30,7 @@ def test_hub_console_serves_until_sigterm(tmp_path: Path) -> None:
     env = {**os.environ, "HUB_DATABASE_URL": f"sqlite:///{tmp_path / 'hub.db'}",
            "HUB_LOG_FORMAT": "json"}  # fmt: skip
     process = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "console", "--port", str(port)],
+        [sys.executable, "-m", "hub", "console", "--port", str(port)],
         cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
@@ -49,7 +49,7 @@ def test_failed_authentications_it_counted_are_written_when_it_stops(tmp_path: P
     port, url = free_port(), f"sqlite:///{tmp_path / 'hub.db'}"
     env = {**os.environ, "HUB_DATABASE_URL": url, "HUB_LOG_FORMAT": "json"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "console", "--port", str(port)],
+        [sys.executable, "-m", "hub", "console", "--port", str(port)],
         cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
@@ -78,7 +78,7 @@ def test_half_a_tls_configuration_is_refused(tmp_path: Path) -> None:
     env = {**os.environ, "HUB_DATABASE_URL": f"sqlite:///{tmp_path / 'hub.db'}",
            "HUB_TLS_CERT": str(tmp_path / "missing.pem")}  # fmt: skip
     done = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "console", "--port", "0"],
+        [sys.executable, "-m", "hub", "console", "--port", "0"],
         cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode != 0 and "HUB_TLS_KEY" in done.stderr

@@ -18,8 +18,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from hub.access import Role
 from hub.bootstrap import Hub
+from hub.canonical.ids import inbox_id_for
 from hub.config import Settings
-from hub.journal.api import inbox_id_for
 from tests.support import notice
 from tests.support_console import SCHOOL_A, Served, csrf_of, fresh_prefix, serving, token
 

@@ -27,7 +27,7 @@ from hub.config import Settings
 from hub.journal.api import InboundMessage
 from hub.journal.migrate import upgrade
 from hub.routing.api import Outgoing
-from hub.smev.client import hand_over
+from hub.services.smev_client import hand_over
 from tests.support import NOTICE, notice, wait_for
 from tests.support_bus import EventCollector, delete_topology
 
@@ -39,7 +39,7 @@ MESSAGES = 2000
 
 def _start(role: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", role],
+        [sys.executable, "-m", "hub", role],
         cwd=PROJECT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 def test_the_demo_accounts_for_every_message(reference_dir: Path, fast_backend: object) -> None:
     env = {**os.environ, "HUB_REFERENCE_DIR": str(reference_dir), "COLUMNS": "120"}
     done = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "demo", "--students", "24", "--applications", "6"],
+        [sys.executable, "-m", "hub", "demo", "--students", "24", "--applications", "6"],
         capture_output=True, text=True, timeout=240, env=env, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

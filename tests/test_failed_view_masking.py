@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 
 from hub.access import Role
 from hub.bootstrap import Hub
-from hub.cli import app
+from hub.cli.main import app
 from hub.console import create_app
 from hub.journal.api import FailedMessage, InboundMessage
-from hub.processing import REGISTRY_SOURCE
+from hub.services.processing import REGISTRY_SOURCE
 from tests.support_console import console_hub, csrf_of, token
 from tests.support_smev import get_response
 

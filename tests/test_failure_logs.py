@@ -13,17 +13,18 @@ from typing import Any
 
 import pytest
 
+from hub.adapters.router import UnknownKindError
 from hub.bootstrap import Hub, bootstrap
+from hub.canonical.ids import inbox_id_for
 from hub.config import Settings
 from hub.crypto.devcert import generate_private_key, self_signed_certificate
 from hub.crypto.keys import Certificate
 from hub.crypto.xmldsig import LocalKeySigner, XmlSigner
 from hub.errors import SignatureError, error_class
-from hub.journal.api import InboxStatus, inbox_id_for
+from hub.journal.api import InboxStatus
 from hub.logging import configure_logging
 from hub.routing.api import KIND_HEADER, SOURCE_HEADER, TRACE_HEADER, Outgoing
-from hub.routing.router import UnknownKindError
-from hub.trust import UntrustedSignerError
+from hub.services.trust import UntrustedSignerError
 from tests.support import LATE, NOTICE, notice, running, wait_for
 from tests.support import register as register_notices
 

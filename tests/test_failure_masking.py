@@ -10,7 +10,7 @@ import pytest
 
 from hub.errors import PermanentError
 from hub.journal.api import InboxRecord, InboxStatus
-from hub.processing import failure_of
+from hub.services.processing import failure_of
 
 pytestmark = pytest.mark.unit
 

@@ -22,7 +22,7 @@ from lxml import etree
 from hub.crypto import GostBackend
 from hub.crypto.keys import Certificate
 from hub.logging import mask_text
-from hub.masking import mask_message
+from hub.protection.masking import mask_message
 from hub.simulator import ExchangeConfig
 from hub.simulator.filestore import FileAccess, FileStore
 from hub.simulator.population import Population
@@ -190,7 +190,7 @@ def _hub_command(url: str, store: FileStore, *args: str) -> subprocess.Completed
         "HUB_DATABASE_URL": url,
         "HUB_SMEV_FILE_STORE": store.url,
     }
-    return subprocess.run([sys.executable, "-m", "hub.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "hub", *args], capture_output=True,
                           text=True, env=env, check=False, cwd=PROJECT)  # fmt: skip
 
 

@@ -43,7 +43,7 @@ def health(
     """Run ``hub health --json``; exit code, the report and stderr."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     result = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "health", "--json", *args],
+        [sys.executable, "-m", "hub", "health", "--json", *args],
         capture_output=True,
         text=True,
         env={**clean, "HUB_LOG_FORMAT": "json", **env},
@@ -153,7 +153,7 @@ def test_healthy_on_the_embedded_default(sqlite: dict[str, str], tmp_path: Path)
 def test_the_table_says_healthy(sqlite: dict[str, str], tmp_path: Path) -> None:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     result = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "health"],
+        [sys.executable, "-m", "hub", "health"],
         capture_output=True,
         text=True,
         env={**clean, **sqlite, "COLUMNS": "120"},
@@ -280,7 +280,7 @@ def test_personal_data_never_appears(sqlite: dict[str, str], tmp_path: Path) -> 
     for args in (("--json",), ()):
         clean = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
         result = subprocess.run(
-            [sys.executable, "-m", "hub.cli", "health", *args],
+            [sys.executable, "-m", "hub", "health", *args],
             capture_output=True,
             text=True,
             env={**clean, **sqlite, "HUB_LOG_LEVEL": "DEBUG"},

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.health import SMEV_FAILING_LIMIT
+from hub.services.health import SMEV_FAILING_LIMIT
 from tests.test_health import health, http_server, sqlite, statuses
 
 pytestmark = pytest.mark.integration

@@ -127,7 +127,7 @@ def test_an_unsigned_application_is_refused_and_nobody_is_answered(tmp_path: Pat
 
 def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hub.cli", *map(str, args)],
+        [sys.executable, "-m", "hub", *map(str, args)],
         capture_output=True,
         text=True,
         env={**os.environ, "HUB_LOG_FORMAT": "json"},

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select
 
-from hub.journal.api import InboundMessage, NewEvent, Outcome, event_id_for
+from hub.canonical.ids import event_id_for
+from hub.journal.api import InboundMessage, NewEvent, Outcome
 from hub.journal.schema import inbox
 from hub.journal.sql import SqlJournal
 from hub.protection import AesGcmSealer, parse_keyring
@@ -33,7 +34,7 @@ def hub(url: str, *args: str, keys: str = "") -> subprocess.CompletedProcess[str
         "COLUMNS": "200",
     }
     return subprocess.run(
-        [sys.executable, "-m", "hub.cli", *args],
+        [sys.executable, "-m", "hub", *args],
         capture_output=True, text=True, env=env, check=False, cwd=PROJECT,
     )  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""Masking of stored messages by what the hub declares personal (``hub.masking``): every
+"""Masking of stored messages by what the hub declares personal (``hub.protection.masking``): every
 command, event and refusal schema is walked and every field it marks personal is shown
 masked while the others stay readable; every XML name an agency lists is masked with its
 attributes and content; hostile and broken input masks more, never less."""
@@ -16,9 +16,9 @@ import pytest
 from hub.canonical.commands import COMMAND_TYPES
 from hub.canonical.jsonschemas import EVENT_TYPES, command_schema, event_schema
 from hub.canonical.personal import PERSONAL_KEY
-from hub.masking import XML_PERSONAL, RefusalRecord, mask_message, mask_xml
-from hub.processing import REGISTRY_SOURCE
-from hub.smev.client import REFUSAL_SOURCE
+from hub.protection.masking import XML_PERSONAL, RefusalRecord, mask_message, mask_xml
+from hub.services.processing import REGISTRY_SOURCE
+from hub.services.smev_client import REFUSAL_SOURCE
 
 pytestmark = pytest.mark.unit
 

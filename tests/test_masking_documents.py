@@ -22,8 +22,8 @@ from hub.canonical import events
 from hub.canonical.commands import ReportEnrollmentStatus, VerifyBirthRecord, VerifySnils
 from hub.canonical.commands import parse_command as parse
 from hub.canonical.values import BirthCertificate, PassportRF, Person
-from hub.masking import mask_message
-from hub.processing import REGISTRY_SOURCE
+from hub.protection.masking import mask_message
+from hub.services.processing import REGISTRY_SOURCE
 from hub.simulator import agencies
 from hub.simulator.documents import (
     application_request,

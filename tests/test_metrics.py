@@ -15,12 +15,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hub import metrics as hub_metrics
+from hub.adapters.router import Translation
 from hub.bootstrap import Hub, bootstrap
+from hub.canonical.drafts import EventDraft
+from hub.canonical.ids import inbox_id_for
 from hub.config import Settings
-from hub.journal.api import InboxStatus, inbox_id_for
-from hub.metrics import render_metrics
+from hub.console.metrics import render_metrics
+from hub.journal.api import InboxStatus
 from hub.routing.api import KIND_HEADER, SOURCE_HEADER, TRACE_HEADER, Outgoing
-from hub.routing.router import EventDraft, Translation
 from tests.support import FLAKY, NOTICE, FlakyAdapter, notice, running, wait_for
 from tests.support import register as register_notices
 from tests.support_bus import EventCollector

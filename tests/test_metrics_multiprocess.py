@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 
 from hub.bootstrap import bootstrap
+from hub.canonical.ids import inbox_id_for
 from hub.config import Settings
-from hub.journal.api import InboxStatus, inbox_id_for
+from hub.console.metrics import render_metrics
+from hub.journal.api import InboxStatus
 from hub.logging import configure_logging
-from hub.metrics import render_metrics
 from hub.routing.api import KIND_HEADER, SOURCE_HEADER, Outgoing
-from hub.supervisor import Backoff, ChildSpec, Supervisor, metrics_folder
+from hub.services.supervisor import Backoff, ChildSpec, Supervisor, metrics_folder
 from tests.support import NOTICE, notice, running
 from tests.test_metrics import samples, value
 

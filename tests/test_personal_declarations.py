@@ -19,7 +19,7 @@ import pytest
 from hub.adapters.gosuslugi import schemas as gosuslugi
 from hub.adapters.pfr import schemas as pfr
 from hub.adapters.zags import schemas as zags
-from hub.masking import XML_PERSONAL
+from hub.protection.masking import XML_PERSONAL
 from tests.support_xsd import (
     Declared,
     declarations,

@@ -31,7 +31,7 @@ def _hub(
     base = {"HUB_DATABASE_URL": f"sqlite:///{cwd / 'hub.db'}", "HUB_LOG_FORMAT": "json"}
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "hub.cli", *args],
+        [sys.executable, "-m", "hub", *args],
         capture_output=True, text=True, env={**clean, **base, **env}, cwd=cwd, timeout=60,
         check=False,
     )  # fmt: skip
@@ -47,7 +47,7 @@ def _error_line(done: subprocess.CompletedProcess[str]) -> str:
 
 def _keys(tmp_path: Path) -> tuple[Path, Path]:
     out = tmp_path / "keys"
-    subprocess.run([sys.executable, "-m", "hub.cli", "keys", "generate", "--out-dir", str(out)],
+    subprocess.run([sys.executable, "-m", "hub", "keys", "generate", "--out-dir", str(out)],
                    check=True, capture_output=True, cwd=tmp_path, timeout=60)  # fmt: skip
     return out / "key.pem", out / "cert.pem"
 

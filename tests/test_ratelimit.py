@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.routing.ratelimit import RateLimiter
+from hub.services.ratelimit import RateLimiter
 
 pytestmark = pytest.mark.unit
 

@@ -23,7 +23,7 @@ from typer.exceptions import TyperException
 from typer.testing import CliRunner
 
 from hub.access import AccessService, Role
-from hub.cli import app
+from hub.cli.main import app
 from hub.journal.sql import SqlJournal
 
 pytestmark = pytest.mark.unit

@@ -18,11 +18,11 @@ from typing import IO
 
 import pytest
 
-from hub import tracing
 from hub.bootstrap import Hub
 from hub.config import Settings
 from hub.routing.api import Outgoing
 from hub.routing.bus import delete_topology
+from hub.services import tracing
 from tests.support_console import fresh_prefix
 from tests.support_registry import example, taken
 

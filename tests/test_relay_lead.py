@@ -12,12 +12,13 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from hub.journal.api import InboundMessage, NewEvent, Outcome, event_id_for
+from hub.canonical.ids import event_id_for
+from hub.journal.api import InboundMessage, NewEvent, Outcome
 from hub.journal.errors import DatabaseUnavailableError
 from hub.journal.sql import SqlJournal
-from hub.relay import Relay
 from hub.routing.api import Outgoing, ParkedReplay
 from hub.routing.topology import build_topology
+from hub.services.relay import Relay
 from tests.proxy import SSL_MODES, database_through, proxy, uses_tls
 from tests.support import running
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from kombu.connection import Connection
 
-from hub.journal.api import InboundMessage, NewEvent, Outcome, event_id_for
+from hub.canonical.ids import event_id_for
+from hub.journal.api import InboundMessage, NewEvent, Outcome
 from hub.journal.sql import SqlJournal
-from hub.relay import Relay
 from hub.routing.api import Outgoing, ParkedReplay
 from hub.routing.bus import (
     KombuBus,
@@ -24,6 +24,7 @@ from hub.routing.bus import (
     delete_topology,
 )
 from hub.routing.topology import Topology, build_topology
+from hub.services.relay import Relay
 
 pytestmark = pytest.mark.unit
 

@@ -35,9 +35,9 @@ from hub.crypto import GostBackend
 from hub.crypto.keys import Certificate, PrivateKey
 from hub.journal.api import OutboundState
 from hub.journal.migrate import upgrade
-from hub.registry import ReferenceRegistry
 from hub.simulator import ExchangeConfig, FaultInjection
 from hub.simulator.population import Population, ZagsNotice, zags_notices
+from hub.simulator.registry import ReferenceRegistry
 from hub.simulator.server import SimulatorServer
 from hub.simulator.world import World, build_world
 from tests.support_bus import delete_topology
@@ -58,7 +58,7 @@ class Deployment:
 
     def __init__(self, *args: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "run", *args],
+            [sys.executable, "-m", "hub", "run", *args],
             cwd=PROJECT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -25,7 +25,7 @@ from hub.bootstrap import Hub
 from hub.config import Settings
 from hub.errors import RetryableError
 from hub.runtime import CRASHED, backoff_forever, failures_after
-from hub.supervisor import Backoff, ChildSpec, Supervisor
+from hub.services.supervisor import Backoff, ChildSpec, Supervisor
 from tests.support import wait_for
 from tests.support_console import token
 
@@ -49,7 +49,7 @@ def _environment(tmp_path: Path, plugin: str) -> dict[str, str]:
 @contextmanager
 def _hub_process(args: list[str], environment: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", *args],
+        [sys.executable, "-m", "hub", *args],
         cwd=ROOT,
         env=environment,
         stdout=subprocess.DEVNULL,
@@ -111,7 +111,7 @@ def test_hub_run_on_memory_dies_with_any_of_its_threads(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_the_supervisor_restarts_a_child_whose_thread_crashed(tmp_path: Path) -> None:
-    argv = (sys.executable, "-m", "hub.cli", "worker")
+    argv = (sys.executable, "-m", "hub", "worker")
     environment = _environment(tmp_path, "break_the_sweeper")
     supervisor = Supervisor([ChildSpec("worker-1", argv)], Backoff(first=0.1), poll=0.05,
                             env=environment)  # fmt: skip

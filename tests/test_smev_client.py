@@ -18,8 +18,8 @@ from hub.bootstrap import Hub
 from hub.canonical.events import REQUEST_REJECTED
 from hub.crypto.keys import Certificate
 from hub.journal.api import OutboundState
-from hub.processing import Processor
-from hub.routing.ratelimit import RateLimiter
+from hub.services.processing import Processor
+from hub.services.ratelimit import RateLimiter
 from hub.simulator import ExchangeConfig, replies
 from hub.simulator.checks import refuse
 from hub.simulator.population import Population

@@ -21,10 +21,11 @@ from lxml import etree
 
 from hub.bootstrap import Hub, bootstrap
 from hub.canonical.events import REQUEST_REJECTED
+from hub.canonical.ids import inbox_id_for
 from hub.config import Settings
 from hub.crypto.keys import Certificate
 from hub.crypto.xmldsig import LocalKeySigner
-from hub.journal.api import InboxStatus, OutboundState, inbox_id_for
+from hub.journal.api import InboxStatus, OutboundState
 from hub.simulator import ExchangeConfig
 from hub.simulator.population import Population, zags_notices
 from hub.simulator.transport import ExchangeTransport

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hub.cli import app
+from hub.cli.main import app
 from hub.journal.migrate import upgrade
-from hub.supervisor import Backoff, ChildSpec, Supervisor, hub_children
+from hub.services.supervisor import Backoff, ChildSpec, Supervisor, hub_children
 
 # --- the policy ----------------------------------------------------------------------------
 
@@ -45,7 +45,7 @@ def test_a_deployment_is_workers_one_relay_and_the_smev_client_when_configured()
     with_smev = hub_children(3, smev_client=True)
     assert [c.name for c in with_smev] == ["worker-1", "worker-2", "worker-3", "relay",
                                            "smev-client"]  # fmt: skip
-    assert {c.argv[:3] for c in with_smev} == {(sys.executable, "-m", "hub.cli")}
+    assert {c.argv[:3] for c in with_smev} == {(sys.executable, "-m", "hub")}
     assert [c.argv[3] for c in with_smev] == ["worker"] * 3 + ["relay", "smev-client"]
     assert [c.name for c in hub_children(1, smev_client=False)] == ["worker-1", "relay"]
 
@@ -153,7 +153,7 @@ def test_with_the_in_memory_broker_hub_run_stays_one_process(tmp_path: Path) -> 
                    "HUB_LOG_FORMAT": "json", "HUB_LOG_LEVEL": "INFO"}  # fmt: skip
     environment.pop("HUB_SMEV_ENDPOINT", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "run"], env=environment, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "hub", "run"], env=environment, stderr=subprocess.PIPE, text=True
     )
     assert process.stderr is not None
     watchdog = threading.Timer(30, process.kill)  # a hung start fails instead of hanging

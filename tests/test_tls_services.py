@@ -25,7 +25,6 @@ from hub.errors import ConfigurationError, HubError
 from hub.journal.engine import make_engine
 from hub.journal.migrate import upgrade
 from hub.journal.sql import SqlJournal
-from hub.registry import ReferenceRegistry
 from hub.routing.api import Delivery, Outgoing
 from hub.routing.bus import (
     BrokerRefusedError,
@@ -36,6 +35,7 @@ from hub.routing.bus import (
     delete_topology,
 )
 from hub.routing.topology import Topology, build_topology
+from hub.simulator.registry import ReferenceRegistry
 from tests.test_health import health, statuses
 
 pytestmark = pytest.mark.integration

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from hub import tracing
 from hub.bootstrap import Hub
 from hub.crypto.keys import Certificate
 from hub.journal.api import InboxRecord, InboxStatus, OutboundState
 from hub.logging import configure_logging
 from hub.routing.api import TRACE_HEADER, Outgoing
+from hub.services import tracing
 from hub.simulator import ExchangeConfig
 from hub.simulator.population import Population, birth_record_command
 from hub.simulator.world import build_world
@@ -114,7 +114,10 @@ def test_a_command_trace_reaches_the_smev_message_id_the_logs_and_the_event(
     command = birth_record_command(student, "req-trace-1")
     body = json.dumps(command, ensure_ascii=False).encode()
     message = Outgoing(body, command["type"], {TRACE_HEADER: TRACE}, "req-trace-1")
-    with EventCollector(hub) as events, running(hub.worker, hub.relay, hub.smev_client):
+    with (
+        EventCollector(hub) as events,
+        running(hub.worker, hub.relay, hub.smev_client),
+    ):
         hub.bus.publish(hub.topology.commands_exchange.name, [message])
         wait_for(lambda: bool(events.unique()))
     configure_logging(level="INFO")
@@ -145,12 +148,15 @@ def test_a_command_trace_reaches_the_smev_message_id_the_logs_and_the_event(
 def test_the_smev_client_counts_its_calls_on_the_same_trip(
     hub: Hub, population: Population
 ) -> None:
-    from hub.metrics import render_metrics
+    from hub.console.metrics import render_metrics
     from tests.test_metrics import samples, value
 
     command = birth_record_command(population.students[1], "req-count-1")
     body = json.dumps(command, ensure_ascii=False).encode()
-    with EventCollector(hub) as events, running(hub.worker, hub.relay, hub.smev_client):
+    with (
+        EventCollector(hub) as events,
+        running(hub.worker, hub.relay, hub.smev_client),
+    ):
         hub.bus.publish(
             hub.topology.commands_exchange.name, [Outgoing(body, command["type"], {}, "req-1")]
         )

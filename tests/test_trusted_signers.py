@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.adapters.router import Router
 from hub.bootstrap import bootstrap
 from hub.config import Settings
 from hub.crypto.devcert import generate_private_key, self_signed_certificate
@@ -14,8 +15,7 @@ from hub.crypto.keys import Certificate
 from hub.crypto.xmldsig import XmlSigner, XmlVerifier
 from hub.errors import ConfigurationError
 from hub.journal.api import InboxRecord, InboxStatus
-from hub.processing import Processor
-from hub.routing.router import Router
+from hub.services.processing import Processor
 from hub.xml import XmlLimits
 from tests.support import notice
 from tests.support import register as register_notices

@@ -197,8 +197,8 @@ EMAIL = TextBound(
 # EPGU orderId: xs:long, at least 1 (19 digits at most).
 ORDER_NUMBER = TextBound(19, Alphabet("digits only", "0-9"), "EPGU OrderIdType (xs:long)")
 # The registry's own ids (request, student, person): the hub's bound, as the trace id's
-# (hub.tracing, 1 to 128 characters), so an id of the registry's always fits an event.
-REGISTRY_ID = TextBound(128, FREE_TEXT, "the hub's (as hub.tracing's trace id)")
+# (hub.services.tracing, 1 to 128 characters), so an id of the registry's always fits an event.
+REGISTRY_ID = TextBound(128, FREE_TEXT, "the hub's (as hub.services.tracing's trace id)")
 # A compared value in a difference: the longest value compared (a name part).
 COMPARED = TextBound(NAME_PART.longest, FREE_TEXT, "the longest compared value (NAME_PART)")
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.canonical import bounds
+from hub.canonical.drafts import EventDraft
 from hub.canonical.models import DIFFERENCE_FIELDS, schema_version
 from hub.canonical.values import (
     ActRecord,
@@ -30,7 +31,6 @@ from hub.canonical.values import (
     Snils,
     person_key,
 )
-from hub.routing.router import EventDraft
 
 BIRTH_VERIFIED = "student.birth.verified"
 BIRTH_MISMATCH = "student.birth.mismatch"

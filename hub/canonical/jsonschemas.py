@@ -82,7 +82,7 @@ def _envelope(event_type: str) -> dict[str, Any]:
         },
         "hubtraceid": {
             "type": "string",
-            "pattern": "^[0-9A-Za-z._:-]{1,128}$",  # hub.tracing
+            "pattern": "^[0-9A-Za-z._:-]{1,128}$",  # hub.services.tracing
             "description": "The trace id of the registry command it answers (header "
             "x-hub-trace-id), else one of its own: follows a command to the SMEV MessageID "
             "and to the events.",

@@ -3,7 +3,7 @@
 Personal data is declared once, where the data is described: the canonical models mark their
 fields (``x-personal`` in the published JSON Schemas, see ``hub.canonical.models``) and each
 agency adapter lists the XML element and attribute names of its schemas that carry it
-(``PERSONAL`` in the adapter's ``schemas.py``). Masking (``hub.masking``) reads those
+(``PERSONAL`` in the adapter's ``schemas.py``). Masking (``hub.protection.masking``) reads those
 declarations; a test walks every model and every agency XSD to hold them complete.
 """
 

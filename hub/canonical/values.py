@@ -20,7 +20,7 @@ from typing import Any
 
 from hub.canonical import bounds
 from hub.canonical.bounds import InvalidValueError as InvalidValueError  # noqa: PLC0414 - re-exported
-from hub.journal.api import HUB_NAMESPACE
+from hub.canonical.ids import HUB_NAMESPACE
 
 _DASH_CHARS = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\\-"
 _DASHES = re.compile(rf"\s*[{_DASH_CHARS}]\s*")

@@ -48,7 +48,7 @@ from hub.console.web import (
 from hub.errors import HubError, RetryableError
 from hub.journal.errors import InvalidTransitionError, NotFoundError
 from hub.logging import mask_text
-from hub.operations import NothingToReplayError, RevealReasonError
+from hub.services.operations import NothingToReplayError, RevealReasonError
 
 log = structlog.get_logger("hub.console")
 HERE = Path(__file__).parent

@@ -28,7 +28,7 @@ from hub.console.app import Console
 from hub.console.web import client_address, peer_certificate, read_body
 from hub.errors import HubError
 from hub.journal.api import InboundMessage, Received
-from hub.smev.client import hand_over
+from hub.services.smev_client import hand_over
 from hub.smev.read import SmevMessage, read_message
 from hub.xml import parse_message
 
@@ -162,7 +162,7 @@ async def metrics(console: Console, request: Request) -> Response:
     region's to read, like a message of scope ``*`` (a refusal is audited)."""
     principal = await machine_principal(console, request)
     await console.call(console.access.check, principal, Action.METRICS, "metrics", REGION)
-    from hub.metrics import render_metrics  # noqa: PLC0415 - loads prometheus_client
+    from hub.console.metrics import render_metrics  # noqa: PLC0415 - loads prometheus_client
 
     body, content_type = await console.call(render_metrics, console.hub)
     return Response(body, media_type=content_type)

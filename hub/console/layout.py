@@ -1,8 +1,8 @@
 """A stored message laid out for reading: indented, the business content first and the SMEV
 envelope around it apart (the console folds it).
 
-Laying out works on the text as it is shown, after masking (``hub.masking``): it only moves
-whitespace and elements that masking has already passed, so it can neither show nor hide a
+Laying out works on the text as it is shown, after masking (``hub.protection.masking``): it only
+moves whitespace and elements that masking has already passed, so it can neither show nor hide a
 personal value masking decided on. What does not parse as XML is shown as stored.
 """
 

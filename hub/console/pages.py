@@ -21,9 +21,9 @@ from hub.bootstrap import Hub
 from hub.console.app import LOGIN_CSRF, Console, LoginRequiredError, cookie_name, new_login_csrf
 from hub.console.layout import lay_out
 from hub.console.web import client_address, read_form, same_secret
-from hub.health import check_health
 from hub.journal.api import AuditEntry, AuditOutcome, AuditQuery, FailedMessage, OutboundState
-from hub.operations import ReplayResult
+from hub.services.health import check_health
+from hub.services.operations import ReplayResult
 
 log = structlog.get_logger("hub.console")
 

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 from sqlalchemy import Connection, and_, exists, false, func, or_, select, update
 
 from hub.access.scopes import REGION
+from hub.canonical.ids import HUB_NAMESPACE
 from hub.journal import _keys, _rows
 from hub.journal._rows import AnyRow
 from hub.journal._sealing import Vault
 from hub.journal._statements import Statements
 from hub.journal.api import (
     DENIED,
-    HUB_NAMESPACE,
     OUTBOUND_TRANSITIONS,
     Activity,
     AuditEntry,

@@ -58,6 +58,7 @@ from hub.canonical.events import (
     Applicant,
     EnrollmentApplication,
 )
+from hub.canonical.ids import HUB_NAMESPACE
 from hub.canonical.values import (
     ActRecord,
     Address,
@@ -73,7 +74,6 @@ from hub.canonical.values import (
     normalize_name,
     normalize_series,
 )
-from hub.journal.api import HUB_NAMESPACE
 
 _T = TypeVar("_T")
 _K = TypeVar("_K")

@@ -7,8 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hub.simulator.exchange import Exchange
-from hub.smev.faults import raise_for_fault
-from hub.smev.read import read_message
+from hub.smev.read import raise_for_fault, read_message
 from hub.smev.transport import SmevReply
 from hub.smev.versions import SmevVersion
 

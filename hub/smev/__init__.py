@@ -19,9 +19,15 @@ from hub.smev.build import (
     new_message_id,
     serialize,
 )
-from hub.smev.faults import FaultAction, SmevFault, SmevFaultError, raise_for_fault
+from hub.smev.faults import FaultAction, SmevFault, SmevFaultError
 from hub.smev.model import Rejection, RequestStatus
-from hub.smev.read import MessageMetadata, SmevAttachment, SmevMessage, read_message
+from hub.smev.read import (
+    MessageMetadata,
+    SmevAttachment,
+    SmevMessage,
+    raise_for_fault,
+    read_message,
+)
 from hub.smev.schemas import SmevSchemas, load_schema, validate
 from hub.smev.signing import operation_element, sign_envelope
 from hub.smev.versions import SmevVersion, version_of

@@ -11,16 +11,13 @@ import builtins
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from lxml import etree
 
 from hub.errors import HubError
 from hub.smev._xml import all_children, child, children, first_child, localname, text
 from hub.smev.versions import version_of_namespace
-
-if TYPE_CHECKING:
-    from hub.smev.read import SmevMessage
 
 _SMEV_ERROR = re.compile(r"SMEV-\d+")
 # SMEV's async SmevFault carries no fault type, only Code/Description; the error numbers
@@ -323,15 +320,6 @@ def read_async_fault(smev_fault: etree._Element) -> SmevFault:
         validation_errors=_validation_errors(smev_fault),
         version=version.value if version else None,
     )
-
-
-def raise_for_fault(message: SmevMessage) -> None:
-    """Raise the typed SmevFaultError if ``message`` is a SOAP Fault; do nothing otherwise.
-
-    SMEV's asynchronous rejection (an AsyncProcessingStatus with a SmevFault, in a queue) is
-    a message to store, Ack and settle, not a failed call: its ``fault`` is not raised."""
-    if message.kind == "fault" and message.fault is not None:
-        raise message.fault.to_error()
 
 
 def _is_server(faultcode: str | None) -> bool:

@@ -589,3 +589,12 @@ def _metadata_dict(metadata: MessageMetadata | None) -> dict[str, Any] | None:
     if metadata is None:
         return None
     return asdict(metadata)
+
+
+def raise_for_fault(message: SmevMessage) -> None:
+    """Raise the typed SmevFaultError if ``message`` is a SOAP Fault; do nothing otherwise.
+
+    SMEV's asynchronous rejection (an AsyncProcessingStatus with a SmevFault, in a queue) is
+    a message to store, Ack and settle, not a failed call: its ``fault`` is not raised."""
+    if message.kind == "fault" and message.fault is not None:
+        raise message.fault.to_error()

@@ -11,8 +11,7 @@ import urllib3
 from urllib3.util import Retry
 
 from hub.errors import HubError, RetryableError
-from hub.smev.faults import raise_for_fault
-from hub.smev.read import SmevMessage, read_message
+from hub.smev.read import SmevMessage, raise_for_fault, read_message
 
 _HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
 # No retrying inside: the SMEV client decides (a resend keeps its MessageID). Only a pooled

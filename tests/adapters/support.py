@@ -10,9 +10,9 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from hub.adapters.router import Router
 from hub.journal.api import InboxRecord, InboxStatus, OutboundRequest, OutboundState, Outcome
-from hub.processing import REGISTRY_SOURCE, Processor
-from hub.routing.router import Router
+from hub.services.processing import REGISTRY_SOURCE, Processor
 from hub.xml import XmlLimits
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)

@@ -29,7 +29,7 @@ STATUS = {"type": "report_enrollment_status", "request_id": "req-status-1",
 
 def hub(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hub.cli", *map(str, args)],
+        [sys.executable, "-m", "hub", *map(str, args)],
         capture_output=True,
         text=True,
         env={**os.environ, "HUB_LOG_FORMAT": "json", "HUB_ADAPTERS": "[]"},

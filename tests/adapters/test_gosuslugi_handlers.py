@@ -23,11 +23,11 @@ from hub.adapters.gosuslugi.handlers import (
 )
 from hub.adapters.gosuslugi.requests import REFUSED_COMMENT
 from hub.adapters.gosuslugi.translate import SMEV_CANCEL_REASON
+from hub.adapters.router import AnsweredRequest, Router, TranslationError
 from hub.canonical.events import APPLICATION_CANCELLED
 from hub.errors import PermanentError
 from hub.journal.api import InboxRecord, NewOutbound, OutboundRequest, OutboundState
-from hub.processing import Processor
-from hub.routing.router import AnsweredRequest, Router, TranslationError
+from hub.services.processing import Processor
 from hub.smev.read import read_message
 from hub.xml import parse_xml
 from tests.adapters.support import (

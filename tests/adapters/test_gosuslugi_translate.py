@@ -32,14 +32,16 @@ from hub.adapters.gosuslugi.translate import (
     translate_cancel,
     translate_status_response,
 )
+from hub.adapters.router import AnsweredRequest, TranslationError
 from hub.canonical.commands import ReportEnrollmentStatus
+from hub.canonical.drafts import EventDraft
 from hub.canonical.events import AttachmentRef
+from hub.canonical.ids import event_id_for
 from hub.canonical.jsonschemas import validate_event
 from hub.canonical.models import MAX_ATTACHMENTS
-from hub.journal.api import InboxRecord, InboxStatus, event_id_for
+from hub.journal.api import InboxRecord, InboxStatus
 from hub.logging import mask_text
-from hub.processing import cloud_event
-from hub.routing.router import AnsweredRequest, EventDraft, TranslationError
+from hub.services.processing import cloud_event
 from hub.xml import parse_xml
 
 pytestmark = pytest.mark.unit

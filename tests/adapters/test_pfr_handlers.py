@@ -11,10 +11,10 @@ import pytest
 from hub.adapters.pfr import register
 from hub.adapters.pfr.handlers import snils_answer, verify_snils
 from hub.adapters.pfr.schemas import RESPONSE
+from hub.adapters.router import AnsweredRequest, Router, TranslationError
 from hub.errors import PermanentError
 from hub.journal.api import InboxRecord, OutboundRequest, OutboundState
-from hub.processing import Processor
-from hub.routing.router import AnsweredRequest, Router, TranslationError
+from hub.services.processing import Processor
 from hub.smev.read import read_message
 from tests.adapters.support import (
     adapter_processor,

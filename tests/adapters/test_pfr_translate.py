@@ -11,11 +11,13 @@ from lxml import etree
 from hub.adapters.pfr.requests import snils_context
 from hub.adapters.pfr.schemas import COMMONS_NS, NS, RESPONSE
 from hub.adapters.pfr.translate import UntrustedAnswerError, translate_snils_response
+from hub.adapters.router import TranslationError
 from hub.canonical.commands import VerifySnils, parse_command
+from hub.canonical.drafts import EventDraft
+from hub.canonical.ids import event_id_for
 from hub.canonical.jsonschemas import validate_event
-from hub.journal.api import InboxRecord, InboxStatus, event_id_for
-from hub.processing import cloud_event
-from hub.routing.router import EventDraft, TranslationError
+from hub.journal.api import InboxRecord, InboxStatus
+from hub.services.processing import cloud_event
 
 pytestmark = pytest.mark.unit
 

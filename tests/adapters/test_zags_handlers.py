@@ -10,14 +10,14 @@ import pytest
 from lxml import etree
 from pydantic import ValidationError
 
+from hub.adapters.router import AnsweredRequest, Router, TranslationError
 from hub.adapters.zags import register, schemas
 from hub.adapters.zags.handlers import rogdinf_answer, verify_birth_record, zags_notification
 from hub.adapters.zags.schemas import KINDS, RESPONSE, Notice
 from hub.config import Settings
 from hub.errors import PermanentError
 from hub.journal.api import InboxRecord, OutboundRequest, OutboundState
-from hub.processing import Processor
-from hub.routing.router import AnsweredRequest, Router, TranslationError
+from hub.services.processing import Processor
 from hub.smev.read import read_message
 from hub.xml import parse_xml
 from tests.adapters.support import (

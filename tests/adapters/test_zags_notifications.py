@@ -21,12 +21,13 @@ from hub.adapters.zags.translate import (
     read_notification,
     translate_notification,
 )
+from hub.canonical.drafts import EventDraft
+from hub.canonical.ids import event_id_for
 from hub.canonical.jsonschemas import validate_event
 from hub.canonical.values import FullName, PartialDate, Person, person_key
-from hub.journal.api import InboxRecord, InboxStatus, event_id_for
-from hub.processing import cloud_event
-from hub.registry import ReceivedEvent, standing_versions
-from hub.routing.router import EventDraft
+from hub.journal.api import InboxRecord, InboxStatus
+from hub.services.processing import cloud_event
+from hub.simulator.registry import ReceivedEvent, standing_versions
 from hub.xml import parse_xml
 
 pytestmark = pytest.mark.unit

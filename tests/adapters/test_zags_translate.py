@@ -12,14 +12,16 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from hub.adapters.router import TranslationError
 from hub.adapters.zags.requests import rogdinf_context
 from hub.adapters.zags.schemas import NS, RESPONSE, TYPES_NS
 from hub.adapters.zags.translate import ZagsContentError, translate_rogdinf_response
 from hub.canonical.commands import VerifyBirthRecord, parse_command
+from hub.canonical.drafts import EventDraft
+from hub.canonical.ids import event_id_for
 from hub.canonical.jsonschemas import validate_event
-from hub.journal.api import InboxRecord, InboxStatus, event_id_for
-from hub.processing import cloud_event
-from hub.routing.router import EventDraft, TranslationError
+from hub.journal.api import InboxRecord, InboxStatus
+from hub.services.processing import cloud_event
 
 pytestmark = pytest.mark.unit
 

@@ -16,15 +16,15 @@ import yaml
 from jsonschema import Draft7Validator, Draft202012Validator
 from typer.testing import CliRunner
 
+from hub.adapters.router import Router, Translation
 from hub.canonical import events as ev
-from hub.canonical.asyncapi import asyncapi_files
 from hub.canonical.commands import COMMAND_TYPES
-from hub.cli import app
+from hub.cli.main import app
 from hub.journal.api import InboxRecord, InboxStatus, OutboxEvent
-from hub.processing import REGISTRY_SOURCE, Processor
-from hub.relay import _message
-from hub.routing.router import Router, Translation
+from hub.routing.asyncapi import asyncapi_files
 from hub.routing.topology import build_topology
+from hub.services.processing import REGISTRY_SOURCE, Processor
+from hub.services.relay import _message
 from hub.xml import XmlLimits
 
 pytestmark = pytest.mark.unit

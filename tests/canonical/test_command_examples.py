@@ -15,7 +15,7 @@ from hub.bootstrap import Hub
 from hub.canonical.commands import COMMAND_TYPES
 from hub.canonical.jsonschemas import command_schema_path, validate_command
 from hub.config import Settings
-from hub.preview import preview_command
+from hub.services.preview import preview_command
 
 pytestmark = pytest.mark.unit
 

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from hub.canonical import events as ev
+from hub.canonical.drafts import EventDraft
 from hub.canonical.events import RecordVersion, standing_first
+from hub.canonical.ids import event_id_for
 from hub.canonical.jsonschemas import (
     EVENT_TYPES,
     EventSchemaError,
@@ -30,9 +32,8 @@ from hub.canonical.values import (
     Sex,
     Snils,
 )
-from hub.journal.api import InboxRecord, InboxStatus, event_id_for
-from hub.processing import cloud_event
-from hub.routing.router import EventDraft
+from hub.journal.api import InboxRecord, InboxStatus
+from hub.services.processing import cloud_event
 
 pytestmark = pytest.mark.unit
 

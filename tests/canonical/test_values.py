@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hub.canonical.ids import HUB_NAMESPACE
 from hub.canonical.values import (
     ActRecord,
     Address,
@@ -30,7 +31,6 @@ from hub.canonical.values import (
     person_key,
     snils_is_valid,
 )
-from hub.journal.api import HUB_NAMESPACE
 
 pytestmark = pytest.mark.unit
 

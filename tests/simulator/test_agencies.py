@@ -21,6 +21,7 @@ from hub.adapters.gosuslugi.translate import (
 from hub.adapters.pfr import schemas as pfr
 from hub.adapters.pfr.requests import snils_request
 from hub.adapters.pfr.translate import translate_snils_response
+from hub.adapters.router import AgencyRequest, AnsweredRequest
 from hub.adapters.zags import schemas as zags
 from hub.adapters.zags.requests import notification_answer, rogdinf_request
 from hub.adapters.zags.translate import read_notification, translate_rogdinf_response
@@ -32,7 +33,6 @@ from hub.canonical.commands import (
 )
 from hub.canonical.events import APPLICATION_RECEIVED, STATUS_DELIVERED, EnrollmentApplication
 from hub.canonical.values import Person
-from hub.routing.router import AgencyRequest, AnsweredRequest
 from hub.simulator import Exchange, ExchangeConfig
 from hub.simulator.agencies import Agencies, GosuslugiEmulator, install
 from hub.simulator.population import Check, Population, birth_record_command, zags_notices

@@ -14,11 +14,11 @@ from lxml import etree
 
 from hub.crypto import GostBackend
 from hub.crypto.xmldsig import DS_NS, XmlVerifier
+from hub.services.trust import TrustPolicy
 from hub.simulator import Exchange, ExchangeConfig, FaultInjection, MtomIds, Quirks
 from hub.simulator.exchange import PLAIN_FAULT
 from hub.smev import SmevMessage, build_get_status, read_message
 from hub.smev import faults as f
-from hub.trust import TrustPolicy
 from hub.xml import parse_xml
 from tests.simulator.test_exchange import ack, answer, fault_of, poll, send, world
 from tests.support_simulator import (

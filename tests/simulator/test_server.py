@@ -315,7 +315,7 @@ def test_hub_simulator_serve_answers_until_terminated(
     certificate = tmp_path / "hub.pem"
     certificate.write_bytes(hub.certificate.to_pem())
     command = [
-        sys.executable, "-m", "hub.cli", "simulator", "serve", "--port", "0",
+        sys.executable, "-m", "hub", "simulator", "serve", "--port", "0",
         "--system", f"HUB={certificate}", "--route", f"{ZAGS_NS}=ZAGS",
     ]  # fmt: skip
     environment = {**os.environ, "HUB_LOG_FORMAT": "json"}
@@ -351,7 +351,7 @@ def test_hub_simulator_serve_with_a_population_answers_and_sends(
     certificate = tmp_path / "hub.pem"
     certificate.write_bytes(hub.certificate.to_pem())
     command = [
-        sys.executable, "-m", "hub.cli", "simulator", "serve", "--port", "0",
+        sys.executable, "-m", "hub", "simulator", "serve", "--port", "0",
         "--system", f"HUB={certificate}", "--population", "6", "--applications", "2",
         "--rate", "50",
     ]  # fmt: skip
@@ -399,7 +399,7 @@ def test_hub_simulator_serve_refuses_bad_options(tmp_path: Path) -> None:
         ["--mtom", "sometimes"],
     ):
         result = subprocess.run(
-            [sys.executable, "-m", "hub.cli", "simulator", "serve", *options],
+            [sys.executable, "-m", "hub", "simulator", "serve", *options],
             capture_output=True, text=True, check=False, cwd=PROJECT, timeout=60,
         )  # fmt: skip
         assert result.returncode == 2 and "hub: error:" in result.stderr, options

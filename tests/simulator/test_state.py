@@ -46,7 +46,7 @@ def test_half_a_pair_is_refused_never_replaced(tmp_path: Path) -> None:
 
 
 def _hub(*args: str) -> list[str]:
-    return [sys.executable, "-m", "hub.cli", *args]
+    return [sys.executable, "-m", "hub", *args]
 
 
 def _smev_signer(state: Path, hub_pem: Path, body: bytes) -> str:

@@ -19,7 +19,7 @@ from hub.adapters.gosuslugi.schemas import (
     enrollment_gate,
     status_gate,
 )
-from hub.routing.router import Router
+from hub.adapters.router import Router
 
 AGENCY = "gosuslugi"
 

@@ -20,6 +20,7 @@ from hub.adapters.gosuslugi.translate import (
     translate_status_response,
     translate_withdrawal,
 )
+from hub.adapters.router import AgencyRequest, AnsweredRequest, Translation, TranslationError
 from hub.canonical.commands import (
     REPORT_ENROLLMENT_STATUS,
     InvalidCommandError,
@@ -28,7 +29,6 @@ from hub.canonical.commands import (
 )
 from hub.canonical.events import AttachmentRef
 from hub.journal.api import InboxRecord
-from hub.routing.router import AgencyRequest, AnsweredRequest, Translation, TranslationError
 from hub.smev.read import SmevMessage
 
 COMMAND = REPORT_ENROLLMENT_STATUS

@@ -26,8 +26,8 @@ from hub.adapters.gosuslugi.schemas import (
     STATUS_EVENT,
     STATUS_KIND,
 )
+from hub.adapters.router import AgencyRequest
 from hub.canonical.commands import EPGU_STATUS_CODES, InvalidCommandError, ReportEnrollmentStatus
-from hub.routing.router import AgencyRequest
 
 REGISTERED = 1  # EPGU techCode of the acceptance answer: the message is registered
 CORRECTION_NEEDED = 15  # EPGU techCode: the applicant must correct the application

@@ -30,6 +30,8 @@ from typing import Any, TypeVar
 from lxml import etree
 
 from hub.adapters.gosuslugi.requests import ReplyTarget, application_accepted, order_id
+from hub.adapters.router import AnsweredRequest, Translation, TranslationError
+from hub.canonical.drafts import EventDraft
 from hub.canonical.events import (
     Applicant,
     AttachmentRef,
@@ -54,7 +56,6 @@ from hub.canonical.values import (
     squeeze,
 )
 from hub.errors import IntakeError
-from hub.routing.router import AnsweredRequest, EventDraft, Translation, TranslationError
 
 DELIVERED = 0  # orderStatusEventResponse/code: EPGU took the event
 # The reason of a cancellation that came as SMEV's Cancel (which carries none of its own).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hub.adapters.pfr.handlers import COMMAND, snils_answer, verify_snils
 from hub.adapters.pfr.schemas import RESPONSE, answer_gate
-from hub.routing.router import Router
+from hub.adapters.router import Router
 
 AGENCY = "pfr"
 

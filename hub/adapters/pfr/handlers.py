@@ -7,9 +7,9 @@ from typing import Any
 
 from hub.adapters.pfr.requests import snils_request
 from hub.adapters.pfr.translate import translate_snils_response
+from hub.adapters.router import AnsweredRequest, Translation, TranslationError
 from hub.canonical.commands import InvalidCommandError, VerifySnils, parse_command
 from hub.journal.api import InboxRecord
-from hub.routing.router import AnsweredRequest, Translation, TranslationError
 from hub.smev.read import SmevMessage
 
 COMMAND = "verify_snils"

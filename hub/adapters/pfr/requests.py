@@ -13,9 +13,9 @@ from typing import Any
 from lxml import etree
 
 from hub.adapters.pfr.schemas import AGENCY, COMMONS_NS, KIND, NS, NSMAP, PFR_NS, REQUEST
+from hub.adapters.router import AgencyRequest
 from hub.canonical.commands import InvalidCommandError, VerifySnils
 from hub.canonical.values import BirthCertificate, FullName, PartialDate, PassportRF, Sex
-from hub.routing.router import AgencyRequest
 
 # PFR's own marks for "unknown" (it answers with them too); the schema requires both fields.
 UNKNOWN_ISSUE_DATE = "0001-01-01"

@@ -16,6 +16,8 @@ from typing import Any
 
 from lxml import etree
 
+from hub.adapters.router import TranslationError
+from hub.canonical.drafts import EventDraft
 from hub.canonical.events import Difference, snils_mismatch, snils_not_found, snils_verified
 from hub.canonical.values import (
     FullName,
@@ -28,7 +30,6 @@ from hub.canonical.values import (
     squeeze,
 )
 from hub.errors import IntakeError
-from hub.routing.router import EventDraft, TranslationError
 
 PLACEHOLDERS = frozenset({"", "-", "НЕТ ДАННЫХ", "0001-01-01"})
 NOT_FOUND_REASON = "PFR found no SNILS for the person's data"

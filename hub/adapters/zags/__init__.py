@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from hub.adapters.router import Router
 from hub.adapters.zags.handlers import (
     COMMAND,
     rogdinf_answer,
@@ -13,7 +14,6 @@ from hub.adapters.zags.handlers import (
 )
 from hub.adapters.zags.requests import LegalBasis
 from hub.adapters.zags.schemas import NOTICES, REGISTRY, RESPONSE, answer_gate, notice_gate
-from hub.routing.router import Router
 
 AGENCY = "zags"
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import structlog
 
+from hub.adapters.router import AgencyRequest, AnsweredRequest, Translation, TranslationError
 from hub.adapters.zags.requests import (
     ACCEPTED,
     REFUSED,
@@ -24,7 +25,6 @@ from hub.canonical.commands import (
     parse_command,
 )
 from hub.journal.api import InboxRecord
-from hub.routing.router import AgencyRequest, AnsweredRequest, Translation, TranslationError
 from hub.smev.read import SmevMessage
 
 log = structlog.get_logger("hub.adapters.zags")

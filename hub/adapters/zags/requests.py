@@ -18,11 +18,11 @@ from typing import Any, Literal
 
 from lxml import etree
 
+from hub.adapters.router import AgencyRequest
 from hub.adapters.zags.schemas import AGENCY, KIND, NS, NSMAP, REQUEST, TYPES_NS, NoticeKind
 from hub.canonical.commands import InvalidCommandError, VerifyBirthRecord
+from hub.canonical.ids import HUB_NAMESPACE
 from hub.canonical.values import ActRecord, FullName, PartialDate, PassportRF, Person
-from hub.journal.api import HUB_NAMESPACE
-from hub.routing.router import AgencyRequest
 
 # Legal basis (СНПОСН code, СведОсн/@КодНормОсн): assigned with the access to the kind of
 # data. Deployments set theirs (HUB_ZAGS_BASIS_CODE, read at registration); this default is

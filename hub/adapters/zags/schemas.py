@@ -17,10 +17,10 @@ from pathlib import Path
 from lxml import etree
 
 from hub.adapters.gate import SchemaCheck
+from hub.adapters.router import Gate
 from hub.canonical.personal import Personal
 from hub.config import Settings
 from hub.paths import schemas_dir
-from hub.routing.router import Gate
 from hub.xml.xsd import validate_xsd
 
 AGENCY = "zags"

@@ -42,8 +42,10 @@ from typing import Any
 
 from lxml import etree
 
+from hub.adapters.router import Translation, TranslationError
 from hub.adapters.zags.schemas import DIRECTIVE_NS, NOTICES, Notice, NoticeKind
 from hub.canonical import bounds
+from hub.canonical.drafts import EventDraft
 from hub.canonical.events import (
     ComparedRecord,
     Difference,
@@ -74,7 +76,6 @@ from hub.canonical.values import (
     without_spaces,
 )
 from hub.errors import IntakeError
-from hub.routing.router import EventDraft, Translation, TranslationError
 
 FOUND, NOT_FOUND = "1", "2"  # РезОбраб: records found / none for the data asked
 NOT_FOUND_REASON = "ZAGS holds no birth record for the child's data"

@@ -25,13 +25,13 @@ from rich.table import Table
 from rich.text import Text
 
 from hub.bootstrap import Hub
+from hub.cli.terminal import styled
 from hub.errors import PermanentError, RetryableError, XmlError
 from hub.journal.api import HealthCounts
 from hub.logging import mask_text
 from hub.metrics import SMEV_FAILING_ROUNDS
 from hub.preflight import missing_files, needed_files
 from hub.smev.versions import SOAP_ENV_NS
-from hub.terminal import styled
 from hub.xml import XmlLimits, parse_message
 from hub.xml.parser import DEFAULT_LIMITS
 

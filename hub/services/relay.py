@@ -23,10 +23,10 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
+from hub.canonical.drafts import EVENT_CONTENT_TYPE
 from hub.journal.api import Journal, OutboxEvent
 from hub.journal.lease import Lease
 from hub.metrics import HubMetrics
-from hub.processing import EVENT_CONTENT_TYPE
 from hub.routing.api import Bus, Outgoing, ParkedReplay
 from hub.routing.topology import Topology
 from hub.runtime import backoff_forever

@@ -18,11 +18,19 @@ from typing import Any
 
 import structlog
 
-from hub import tracing
 from hub.access.categories import data_category
 from hub.access.scopes import REGION, UNKNOWN, InvalidScopeError, school_scope
+from hub.adapters.router import (
+    AgencyRequest,
+    AnsweredRequest,
+    Router,
+    Translation,
+    UnknownAgencyError,
+)
 from hub.canonical.commands import command_scope
+from hub.canonical.drafts import EventDraft
 from hub.canonical.events import request_rejected
+from hub.canonical.ids import event_id_for
 from hub.crypto.xmldsig import XmlVerifier
 from hub.errors import HubError, IntakeError, PermanentError, RetryableError
 from hub.journal.api import (
@@ -34,27 +42,18 @@ from hub.journal.api import (
     OutboundState,
     Outcome,
     Settlement,
-    event_id_for,
 )
 from hub.logging import mask_text
-from hub.routing.router import (
-    AgencyRequest,
-    AnsweredRequest,
-    EventDraft,
-    Router,
-    Translation,
-    UnknownAgencyError,
-)
+from hub.services import tracing
+from hub.services.smev_client import REFUSAL_SOURCE, REJECTED_BY_SMEV
+from hub.services.trust import TrustPolicy
 from hub.smev.build import new_message_id
-from hub.smev.client import REFUSAL_SOURCE, REJECTED_BY_SMEV
 from hub.smev.read import SmevMessage, read_message
-from hub.trust import TrustPolicy
 from hub.xml import XmlLimits, parse_message
 
 log = structlog.get_logger("hub.processing")
 
 REGISTRY_SOURCE = "registry"
-EVENT_CONTENT_TYPE = "application/cloudevents+json"
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _NUMBER = re.compile(r"\d+")
 
@@ -350,7 +349,7 @@ def _smev_reason(message: SmevMessage) -> str:
 
 
 def _refusal(raw: bytes) -> Translation:
-    """SMEV refused a message the hub sent, for good (see ``hub.smev.client``)."""
+    """SMEV refused a message the hub sent, for good (see ``hub.services.smev_client``)."""
     try:
         refusal = json.loads(raw)
         fault = refusal["fault"]

@@ -15,10 +15,11 @@ from typing import Any
 
 from lxml import etree
 
+from hub.adapters.router import AgencyRequest, AnsweredRequest, Router, Translation
+from hub.canonical.ids import event_id_for, inbox_id_for
 from hub.errors import PermanentError
-from hub.journal.api import InboxRecord, InboxStatus, event_id_for, inbox_id_for
-from hub.processing import REGISTRY_SOURCE, cloud_event
-from hub.routing.router import AgencyRequest, AnsweredRequest, Router, Translation
+from hub.journal.api import InboxRecord, InboxStatus
+from hub.services.processing import REGISTRY_SOURCE, cloud_event
 from hub.smev.read import SmevMessage, read_message
 from hub.xml import XmlLimits, parse_message
 

@@ -2,8 +2,8 @@
 trusted certificate, valid when SMEV sent the message, covers the element that vouches for
 it (``hub.smev.trust``), and so the very content the adapters read.
 
-The worker (``hub.processing``) and ``hub smev verify --trusted`` apply this one policy. The
-checks, in order, each with its own error:
+The worker (``hub.services.processing``) and ``hub smev verify --trusted`` apply this one
+policy. The checks, in order, each with its own error:
 
 1. no ``Id`` used twice (``SignatureCoverageError``);
 2. at least one signature, and every signature in the document valid (``SignatureError``);

@@ -50,16 +50,18 @@ from hub.adapters.pfr import register as register_pfr
 from hub.adapters.pfr.requests import snils_context
 from hub.adapters.pfr.schemas import RESPONSE as PFR_RESPONSE
 from hub.adapters.pfr.translate import translate_snils_response
+from hub.adapters.router import Gate, Router
 from hub.adapters.zags import register as register_zags
 from hub.adapters.zags.requests import rogdinf_context
 from hub.adapters.zags.schemas import RESPONSE as ZAGS_RESPONSE
 from hub.adapters.zags.translate import translate_rogdinf_response
-from hub.bench import _one_core
+from hub.bench.smev import _one_core
 from hub.canonical.commands import VerifyBirthRecord, VerifySnils, parse_command
+from hub.canonical.drafts import EventDraft
+from hub.canonical.ids import event_id_for
 from hub.config import Settings
-from hub.journal.api import InboxRecord, InboxStatus, event_id_for
-from hub.processing import cloud_event
-from hub.routing.router import EventDraft, Gate, Router
+from hub.journal.api import InboxRecord, InboxStatus
+from hub.services.processing import cloud_event
 from hub.simulator.documents import (
     Answer,
     Record,

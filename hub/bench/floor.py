@@ -20,7 +20,7 @@ from functools import partial
 
 from lxml import etree
 
-from hub.bench import birth_answer, dev_signer, signed_response
+from hub.bench.smev import birth_answer, dev_signer, signed_response
 from hub.crypto import GostBackend
 from hub.crypto.xmldsig import XmlSigner, XmlVerifier
 from hub.smev.build import (

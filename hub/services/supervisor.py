@@ -1,7 +1,7 @@
 """``hub run`` on a shared broker: the hub's services as separate OS processes.
 
 The supervisor starts ``hub worker`` × N, one ``hub relay`` and (with an SMEV endpoint) one
-``hub smev-client``, each ``python -m hub.cli <command>`` with the supervisor's environment.
+``hub smev-client``, each ``python -m hub <command>`` with the supervisor's environment.
 A child that exits while the hub is running is started again after a back-off that doubles
 up to a cap and starts afresh once the child has run stably. SIGTERM/SIGINT stop every child
 with SIGTERM; those still running after a timeout get SIGKILL. The children write their
@@ -61,7 +61,7 @@ def hub_children(workers: int, *, smev_client: bool) -> list[ChildSpec]:
     """The processes of one hub deployment: workers, one relay, the SMEV client."""
     commands = [(f"worker-{n}", "worker") for n in range(1, workers + 1)] + [("relay", "relay")]
     commands += [("smev-client", "smev-client")] if smev_client else []
-    return [ChildSpec(name, (sys.executable, "-m", "hub.cli", cmd)) for name, cmd in commands]
+    return [ChildSpec(name, (sys.executable, "-m", "hub", cmd)) for name, cmd in commands]
 
 
 @contextlib.contextmanager

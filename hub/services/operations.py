@@ -33,8 +33,8 @@ from hub.journal.api import (
     OutboxEvent,
 )
 from hub.logging import mask_text
-from hub.masking import mask_message
-from hub.worker import Worker
+from hub.protection.masking import mask_message
+from hub.services.worker import Worker
 
 
 class NothingToReplayError(PermanentError):

@@ -8,30 +8,24 @@ settings are, never expose them further).
 
 from __future__ import annotations
 
-import getpass
 import sys
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from hub.access.policy import Principal, Role
-from hub.access.tokens import InvalidTokenError
+from hub.access.policy import Role
+from hub.cli._common import Admin, JsonOption, database_actor, fail, guarded, make_hub
+from hub.cli.terminal import id_column, json_lines, text_columns
+from hub.cli.terminal import stdout as _stdout
 from hub.errors import HubError
 from hub.journal.api import TokenRecord
-from hub.terminal import id_column, json_lines, text_columns
-from hub.terminal import stdout as _stdout
 
 if TYPE_CHECKING:
     from hub.access.service import AccessService
-    from hub.bootstrap import Hub
 
-T = TypeVar("T")
-EXIT_BAD_INPUT = 2
-TOKEN_ENV = "HUB_TOKEN"  # noqa: S105 - the variable's name, not a token
 
 tokens_app = typer.Typer(
     no_args_is_help=True,
@@ -40,60 +34,9 @@ tokens_app = typer.Typer(
     "database settings are. Secrets are shown once, at creation, and stored only hashed.",
 )
 
-TokenOption = Annotated[
-    str,
-    typer.Option(
-        "--token",
-        envvar=TOKEN_ENV,
-        show_default=False,
-        help=f"your API token (`hub tokens create`); better from the {TOKEN_ENV} environment "
-        "variable, which shell history does not keep",
-    ),
-]
-Admin = Annotated[
-    str,
-    typer.Option(
-        "--actor", envvar="HUB_OPERATOR", help="who acts (for the audit log; default: you)"
-    ),
-]
-
-
-def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    """One line on stderr and the exit code (as ``hub.cli`` does)."""
-    print(f"hub: error: {' '.join(message.split())}", file=sys.stderr)
-    raise typer.Exit(code)
-
-
-def guarded(action: Callable[[], T]) -> T:
-    """``action``'s result; a hub error ends the command with its message (exit code 2)."""
-    try:
-        return action()
-    except HubError as exc:
-        fail(str(exc))
-
-
-def principal(hub: Hub, token: str) -> Principal:
-    """Who runs an operator command: the holder of ``token``; exit code 2 when there is none
-    or it is not valid (the attempt is audited)."""
-    if not token.strip():
-        fail(f"this command needs your API token: --token or {TOKEN_ENV} (`hub tokens create`)")
-    access = guarded(lambda: hub.access)  # opens the journal: its errors are not the token's
-    try:
-        return access.authenticate(token)
-    except InvalidTokenError as exc:
-        fail(f"{exc} (give a valid token with --token or {TOKEN_ENV})")
-    except HubError as exc:
-        fail(str(exc))
-
 
 def _access() -> AccessService:
-    from hub.cli import _hub  # noqa: PLC0415 - the CLI's settings and logging, once
-
-    return _hub().access
-
-
-def _actor(actor: str) -> str:
-    return f"{actor or getpass.getuser()} (database access)"
+    return make_hub().access
 
 
 @tokens_app.command("create")
@@ -130,7 +73,13 @@ def tokens_create(  # noqa: PLR0917 - each parameter is a command-line option
     access = _access()
     issued = guarded(
         lambda: access.issue(
-            name, role, scope, lifetime, _actor(actor), agencies=agency or (), signers=signers
+            name,
+            role,
+            scope,
+            lifetime,
+            database_actor(actor),
+            agencies=agency or (),
+            signers=signers,
         )
     )
     record = access.journal.token(issued.token_id)
@@ -152,13 +101,8 @@ def tokens_revoke(
     actor: Admin = "",
 ) -> None:
     """Revoke a token for good (audited): it stops working at once."""
-    guarded(lambda: _access().revoke(token_id, _actor(actor)))
+    guarded(lambda: _access().revoke(token_id, database_actor(actor)))
     _stdout.print(f"revoked {token_id}")
-
-
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="one JSON object per line, for scripts; nothing cut")
-]
 
 
 @tokens_app.command("list")
@@ -173,15 +117,33 @@ def tokens_list(as_json: JsonOption = False) -> None:
         return
     table = Table(title="API tokens")
     id_column(table, "id", (record.token_id for record in records))
-    text_columns(table, "name", "role", "scope", "agencies", "signers", "state", "created",
-                 "by", "expires", "last used")  # fmt: skip
+    text_columns(
+        table,
+        "name",
+        "role",
+        "scope",
+        "agencies",
+        "signers",
+        "state",
+        "created",
+        "by",
+        "expires",
+        "last used",
+    )
     for record in records:
         table.add_row(
-            record.token_id, record.name, record.role, record.scope,
-            ",".join(record.agencies) or "—", str(len(record.signers)) if record.signers else "—",
-            _state(record, now), _when(record.created_at), record.created_by,
-            _when(record.expires_at), _when(record.last_used_at),
-        )  # fmt: skip
+            record.token_id,
+            record.name,
+            record.role,
+            record.scope,
+            ",".join(record.agencies) or "—",
+            str(len(record.signers)) if record.signers else "—",
+            _state(record, now),
+            _when(record.created_at),
+            record.created_by,
+            _when(record.expires_at),
+            _when(record.last_used_at),
+        )
     _stdout.print(table)
     for record in records:  # fingerprints in full, one a line: a table would fold or cut them
         for sha256 in record.signers:
@@ -191,12 +153,19 @@ def tokens_list(as_json: JsonOption = False) -> None:
 def _token_fields(record: TokenRecord, now: datetime) -> dict[str, object]:
     """A token as ``--json`` shows it: everything but its secret's hash."""
     return {
-        "id": record.token_id, "name": record.name, "role": record.role, "scope": record.scope,
-        "agencies": list(record.agencies), "signers": list(record.signers),
-        "state": _state(record, now), "created_at": record.created_at,
-        "created_by": record.created_by, "expires_at": record.expires_at,
-        "revoked_at": record.revoked_at, "last_used_at": record.last_used_at,
-    }  # fmt: skip
+        "id": record.token_id,
+        "name": record.name,
+        "role": record.role,
+        "scope": record.scope,
+        "agencies": list(record.agencies),
+        "signers": list(record.signers),
+        "state": _state(record, now),
+        "created_at": record.created_at,
+        "created_by": record.created_by,
+        "expires_at": record.expires_at,
+        "revoked_at": record.revoked_at,
+        "last_used_at": record.last_used_at,
+    }
 
 
 def _fingerprint_of(path: Path) -> str:

@@ -7,42 +7,31 @@ Like ``hub tokens``, these are for those with access to the journal's database a
 from __future__ import annotations
 
 import functools
-import getpass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hub.access.cli import Admin, fail, guarded
 from hub.access.scopes import REGION
+from hub.cli._common import Admin, database_actor, fail, guarded, make_hub
+from hub.cli.terminal import stdout as _stdout
 from hub.errors import HubError
 from hub.protection.keyring import new_key_entry
-from hub.terminal import stdout as _stdout
-
-if TYPE_CHECKING:
-    from hub.bootstrap import Hub
 
 retention_app = typer.Typer(
     no_args_is_help=True, help="Retention: delete processed messages older than the limit."
 )
 
 
-def _hub() -> Hub:
-    from hub.cli import _hub as make_hub  # noqa: PLC0415 - the CLI's settings, once
-
-    return make_hub()
-
-
-def _actor(actor: str) -> str:
-    return f"{actor or getpass.getuser()} (database access)"
-
-
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
         console=_stdout,
-    )  # fmt: skip
+    )
 
 
 def register(keys_app: typer.Typer, app: typer.Typer) -> None:
@@ -70,7 +59,7 @@ def keys_rotate(
 ) -> None:
     """Re-seal every row not under the active data key (HUB_ENCRYPTION_KEY_ID, or the last
     listed); afterwards older keys can be removed from HUB_ENCRYPTION_KEYS. Audited."""
-    journal = guarded(lambda: _hub().journal)
+    journal = guarded(lambda: make_hub().journal)
     done = total = 0
     with _progress() as progress:
         task = progress.add_task("re-sealing rows", total=None)
@@ -80,8 +69,9 @@ def keys_rotate(
         except HubError as exc:
             fail(str(exc))
     details = {"resealed": done, "batch": batch}
-    journal.audit(_actor(actor), "rotate_keys", "journal", "data key rotation", details,
-                  scope=REGION)  # fmt: skip
+    journal.audit(
+        database_actor(actor), "rotate_keys", "journal", "data key rotation", details, scope=REGION
+    )
     _stdout.print(f"{done} of {total} rows re-sealed under the active key")
 
 
@@ -100,15 +90,17 @@ def retention_purge(
     """Delete processed, duplicate and discarded messages older than the limit, with their
     published events and resolved failures (open failures and unpublished events stay).
     Audited with the count."""
-    hub = _hub()
+    hub = make_hub()
     days = older_than_days or hub.settings.retention_days
     if days <= 0:
-        fail("no retention limit: give --older-than-days N or set HUB_RETENTION_DAYS (0 keeps "
-             "everything)")  # fmt: skip
+        fail(
+            "no retention limit: give --older-than-days N or set HUB_RETENTION_DAYS (0 keeps "
+            "everything)"
+        )
     cutoff = datetime.now(UTC) - timedelta(days=days)
     with _progress() as progress:
         task = progress.add_task(f"deleting messages received before {cutoff:%Y-%m-%d}")
         advance = functools.partial(progress.advance, task)
         purge = hub.journal.purge_processed
-        deleted = guarded(lambda: purge(cutoff, _actor(actor), batch, on_batch=advance))
+        deleted = guarded(lambda: purge(cutoff, database_actor(actor), batch, on_batch=advance))
     _stdout.print(f"{deleted} messages deleted (received before {cutoff:%Y-%m-%d %H:%M} UTC)")

@@ -37,9 +37,9 @@ from hub.bootstrap import Hub, bootstrap
 from hub.config import Settings
 from hub.crypto.devcert import generate_private_key, self_signed_certificate
 from hub.errors import ConfigurationError
-from hub.registry import ReferenceRegistry
 from hub.routing.bus import delete_topology
 from hub.simulator.population import Check, Population
+from hub.simulator.registry import ReferenceRegistry
 
 SimulatorMode = Literal["thread", "process"]
 SIMULATOR_MODES = ("process", "thread")
@@ -105,7 +105,7 @@ def _world_server(certificate_pem: bytes, size: int, reference_dir: Path, verify
 
 
 def simulator_main(argv: Sequence[str]) -> None:
-    """Child-process entry (``python -m hub.bench_e2e CERT SIZE REFERENCE_DIR VERIFY``):
+    """Child-process entry (``python -m hub.bench.e2e CERT SIZE REFERENCE_DIR VERIFY``):
     print the endpoint, serve the world until stdin closes or SIGTERM comes."""
     from hub.logging import configure_logging  # noqa: PLC0415
     from hub.runtime import stop_event  # noqa: PLC0415
@@ -138,7 +138,7 @@ def simulator(
             server.stop()
         return
     args = [str(keys.cert_path), str(size), str(reference_dir), "1" if verify else "0"]
-    child = subprocess.Popen([sys.executable, "-m", "hub.bench_e2e", *args],
+    child = subprocess.Popen([sys.executable, "-m", "hub.bench.e2e", *args],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
         assert child.stdout is not None  # noqa: S101 - piped just above
@@ -218,7 +218,7 @@ def services(hub: Hub, separate: bool) -> Iterator[None]:
         return
     env = {**os.environ, **_env(hub.settings)}
     processes = [
-        subprocess.Popen([sys.executable, "-m", "hub.cli", role.replace("_", "-")], env=env)
+        subprocess.Popen([sys.executable, "-m", "hub", role.replace("_", "-")], env=env)
         for role in _SERVICES
     ]
     try:
@@ -381,7 +381,7 @@ def _services_label(hub: Hub, options: Options) -> str:
 
 @contextlib.contextmanager
 def _production_database(admin_url: str) -> Iterator[str]:
-    from hub.bench_backbone import bench_database  # noqa: PLC0415
+    from hub.bench.backbone import bench_database  # noqa: PLC0415
 
     with bench_database(admin_url) as url:
         yield url
@@ -428,7 +428,7 @@ def run(  # noqa: PLR0917 - command-line options
 
 def floor_line() -> str:
     """What the round trip's ten signature operations alone allow on this machine."""
-    from hub.bench_floor import measure_floor  # noqa: PLC0415
+    from hub.bench.floor import measure_floor  # noqa: PLC0415
     from hub.crypto import select_backend  # noqa: PLC0415
 
     cores = len(os.sched_getaffinity(0))

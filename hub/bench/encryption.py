@@ -25,8 +25,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
+from hub.canonical.ids import event_id_for
 from hub.errors import HubError
-from hub.journal.api import InboundMessage, NewEvent, Outcome, event_id_for
+from hub.journal.api import InboundMessage, NewEvent, Outcome
 from hub.journal.sql import SqlJournal
 from hub.protection import AesGcmSealer, PlainSealer, Sealer, parse_keyring
 
@@ -148,7 +149,7 @@ def _sqlite() -> Iterator[dict[str, str]]:
 
 @contextmanager
 def _postgresql(admin_url: str) -> Iterator[dict[str, str]]:
-    from hub.bench_backbone import bench_database  # noqa: PLC0415 - loads the broker clients
+    from hub.bench.backbone import bench_database  # noqa: PLC0415 - loads the broker clients
 
     with bench_database(admin_url) as plain, bench_database(admin_url) as sealed:
         yield {"plain": plain, "sealed": sealed}

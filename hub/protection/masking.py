@@ -32,8 +32,8 @@ from hub.canonical.commands import COMMAND_TYPES
 from hub.canonical.jsonschemas import EVENT_TYPES, command_schema, event_schema
 from hub.canonical.personal import PERSONAL_KEY, Personal
 from hub.logging import SNILS_MASK, mask_as, mask_text
-from hub.processing import REGISTRY_SOURCE
-from hub.smev.client import REFUSAL_SOURCE
+from hub.services.processing import REGISTRY_SOURCE
+from hub.services.smev_client import REFUSAL_SOURCE
 from hub.smev.filestore import FILE_STORE_SECRETS
 
 __all__ = [
@@ -191,7 +191,7 @@ class _Fault(BaseModel):
 
 
 class RefusalRecord(BaseModel):
-    """What the inbox keeps of SMEV's refusal (``hub.smev.client.refusal_record``)."""
+    """What the inbox keeps of SMEV's refusal (``hub.services.smev_client.refusal_record``)."""
 
     request_id: str
     smev_message_id: str

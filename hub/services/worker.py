@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import structlog
 
+from hub.adapters.router import UnknownAgencyError
 from hub.errors import UNEXPECTED, PermanentError, RetryableError, SignatureError, error_class
 from hub.journal.api import (
     Completion,
@@ -37,7 +38,6 @@ from hub.journal.api import (
     Received,
 )
 from hub.metrics import HubMetrics
-from hub.processing import REGISTRY_SOURCE, Processor, budget_spent, failure_of
 from hub.routing.api import (
     AGENCY_HEADER,
     ATTEMPTS_HEADER,
@@ -48,10 +48,10 @@ from hub.routing.api import (
     Delivery,
     Outgoing,
 )
-from hub.routing.router import UnknownAgencyError
 from hub.routing.topology import Topology
 from hub.runtime import backoff_forever, retry_until_done
-from hub.tracing import message_context, of_outcome
+from hub.services.processing import REGISTRY_SOURCE, Processor, budget_spent, failure_of
+from hub.services.tracing import message_context, of_outcome
 
 log = structlog.get_logger("hub.worker")
 

@@ -48,7 +48,8 @@ from typing import Literal
 import structlog
 from lxml import etree
 
-from hub import tracing
+from hub.adapters.router import Router
+from hub.canonical.ids import inbox_id_for
 from hub.errors import HubError, PermanentError, RetryableError, SignatureError
 from hub.journal.api import (
     InboundMessage,
@@ -58,7 +59,6 @@ from hub.journal.api import (
     OutboundRequest,
     OutboundState,
     Received,
-    inbox_id_for,
 )
 from hub.metrics import HubMetrics
 from hub.routing.api import (
@@ -69,9 +69,10 @@ from hub.routing.api import (
     Bus,
     Outgoing,
 )
-from hub.routing.ratelimit import RateLimiter
-from hub.routing.router import Router
 from hub.routing.topology import Topology
+from hub.services import tracing
+from hub.services.ratelimit import RateLimiter
+from hub.services.trust import TrustPolicy
 from hub.smev.build import (
     Ack,
     ElementSigner,
@@ -95,7 +96,6 @@ from hub.smev.faults import (
 )
 from hub.smev.read import SmevMessage
 from hub.smev.transport import SmevReply, Transport
-from hub.trust import TrustPolicy
 from hub.xml import XmlLimits, parse_xml
 
 log = structlog.get_logger("hub.smev.client")

@@ -28,19 +28,20 @@ from lxml import etree
 from rich.console import Console
 from rich.table import Table
 
+from hub.adapters.router import Router, Translation
+from hub.bench.raw_amqp import measure_raw, pika_parameters
 from hub.bootstrap import Hub, bootstrap
+from hub.canonical.drafts import EventDraft
 from hub.config import Settings
 from hub.errors import ConfigurationError
 from hub.journal.api import InboxRecord
 from hub.routing.api import Outgoing
-from hub.routing.bench import measure_raw, pika_parameters
 from hub.routing.bus import delete_topology
-from hub.routing.router import EventDraft, Router, Translation
 from hub.smev import SendRequest, build_send_request, serialize
 from hub.smev.read import SmevMessage
 
-BENCH_NS = "urn://hub.bench/ping/1.0"
-PLUGIN = "hub.bench_backbone:register"
+BENCH_NS = "urn://hub.bench.smev/ping/1.0"
+PLUGIN = "hub.bench.backbone:register"
 
 
 def register(router: Router) -> None:
@@ -171,7 +172,7 @@ def services(hub: Hub, separate_processes: bool, workers: int = 1) -> Iterator[i
         return
     env = {**os.environ, **_env(hub.settings)}
     processes = [
-        subprocess.Popen([sys.executable, "-m", "hub.cli", role], env=env)
+        subprocess.Popen([sys.executable, "-m", "hub", role], env=env)
         for role in ("worker",) * workers + ("relay",)
     ]
     yield processes[0].pid

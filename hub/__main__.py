@@ -1,0 +1,6 @@
+"""``python -m hub``: the same command line as the ``hub`` script."""
+
+from hub.cli.main import app
+
+if __name__ == "__main__":
+    app()
