@@ -18,8 +18,8 @@ import pytest
 from hub.access import AccessDeniedError, Principal, Role
 from hub.bootstrap import Hub, bootstrap
 from hub.config import Settings
-from hub.journal.api import AuditEntry, FailedMessage, Failure, InboundMessage, Outcome
 from hub.journal.migrate import upgrade
+from hub.journal.records import AuditEntry, FailedMessage, Failure, InboundMessage, Outcome
 from hub.services.operations import NothingToReplayError
 from tests.support import LATE, notice
 

@@ -20,7 +20,7 @@ from kombu.connection import Connection
 from kombu.entity import Exchange, Queue
 
 from hub.canonical.ids import event_id_for
-from hub.journal.api import InboundMessage, NewEvent, Outcome
+from hub.journal.records import InboundMessage, NewEvent, Outcome
 from hub.journal.sql import SqlJournal
 from hub.routing.api import ATTEMPTS_HEADER, SOURCE_HEADER, Delivery, Outgoing, ParkedReplay
 from hub.routing.bus import (

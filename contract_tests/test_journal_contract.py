@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from hub.canonical.ids import event_id_for
-from hub.journal.api import (
+from hub.journal.errors import InvalidTransitionError, NotFoundError, ReasonRequiredError
+from hub.journal.records import (
     OUTBOUND_TRANSITIONS,
     AuditOutcome,
     AuditQuery,
@@ -33,7 +34,6 @@ from hub.journal.api import (
     Received,
     Settlement,
 )
-from hub.journal.errors import InvalidTransitionError, NotFoundError, ReasonRequiredError
 from hub.journal.sql import SqlJournal, failed_id_for
 
 pytestmark = pytest.mark.contract

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from hub.canonical.ids import event_id_for
-from hub.journal.api import Failure, HealthCounts, InboundMessage, NewEvent, OutboundState, Outcome
+from hub.journal.records import (
+    Failure,
+    HealthCounts,
+    InboundMessage,
+    NewEvent,
+    OutboundState,
+    Outcome,
+)
 from hub.journal.sql import SqlJournal
 
 pytestmark = pytest.mark.contract

@@ -19,7 +19,8 @@ from sqlalchemy import create_engine, select, text, update
 from hub.canonical.ids import event_id_for
 from hub.errors import ConfigurationError
 from hub.journal import _keys
-from hub.journal.api import (
+from hub.journal.migrate import alembic_config
+from hub.journal.records import (
     Failure,
     InboundMessage,
     InboxStatus,
@@ -29,7 +30,6 @@ from hub.journal.api import (
     Outcome,
     TokenRecord,
 )
-from hub.journal.migrate import alembic_config
 from hub.journal.schema import (
     business_keys,
     failed_messages,

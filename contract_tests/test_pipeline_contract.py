@@ -26,7 +26,7 @@ from hub.bootstrap import Hub, bootstrap
 from hub.canonical.ids import inbox_id_for
 from hub.canonical.jsonschemas import validate_event
 from hub.config import Settings
-from hub.journal.api import FailedStatus, InboxStatus
+from hub.journal.records import FailedStatus, InboxStatus
 from hub.routing.api import Outgoing
 from hub.xml import parse_xml
 from tests import support_smev
@@ -271,7 +271,7 @@ def _as_published(event: dict[str, object]) -> dict[str, object]:
 
 def _sent(hub: Hub, request_id: str) -> str:
     """What the SMEV client does: send the pending request; its SMEV MessageID."""
-    from hub.journal.api import OutboundState
+    from hub.journal.records import OutboundState
 
     wait_for(lambda: hub.journal.outbound(request_id) is not None)
     request = hub.journal.transition_outbound(request_id, OutboundState.SENT)

@@ -23,7 +23,7 @@ from hub.bootstrap import Hub, bootstrap
 from hub.canonical.events import APPLICATION_CANCELLED, APPLICATION_RECEIVED
 from hub.config import Settings
 from hub.crypto.xmldsig import LocalKeySigner
-from hub.journal.api import OutboundState
+from hub.journal.records import OutboundState
 from hub.simulator import ExchangeConfig, FaultInjection, MtomIds
 from hub.simulator.population import Population, zags_notices
 from hub.simulator.registry import ReferenceRegistry

@@ -23,7 +23,7 @@ from hub.adapters.router import AnsweredRequest, Router, Translation
 from hub.canonical.drafts import EventDraft
 from hub.crypto.backends.base import GostBackend
 from hub.crypto.xmldsig import XmlVerifier
-from hub.journal.api import InboxRecord, InboxStatus, OutboundRequest, OutboundState
+from hub.journal.records import InboxRecord, InboxStatus, OutboundRequest, OutboundState
 from hub.services.processing import Processor
 from hub.smev.read import SmevMessage
 from hub.smev.versions import SOAP_ENV_NS, SmevVersion

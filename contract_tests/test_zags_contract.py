@@ -29,7 +29,7 @@ from hub.canonical.drafts import EventDraft
 from hub.canonical.ids import event_id_for
 from hub.canonical.jsonschemas import validate_event
 from hub.errors import SchemaValidationError
-from hub.journal.api import InboxRecord, InboxStatus
+from hub.journal.records import InboxRecord, InboxStatus
 from hub.services.processing import cloud_event
 from hub.xml import parse_xml
 from hub.xml.xsd import validate_xsd

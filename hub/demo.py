@@ -46,7 +46,7 @@ from hub.crypto.devcert import generate_private_key, self_signed_certificate
 from hub.crypto.keys import Certificate
 from hub.crypto.xmldsig import LocalKeySigner
 from hub.errors import HubError
-from hub.journal.api import FailedMessage, OutboundState
+from hub.journal.records import FailedMessage, OutboundState
 from hub.protection import new_key_entry
 from hub.simulator import ExchangeConfig, FaultInjection
 from hub.simulator.population import Check, Population, ZagsNotice, zags_notices

@@ -32,6 +32,8 @@ from prometheus_client import (
     values,
 )
 
+from hub.canonical.sources import Source
+
 if TYPE_CHECKING:
     from hub.adapters.router import Router
     from hub.config import Settings
@@ -42,7 +44,6 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OTHER, NONE, REGISTRY, COMMAND = "other", "none", "registry", "command"
-REGISTRY_SOURCE = "registry"  # hub.services.processing.REGISTRY_SOURCE (not imported: no cycle)
 # What the SMEV client calls a message when no adapter names its content.
 _SMEV_KINDS = frozenset(
     {"request", "response", "rejected", "status", "async_status", "accepted", "refusal", "cancel"}
@@ -159,7 +160,7 @@ class HubMetrics:
 
     def _labels_of(self, source: str, agency: str | None, kind: str | None) -> tuple[str, str]:
         """Bounded (agency, kind) labels of a message."""
-        if source == REGISTRY_SOURCE:
+        if source == Source.REGISTRY:
             return REGISTRY, COMMAND
         agency_label = agency if agency in self._agencies else OTHER if agency else NONE
         if not kind:

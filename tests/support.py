@@ -12,7 +12,7 @@ from lxml import etree
 from hub.adapters.router import Router, Translation
 from hub.canonical.drafts import EventDraft
 from hub.errors import RetryableError
-from hub.journal.api import InboxRecord
+from hub.journal.records import InboxRecord
 from hub.smev import SendRequest, build_send_request, serialize
 from hub.smev.build import ElementSigner
 from hub.smev.read import SmevMessage

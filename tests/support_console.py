@@ -18,7 +18,7 @@ from hub.access import Role
 from hub.bootstrap import Hub
 from hub.config import Settings
 from hub.console import create_app, server_config
-from hub.journal.api import FailedMessage, InboundMessage
+from hub.journal.records import FailedMessage, InboundMessage
 from tests.support import LATE, notice
 
 SCHOOL_A = "45201/4520100012"

@@ -18,11 +18,11 @@ from hub.adapters.zags.schemas import Notice
 from hub.bootstrap import Hub, bootstrap
 from hub.canonical.events import EVENT_TYPES
 from hub.canonical.jsonschemas import validate_event
+from hub.canonical.sources import Source
 from hub.config import Settings
 from hub.errors import PermanentError
-from hub.journal.api import InboundMessage, OutboundState, Outcome
-from hub.services.processing import REGISTRY_SOURCE
-from hub.services.smev_client import REFUSAL_CONTENT_TYPE, REFUSAL_SOURCE, refusal_record
+from hub.journal.records import InboundMessage, OutboundState, Outcome
+from hub.services.smev_client import REFUSAL_CONTENT_TYPE, refusal_record
 from tests import support_smev
 from tests.adapters.test_gosuslugi_translate import application, cancel
 from tests.adapters.test_zags_notifications import notification
@@ -57,7 +57,7 @@ def processed(hub: Hub, message: InboundMessage) -> Outcome:
 def command(hub: Hub, data: dict[str, Any]) -> Outcome:
     body = json.dumps(data, ensure_ascii=False).encode()
     message = InboundMessage(
-        REGISTRY_SOURCE, str(data.get("request_id") or uuid.uuid4()), body, None,
+        Source.REGISTRY, str(data.get("request_id") or uuid.uuid4()), body, None,
         str(data.get("type")), "application/json",
     )  # fmt: skip
     return processed(hub, message)
@@ -101,7 +101,7 @@ def test_smevs_refusal_of_a_request_belongs_where_the_request_did(hub: Hub) -> N
     request = hub.journal.transition_outbound("req-2", OutboundState.SENT)
     refusal = refusal_record(request, PermanentError("payload against SMEV's schema"))
     message = InboundMessage(
-        REFUSAL_SOURCE, request.smev_message_id, json.dumps(refusal).encode(), "zags",
+        Source.SMEV_REFUSAL, request.smev_message_id, json.dumps(refusal).encode(), "zags",
         "refusal", REFUSAL_CONTENT_TYPE,
     )  # fmt: skip
     outcome = processed(hub, message)

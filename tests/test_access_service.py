@@ -25,7 +25,8 @@ from hub.access import (
     split_token,
 )
 from hub.errors import ConfigurationError
-from hub.journal.api import AuditEntry, Journal
+from hub.journal.api import Journal
+from hub.journal.records import AuditEntry
 from hub.journal.sql import SqlJournal
 
 pytestmark = pytest.mark.unit

@@ -23,7 +23,7 @@ from hub.access import (
     split_token,
 )
 from hub.access.throttle import Backoff, Digest
-from hub.journal.api import AuditEntry
+from hub.journal.records import AuditEntry
 from hub.journal.sql import SqlJournal
 
 pytestmark = pytest.mark.unit

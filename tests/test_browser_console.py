@@ -20,7 +20,7 @@ import requests
 
 from hub.access import Role
 from hub.bootstrap import Hub
-from hub.journal.api import FailedMessage
+from hub.journal.records import FailedMessage
 from tests.support import LATE, NOTICE_NS, notice, register_late, running
 from tests.support_console import (
     SCHOOL_A,

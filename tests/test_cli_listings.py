@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hub.journal.api import Failure, InboundMessage, Outcome
+from hub.journal.records import Failure, InboundMessage, Outcome
 from hub.journal.sql import SqlJournal
 from tests.support import LATE, notice
 

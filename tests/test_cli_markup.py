@@ -16,10 +16,10 @@ from typer.testing import CliRunner, Result
 from hub.access import AccessService, Role
 from hub.access.policy import Principal
 from hub.bootstrap import Hub
+from hub.canonical.sources import Source
 from hub.cli import terminal
 from hub.cli.main import app
-from hub.journal.api import InboundMessage
-from hub.services.processing import REGISTRY_SOURCE
+from hub.journal.records import InboundMessage
 from tests.support_console import console_hub
 
 pytestmark = pytest.mark.unit
@@ -46,7 +46,7 @@ def admin(hub: Hub) -> tuple[str, Principal]:
     # A name the service would refuse today, as an older row or another tool may hold it.
     hub.journal.add_token(dataclasses.replace(record, token_id="t-old", name=f"old {TEXT}"))
     command = json.dumps({"type": TEXT, "request_id": "r-1"}).encode()
-    message = InboundMessage(REGISTRY_SOURCE, "r-1", command, content_type="application/json")
+    message = InboundMessage(Source.REGISTRY, "r-1", command, content_type="application/json")
     hub.journal.receive([message])
     records = hub.journal.start_attempts([message.inbox_id])
     hub.journal.complete([hub.worker.outcome(record, None) for record in records])

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from hub.crypto.keys import Certificate
-from hub.journal.api import Failure, InboundMessage, Outcome
+from hub.journal.records import Failure, InboundMessage, Outcome
 from hub.journal.sql import SqlJournal
 from tests.support import LATE, notice
 

@@ -14,7 +14,7 @@ from hub.access import AccessService, Role
 from hub.bootstrap import Hub
 from hub.config import Settings
 from hub.console import create_app
-from hub.journal.api import FailedStatus, InboundMessage, NewOutbound, Outcome
+from hub.journal.records import FailedStatus, InboundMessage, NewOutbound, Outcome
 from tests.support import register_late
 from tests.support_console import (
     SCHOOL_A,

@@ -24,10 +24,10 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from hub.bootstrap import Hub, bootstrap
 from hub.config import Settings
-from hub.journal.api import InboundMessage
 from hub.journal.migrate import upgrade
+from hub.journal.records import InboundMessage
 from hub.routing.api import Outgoing
-from hub.services.smev_client import hand_over
+from hub.services.ingress import hand_over
 from tests.support import NOTICE, notice, wait_for
 from tests.support_bus import EventCollector, delete_topology
 

@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 
 from hub.access import Role
 from hub.bootstrap import Hub
+from hub.canonical.sources import Source
 from hub.cli.main import app
 from hub.console import create_app
-from hub.journal.api import FailedMessage, InboundMessage
-from hub.services.processing import REGISTRY_SOURCE
+from hub.journal.records import FailedMessage, InboundMessage
 from tests.support_console import console_hub, csrf_of, token
 from tests.support_smev import get_response
 
@@ -71,7 +71,7 @@ def failed(hub: Hub, *messages: InboundMessage) -> list[FailedMessage]:
 @pytest.fixture
 def stored(hub: Hub) -> list[FailedMessage]:
     """The failed command, then the failed ZAGS answer (to a request the hub never sent)."""
-    command = InboundMessage(REGISTRY_SOURCE, "req-7", json.dumps(COMMAND, ensure_ascii=False)
+    command = InboundMessage(Source.REGISTRY, "req-7", json.dumps(COMMAND, ensure_ascii=False)
                              .encode(), content_type="application/json", scope=SCOPE)  # fmt: skip
     answer = InboundMessage("smev", "m-2", get_response("0ad3f3a0-1c1e-11f1-8000-000000000001",
                             ANSWER.encode()), agency="zags", content_type="text/xml",

@@ -21,7 +21,7 @@ from hub.crypto.devcert import generate_private_key, self_signed_certificate
 from hub.crypto.keys import Certificate
 from hub.crypto.xmldsig import LocalKeySigner, XmlSigner
 from hub.errors import SignatureError, error_class
-from hub.journal.api import InboxStatus
+from hub.journal.records import InboxStatus
 from hub.logging import configure_logging
 from hub.routing.api import KIND_HEADER, SOURCE_HEADER, TRACE_HEADER, Outgoing
 from hub.services.trust import UntrustedSignerError

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from hub.errors import PermanentError
-from hub.journal.api import InboxRecord, InboxStatus
+from hub.journal.records import InboxRecord, InboxStatus
 from hub.services.processing import failure_of
 
 pytestmark = pytest.mark.unit

@@ -21,8 +21,7 @@ from lxml import etree
 
 from hub.crypto import GostBackend
 from hub.crypto.keys import Certificate
-from hub.logging import mask_text
-from hub.protection.masking import mask_message
+from hub.protection.masking import mask_message, mask_text
 from hub.simulator import ExchangeConfig
 from hub.simulator.filestore import FileAccess, FileStore
 from hub.simulator.population import Population

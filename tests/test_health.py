@@ -23,8 +23,8 @@ from kombu import Connection
 from hub.bootstrap import bootstrap
 from hub.config import Settings
 from hub.crypto import select_backend
-from hub.journal.api import Failure, InboundMessage, Outcome
 from hub.journal.migrate import upgrade
+from hub.journal.records import Failure, InboundMessage, Outcome
 from hub.journal.sql import SqlJournal
 from hub.routing.bus import delete_topology
 from hub.simulator import Exchange

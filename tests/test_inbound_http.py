@@ -24,7 +24,7 @@ from hub.bootstrap import Hub
 from hub.canonical.ids import inbox_id_for
 from hub.config import Settings
 from hub.console import create_app
-from hub.journal.api import InboxStatus, TokenRecord
+from hub.journal.records import InboxStatus, TokenRecord
 from tests.support import notice, running
 from tests.support_console import SCHOOL_A, console_hub, serving, token
 

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from hub.access import Role
 from hub.bootstrap import Hub
 from hub.console import create_app
-from hub.journal.api import InboxStatus
+from hub.journal.records import InboxStatus
 from hub.smev import SendRequest, build_send_request
 from hub.smev.versions import SOAP_ENV_NS, SmevVersion
 from tests.support import NOTICE, NOTICE_NS, running, wait_for

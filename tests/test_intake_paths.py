@@ -23,7 +23,7 @@ from hub.access.policy import Principal
 from hub.adapters.gosuslugi.schemas import NS as EPGU_NS
 from hub.bootstrap import Hub
 from hub.console import create_app
-from hub.journal.api import FailedMessage, InboxStatus, OutboundState
+from hub.journal.records import FailedMessage, InboxStatus, OutboundState
 from tests.adapters import test_zags_handlers as zags
 from tests.adapters.support import asked_by, command_record
 from tests.adapters.test_gosuslugi_translate import application

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.journal.api import InboundMessage
 from hub.journal.errors import DatabaseUnavailableError, SchemaOutdatedError
+from hub.journal.records import InboundMessage
 from hub.journal.sql import SqlJournal
 
 pytestmark = pytest.mark.unit

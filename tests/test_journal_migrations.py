@@ -12,9 +12,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, inspect, select
 
-from hub.journal.api import TokenRecord
 from hub.journal.errors import SchemaOutdatedError
 from hub.journal.migrate import alembic_config, current_revision, head_revision, upgrade
+from hub.journal.records import TokenRecord
 from hub.journal.schema import api_tokens, metadata
 from hub.journal.sql import SqlJournal
 

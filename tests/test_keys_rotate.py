@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from hub.canonical.ids import event_id_for
-from hub.journal.api import InboundMessage, NewEvent, Outcome
+from hub.journal.records import InboundMessage, NewEvent, Outcome
 from hub.journal.schema import inbox
 from hub.journal.sql import SqlJournal
 from hub.protection import AesGcmSealer, parse_keyring

@@ -1,33 +1,22 @@
-"""Which parts of hub/ may import which, read from the source with ``ast`` (no module is run):
-the rules that hold today, so that the layers cannot drift further apart unnoticed.
+"""Which parts of hub/ may import which, read from the source with ``ast`` (no module is run),
+so that the layers the folders show cannot drift apart unnoticed. Every import counts:
+function-local ones and those under ``TYPE_CHECKING`` too.
 
-Held here (every import counts: function-local ones and those under ``TYPE_CHECKING`` too):
-
-- the pure leaves ``hub.xml`` and ``hub.crypto`` import nothing of the journal, the routing,
-  the console, any CLI module, the simulator or a bench;
-- ``hub.cli`` is imported only by the modules that make up the CLI with it (and
-  ``hub/__main__.py``, once there is one);
-- ``hub.simulator`` is imported only by the simulator itself, the demo, the benches and the CLI
-  (tests may import anything: they are not scanned).
-
-Wanted by issue 17 and not true yet, so not checked here (each line is what breaks it today):
-
-- ``hub.canonical`` imports no upper layer: ``asyncapi`` imports ``hub.access``,
-  ``hub.services.processing`` and ``hub.routing``; ``commands`` and ``jsonschemas`` import
-  ``hub.access``; ``events`` imports ``hub.routing`` (``EventDraft``); ``values`` imports
-  ``hub.journal`` (``HUB_NAMESPACE``);
-- ``hub.smev`` is pure protocol: ``smev.client`` imports ``hub.journal`` and ``hub.routing``
-  (it is a service), ``smev.inspect`` imports ``hub.bootstrap``;
-- nothing imports ``hub.cli``: ``hub.cli.tokens``, ``hub.cli.protection`` and
-  ``hub.cli.commands`` import ``hub.cli._hub`` (and helpers) inside functions, a cycle;
-- only ``bootstrap`` and the entry points import the services; no import cycles at all
-  (``bootstrap`` and ``metrics``, ``console.app`` and its pages import each other).
+- The pure leaves ``hub.canonical``, ``hub.xml``, ``hub.crypto`` and ``hub.smev`` import nothing
+  of the journal, the routing, the services, the console, the CLI, the benches or the simulator.
+- Nothing imports ``hub.cli`` but the CLI itself and ``hub/__main__.py``.
+- Only the composition root (``hub.bootstrap``) and the entry points (the CLI, the console, the
+  demo, the benches) import ``hub.services``; services may use each other.
+- ``hub.simulator`` is imported only by itself, the demo, the benches and the CLI (tests may
+  import anything: they are not scanned).
+- No import cycles among the modules of hub/.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterable, Mapping
+import graphlib
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -78,16 +67,6 @@ def within(*prefixes: str) -> Callable[[str], bool]:
     return lambda name: any(name == p or name.startswith(f"{p}.") for p in prefixes)
 
 
-def is_cli(name: str) -> bool:
-    """hub.cli and the modules named after it (hub.cli.tokens, hub.cli.commands, ...)."""
-    return any(part == "cli" or part.endswith("_cli") for part in name.split("."))
-
-
-def is_bench(name: str) -> bool:
-    """hub.bench.smev, hub.bench.floor, hub.bench.raw_amqp, ..."""
-    return any(part.startswith("bench") for part in name.split(".")[1:])
-
-
 def violations(
     imports: Imports,
     importers: Callable[[str], bool],
@@ -104,36 +83,66 @@ def violations(
     )
 
 
-LEAVES = within("hub.xml", "hub.crypto")
-UPPER_LAYERS: Iterable[Callable[[str], bool]] = (
-    within("hub.journal", "hub.routing", "hub.console", "hub.simulator"),
-    is_cli,
-    is_bench,
+LEAVES = within("hub.canonical", "hub.xml", "hub.crypto", "hub.smev")
+UPPER_LAYERS = within(
+    "hub.journal",
+    "hub.routing",
+    "hub.services",
+    "hub.console",
+    "hub.cli",
+    "hub.bench",
+    "hub.simulator",
 )
+CLI = within("hub.cli", "hub.__main__")
+SERVICE_USERS = within(
+    "hub.services", "hub.bootstrap", "hub.cli", "hub.console", "hub.demo", "hub.bench"
+)
+SIMULATOR_USERS = within("hub.simulator", "hub.demo", "hub.cli", "hub.bench")
 
 
 def leaf_violations(imports: Imports) -> list[str]:
-    return violations(imports, LEAVES, lambda name: any(f(name) for f in UPPER_LAYERS))
-
-
-# Parts of the CLI that still reach into hub.cli (issue 17 wants them to stop).
-CLI_PARTS = within("hub.cli", "hub.__main__", "hub.cli.tokens", "hub.cli.protection",
-                   "hub.cli.commands")  # fmt: skip
+    return violations(imports, LEAVES, UPPER_LAYERS)
 
 
 def cli_violations(imports: Imports) -> list[str]:
-    return violations(imports, lambda module: not CLI_PARTS(module), within("hub.cli"))
+    return violations(imports, lambda module: not CLI(module), within("hub.cli"))
 
 
-SIMULATOR_USERS = within("hub.simulator", "hub.demo", "hub.cli")
+def service_violations(imports: Imports) -> list[str]:
+    return violations(imports, lambda module: not SERVICE_USERS(module), within("hub.services"))
 
 
 def simulator_violations(imports: Imports) -> list[str]:
-    users = lambda module: SIMULATOR_USERS(module) or is_bench(module)  # noqa: E731
-    return violations(imports, lambda module: not users(module), within("hub.simulator"))
+    return violations(imports, lambda module: not SIMULATOR_USERS(module), within("hub.simulator"))
 
 
-RULES = (leaf_violations, cli_violations, simulator_violations)
+def cycle_violations(imports: Imports) -> list[str]:
+    """The modules of an import cycle, if there is one, as 'a -> b -> ... -> a'."""
+    try:
+        graphlib.TopologicalSorter(_module_graph(imports)).prepare()
+    except graphlib.CycleError as exc:
+        return [" -> ".join(exc.args[1])]
+    return []
+
+
+def _module_graph(imports: Imports) -> dict[str, set[str]]:
+    # ``from a import b`` names both a and a.b; when a.b is a module, only a.b is imported
+    # (a's __init__ runs too, but a package's __init__ importing its parts is no cycle).
+    graph: dict[str, set[str]] = {}
+    for module, names in imports.items():
+        found = {name for name in names if name in imports and name != module}
+        parents = {name.rpartition(".")[0] for name in found}
+        graph[module] = found - (parents - {n for n in found if n not in parents})
+    return graph
+
+
+RULES = (
+    leaf_violations,
+    cli_violations,
+    service_violations,
+    simulator_violations,
+    cycle_violations,
+)
 
 
 @pytest.fixture(scope="module")
@@ -160,9 +169,12 @@ FORBIDDEN = [
     ("hub.crypto.keys", False, "if TYPE_CHECKING:\n    import hub.routing.bus", leaf_violations),
     ("hub.crypto.backends.pure", False, "from ...console import app", leaf_violations),
     ("hub.xml", True, "from ..cli import app", leaf_violations),
-    ("hub.crypto.keys", False, "def f():\n    from hub import bench_floor", leaf_violations),
-    ("hub.xml.mtom", False, "from hub.access import cli", leaf_violations),
-    ("hub.services.worker", False, "def f():\n    from hub.cli import _hub", cli_violations),
+    ("hub.crypto.keys", False, "def f():\n    from hub.bench import floor", leaf_violations),
+    ("hub.canonical.events", False, "from hub.journal.api import Journal", leaf_violations),
+    ("hub.smev.read", False, "from hub.services import smev_client", leaf_violations),
+    ("hub.services.worker", False, "def f():\n    from hub.cli import _common", cli_violations),
+    ("hub.adapters.zags.handlers", False, "from hub.services import worker", service_violations),
+    ("hub.journal.sql", False, "def f():\n    import hub.services.relay", service_violations),
     ("hub.console.app", False, "import hub.cli", cli_violations),
     ("hub.services.worker", False, "from hub.simulator.world import World", simulator_violations),
     ("hub.journal", True, "from ..simulator import population", simulator_violations),
@@ -187,15 +199,17 @@ def test_a_forbidden_import_breaks_its_rule(
 @pytest.mark.parametrize(
     ("module", "source"),
     [
-        ("hub.xml.parser", "from hub.errors import PermanentError\nfrom . import mtom"),
-        ("hub.cli.tokens", "def f():\n    from hub.cli import _hub"),
+        ("hub.xml.mtom", "from hub.errors import PermanentError\nfrom . import parser"),
+        ("hub.cli.tokens", "from hub.cli import _common"),
+        ("hub.__main__", "from hub.cli.main import app"),
+        ("hub.console.pages", "from hub.services import operations"),
         ("hub.bench.e2e", "from hub.simulator import server"),
         ("hub.simulator.world", "from .population import Population"),
     ],
 )
 def test_allowed_imports_break_no_rule(module: str, source: str, hub_imports: Imports) -> None:
     broken = {**hub_imports, module: imported(source, module)}
-    assert [rule(broken) for rule in RULES] == [[], [], []]
+    assert [rule(broken) for rule in RULES] == [[]] * len(RULES)
 
 
 def test_relative_imports_are_made_absolute() -> None:
@@ -216,3 +230,20 @@ def test_a_module_added_to_a_package_on_disk_is_scanned(tmp_path: Path) -> None:
         "hub.xml.stray -> hub.simulator",
         "hub.xml.stray -> hub.simulator.world",
     ]
+
+
+@pytest.mark.parametrize(
+    ("module", "source"),
+    [
+        ("hub.canonical.bounds", "from hub.canonical import events"),
+        ("hub.journal.lease", "if TYPE_CHECKING:\n    from hub.journal.sql import SqlJournal"),
+        ("hub.xml.parser", "def f():\n    from hub.xml import xsd"),
+    ],
+)
+def test_an_import_closing_a_loop_is_a_cycle(
+    module: str, source: str, hub_imports: Imports
+) -> None:
+    assert cycle_violations(hub_imports) == []
+    added = hub_imports[module] | imported(source, module)
+    [cycle] = cycle_violations({**hub_imports, module: added})
+    assert module in cycle.split(" -> ")

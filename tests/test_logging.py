@@ -17,14 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hub.errors import ConfigurationError
-from hub.logging import (
-    DATE_MASK,
-    SNILS_MASK,
-    VALUE_MASK,
-    configure_logging,
-    mask_personal_data,
-    mask_text,
-)
+from hub.logging import configure_logging
+from hub.protection.masking import DATE_MASK, SNILS_MASK, VALUE_MASK, mask_personal_data, mask_text
 
 pytestmark = pytest.mark.unit
 

@@ -16,9 +16,8 @@ import pytest
 from hub.canonical.commands import COMMAND_TYPES
 from hub.canonical.jsonschemas import EVENT_TYPES, command_schema, event_schema
 from hub.canonical.personal import PERSONAL_KEY
+from hub.canonical.sources import Source
 from hub.protection.masking import XML_PERSONAL, RefusalRecord, mask_message, mask_xml
-from hub.services.processing import REGISTRY_SOURCE
-from hub.services.smev_client import REFUSAL_SOURCE
 
 pytestmark = pytest.mark.unit
 
@@ -73,9 +72,9 @@ class Sample:
 
 
 SCHEMAS = [
-    *((f"command {t}", REGISTRY_SOURCE, command_schema(t)) for t in COMMAND_TYPES),
+    *((f"command {t}", Source.REGISTRY, command_schema(t)) for t in COMMAND_TYPES),
     *((f"event {t}", "smev", event_schema(t)) for t in EVENT_TYPES),
-    ("refusal record", REFUSAL_SOURCE, RefusalRecord.model_json_schema()),
+    ("refusal record", Source.SMEV_REFUSAL, RefusalRecord.model_json_schema()),
 ]
 
 
@@ -132,7 +131,7 @@ SECRETS = ("Семёнова", "Алёна", "Игоревна", "1988-02-29", "
 
 
 def test_a_failed_command_shows_names_by_first_letter_and_nothing_else_personal() -> None:
-    shown = mask_message(json.dumps(COMMAND, ensure_ascii=False).encode(), REGISTRY_SOURCE)
+    shown = mask_message(json.dumps(COMMAND, ensure_ascii=False).encode(), Source.REGISTRY)
     assert [s for s in SECRETS if s in shown] == []
     document = json.loads(shown)
     assert document["person"]["name"] == {"last": "С***", "first": "А***", "middle": "И***"}
@@ -153,7 +152,7 @@ def test_a_failed_command_shows_names_by_first_letter_and_nothing_else_personal(
     ids=["unknown type", "no type", "wrong places", "undeclared members", "an array"],
 )
 def test_commands_of_the_wrong_shape_mask_more_never_less(command: Any) -> None:
-    shown = mask_message(json.dumps(command, ensure_ascii=False).encode(), REGISTRY_SOURCE)
+    shown = mask_message(json.dumps(command, ensure_ascii=False).encode(), Source.REGISTRY)
     assert [s for s in SECRETS if s in shown] == []
 
 
@@ -167,14 +166,14 @@ def test_commands_of_the_wrong_shape_mask_more_never_less(command: Any) -> None:
     ids=["truncated", "bom", "invalid"],
 )
 def test_json_that_does_not_parse_has_every_string_masked(raw: str) -> None:
-    shown = mask_message(raw.encode(), REGISTRY_SOURCE)
+    shown = mask_message(raw.encode(), Source.REGISTRY)
     assert [s for s in SECRETS if s in shown] == []
     assert '"last"' in shown  # names of members stay: the operator sees the structure
 
 
 def test_numbers_that_may_be_a_snils_are_masked() -> None:
     raw = b'{"type": "verify_snils", "person": {"snils": 11223344595}, "x": 11223344595}'
-    shown = mask_message(raw, REGISTRY_SOURCE)
+    shown = mask_message(raw, Source.REGISTRY)
     assert "11223344595" not in shown
 
 

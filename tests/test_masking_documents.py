@@ -21,9 +21,9 @@ from hub.adapters.zags.requests import rogdinf_request
 from hub.canonical import events
 from hub.canonical.commands import ReportEnrollmentStatus, VerifyBirthRecord, VerifySnils
 from hub.canonical.commands import parse_command as parse
+from hub.canonical.sources import Source
 from hub.canonical.values import BirthCertificate, PassportRF, Person
 from hub.protection.masking import mask_message
-from hub.services.processing import REGISTRY_SOURCE
 from hub.simulator import agencies
 from hub.simulator.documents import (
     application_request,
@@ -114,7 +114,7 @@ def commands() -> Iterator[dict[str, object]]:
 
 def test_registry_commands() -> None:
     for command in commands():
-        shown = mask_message(json.dumps(command, ensure_ascii=False).encode(), REGISTRY_SOURCE)
+        shown = mask_message(json.dumps(command, ensure_ascii=False).encode(), Source.REGISTRY)
         assert left_in(shown) == set(), command["type"]
 
 

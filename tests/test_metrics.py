@@ -21,7 +21,7 @@ from hub.canonical.drafts import EventDraft
 from hub.canonical.ids import inbox_id_for
 from hub.config import Settings
 from hub.console.metrics import render_metrics
-from hub.journal.api import InboxStatus
+from hub.journal.records import InboxStatus
 from hub.routing.api import KIND_HEADER, SOURCE_HEADER, TRACE_HEADER, Outgoing
 from tests.support import FLAKY, NOTICE, FlakyAdapter, notice, running, wait_for
 from tests.support import register as register_notices

@@ -19,7 +19,7 @@ from hub.bootstrap import bootstrap
 from hub.canonical.ids import inbox_id_for
 from hub.config import Settings
 from hub.console.metrics import render_metrics
-from hub.journal.api import InboxStatus
+from hub.journal.records import InboxStatus
 from hub.logging import configure_logging
 from hub.routing.api import KIND_HEADER, SOURCE_HEADER, Outgoing
 from hub.services.supervisor import Backoff, ChildSpec, Supervisor, metrics_folder

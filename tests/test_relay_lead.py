@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from hub.canonical.ids import event_id_for
-from hub.journal.api import InboundMessage, NewEvent, Outcome
 from hub.journal.errors import DatabaseUnavailableError
+from hub.journal.records import InboundMessage, NewEvent, Outcome
 from hub.journal.sql import SqlJournal
 from hub.routing.api import Outgoing, ParkedReplay
 from hub.routing.topology import build_topology

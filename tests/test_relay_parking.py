@@ -12,7 +12,7 @@ import pytest
 from kombu.connection import Connection
 
 from hub.canonical.ids import event_id_for
-from hub.journal.api import InboundMessage, NewEvent, Outcome
+from hub.journal.records import InboundMessage, NewEvent, Outcome
 from hub.journal.sql import SqlJournal
 from hub.routing.api import Outgoing, ParkedReplay
 from hub.routing.bus import (

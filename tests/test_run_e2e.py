@@ -33,8 +33,8 @@ from hub.canonical.commands import REPORT_ENROLLMENT_STATUS
 from hub.config import Settings
 from hub.crypto import GostBackend
 from hub.crypto.keys import Certificate, PrivateKey
-from hub.journal.api import OutboundState
 from hub.journal.migrate import upgrade
+from hub.journal.records import OutboundState
 from hub.simulator import ExchangeConfig, FaultInjection
 from hub.simulator.population import Population, ZagsNotice, zags_notices
 from hub.simulator.registry import ReferenceRegistry

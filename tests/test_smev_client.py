@@ -17,7 +17,7 @@ from lxml import etree
 from hub.bootstrap import Hub
 from hub.canonical.events import REQUEST_REJECTED
 from hub.crypto.keys import Certificate
-from hub.journal.api import OutboundState
+from hub.journal.records import OutboundState
 from hub.services.processing import Processor
 from hub.services.ratelimit import RateLimiter
 from hub.simulator import ExchangeConfig, replies

@@ -12,7 +12,7 @@ import pytest
 
 from hub.canonical.ids import inbox_id_for
 from hub.crypto.keys import Certificate
-from hub.journal.api import InboxStatus
+from hub.journal.records import InboxStatus
 from hub.simulator import Quirks
 from hub.simulator.population import Population, zags_notices
 from hub.simulator.transport import ExchangeTransport

@@ -25,7 +25,7 @@ from hub.canonical.ids import inbox_id_for
 from hub.config import Settings
 from hub.crypto.keys import Certificate
 from hub.crypto.xmldsig import LocalKeySigner
-from hub.journal.api import InboxStatus, OutboundState
+from hub.journal.records import InboxStatus, OutboundState
 from hub.simulator import ExchangeConfig
 from hub.simulator.population import Population, zags_notices
 from hub.simulator.transport import ExchangeTransport

@@ -14,7 +14,7 @@ import pytest
 
 from hub.bootstrap import Hub
 from hub.crypto.keys import Certificate
-from hub.journal.api import InboxRecord, InboxStatus, OutboundState
+from hub.journal.records import InboxRecord, InboxStatus, OutboundState
 from hub.logging import configure_logging
 from hub.routing.api import TRACE_HEADER, Outgoing
 from hub.services import tracing

@@ -14,7 +14,7 @@ from hub.crypto.devcert import generate_private_key, self_signed_certificate
 from hub.crypto.keys import Certificate
 from hub.crypto.xmldsig import XmlSigner, XmlVerifier
 from hub.errors import ConfigurationError
-from hub.journal.api import InboxRecord, InboxStatus
+from hub.journal.records import InboxRecord, InboxStatus
 from hub.services.processing import Processor
 from hub.xml import XmlLimits
 from tests.support import notice

@@ -40,7 +40,8 @@ from hub.access.tokens import (
     split_token,
 )
 from hub.errors import ConfigurationError, PermanentError
-from hub.journal.api import DENIED, Journal, TokenRecord
+from hub.journal.api import Journal
+from hub.journal.records import DENIED, TokenRecord
 
 log = structlog.get_logger("hub.access")
 TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is a hint, not a log: one write a minute

@@ -13,7 +13,7 @@ from lxml import etree
 from hub.canonical.drafts import EventDraft
 from hub.config import Settings
 from hub.errors import PermanentError
-from hub.journal.api import InboxRecord
+from hub.journal.records import InboxRecord
 from hub.smev.read import SmevMessage
 
 

@@ -34,7 +34,7 @@ from hub.bootstrap import Hub, bootstrap
 from hub.canonical.drafts import EventDraft
 from hub.config import Settings
 from hub.errors import ConfigurationError
-from hub.journal.api import InboxRecord
+from hub.journal.records import InboxRecord
 from hub.routing.api import Outgoing
 from hub.routing.bus import delete_topology
 from hub.smev import SendRequest, build_send_request, serialize

@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hub.canonical.ids import event_id_for
 from hub.errors import HubError
-from hub.journal.api import InboundMessage, NewEvent, Outcome
+from hub.journal.records import InboundMessage, NewEvent, Outcome
 from hub.journal.sql import SqlJournal
 from hub.protection import AesGcmSealer, PlainSealer, Sealer, parse_keyring
 

@@ -60,7 +60,7 @@ from hub.canonical.commands import VerifyBirthRecord, VerifySnils, parse_command
 from hub.canonical.drafts import EventDraft
 from hub.canonical.ids import event_id_for
 from hub.config import Settings
-from hub.journal.api import InboxRecord, InboxStatus
+from hub.journal.records import InboxRecord, InboxStatus
 from hub.services.processing import cloud_event
 from hub.simulator.documents import (
     Answer,

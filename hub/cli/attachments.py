@@ -19,7 +19,7 @@ from hub.cli._common import (
 from hub.errors import HubError
 
 if TYPE_CHECKING:
-    from hub.journal.api import InboxRecord
+    from hub.journal.records import InboxRecord
     from hub.smev.filestore import FetchedFile, StoreAddress
 
 

@@ -16,10 +16,10 @@ from hub.cli._common import (
 )
 from hub.cli.terminal import id_column, json_lines, text_columns
 from hub.cli.terminal import stdout as _stdout
-from hub.journal.api import AuditOutcome, AuditQuery
+from hub.journal.records import AuditOutcome, AuditQuery
 
 if TYPE_CHECKING:
-    from hub.journal.api import AuditEntry
+    from hub.journal.records import AuditEntry
 
 
 def audit(  # noqa: PLR0917 - each parameter is a command-line option

@@ -22,7 +22,7 @@ from hub.cli.terminal import id_column, json_lines, styled, text_columns
 from hub.cli.terminal import stdout as _stdout
 
 if TYPE_CHECKING:
-    from hub.journal.api import FailedGroup, FailedMessage
+    from hub.journal.records import FailedGroup, FailedMessage
 
 
 failed_app = typer.Typer(no_args_is_help=True, help="Failed messages: list, show, replay, discard.")
@@ -105,7 +105,7 @@ def _print_failed_messages(failed: list[FailedMessage], group: str, as_json: boo
 
 
 def _masked(text: str) -> str:
-    from hub.logging import mask_text  # noqa: PLC0415 - loads the masking rules
+    from hub.protection.masking import mask_text  # noqa: PLC0415 - loads the masking rules
 
     return mask_text(text)
 
@@ -154,7 +154,7 @@ def failed_show(
 ) -> None:
     """One failed message within your scope: error, traceback, attempts and the stored
     message (personal data masked; --reveal shows it, audited, to those allowed)."""
-    from hub.logging import mask_text  # noqa: PLC0415
+    from hub.protection.masking import mask_text  # noqa: PLC0415 - loads the masking rules
 
     if reveal and not reason.strip():
         fail("--reveal needs --reason: revealing personal data is audited")

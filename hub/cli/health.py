@@ -1,11 +1,15 @@
-"""``hub health``."""
+"""``hub health``: the dependencies, the backlog and the queue depths, as tables or JSON."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Annotated
 
 import typer
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
 
 from hub.cli._common import (
     EXIT_INVALID,
@@ -13,6 +17,8 @@ from hub.cli._common import (
     make_hub,
 )
 from hub.cli.terminal import stdout as _stdout
+from hub.cli.terminal import styled
+from hub.services.health import OK, HealthReport, counts_dict
 
 
 def health(
@@ -29,7 +35,7 @@ def health(
 ) -> None:
     """Broker, database and SMEV reachable, the files the services need there, queue
     depths, backlog; exit 1 if unhealthy."""
-    from hub.services.health import CHECKS, check_health, render  # noqa: PLC0415
+    from hub.services.health import CHECKS, check_health  # noqa: PLC0415
 
     unknown = sorted(set(check or ()) - set(CHECKS))
     if unknown:
@@ -43,3 +49,33 @@ def health(
         _stdout.print(render(report))
     if not report.healthy:
         raise typer.Exit(EXIT_INVALID)
+
+
+def render(report: HealthReport) -> Group:
+    """The report as Rich tables: dependencies, then the backlog and queue depths."""
+    verdict = styled("healthy", "green") if report.healthy else styled("UNHEALTHY", "red")
+    checks = Table(title=Text.assemble("hub health: ", verdict))
+    for column in ("dependency", "status", "detail"):
+        checks.add_column(column)
+    for check in report.checks:
+        colour = "green" if check.status == OK else "red" if not check.healthy else "yellow"
+        checks.add_row(check.name, styled(check.status, colour), check.detail)
+    return Group(checks, _backlog_table(report))
+
+
+def _backlog_table(report: HealthReport) -> Table:
+    table = Table(title="backlog", show_header=False)
+    age = report.oldest_age
+    limit = f" (limit {report.max_age:g} s)" if report.max_age is not None else ""
+    table.add_row("oldest unprocessed", ("—" if age is None else f"{age:.0f} s") + limit)
+    for name, value in (counts_dict(report.counts) or {}).items():
+        table.add_row(name.replace("_", " "), _plain(value))
+    for queue, depth in sorted(report.queue_depths.items()):
+        table.add_row(f"queue {queue}", str(depth))
+    return table
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, Mapping):
+        return ", ".join(f"{key} {count}" for key, count in value.items())
+    return str(value)

@@ -21,7 +21,7 @@ from hub.cli._common import Admin, JsonOption, database_actor, fail, guarded, ma
 from hub.cli.terminal import id_column, json_lines, text_columns
 from hub.cli.terminal import stdout as _stdout
 from hub.errors import HubError
-from hub.journal.api import TokenRecord
+from hub.journal.records import TokenRecord
 
 if TYPE_CHECKING:
     from hub.access.service import AccessService

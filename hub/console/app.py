@@ -8,119 +8,41 @@ never personal data.
 
 from __future__ import annotations
 
-import secrets
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from hub.access import (
     AccessDeniedError,
     AccessService,
-    Action,
     InvalidScopeError,
-    Principal,
     TooManyAttemptsError,
-    allowed,
 )
 from hub.access.tokens import AuthenticationError
 from hub.bootstrap import Hub
+from hub.console import inbound, pages
+from hub.console.context import HERE, Console, LoginRequiredError
 from hub.console.web import (
     RETRY_AFTER,
     BodyDeadline,
     SecurityHeaders,
-    Session,
     Sessions,
-    read_form,
-    same_secret,
 )
 from hub.errors import HubError, RetryableError
 from hub.journal.errors import InvalidTransitionError, NotFoundError
-from hub.logging import mask_text
+from hub.protection.masking import mask_text
 from hub.services.operations import NothingToReplayError, RevealReasonError
 
 log = structlog.get_logger("hub.console")
-HERE = Path(__file__).parent
-LOGIN_CSRF = "hub_login_csrf"
 MACHINE_PATHS = ("/inbound", "/metrics")  # answered in JSON / text, not pages
-
-
-class LoginRequiredError(Exception):
-    """No session, an expired one, or its token no longer admits its holder."""
-
-
-def cookie_name(request: Request) -> str:
-    # The __Host- prefix makes browsers refuse the cookie unless Secure, host-only, path /.
-    return "__Host-hub_session" if request.url.scheme == "https" else "hub_session"
-
-
-def _environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True)
-    )
-    env.globals["mask"] = mask_text  # every page masks personal data in free text
-    return env
-
-
-@dataclass
-class Console:
-    """What every handler needs: the hub, who is asking, sessions, templates."""
-
-    hub: Hub
-    access: AccessService
-    sessions: Sessions = field(default_factory=Sessions)
-    templates: Environment = field(default_factory=_environment)
-
-    def render(
-        self, request: Request, name: str, status: int = 200, **context: Any
-    ) -> HTMLResponse:
-        session: Session | None = getattr(request.state, "session", None)
-        principal: Principal | None = getattr(request.state, "principal", None)
-        page = self.templates.get_template(name).render(
-            request=request, session=session, principal=principal, can=_can(principal), **context
-        )
-        return HTMLResponse(page, status_code=status)
-
-    async def principal(self, request: Request) -> Principal:
-        """The logged-in principal; its token is authenticated again on every request."""
-        session = self.sessions.get(request.cookies.get(cookie_name(request)))
-        if session is None:
-            raise LoginRequiredError
-        try:
-            principal = await run_in_threadpool(self.access.authenticate, session.token)
-        except AuthenticationError as exc:
-            self.sessions.close(session.session_id)
-            raise LoginRequiredError from exc
-        request.state.session, request.state.principal = session, principal
-        return principal
-
-    async def form(self, request: Request) -> dict[str, str]:
-        """The posted form of a logged-in page, refused (403) without the session's CSRF token."""
-        form = await read_form(request)
-        session: Session = request.state.session
-        if not same_secret(form.get("csrf"), session.csrf):
-            raise HTTPException(403, "the form is out of date or forged (CSRF token missing)")
-        return form
-
-    async def call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return await run_in_threadpool(function, *args, **kwargs)
-
-
-def _can(principal: Principal | None) -> Mapping[str, bool]:
-    if principal is None:
-        return {}
-    return {action.value: allowed(principal, action) for action in Action}
 
 
 Handler = Callable[[Console, Request], Awaitable[Response]]
@@ -130,8 +52,6 @@ def create_app(
     hub: Hub, *, access: AccessService | None = None, session_ttl: float = 1800.0
 ) -> Any:
     """The console and the hub's HTTP endpoints as one ASGI application."""
-    from hub.console import inbound, pages  # noqa: PLC0415 - they import this module
-
     console = Console(
         hub,
         access or hub.access,
@@ -242,7 +162,3 @@ def _status(exc: Exception) -> tuple[int, str]:
 
 def _machine(request: Request) -> bool:
     return request.url.path.startswith(MACHINE_PATHS)
-
-
-def new_login_csrf() -> str:
-    return secrets.token_urlsafe(32)

@@ -24,11 +24,12 @@ from starlette.responses import JSONResponse, Response
 from hub.access import AccessDeniedError, Action, Principal
 from hub.access.scopes import REGION
 from hub.access.tokens import AuthenticationError
-from hub.console.app import Console
+from hub.canonical.sources import posted_by
+from hub.console.context import Console
 from hub.console.web import client_address, peer_certificate, read_body
 from hub.errors import HubError
-from hub.journal.api import InboundMessage, Received
-from hub.services.smev_client import hand_over
+from hub.journal.records import InboundMessage, Received
+from hub.services.ingress import hand_over
 from hub.smev.read import SmevMessage, read_message
 from hub.xml import parse_message
 
@@ -74,7 +75,7 @@ async def inbound(console: Console, request: Request) -> Response:
         raise HTTPException(400, "no Idempotency-Key or X-Request-Id header and no MessageID")
     kind = smev.content_name or smev.kind
     message = InboundMessage(
-        source=f"http:{principal.principal_id}",
+        source=posted_by(principal.principal_id),
         external_id=external_id,
         raw=body,
         agency=agency,

@@ -15,12 +15,12 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from hub.logging import mask_text
 from hub.metrics import CONTENT_TYPE, SCRAPE_TIMEOUT, HubMetrics, log
+from hub.protection.masking import mask_text
 
 if TYPE_CHECKING:
     from hub.bootstrap import Hub
-    from hub.journal.api import HealthCounts
+    from hub.journal.records import HealthCounts
 
 
 def render_metrics(hub: Hub) -> tuple[bytes, str]:

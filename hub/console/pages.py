@@ -18,10 +18,10 @@ from hub.access import AccessDeniedError, Action, Principal, TooManyAttemptsErro
 from hub.access.service import audit_scope
 from hub.access.tokens import AuthenticationError
 from hub.bootstrap import Hub
-from hub.console.app import LOGIN_CSRF, Console, LoginRequiredError, cookie_name, new_login_csrf
+from hub.console.context import LOGIN_CSRF, Console, LoginRequiredError, cookie_name, new_login_csrf
 from hub.console.layout import lay_out
 from hub.console.web import client_address, read_form, same_secret
-from hub.journal.api import AuditEntry, AuditOutcome, AuditQuery, FailedMessage, OutboundState
+from hub.journal.records import AuditEntry, AuditOutcome, AuditQuery, FailedMessage, OutboundState
 from hub.services.health import check_health
 from hub.services.operations import ReplayResult
 

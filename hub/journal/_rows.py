@@ -8,7 +8,7 @@ from typing import Any, TypeAlias
 from sqlalchemy import Row
 
 from hub.journal._sealing import Vault
-from hub.journal.api import (
+from hub.journal.records import (
     AuditEntry,
     FailedGroup,
     FailedMessage,

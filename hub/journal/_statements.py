@@ -25,8 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from hub.journal.api import FailedStatus, InboxStatus, OutboundState
 from hub.journal.lease import OUTBOX_CHANNEL
+from hub.journal.records import FailedStatus, InboxStatus, OutboundState
 from hub.journal.schema import (
     UtcDateTime,
     api_tokens,

@@ -25,7 +25,18 @@ from hub.journal import _keys, _rows
 from hub.journal._rows import AnyRow
 from hub.journal._sealing import Vault
 from hub.journal._statements import Statements
-from hub.journal.api import (
+from hub.journal.api import Journal
+from hub.journal.engine import READ_ONLY, make_engine, sqlite_path, transaction
+from hub.journal.errors import (
+    InvalidTransitionError,
+    JournalIntegrityError,
+    NotFoundError,
+    ReasonRequiredError,
+    SchemaOutdatedError,
+)
+from hub.journal.lease import Lease, lead
+from hub.journal.migrate import current_revision, head_revision, upgrade_connection
+from hub.journal.records import (
     DENIED,
     OUTBOUND_TRANSITIONS,
     Activity,
@@ -40,7 +51,6 @@ from hub.journal.api import (
     InboundMessage,
     InboxRecord,
     InboxStatus,
-    Journal,
     NewEvent,
     NewOutbound,
     OutboundCounts,
@@ -51,16 +61,6 @@ from hub.journal.api import (
     Received,
     TokenRecord,
 )
-from hub.journal.engine import READ_ONLY, make_engine, sqlite_path, transaction
-from hub.journal.errors import (
-    InvalidTransitionError,
-    JournalIntegrityError,
-    NotFoundError,
-    ReasonRequiredError,
-    SchemaOutdatedError,
-)
-from hub.journal.lease import Lease, lead
-from hub.journal.migrate import current_revision, head_revision, upgrade_connection
 from hub.journal.schema import (
     api_tokens,
     audit_log,

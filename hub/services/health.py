@@ -20,17 +20,13 @@ from typing import Any, Generic, Literal, TypeVar
 import requests
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
-from rich.console import Group
-from rich.table import Table
-from rich.text import Text
 
 from hub.bootstrap import Hub
-from hub.cli.terminal import styled
 from hub.errors import PermanentError, RetryableError, XmlError
-from hub.journal.api import HealthCounts
-from hub.logging import mask_text
+from hub.journal.records import HealthCounts
 from hub.metrics import SMEV_FAILING_ROUNDS
 from hub.preflight import missing_files, needed_files
+from hub.protection.masking import mask_text
 from hub.smev.versions import SOAP_ENV_NS
 from hub.xml import XmlLimits, parse_message
 from hub.xml.parser import DEFAULT_LIMITS
@@ -88,14 +84,14 @@ class HealthReport:
             "healthy": self.healthy,
             "checks": {c.name: {"status": c.status, "detail": c.detail} for c in self.checks},
             "queue_depths": dict(self.queue_depths),
-            "journal": _counts_dict(self.counts),
+            "journal": counts_dict(self.counts),
             "oldest_unprocessed_age_seconds": self.oldest_age,
             "max_age_seconds": self.max_age,
             "too_old": self.too_old,
         }
 
 
-def _counts_dict(counts: HealthCounts | None) -> dict[str, Any] | None:
+def counts_dict(counts: HealthCounts | None) -> dict[str, Any] | None:
     if counts is None:
         return None
     return {
@@ -309,33 +305,3 @@ def _http(answer: SoapAnswer) -> str:
 
 def _backlog(counts: HealthCounts) -> str:
     return f"{counts.inbox_unfinished} unprocessed, {counts.outbox_pending} unpublished"
-
-
-def render(report: HealthReport) -> Group:
-    """The report as Rich tables: dependencies, then the backlog and queue depths."""
-    verdict = styled("healthy", "green") if report.healthy else styled("UNHEALTHY", "red")
-    checks = Table(title=Text.assemble("hub health: ", verdict))
-    for column in ("dependency", "status", "detail"):
-        checks.add_column(column)
-    for check in report.checks:
-        colour = "green" if check.status == OK else "red" if not check.healthy else "yellow"
-        checks.add_row(check.name, styled(check.status, colour), check.detail)
-    return Group(checks, _backlog_table(report))
-
-
-def _backlog_table(report: HealthReport) -> Table:
-    table = Table(title="backlog", show_header=False)
-    age = report.oldest_age
-    limit = f" (limit {report.max_age:g} s)" if report.max_age is not None else ""
-    table.add_row("oldest unprocessed", ("—" if age is None else f"{age:.0f} s") + limit)
-    for name, value in (_counts_dict(report.counts) or {}).items():
-        table.add_row(name.replace("_", " "), _plain(value))
-    for queue, depth in sorted(report.queue_depths.items()):
-        table.add_row(f"queue {queue}", str(depth))
-    return table
-
-
-def _plain(value: object) -> str:
-    if isinstance(value, Mapping):
-        return ", ".join(f"{key} {count}" for key, count in value.items())
-    return str(value)

@@ -17,7 +17,8 @@ from hub.access.policy import Action, Principal
 from hub.access.scopes import covers
 from hub.access.service import Guard
 from hub.errors import PermanentError, RetryableError
-from hub.journal.api import (
+from hub.journal.api import Journal
+from hub.journal.records import (
     Activity,
     AuditEntry,
     AuditQuery,
@@ -25,15 +26,13 @@ from hub.journal.api import (
     FailedMessage,
     FailedStatus,
     InboxRecord,
-    Journal,
     NewEvent,
     OutboundCounts,
     OutboundRequest,
     OutboundState,
     OutboxEvent,
 )
-from hub.logging import mask_text
-from hub.protection.masking import mask_message
+from hub.protection.masking import mask_message, mask_text
 from hub.services.worker import Worker
 
 

@@ -17,9 +17,10 @@ from lxml import etree
 
 from hub.adapters.router import AgencyRequest, AnsweredRequest, Router, Translation
 from hub.canonical.ids import event_id_for, inbox_id_for
+from hub.canonical.sources import Source
 from hub.errors import PermanentError
-from hub.journal.api import InboxRecord, InboxStatus
-from hub.services.processing import REGISTRY_SOURCE, cloud_event
+from hub.journal.records import InboxRecord, InboxStatus
+from hub.services.processing import cloud_event
 from hub.smev.read import SmevMessage, read_message
 from hub.xml import XmlLimits, parse_message
 
@@ -61,7 +62,7 @@ def preview(
 def preview_command(command: Mapping[str, Any], router: Router) -> Preview:
     """What a registry command becomes (the requests it sends, any events)."""
     raw = json.dumps(command, ensure_ascii=False).encode()
-    record = _record(raw, "application/json", source=REGISTRY_SOURCE)
+    record = _record(raw, "application/json", source=Source.REGISTRY)
     return _preview(record, router.command_handler(command.get("type"))(command, record))
 
 
@@ -110,7 +111,7 @@ def _message(raw: bytes, content_type: str | None, limits: XmlLimits) -> SmevMes
     )
 
 
-def _record(raw: bytes, content_type: str | None, source: str = "cli") -> InboxRecord:
+def _record(raw: bytes, content_type: str | None, source: str = Source.CLI) -> InboxRecord:
     external_id = hashlib.sha256(raw).hexdigest()
     return InboxRecord(
         inbox_id=inbox_id_for(source, external_id),

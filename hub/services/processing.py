@@ -31,9 +31,10 @@ from hub.canonical.commands import command_scope
 from hub.canonical.drafts import EventDraft
 from hub.canonical.events import request_rejected
 from hub.canonical.ids import event_id_for
+from hub.canonical.sources import Source, poster_of
 from hub.crypto.xmldsig import XmlVerifier
 from hub.errors import HubError, IntakeError, PermanentError, RetryableError
-from hub.journal.api import (
+from hub.journal.records import (
     Failure,
     InboxRecord,
     NewEvent,
@@ -43,9 +44,9 @@ from hub.journal.api import (
     Outcome,
     Settlement,
 )
-from hub.logging import mask_text
+from hub.protection.masking import mask_text
 from hub.services import tracing
-from hub.services.smev_client import REFUSAL_SOURCE, REJECTED_BY_SMEV
+from hub.services.smev_client import REJECTED_BY_SMEV
 from hub.services.trust import TrustPolicy
 from hub.smev.build import new_message_id
 from hub.smev.read import SmevMessage, read_message
@@ -53,7 +54,6 @@ from hub.xml import XmlLimits, parse_message
 
 log = structlog.get_logger("hub.processing")
 
-REGISTRY_SOURCE = "registry"
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _NUMBER = re.compile(r"\d+")
 
@@ -169,10 +169,10 @@ class Processor:
             raise UnknownAgencyError(
                 f"message addressed to unknown agency {record.agency!r}", agency=record.agency
             )
-        if record.source == REGISTRY_SOURCE:
+        if record.source == Source.REGISTRY:
             command = _command(record.raw)
             return _Read(command=command, scope=command_scope(command))
-        if record.source == REFUSAL_SOURCE:  # kept under the refused request's MessageID
+        if record.source == Source.SMEV_REFUSAL:  # kept under the refused request's MessageID
             return _inherit(self.lookup(record.external_id))
         message = read_message(parse_message(record.raw, record.content_type, self.limits))
         if message.kind == "cancel":
@@ -211,8 +211,8 @@ class Processor:
 
     def _bound_signers(self, record: InboxRecord) -> frozenset[str] | None:
         # A system posting over HTTP may be bound to its own signing certificates.
-        source, _, principal_id = record.source.partition(":")
-        return self.signers_for(principal_id) if source == "http" and principal_id else None
+        principal_id = poster_of(record.source)
+        return self.signers_for(principal_id) if principal_id else None
 
     def _translate(self, record: InboxRecord, read: _Read) -> Translation:
         if read.command is not None:

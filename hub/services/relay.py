@@ -24,8 +24,9 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from hub.canonical.drafts import EVENT_CONTENT_TYPE
-from hub.journal.api import Journal, OutboxEvent
+from hub.journal.api import Journal
 from hub.journal.lease import Lease
+from hub.journal.records import OutboxEvent
 from hub.metrics import HubMetrics
 from hub.routing.api import Bus, Outgoing, ParkedReplay
 from hub.routing.topology import Topology

@@ -50,27 +50,22 @@ from lxml import etree
 
 from hub.adapters.router import Router
 from hub.canonical.ids import inbox_id_for
+from hub.canonical.sources import Source
 from hub.errors import HubError, PermanentError, RetryableError, SignatureError
-from hub.journal.api import (
+from hub.journal.api import Journal
+from hub.journal.records import (
     InboundMessage,
     InboxRecord,
-    InboxStatus,
-    Journal,
     OutboundRequest,
     OutboundState,
-    Received,
 )
 from hub.metrics import HubMetrics
 from hub.routing.api import (
-    AGENCY_HEADER,
-    KIND_HEADER,
-    SOURCE_HEADER,
-    STORED_HEADER,
     Bus,
-    Outgoing,
 )
 from hub.routing.topology import Topology
 from hub.services import tracing
+from hub.services.ingress import hand_over
 from hub.services.ratelimit import RateLimiter
 from hub.services.trust import TrustPolicy
 from hub.smev.build import (
@@ -100,10 +95,7 @@ from hub.xml import XmlLimits, parse_xml
 
 log = structlog.get_logger("hub.smev.client")
 
-SMEV_SOURCE = "smev"  # messages taken from SMEV's queues
-REFUSAL_SOURCE = "smev-refusal"  # SMEV's permanent refusal of a message the hub sent
 REFUSAL_CONTENT_TYPE = "application/vnd.hub.smev-refusal+json"
-UNROUTED = "unrouted"  # no adapter claims the content: the unrouted queue keeps it
 
 Queue = Literal["requests", "responses"]
 # SMEV's asynchronous refusal of a message the hub sent (in GetResponse or GetStatus).
@@ -318,7 +310,7 @@ class SmevClient:
     def _inbound(self, reply: SmevReply) -> InboundMessage:
         message = reply.message
         return InboundMessage(
-            source=SMEV_SOURCE,
+            source=Source.SMEV,
             external_id=_delivery_id(message),
             raw=reply.body,
             agency=self._agency(message),
@@ -462,7 +454,7 @@ class SmevClient:
     def _refused(self, request: OutboundRequest, error: HubError) -> None:
         """Keep SMEV's refusal whole in the inbox; the worker settles the request from it."""
         refusal = InboundMessage(
-            source=REFUSAL_SOURCE,
+            source=Source.SMEV_REFUSAL,
             external_id=request.smev_message_id,
             raw=json.dumps(refusal_record(request, error), ensure_ascii=False).encode(),
             agency=request.agency,
@@ -544,7 +536,7 @@ def _status_id(message: SmevMessage) -> str:
 def stored_request(journal: Journal, message_id: str) -> InboxRecord | None:
     """The inbox record of the message the client took from SMEV under ``message_id`` (the
     sender's MessageID), if it took one: what a Cancel names."""
-    return journal.inbox(inbox_id_for(SMEV_SOURCE, message_id)) if message_id else None
+    return journal.inbox(inbox_id_for(Source.SMEV, message_id)) if message_id else None
 
 
 def _delivery_id(message: SmevMessage) -> str:
@@ -552,36 +544,3 @@ def _delivery_id(message: SmevMessage) -> str:
     # repeats, so the inbox recognises it.
     found = message.message_id or (message.metadata.message_id if message.metadata else None)
     return found or hashlib.sha256(etree.tostring(message.root)).hexdigest()
-
-
-def hand_over(
-    bus: Bus, topology: Topology, messages: Sequence[InboundMessage], received: Sequence[Received]
-) -> None:
-    """Publish the stored messages the worker has yet to finish to the inbound exchange (a
-    redelivery of a finished one is not); the HTTP inbound endpoint hands over the same way."""
-    waiting = [m for m, r in zip(messages, received, strict=True) if _unfinished(r)]
-    if waiting:
-        bus.publish(topology.inbound_exchange.name, [_outgoing(m) for m in waiting])
-
-
-def _unfinished(received: Received) -> bool:
-    return not received.duplicate or received.status == InboxStatus.RECEIVED
-
-
-def _outgoing(message: InboundMessage) -> Outgoing:
-    # An empty agency header: no adapter claims the content. It lands in the unrouted queue,
-    # where the worker processes it anyway and keeps it with the reason.
-    headers = {
-        SOURCE_HEADER: message.source,
-        AGENCY_HEADER: message.agency or "",
-        STORED_HEADER: "1",
-    }
-    if message.kind:
-        headers[KIND_HEADER] = message.kind
-    return Outgoing(
-        message.raw,
-        message.agency or UNROUTED,
-        headers,
-        message.external_id,
-        message.content_type,
-    )

@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 
 import structlog
 
-from hub.journal.api import InboxRecord, OutboundRequest, Outcome
-from hub.logging import mask_text
+from hub.journal.records import InboxRecord, OutboundRequest, Outcome
+from hub.protection.masking import mask_text
 from hub.routing.api import TRACE_HEADER
 
 __all__ = [

@@ -26,14 +26,15 @@ from typing import Any, TypeVar
 import structlog
 
 from hub.adapters.router import UnknownAgencyError
+from hub.canonical.sources import Source
 from hub.errors import UNEXPECTED, PermanentError, RetryableError, SignatureError, error_class
-from hub.journal.api import (
+from hub.journal.api import Journal
+from hub.journal.records import (
     Completion,
     Failure,
     InboundMessage,
     InboxRecord,
     InboxStatus,
-    Journal,
     Outcome,
     Received,
 )
@@ -50,7 +51,7 @@ from hub.routing.api import (
 )
 from hub.routing.topology import Topology
 from hub.runtime import backoff_forever, retry_until_done
-from hub.services.processing import REGISTRY_SOURCE, Processor, budget_spent, failure_of
+from hub.services.processing import Processor, budget_spent, failure_of
 from hub.services.tracing import message_context, of_outcome
 
 log = structlog.get_logger("hub.worker")
@@ -315,7 +316,7 @@ class Worker:
         headers = {k: str(v) for k, v in delivery.headers.items() if k.startswith("x-hub-")}
         is_command = self._is_command(delivery)
         source = str(
-            delivery.headers.get(SOURCE_HEADER) or (REGISTRY_SOURCE if is_command else "amqp")
+            delivery.headers.get(SOURCE_HEADER) or (Source.REGISTRY if is_command else Source.AMQP)
         )
         if AGENCY_HEADER in delivery.headers:  # set, and empty when no agency claims it
             agency = delivery.headers[AGENCY_HEADER] or None

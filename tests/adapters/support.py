@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.adapters.router import Router
-from hub.journal.api import InboxRecord, InboxStatus, OutboundRequest, OutboundState, Outcome
-from hub.services.processing import REGISTRY_SOURCE, Processor
+from hub.canonical.sources import Source
+from hub.journal.records import InboxRecord, InboxStatus, OutboundRequest, OutboundState, Outcome
+from hub.services.processing import Processor
 from hub.xml import XmlLimits
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -26,7 +27,7 @@ def inbox_record(raw: bytes, source: str = "smev", agency: str | None = None) ->
 
 def command_record(command: dict[str, Any]) -> InboxRecord:
     """A registry command as the worker hands it to processing."""
-    return inbox_record(json.dumps(command, ensure_ascii=False).encode(), REGISTRY_SOURCE, None)
+    return inbox_record(json.dumps(command, ensure_ascii=False).encode(), Source.REGISTRY, None)
 
 
 def adapter_processor(

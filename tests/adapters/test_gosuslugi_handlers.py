@@ -26,7 +26,7 @@ from hub.adapters.gosuslugi.translate import SMEV_CANCEL_REASON
 from hub.adapters.router import AnsweredRequest, Router, TranslationError
 from hub.canonical.events import APPLICATION_CANCELLED
 from hub.errors import PermanentError
-from hub.journal.api import InboxRecord, NewOutbound, OutboundRequest, OutboundState
+from hub.journal.records import InboxRecord, NewOutbound, OutboundRequest, OutboundState
 from hub.services.processing import Processor
 from hub.smev.read import read_message
 from hub.xml import parse_xml

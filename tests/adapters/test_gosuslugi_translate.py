@@ -39,8 +39,8 @@ from hub.canonical.events import AttachmentRef
 from hub.canonical.ids import event_id_for
 from hub.canonical.jsonschemas import validate_event
 from hub.canonical.models import MAX_ATTACHMENTS
-from hub.journal.api import InboxRecord, InboxStatus
-from hub.logging import mask_text
+from hub.journal.records import InboxRecord, InboxStatus
+from hub.protection.masking import mask_text
 from hub.services.processing import cloud_event
 from hub.xml import parse_xml
 

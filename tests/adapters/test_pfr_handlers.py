@@ -13,7 +13,7 @@ from hub.adapters.pfr.handlers import snils_answer, verify_snils
 from hub.adapters.pfr.schemas import RESPONSE
 from hub.adapters.router import AnsweredRequest, Router, TranslationError
 from hub.errors import PermanentError
-from hub.journal.api import InboxRecord, OutboundRequest, OutboundState
+from hub.journal.records import InboxRecord, OutboundRequest, OutboundState
 from hub.services.processing import Processor
 from hub.smev.read import read_message
 from tests.adapters.support import (

@@ -16,7 +16,7 @@ from hub.adapters.zags.handlers import rogdinf_answer, verify_birth_record, zags
 from hub.adapters.zags.schemas import KINDS, RESPONSE, Notice
 from hub.config import Settings
 from hub.errors import PermanentError
-from hub.journal.api import InboxRecord, OutboundRequest, OutboundState
+from hub.journal.records import InboxRecord, OutboundRequest, OutboundState
 from hub.services.processing import Processor
 from hub.smev.read import read_message
 from hub.xml import parse_xml

@@ -20,7 +20,7 @@ from hub.canonical.commands import VerifyBirthRecord, parse_command
 from hub.canonical.drafts import EventDraft
 from hub.canonical.ids import event_id_for
 from hub.canonical.jsonschemas import validate_event
-from hub.journal.api import InboxRecord, InboxStatus
+from hub.journal.records import InboxRecord, InboxStatus
 from hub.services.processing import cloud_event
 
 pytestmark = pytest.mark.unit

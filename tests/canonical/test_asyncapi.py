@@ -19,11 +19,12 @@ from typer.testing import CliRunner
 from hub.adapters.router import Router, Translation
 from hub.canonical import events as ev
 from hub.canonical.commands import COMMAND_TYPES
+from hub.canonical.sources import Source
 from hub.cli.main import app
-from hub.journal.api import InboxRecord, InboxStatus, OutboxEvent
+from hub.journal.records import InboxRecord, InboxStatus, OutboxEvent
 from hub.routing.asyncapi import asyncapi_files
 from hub.routing.topology import build_topology
-from hub.services.processing import REGISTRY_SOURCE, Processor
+from hub.services.processing import Processor
 from hub.services.relay import _message
 from hub.xml import XmlLimits
 
@@ -162,7 +163,7 @@ def test_an_event_as_the_relay_publishes_it_matches_the_document(
     router.register_command("verify_birth_record", lambda _c, _r: Translation([draft]))
     processor = Processor(router, None, XmlLimits(), frozenset())
     record = InboxRecord(
-        "6f1d2c7e-0000-5000-8000-000000000009", REGISTRY_SOURCE, "req-9",
+        "6f1d2c7e-0000-5000-8000-000000000009", Source.REGISTRY, "req-9",
         b'{"type": "verify_birth_record"}', None, None, "application/json", {},
         datetime.now(UTC), InboxStatus.RECEIVED, 1,
     )  # fmt: skip

@@ -32,7 +32,7 @@ from hub.canonical.values import (
     Sex,
     Snils,
 )
-from hub.journal.api import InboxRecord, InboxStatus
+from hub.journal.records import InboxRecord, InboxStatus
 from hub.services.processing import cloud_event
 
 pytestmark = pytest.mark.unit

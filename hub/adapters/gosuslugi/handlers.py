@@ -28,7 +28,7 @@ from hub.canonical.commands import (
     parse_command,
 )
 from hub.canonical.events import AttachmentRef
-from hub.journal.api import InboxRecord
+from hub.journal.records import InboxRecord
 from hub.smev.read import SmevMessage
 
 COMMAND = REPORT_ENROLLMENT_STATUS

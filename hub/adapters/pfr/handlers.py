@@ -9,7 +9,7 @@ from hub.adapters.pfr.requests import snils_request
 from hub.adapters.pfr.translate import translate_snils_response
 from hub.adapters.router import AnsweredRequest, Translation, TranslationError
 from hub.canonical.commands import InvalidCommandError, VerifySnils, parse_command
-from hub.journal.api import InboxRecord
+from hub.journal.records import InboxRecord
 from hub.smev.read import SmevMessage
 
 COMMAND = "verify_snils"

@@ -24,7 +24,7 @@ from hub.canonical.commands import (
     VerifyBirthRecord,
     parse_command,
 )
-from hub.journal.api import InboxRecord
+from hub.journal.records import InboxRecord
 from hub.smev.read import SmevMessage
 
 log = structlog.get_logger("hub.adapters.zags")
