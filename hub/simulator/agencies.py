@@ -57,24 +57,12 @@ from hub.simulator.population import BirthRecord, Population, SnilsHolder, ZagsN
 from hub.smev.build import FileStoreAttachment
 from hub.smev.model import Rejection
 from hub.smev.read import SmevMessage
+from hub.xml.navigate import child, text
 
 UNKNOWN = Rejection("UNKNOWN_REQUEST_DESCRIPTION", "Запрос этого вида не обслуживается")
 NO_PATRONYMIC = "НЕТ ДАННЫХ"  # PFR's placeholder
 NO_SNILS = "0" * 11  # PFR found no one: the schema wants 11 digits all the same
 _GENDER = {Sex.MALE: "Male", Sex.FEMALE: "Female"}
-
-
-def _local(element: etree._Element) -> str:
-    return etree.QName(element).localname
-
-
-def _child(holder: etree._Element | None, name: str) -> etree._Element | None:
-    return None if holder is None else next(holder.iterchildren(f"{{*}}{name}"), None)
-
-
-def _text(holder: etree._Element | None, name: str) -> str | None:
-    found = _child(holder, name)
-    return (found.text or "").strip() or None if found is not None else None
 
 
 # --- ЕГР ЗАГС ------------------------------------------------------------------------------
@@ -128,23 +116,23 @@ class ZagsEmulator:
         ]
 
     def _find(self, content: etree._Element) -> list[BirthRecord]:
-        query = _child(content, "СведЗапрос")
-        person = _child(query, "СведФЛ")
-        names = _child(person, "ФИО")
-        name = FullName.parse(*(_text(names, p) or "" for p in ("Фамилия", "Имя", "Отчество")))
-        act = _child(query, "СведАГС")
+        query = child(content, "СведЗапрос")
+        person = child(query, "СведФЛ")
+        names = child(person, "ФИО")
+        name = FullName.parse(*(text(names, p) or "" for p in ("Фамилия", "Имя", "Отчество")))
+        act = child(query, "СведАГС")
         act_number = act.get("НомерЗапис") if act is not None else None
         return self.population.zags.find(name, _zags_date(person), act_number)
 
 
 def _zags_date(person: etree._Element | None) -> PartialDate | None:
-    full = _text(person, "ДатаРождКаленд")
+    full = text(person, "ДатаРождКаленд")
     if full is not None:
         return PartialDate.parse(full)
-    parts = _child(person, "ДатаРождДок")
+    parts = child(person, "ДатаРождДок")
     if parts is None:
         return None
-    year, month, day = (_text(parts, tag) for tag in ("Год", "Месяц", "День"))
+    year, month, day = (text(parts, tag) for tag in ("Год", "Месяц", "День"))
     iso = "-".join(f"{int(v):02d}" for v in (month, day) if v is not None)
     return PartialDate.parse(f"{year}-{iso}" if iso else year or "")
 
@@ -227,19 +215,19 @@ class PfrEmulator:
 def _asked_person(content: etree._Element) -> Person | None:
     try:
         name = FullName.parse(
-            *(_text(content, t) or "" for t in ("FamilyName", "FirstName", "Patronymic"))
+            *(text(content, t) or "" for t in ("FamilyName", "FirstName", "Patronymic"))
         )
-        born = PartialDate.parse(_text(content, "BirthDate") or "")
-        return Person(name, born, Sex.parse(_text(content, "Gender") or ""))
+        born = PartialDate.parse(text(content, "BirthDate") or "")
+        return Person(name, born, Sex.parse(text(content, "Gender") or ""))
     except InvalidValueError:
         return None  # what PFR cannot search by finds no one
 
 
 def _document(content: etree._Element) -> Document | None:
     for kind in ("PassportRF", "BirthCertificate"):
-        holder = _child(content, kind)
+        holder = child(content, kind)
         if holder is not None:
-            parts = (_text(holder, t) or "" for t in ("Series", "Number", "IssueDate", "Issuer"))
+            parts = (text(holder, t) or "" for t in ("Series", "Number", "IssueDate", "Issuer"))
             series, number, issued, issuer = parts
             return (kind, series, number, issued, issuer)
     return None
@@ -349,11 +337,11 @@ class GosuslugiEmulator:
         content = request.content
         if content is None or content.tag != epgu.STATUS_EVENT:
             return UNKNOWN
-        code = _text(_child(content, "statusCode"), "techCode") or _text(
-            _child(content, "statusCode"), "orgCode"
+        code = text(child(content, "statusCode"), "techCode") or text(
+            child(content, "statusCode"), "orgCode"
         )
-        number = _text(content, "orderId") or ""
-        self.statuses.append(ReceivedStatus(number, int(code or 0), _text(content, "eventComment")))
+        number = text(content, "orderId") or ""
+        self.statuses.append(ReceivedStatus(number, int(code or 0), text(content, "eventComment")))
         answer = etree.Element(epgu.STATUS_RESPONSE, nsmap=epgu.EVENT_NSMAP)
         etree.SubElement(answer, f"{{{epgu.EVENT_NS}}}code").text = "0"
         return answer
@@ -362,7 +350,7 @@ class GosuslugiEmulator:
         """Keeps the order numbers the hub accepted (ApplicationAccepted)."""
         content = response.content
         if content is not None and content.tag == epgu.ACCEPTED:
-            self.accepted.append(_text(content, "orderId") or "")
+            self.accepted.append(text(content, "orderId") or "")
 
 
 # --- wiring --------------------------------------------------------------------------------

@@ -16,10 +16,10 @@ from hub.crypto.xmldsig import DS_NS, XmlVerifier
 from hub.errors import PermanentError, SchemaValidationError, SmevMessageError
 from hub.reference import usable_xsd_dir
 from hub.simulator.replies import Fault
-from hub.smev._xml import child
 from hub.smev.schemas import validate
 from hub.smev.signing import CALLER_SIGNATURE, signable_element
 from hub.smev.versions import SOAP_ENV_NS, SmevVersion, is_message_id
+from hub.xml.navigate import child
 
 SIGNATURE_ERROR = "SMEV-100"
 SCHEMA_ERROR = "SMEV-403"

@@ -54,7 +54,6 @@ from hub.simulator.config import ExchangeConfig, MtomIds, Quirks
 from hub.simulator.filestore import FileAccess, FileStore
 from hub.simulator.mtom import cxf_mtom
 from hub.simulator.queues import Filter, Letter, Mailbox, ReplyAddress
-from hub.smev._xml import child, text
 from hub.smev.build import (
     OutgoingAttachment,
     SendRequest,
@@ -69,6 +68,7 @@ from hub.smev.read import SmevMessage, read_message
 from hub.smev.signing import CALLER_SIGNATURE, operation_element
 from hub.smev.versions import SmevVersion, as_version, version_of_namespace
 from hub.xml import XmlDocument, XmlLimits, parse_message
+from hub.xml.navigate import child, text
 
 log = structlog.get_logger("hub.simulator")
 

@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 from lxml import etree
 
 from hub.errors import HubError
-from hub.smev._xml import all_children, child, children, first_child, localname, text
 from hub.smev.versions import version_of_namespace
+from hub.xml.navigate import all_children, child, children, first_child, localname, text
 
 _SMEV_ERROR = re.compile(r"SMEV-\d+")
 # SMEV's async SmevFault carries no fault type, only Code/Description; the error numbers

@@ -27,7 +27,6 @@ from typing import Any, Literal
 from lxml import etree
 
 from hub.errors import SmevMessageError
-from hub.smev._xml import all_children, child, children, first_child, localname, text
 from hub.smev.faults import SmevFault, read_async_fault, read_soap_fault
 from hub.smev.model import Rejection, RequestStatus
 from hub.smev.versions import (
@@ -38,6 +37,7 @@ from hub.smev.versions import (
     version_of_namespace,
 )
 from hub.xml import Attachment, XmlDocument, parse_message
+from hub.xml.navigate import all_children, child, children, first_child, localname, text
 
 Kind = Literal[
     "request",

@@ -33,9 +33,9 @@ from typing import Literal
 from lxml import etree
 
 from hub.errors import SignatureError
-from hub.smev._xml import child, localname
 from hub.smev.read import SmevMessage
 from hub.smev.signing import operation_element
+from hub.xml.navigate import child, localname
 
 Signer = Literal["smev", "caller"]
 

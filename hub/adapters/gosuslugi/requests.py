@@ -28,6 +28,7 @@ from hub.adapters.gosuslugi.schemas import (
 )
 from hub.adapters.router import AgencyRequest
 from hub.canonical.commands import EPGU_STATUS_CODES, InvalidCommandError, ReportEnrollmentStatus
+from hub.xml.build import add
 
 REGISTERED = 1  # EPGU techCode of the acceptance answer: the message is registered
 CORRECTION_NEEDED = 15  # EPGU techCode: the applicant must correct the application
@@ -73,9 +74,9 @@ def application_accepted(order_number: str, target: ReplyTarget) -> AgencyReques
     """The hub's answer to an application or a cancellation: ``ApplicationAccepted`` with
     EPGU status 1 (registered), sent as a SendResponse to the message's ReplyTo."""
     root = etree.Element(ACCEPTED, nsmap=NSMAP)
-    _add(root, NS, "orderId", order_number)
-    _add(root, NS, "AcceptedAt", _timestamp(target.received_at))
-    _add(_add(root, NS, "statusCode"), NS, "techCode", str(REGISTERED))
+    add(root, NS, "orderId", order_number)
+    add(root, NS, "AcceptedAt", _timestamp(target.received_at))
+    add(add(root, NS, "statusCode"), NS, "techCode", str(REGISTERED))
     content = etree.tostring(root, encoding="UTF-8", xml_declaration=False)
     return AgencyRequest(
         target.request_id, AGENCY, ACCEPTED_KIND, content, {}, reply_to=target.reply_to
@@ -104,13 +105,13 @@ def order_status_request(
     is not EPGU's, a status code EPGU does not know, a comment over 2048 characters."""
     number = _order_number(command.order_number)
     root = etree.Element(STATUS_EVENT, nsmap=EVENT_NSMAP)
-    _add(root, EVENT_NS, "orderId", number)
-    _add(root, EVENT_NS, "eventDate", _timestamp(at or datetime.now(UTC)))
+    add(root, EVENT_NS, "orderId", number)
+    add(root, EVENT_NS, "eventDate", _timestamp(at or datetime.now(UTC)))
     comment = _comment(command.comment)
     if comment is not None:
-        _add(root, EVENT_NS, "eventComment", comment)
-    status = _add(root, EVENT_NS, "statusCode")
-    _add(status, EVENT_NS, "techCode", str(_status_code(command.status_code)))
+        add(root, EVENT_NS, "eventComment", comment)
+    status = add(root, EVENT_NS, "statusCode")
+    add(status, EVENT_NS, "techCode", str(_status_code(command.status_code)))
     content = etree.tostring(root, encoding="UTF-8", xml_declaration=False)
     return AgencyRequest(
         command.request_id, AGENCY, STATUS_KIND, content, status_context(command, number)
@@ -159,9 +160,3 @@ def _comment(text: str | None) -> str | None:
 
 def _timestamp(at: datetime) -> str:
     return at.replace(microsecond=0).isoformat()
-
-
-def _add(parent: etree._Element, ns: str, name: str, text: str | None = None) -> etree._Element:
-    element = etree.SubElement(parent, f"{{{ns}}}{name}")
-    element.text = text
-    return element

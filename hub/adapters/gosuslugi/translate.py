@@ -56,6 +56,7 @@ from hub.canonical.values import (
     squeeze,
 )
 from hub.errors import IntakeError
+from hub.xml.navigate import XS_DATE
 
 DELIVERED = 0  # orderStatusEventResponse/code: EPGU took the event
 # The reason of a cancellation that came as SMEV's Cancel (which carries none of its own).
@@ -91,7 +92,6 @@ _APPLICATION_PARTS = {
     "benefits[]": "BenefitInfo/BenefitCategory",
 }  # fmt: skip
 _PERSON_PARTS = {"birth_date": "PersonBirthDate", "phone": "PersonPhone", "email": "PersonEmail"}
-_DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:Z|[+-][0-9]{2}:[0-9]{2})?")
 _SPACES = re.compile(r"\s+")
 _T = TypeVar("_T")
 
@@ -417,7 +417,7 @@ def _optional_date(holder: _Fields, name: str, where: str) -> PartialDate | None
     text = _text(holder, name)
     if text is None:
         return None
-    found = _DATE.fullmatch(text)
+    found = XS_DATE.fullmatch(text)
     field = f"{where}/{name}"
     try:
         return PartialDate.parse(found.group(1) if found else "", field)

@@ -16,6 +16,7 @@ from hub.adapters.pfr.schemas import AGENCY, COMMONS_NS, KIND, NS, NSMAP, PFR_NS
 from hub.adapters.router import AgencyRequest
 from hub.canonical.commands import InvalidCommandError, VerifySnils
 from hub.canonical.values import BirthCertificate, FullName, PartialDate, PassportRF, Sex
+from hub.xml.build import add
 
 # PFR's own marks for "unknown" (it answers with them too); the schema requires both fields.
 UNKNOWN_ISSUE_DATE = "0001-01-01"
@@ -46,8 +47,8 @@ def snils_request(command: VerifySnils) -> AgencyRequest:
     person = command.person
     root = etree.Element(REQUEST, nsmap=NSMAP)
     _name(root, person.name)
-    _add(root, NS, "BirthDate", _birth_date(person.birth_date))
-    _add(root, NS, "Gender", _gender(person.sex))
+    add(root, NS, "BirthDate", _birth_date(person.birth_date))
+    add(root, NS, "Gender", _gender(person.sex))
     _birth_place(root, person.birth_place)
     _document(root, command.document)
     content = etree.tostring(root, encoding="UTF-8", xml_declaration=False)
@@ -70,7 +71,7 @@ def _name(root: etree._Element, name: FullName) -> None:
     parts = (("last", "FamilyName", name.last), ("first", "FirstName", name.first))
     for part, tag, text in (*parts, ("middle", "Patronymic", name.middle)):
         if text:
-            _add(root, COMMONS_NS, tag, _name_part(text, part))
+            add(root, COMMONS_NS, tag, _name_part(text, part))
 
 
 def _name_part(text: str, part: str) -> str:
@@ -104,8 +105,8 @@ def _birth_place(root: etree._Element, place: str | None) -> None:
     if not text or len(text) > _PLACE_MAX:
         return  # optional; cutting a longer one short would send a place that does not exist
     holder = etree.SubElement(root, f"{{{NS}}}BirthPlace")
-    _add(holder, PFR_NS, "PlaceType", SPECIAL_PLACE)
-    _add(holder, PFR_NS, "Settlement", text)
+    add(holder, PFR_NS, "PlaceType", SPECIAL_PLACE)
+    add(holder, PFR_NS, "Settlement", text)
 
 
 def _document(root: etree._Element, document: BirthCertificate | PassportRF) -> None:
@@ -116,10 +117,10 @@ def _document(root: etree._Element, document: BirthCertificate | PassportRF) -> 
     else:
         return  # a series PFR's schema cannot carry (VIII-…, Ё): ask by the person alone
     holder = etree.SubElement(root, f"{{{COMMONS_NS}}}{tag}")
-    _add(holder, COMMONS_NS, "Series", document.series)
-    _add(holder, COMMONS_NS, "Number", document.number)
-    _add(holder, COMMONS_NS, "IssueDate", _issue_date(document.issued_on))
-    _add(holder, COMMONS_NS, "Issuer", issuer)
+    add(holder, COMMONS_NS, "Series", document.series)
+    add(holder, COMMONS_NS, "Number", document.number)
+    add(holder, COMMONS_NS, "IssueDate", _issue_date(document.issued_on))
+    add(holder, COMMONS_NS, "Issuer", issuer)
 
 
 def _issue_date(issued_on: PartialDate | None) -> str:
@@ -130,7 +131,3 @@ def _issue_date(issued_on: PartialDate | None) -> str:
 def _issuer(text: str | None) -> str:
     spelled = _DASHES.sub("-", _SPACES.sub(" ", text or "").strip())
     return spelled if _ISSUER.fullmatch(spelled) else UNKNOWN_ISSUER
-
-
-def _add(parent: etree._Element, ns: str, name: str, value: str) -> None:
-    etree.SubElement(parent, f"{{{ns}}}{name}").text = value

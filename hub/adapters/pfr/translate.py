@@ -9,7 +9,6 @@ answer is read leniently (children by local name), since it has passed SMEV alre
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,11 +29,11 @@ from hub.canonical.values import (
     squeeze,
 )
 from hub.errors import IntakeError
+from hub.xml.navigate import XS_DATE
 
 PLACEHOLDERS = frozenset({"", "-", "НЕТ ДАННЫХ", "0001-01-01"})
 NOT_FOUND_REASON = "PFR found no SNILS for the person's data"
 _ANSWER = "SnilsByAdditionalDataResponse"
-_DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:Z|[+-][0-9]{2}:[0-9]{2})?")
 
 
 class UntrustedAnswerError(IntakeError):
@@ -129,7 +128,7 @@ def _birth_date_differences(element: etree._Element, ours: PartialDate | None) -
 
 
 def _answer_date(text: str) -> PartialDate:
-    found = _DATE.fullmatch(text)
+    found = XS_DATE.fullmatch(text)
     try:
         if found is not None:
             return PartialDate.parse(found.group(1))

@@ -23,6 +23,7 @@ from hub.adapters.zags.schemas import AGENCY, KIND, NS, NSMAP, REQUEST, TYPES_NS
 from hub.canonical.commands import InvalidCommandError, VerifyBirthRecord
 from hub.canonical.ids import HUB_NAMESPACE
 from hub.canonical.values import ActRecord, FullName, PartialDate, PassportRF, Person
+from hub.xml.build import add
 
 # Legal basis (СНПОСН code, СведОсн/@КодНормОсн): assigned with the access to the kind of
 # data. Deployments set theirs (HUB_ZAGS_BASIS_CODE, read at registration); this default is
@@ -61,11 +62,11 @@ def rogdinf_request(command: VerifyBirthRecord, basis: LegalBasis | None = None)
     root.set("КолДок", "1")
     root.set("ТипАГС", BIRTH)
     _basis(root, basis or LegalBasis())
-    query = _add(root, NS, "СведЗапрос")
+    query = add(root, NS, "СведЗапрос")
     query.set("ИдДок", str(uuid.uuid5(HUB_NAMESPACE, f"rogdinf-document:{command.request_id}")))
     _act_record(query, command.act_record)
     _child(query, command.child, command.identity_document)
-    _add(query, NS, "ПрРегионРегАГС", ABSENT)
+    add(query, NS, "ПрРегионРегАГС", ABSENT)
     content = etree.tostring(root, encoding="UTF-8", xml_declaration=False)
     return AgencyRequest(command.request_id, AGENCY, KIND, content, rogdinf_context(command))
 
@@ -115,12 +116,12 @@ def notices_answer(results: Sequence[tuple[str, ResultCode]], *, kind: NoticeKin
 
 
 def _basis(root: etree._Element, basis: LegalBasis) -> None:
-    holder = _add(root, NS, "СведОсн")
+    holder = add(root, NS, "СведОсн")
     holder.set("КодНормОсн", basis.code)
     if basis.document:
-        _add(holder, NS, "СведДокОсн", basis.document)
+        add(holder, NS, "СведДокОсн", basis.document)
     else:
-        _add(holder, NS, "ПрСведДокОсн", ABSENT)
+        add(holder, NS, "ПрСведДокОсн", ABSENT)
 
 
 def _act_record(query: etree._Element, act: ActRecord | None) -> None:
@@ -131,20 +132,20 @@ def _act_record(query: etree._Element, act: ActRecord | None) -> None:
     number, office = _spaced(act.number), _spaced(act.office or "")
     if not number or len(number) > _ACT_NUMBER_MAX or not office or len(office) > _TEXT_MAX:
         return
-    holder = _add(query, NS, "СведАГС")
+    holder = add(query, NS, "СведАГС")
     holder.set("НомерЗапис", number)
     _date(holder, act.date, "ДатаЗапис", "ДатаЗаписДок")
-    _add(holder, NS, "ОрганЗАГС").set("НаимЗАГС", office)
+    add(holder, NS, "ОрганЗАГС").set("НаимЗАГС", office)
 
 
 def _child(query: etree._Element, child: Person, document: PassportRF | None) -> None:
-    holder = _add(query, NS, "СведФЛ")
+    holder = add(query, NS, "СведФЛ")
     holder.set("ТипУчАЗ", CHILD)
     if child.snils is not None:
         holder.set("СНИЛС", child.snils.formatted)
-    _name(_add(holder, NS, "ФИО"), child.name)
+    _name(add(holder, NS, "ФИО"), child.name)
     if child.birth_date is None:
-        _add(holder, NS, "ПрДатаРожд", ABSENT)
+        add(holder, NS, "ПрДатаРожд", ABSENT)
     elif child.birth_date.year < _FIRST_YEAR:
         raise InvalidCommandError(
             "child.birth_date: ZAGS holds no records before 1826", field="child.birth_date"
@@ -160,34 +161,34 @@ def _name(holder: etree._Element, name: FullName) -> None:
     for part, tag, text in (*parts, ("middle", "Отчество", name.middle)):
         spelled = _spaced(text or "")
         if not spelled:
-            _add(holder, TYPES_NS, f"Пр{tag}", ABSENT)
+            add(holder, TYPES_NS, f"Пр{tag}", ABSENT)
         elif len(spelled) > _NAME_MAX:
             field = f"child.name.{part}"
             raise InvalidCommandError(f"{field}: ZAGS takes at most 60 characters", field=field)
         else:
-            _add(holder, TYPES_NS, tag, spelled)
+            add(holder, TYPES_NS, tag, spelled)
 
 
 def _date(holder: etree._Element, when: PartialDate, calendar: str, partial: str) -> None:
     full = when.to_date()
     if full is not None:
-        _add(holder, NS, calendar, full.isoformat())
+        add(holder, NS, calendar, full.isoformat())
         return
-    parts = _add(holder, NS, partial)
+    parts = add(holder, NS, partial)
     _part(parts, "День", when.day)
     _part(parts, "Месяц", when.month)
-    _add(parts, TYPES_NS, "Год", f"{when.year:04d}")
+    add(parts, TYPES_NS, "Год", f"{when.year:04d}")
 
 
 def _part(parts: etree._Element, tag: str, value: int | None) -> None:
     if value is None:
-        _add(parts, TYPES_NS, f"Пр{tag}", ABSENT)
+        add(parts, TYPES_NS, f"Пр{tag}", ABSENT)
     else:
-        _add(parts, TYPES_NS, tag, str(value))
+        add(parts, TYPES_NS, tag, str(value))
 
 
 def _passport(holder: etree._Element, passport: PassportRF) -> None:
-    document = _add(holder, NS, "УдЛичнФЛ")
+    document = add(holder, NS, "УдЛичнФЛ")
     document.set("КодВидДок", PASSPORT_RF)
     document.set("СерДок", f"{passport.series[:2]} {passport.series[2:]}")  # FNS writes "45 10"
     document.set("НомДок", passport.number)
@@ -201,9 +202,3 @@ def _passport(holder: etree._Element, passport: PassportRF) -> None:
 
 def _spaced(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
-
-
-def _add(parent: etree._Element, ns: str, name: str, text: str | None = None) -> etree._Element:
-    element = etree.SubElement(parent, f"{{{ns}}}{name}")
-    element.text = text
-    return element

@@ -76,11 +76,13 @@ from hub.canonical.values import (
     without_spaces,
 )
 from hub.errors import IntakeError
+from hub.xml.navigate import XS_DATE
+from hub.xml.navigate import all_children as _children
+from hub.xml.navigate import child as _child
 
 FOUND, NOT_FOUND = "1", "2"  # РезОбраб: records found / none for the data asked
 NOT_FOUND_REASON = "ZAGS holds no birth record for the child's data"
 _ANSWER = "ROGDINFResponse"
-_DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:Z|[+-][0-9]{2}:[0-9]{2})?")
 _SERIES = re.compile(r"[IVXLCDM]+-[А-ЯЁ]{2}")
 
 
@@ -530,7 +532,7 @@ def _version(record: etree._Element) -> RecordVersion:
     dated = squeeze(record.get("ДатаВерс") or "")
     if not dated:
         return RecordVersion(number, None, state)
-    found = _DATE.fullmatch(dated)  # xs:date, maybe with a zone: the zone is dropped
+    found = XS_DATE.fullmatch(dated)  # xs:date, maybe with a zone: the zone is dropped
     return RecordVersion(
         number, _checked_date(found.group(1) if found else "", f"{where}/@ДатаВерс").iso(), state
     )
@@ -587,7 +589,7 @@ def _date_of(holder: etree._Element, calendar: str, partial: str, where: str) ->
     # there; None when the record says it is absent.
     text = _text(holder, calendar)
     if text is not None:
-        found = _DATE.fullmatch(text)
+        found = XS_DATE.fullmatch(text)
         return _checked_date(found.group(1) if found else "", f"{where}/{calendar}")
     parts = _child(holder, partial)
     return None if parts is None else _checked_date(_partial_iso(parts), f"{where}/{partial}")
@@ -639,16 +641,6 @@ def _required(holder: etree._Element, *path: str) -> etree._Element:
         where = "/".join((etree.QName(holder).localname, *path))
         raise ZagsContentError(f"{where} is missing", field=where)
     return found
-
-
-def _child(holder: etree._Element | None, name: str) -> etree._Element | None:
-    return None if holder is None else next(holder.iterchildren(f"{{*}}{name}"), None)
-
-
-def _children(holder: etree._Element | None, name: str) -> list[etree._Element]:
-    # "{*}name": elements of that local name in any namespace or none, matched by lxml in C
-    # (a QName per child was most of the translation's time)
-    return [] if holder is None else list(holder.iterchildren(f"{{*}}{name}"))
 
 
 def _first_element(holder: etree._Element | None) -> etree._Element | None:

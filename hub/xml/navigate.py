@@ -1,10 +1,17 @@
-"""Namespace-tolerant child navigation used by the readers (lxml only, no XPath per call)."""
+"""Namespace-tolerant reading of XML: the one set of helpers the SMEV readers, the adapters and
+the simulator use (lxml only, no XPath per call). Readers are lenient about namespaces: a child
+is found by its local name in any namespace or none."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from lxml import etree
+
+# xs:date, maybe with a zone ("2015-02-01", "2015-02-01Z", "2015-02-01+03:00"): group 1 is the
+# date, the zone is dropped (a birth date is a calendar day wherever it was written).
+XS_DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:Z|[+-][0-9]{2}:[0-9]{2})?")
 
 
 def localname(element: etree._Element) -> str:
