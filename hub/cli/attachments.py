@@ -1,4 +1,5 @@
-"""``hub attachments``."""
+"""``hub attachments fetch``: the documents a stored SMEV message points to in SMEV's file
+store, fetched for an operator allowed to see them (audited)."""
 
 from __future__ import annotations
 

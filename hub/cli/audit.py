@@ -1,4 +1,5 @@
-"""``hub audit``."""
+"""``hub audit``: the audit log within the caller's scope: who did what to which message, and
+who was refused."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``hub bench``."""
+"""``hub bench``: the benchmark suites behind the figures in the README (``hub.bench``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``hub db``."""
+"""``hub db upgrade``: bring the journal's database to the newest migration (Alembic)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""``hub demo``."""
+"""``hub demo``: the main job end to end on the embedded default, against the built-in
+simulator, with every message accounted for at the end."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""``hub failed``."""
+"""``hub failed``: failed messages for operators: list (grouped by fingerprint), show
+(masked; revealed only with a reason, audited), replay (or dry-run it), discard."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""``hub keys``."""
+"""``hub keys generate``: a development GOST key and self-signed certificate (the data-key and
+rotation commands are in ``hub.cli.protection``)."""
 
 from __future__ import annotations
 

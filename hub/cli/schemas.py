@@ -1,4 +1,5 @@
-"""``hub schemas``."""
+"""``hub schemas export``: write the JSON Schemas of the canonical events and commands and
+the AsyncAPI document, made from the models."""
 
 from __future__ import annotations
 

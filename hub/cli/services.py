@@ -1,4 +1,6 @@
-"""``hub services``."""
+"""The long-running commands: ``hub worker``, ``hub relay``, ``hub smev-client``,
+``hub console`` and ``hub run`` (all of them, supervised). Each checks the files it needs
+first and exits non-zero when a service thread crashes, so a supervisor starts it afresh."""
 
 from __future__ import annotations
 

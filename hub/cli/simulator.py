@@ -1,4 +1,5 @@
-"""``hub simulator``."""
+"""``hub simulator``: serve the SMEV 3 simulator (its profile, MTOM, faults, state folder)
+and print its certificate, for a hub to trust."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``hub smev``."""
+"""``hub smev``: read (``inspect``), verify and sign SMEV 3 messages from files."""
 
 from __future__ import annotations
 

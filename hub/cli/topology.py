@@ -1,4 +1,4 @@
-"""``hub topology``."""
+"""``hub topology``: declare the exchanges and queues on the broker, or show them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""``hub translate``."""
+"""``hub translate``: what the hub would make of a message or an answer, without storing or
+publishing anything (the worker's own functions, through the intake gate)."""
 
 from __future__ import annotations
 
