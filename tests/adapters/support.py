@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.adapters.router import Router
+from hub.config import Settings
 from hub.journal.api import InboxRecord, InboxStatus, OutboundRequest, OutboundState, Outcome
 from hub.services.processing import REGISTRY_SOURCE, Processor
 from hub.xml import XmlLimits
@@ -34,7 +35,7 @@ def adapter_processor(
 ) -> Processor:
     """A Processor with only ``register``'s routes, no signature check and no journal: the
     answer lookup finds ``asked`` (the hub's request an answer answers), if given."""
-    router = Router()
+    router = Router(Settings())
     register(router)
     return Processor(router, None, XmlLimits(), frozenset({agency}), lambda: NOW,
                      lambda message_id: asked if asked and asked.smev_message_id == message_id
