@@ -13,7 +13,7 @@ COPY hub ./hub
 RUN pip install --no-cache-dir .
 
 # The project's own schemas (ZAGS notifications, Gosuslugi) live beside the package, not in
-# it: the installed package finds them through HUB_SCHEMAS_DIR (hub.paths.schemas_dir).
+# it: the installed package finds them through the HUB_SCHEMAS_DIR setting.
 COPY schemas ./schemas
 # Official SMEV schemas are mounted here (docker-compose.yml), never copied into the image.
 ENV HUB_SCHEMAS_DIR=/app/schemas \

@@ -35,6 +35,7 @@ from hub.canonical.ids import event_id_for
 from hub.canonical.jsonschemas import validate_event
 from hub.errors import SchemaValidationError
 from hub.journal.records import InboxRecord, InboxStatus
+from hub.paths import PROJECT_SCHEMAS_DIR
 from hub.services.processing import cloud_event
 from hub.xml import parse_xml
 from tests.adapters.test_gosuslugi_translate import (
@@ -160,7 +161,7 @@ def test_a_series_as_people_type_it_passes_the_gate_and_is_read_into_one_spellin
     changes: Changes, part: str, expected: Any
 ) -> None:
     received = as_sent(application(changes))
-    schemas.enrollment_gate()(received)
+    schemas.enrollment_gate(PROJECT_SCHEMAS_DIR)(received)
     [event] = translate_application(received).events
     assert expected in event.data[part].values()
     validate_event(envelope(event))
@@ -178,7 +179,7 @@ MACHINE_MADE: dict[str, Changes] = {
 def test_a_form_field_in_another_shape_is_refused_by_the_gate(changes: Changes) -> None:
     received = as_sent(application(changes))
     with pytest.raises(AgencySchemaError) as refused:
-        schemas.enrollment_gate()(received)
+        schemas.enrollment_gate(PROJECT_SCHEMAS_DIR)(received)
     assert refused.value.retryable is False
     assert "11223344595" not in str(refused.value) and "FEMALE" not in str(refused.value)
 

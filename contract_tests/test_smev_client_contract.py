@@ -98,8 +98,8 @@ def stage(  # noqa: PLR0917 - pytest fixtures
     world = build_world(fast_backend, certificate, population, reference_dir, config,  # type: ignore[arg-type]
                         applications=4, rate=50.0)  # fmt: skip
     with SimulatorServer(world.exchange) as server:
-        hub = _hub(request, tmp_path, topology_prefix, server, reference_dir, smev_version)
-        hub.overrides["key_signer"] = LocalKeySigner(fast_backend, key, certificate)  # type: ignore[arg-type]
+        signer = LocalKeySigner(fast_backend, key, certificate)  # type: ignore[arg-type]
+        hub = _hub(request, tmp_path, topology_prefix, server, reference_dir, smev_version, signer)
         hub.bus.declare()
         registry = ReferenceRegistry(hub.settings.broker_url.get_secret_value(), hub.topology)
         with registry:
@@ -116,6 +116,7 @@ def _hub(  # noqa: PLR0917 - the stage's parts
     server: SimulatorServer,
     reference_dir: Path,
     version: str,
+    signer: LocalKeySigner,
 ) -> Hub:
     database, broker = stack_urls(request, tmp_path)
     settings = Settings(
@@ -131,7 +132,7 @@ def _hub(  # noqa: PLR0917 - the stage's parts
         smev_timeout=5.0,
         smev_batch=20,
     )
-    return bootstrap(settings)
+    return bootstrap(settings, key_signer=signer)
 
 
 def test_every_check_ends_as_the_population_expects(stage: Stage, population: Population) -> None:

@@ -21,6 +21,7 @@ from lxml import etree
 
 from hub.adapters.router import AnsweredRequest, Router, Translation
 from hub.canonical.drafts import EventDraft
+from hub.config import Settings
 from hub.crypto.backends.base import GostBackend
 from hub.crypto.xmldsig import XmlVerifier
 from hub.journal.records import InboxRecord, InboxStatus, OutboundRequest, OutboundState
@@ -80,7 +81,7 @@ def _request(original: str) -> OutboundRequest | None:
 
 
 def processor(backend: GostBackend, trusted: frozenset[str] | None) -> Processor:
-    router = Router()
+    router = Router(Settings())
     register_notices(router)
     router.register_answer(ANSWER, _answer, agency="zags")
     return Processor(

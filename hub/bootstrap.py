@@ -1,7 +1,9 @@
 """The composition root: every part of the hub is built here, from settings.
 
-Tests build the hub the same way, passing overrides. Nothing connects or reads files
-until a part is first used.
+Tests build the hub the same way, lending a part or two in its place (``Overrides``: a
+fast crypto backend, a signer, a transport). Nothing connects or reads files until a part
+is first used. Settings are read here and by the entry points only: every part is handed
+what it needs.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from hub.access.service import AccessService
 from hub.adapters.router import Router
@@ -50,15 +52,23 @@ BUILTIN_ADAPTERS = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Overrides:
+    """The parts a caller may lend the hub instead of the ones its settings describe: one
+    field per part something replaces (tests, and the demo's signer). A part named here
+    is used as it is and never closed by ``Hub.close``: its lender owns it."""
+
+    crypto: GostBackend | None = None
+    key_signer: KeySigner | None = None
+    transport: Transport | None = None
+
+
 @dataclass
 class Hub:
     """The hub's parts, built lazily from ``settings``."""
 
     settings: Settings
-    overrides: dict[str, Any] = field(default_factory=dict)
-
-    def _override(self, name: str) -> Any:
-        return self.overrides.get(name)
+    overrides: Overrides = field(default_factory=Overrides)
 
     @cached_property
     def xml_limits(self) -> XmlLimits:
@@ -67,10 +77,8 @@ class Hub:
 
     @cached_property
     def crypto(self) -> GostBackend:
-        backend: GostBackend = self._override("crypto") or select_backend(
-            self.settings.crypto_backend
-        )
-        return backend
+        lent = self.overrides.crypto
+        return lent if lent is not None else select_backend(self.settings.crypto_backend)
 
     @cached_property
     def verifier(self) -> XmlVerifier:
@@ -78,10 +86,8 @@ class Hub:
 
     @cached_property
     def key_signer(self) -> KeySigner:
-        override: KeySigner | None = self._override("key_signer")
-        if override is not None:
-            return override
-        return self._local_key_signer()
+        lent = self.overrides.key_signer
+        return lent if lent is not None else self._local_key_signer()
 
     def _local_key_signer(self) -> LocalKeySigner:
         key_path, cert_path = self.settings.signing_key, self.settings.signing_cert
@@ -102,9 +108,6 @@ class Hub:
 
     @cached_property
     def journal(self) -> Journal:
-        override: Journal | None = self._override("journal")
-        if override is not None:
-            return override
         from hub.journal.sql import SqlJournal  # noqa: PLC0415 - loads SQLAlchemy and a driver
         from hub.protection import sealer_from_settings  # noqa: PLC0415 - loads cryptography
 
@@ -127,9 +130,6 @@ class Hub:
 
     @cached_property
     def bus(self) -> Bus:
-        override: Bus | None = self._override("bus")
-        if override is not None:
-            return override
         from hub.routing.bus import create_bus  # noqa: PLC0415 - loads kombu
 
         url = self.settings.broker_url.get_secret_value()
@@ -145,7 +145,7 @@ class Hub:
 
     @cached_property
     def router(self) -> Router:
-        router: Router = self._override("router") or Router(self.settings)
+        router = Router(self.settings)
         for spec in (*BUILTIN_ADAPTERS, *self.settings.adapters):
             _load_plugin(spec)(router)
         return router
@@ -199,9 +199,8 @@ class Hub:
 
     @cached_property
     def transport(self) -> Transport:
-        override: Transport | None = self._override("transport")
-        if override is not None:
-            return override
+        if self.overrides.transport is not None:
+            return self.overrides.transport
         endpoint = self.settings.smev_endpoint
         if endpoint is None:
             raise ConfigurationError("the SMEV client needs HUB_SMEV_ENDPOINT (SMEV's SOAP URL)")
@@ -244,10 +243,10 @@ class Hub:
         )
 
     def close(self) -> None:
-        """Release connections (only those that were opened)."""
+        """Release connections (only those that were opened, none that was lent)."""
         for name in ("transport", "bus", "journal"):
             part = self.__dict__.get(name)
-            if part is not None and name not in self.overrides:
+            if part is not None and part is not getattr(self.overrides, name, None):
                 part.close()
 
 
@@ -278,6 +277,15 @@ def _rate_limits(limits: Mapping[str, float]) -> dict[tuple[str, str], float]:
     return parsed
 
 
-def bootstrap(settings: Settings | None = None, **overrides: Any) -> Hub:
-    """Build the hub from settings (read from the environment when not given)."""
-    return Hub(settings or Settings(), overrides)
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    crypto: GostBackend | None = None,
+    key_signer: KeySigner | None = None,
+    transport: Transport | None = None,
+) -> Hub:
+    """Build the hub from settings (read from the environment when not given), with the
+    parts given here lent in place of the ones settings describe. The parts are named one
+    by one so that a misspelt one is a ``TypeError``, never silently the real part."""
+    lent = Overrides(crypto=crypto, key_signer=key_signer, transport=transport)
+    return Hub(settings or Settings(), lent)

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, StringConstraints, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hub.paths import PROJECT_SCHEMAS_DIR
 from hub.xml.parser import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, DEFAULT_MAX_PARTS
 
 SmevVersion = Literal["1.1", "1.2", "1.3"]
@@ -83,6 +84,11 @@ class Settings(BaseSettings):
     )
     smev_xsd_dir: Path | None = Field(
         None, description="official SMEV schemas; default <reference_dir>/smev/xsd"
+    )
+    schemas_dir: Path = Field(
+        PROJECT_SCHEMAS_DIR,
+        description="the hub's own schemas (ZAGS notices, Gosuslugi): schemas/ of the project; "
+        "an installed package has none beside it (the Docker image sets /app/schemas)",
     )
     smev_endpoint: str | None = Field(
         None,

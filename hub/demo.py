@@ -47,6 +47,7 @@ from hub.crypto.keys import Certificate
 from hub.crypto.xmldsig import LocalKeySigner
 from hub.errors import HubError
 from hub.journal.records import FailedMessage, OutboundState
+from hub.paths import PROJECT_SCHEMAS_DIR
 from hub.protection import new_key_entry
 from hub.simulator import ExchangeConfig, FaultInjection
 from hub.simulator.population import Check, Population, ZagsNotice, zags_notices
@@ -153,11 +154,14 @@ class Demo:
         reference_dir: Path,
         console: Console,
         smev_xsd_dir: Path | None = None,
+        *,
+        schemas_dir: Path = PROJECT_SCHEMAS_DIR,
     ) -> None:
         self.scenario = scenario
         self.backend = backend
         self.reference_dir = reference_dir
         self.smev_xsd_dir = smev_xsd_dir
+        self.schemas_dir = schemas_dir  # the hub's own: the demo's hub and simulator read them
         self.console = console
         self.stats = Stats()
         self.counts: Counter[str] = Counter()
@@ -198,6 +202,7 @@ class Demo:
             config,
             applications=self.scenario.applications,
             rate=25.0,
+            schemas_dir=self.schemas_dir,
         )
 
     def run(self, workdir: Path) -> Stats:
@@ -234,6 +239,7 @@ class Demo:
             topology_prefix="demo",
             reference_dir=self.reference_dir,
             smev_xsd_dir=self.smev_xsd_dir,
+            schemas_dir=self.schemas_dir,
             retry_delays=(1, 2, 5),
             smev_endpoint=endpoint,
             smev_poll_interval=0.05,
@@ -547,9 +553,11 @@ def run_demo(
     reference_dir: Path,
     console: Console,
     smev_xsd_dir: Path | None = None,
+    *,
+    schemas_dir: Path = PROJECT_SCHEMAS_DIR,
 ) -> tuple[Stats, Table]:
     """Run the scenario in a temporary directory; the stats and the summary table."""
-    demo = Demo(scenario, backend, reference_dir, console, smev_xsd_dir)
+    demo = Demo(scenario, backend, reference_dir, console, smev_xsd_dir, schemas_dir=schemas_dir)
     with tempfile.TemporaryDirectory(prefix="hub-demo-") as workdir:
         demo.run(Path(workdir))
     return demo.stats, demo.summary()

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-SCHEMAS_DIR_VARIABLE = "HUB_SCHEMAS_DIR"
-# hub/paths.py -> the project root, which holds schemas/ beside hub/.
-_SOURCE_SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
-
-
-def schemas_dir() -> Path:
-    """The project's ``schemas/`` folder: ``HUB_SCHEMAS_DIR`` when set (an installed package,
-    e.g. the Docker image, has no source tree beside it), else the source tree's."""
-    configured = os.environ.get(SCHEMAS_DIR_VARIABLE)
-    return Path(configured) if configured else _SOURCE_SCHEMAS
+# hub/paths.py -> the project root, which holds schemas/ beside hub/. This is only the
+# default of ``Settings.schemas_dir`` (``HUB_SCHEMAS_DIR``): an installed package has no
+# source tree beside it, so the Docker image names its copy in that setting.
+PROJECT_SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"

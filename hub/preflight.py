@@ -16,7 +16,6 @@ from hub.adapters.zags import schemas as zags
 from hub.bootstrap import Hub
 from hub.config import Settings
 from hub.errors import ConfigurationError
-from hub.paths import SCHEMAS_DIR_VARIABLE, schemas_dir
 
 WORKER, RELAY, SMEV_CLIENT, CONSOLE = "worker", "relay", "smev_client", "console"
 # The services that read agency messages (and so the hub's own schemas and the pinned
@@ -26,17 +25,19 @@ _READERS = frozenset({WORKER, SMEV_CLIENT, CONSOLE})
 Need = tuple[str, Path]  # the setting that names a file, and the file
 
 
-def own_schemas() -> tuple[Path, ...]:
-    """The hub's own schemas its adapters check messages against (``HUB_SCHEMAS_DIR``)."""
-    notices = (zags.own_xsd_path(kind) for kind in zags.NOTICES.values())
-    return (gosuslugi.ENROLLMENT_XSD, gosuslugi.ORDER_STATUS_XSD, *notices)
+def own_schemas(schemas_dir: Path) -> tuple[Path, ...]:
+    """The hub's own schemas its adapters check messages against, in ``schemas_dir``
+    (``HUB_SCHEMAS_DIR``)."""
+    notices = (zags.own_xsd_path(kind, schemas_dir) for kind in zags.NOTICES.values())
+    gosuslugi_schemas = (gosuslugi.ENROLLMENT_SCHEMA, gosuslugi.ORDER_STATUS_SCHEMA)
+    return (*(schemas_dir / schema for schema in gosuslugi_schemas), *notices)
 
 
 def needed_files(settings: Settings, services: Collection[str]) -> list[Need]:
     """Every file ``services`` read at start or on their first message, by setting."""
     needs: list[Need] = [*_broker_files(settings)]
     if _READERS & set(services):
-        needs += _own_schemas()
+        needs += _own_schemas(settings.schemas_dir)
         needs += [("HUB_TRUSTED_CERTIFICATES", p) for p in settings.trusted_certificates]
     if SMEV_CLIENT in services:
         needs += _given(("HUB_SIGNING_KEY", settings.signing_key),
@@ -47,11 +48,10 @@ def needed_files(settings: Settings, services: Collection[str]) -> list[Need]:
     return needs
 
 
-def _own_schemas() -> list[Need]:
-    folder = schemas_dir()
+def _own_schemas(folder: Path) -> list[Need]:
     if not folder.is_dir():  # the folder itself, not each file in it
-        return [(SCHEMAS_DIR_VARIABLE, folder)]
-    return [(SCHEMAS_DIR_VARIABLE, path) for path in own_schemas()]
+        return [("HUB_SCHEMAS_DIR", folder)]
+    return [("HUB_SCHEMAS_DIR", path) for path in own_schemas(folder)]
 
 
 def _broker_files(settings: Settings) -> list[Need]:

@@ -26,13 +26,13 @@ from typer.exceptions import TyperException
 
 from hub.cli.main import app
 from hub.config import Settings
-from hub.paths import SCHEMAS_DIR_VARIABLE
 
 pytestmark = pytest.mark.unit
 
 PROJECT = Path(__file__).resolve().parents[1]
 HUB_IMAGE = "hub:latest"
-KNOWN_VARIABLES = {f"HUB_{name.upper()}" for name in Settings.model_fields} | {SCHEMAS_DIR_VARIABLE}
+KNOWN_VARIABLES = {f"HUB_{name.upper()}" for name in Settings.model_fields}
+SCHEMAS_DIR_VARIABLE = "HUB_SCHEMAS_DIR"  # Settings.schemas_dir: where the image copies schemas/
 # ${NAME}, ${NAME:-default}, ${NAME-default}: what compose puts there when NAME is unset.
 _INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?::?-(?P<default>[^}]*))?\}")
 
@@ -392,10 +392,15 @@ def test_the_dockerfile_checker_finds_what_is_wrong(old: str, new: str, expected
 
 
 def schema_dirs(env: dict[str, str]) -> list[str]:
+    """The folders a hub started with ``env`` reads its own schemas from: those its start-up
+    check needs (Gosuslugi's and ZAGS's) and the one Gosuslugi's intake gate was made with."""
     code = (
-        "from hub.adapters.zags.schemas import OWN_SCHEMAS\n"
-        "from hub.adapters.gosuslugi.schemas import SCHEMA_DIR\n"
-        "print(OWN_SCHEMAS); print(SCHEMA_DIR)\n"
+        "from hub.adapters.gosuslugi.schemas import APPLICATION\n"
+        "from hub.bootstrap import bootstrap\n"
+        "from hub.preflight import own_schemas\n"
+        "hub = bootstrap()\n"
+        "folders = sorted({str(p.parent) for p in own_schemas(hub.settings.schemas_dir)})\n"
+        "print('folders:', *folders, hub.router.gates[APPLICATION].path.parent)\n"
     )
     clean = {k: v for k, v in os.environ.items() if k != SCHEMAS_DIR_VARIABLE}
     result = subprocess.run(
@@ -406,13 +411,23 @@ def schema_dirs(env: dict[str, str]) -> list[str]:
         check=True,
         cwd="/",
     )
-    return result.stdout.split()
+    # The gates' log lines (an official schema absent from "/") go to stdout too.
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("folders: ")]
+    return line.split()[1:]
 
 
 def test_the_adapters_find_schemas_where_the_setting_says(tmp_path: Path) -> None:
-    assert schema_dirs({}) == [str(PROJECT / "schemas" / a) for a in ("zags", "gosuslugi")]
+    project = PROJECT / "schemas"
+    assert schema_dirs({}) == [str(project / a) for a in ("gosuslugi", "zags", "gosuslugi")]
     moved = tmp_path / "schemas"
     assert schema_dirs({SCHEMAS_DIR_VARIABLE: str(moved)}) == [
-        str(moved / "zags"),
-        str(moved / "gosuslugi"),
+        str(moved / a) for a in ("gosuslugi", "zags", "gosuslugi")
     ]
+
+
+def test_a_dot_env_file_moves_the_schemas_too(tmp_path: Path) -> None:
+    # HUB_SCHEMAS_DIR is a setting like any other: read from .env as well as the environment.
+    moved = tmp_path / "schemas"
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(f"{SCHEMAS_DIR_VARIABLE}={moved}\n", encoding="utf-8")
+    assert Settings(_env_file=dotenv).schemas_dir == moved  # type: ignore[call-arg]

@@ -19,6 +19,7 @@ import pytest
 from hub.adapters.gosuslugi import schemas as gosuslugi
 from hub.adapters.pfr import schemas as pfr
 from hub.adapters.zags import schemas as zags
+from hub.paths import PROJECT_SCHEMAS_DIR
 from hub.protection.masking import XML_PERSONAL
 from tests.support_xsd import (
     Declared,
@@ -41,7 +42,7 @@ class SchemaSet:
 
 
 def _zags_own(_reference: Path | None) -> list[Path]:
-    return sorted(zags.OWN_SCHEMAS.glob("*.xsd"))
+    return sorted((PROJECT_SCHEMAS_DIR / zags.OWN_FOLDER).glob("*.xsd"))
 
 
 SETS = [
@@ -51,7 +52,10 @@ SETS = [
     SchemaSet(
         "gosuslugi (the hub's own)",
         gosuslugi,
-        lambda _ref: [gosuslugi.ENROLLMENT_XSD, gosuslugi.ORDER_STATUS_XSD],
+        lambda _ref: [
+            PROJECT_SCHEMAS_DIR / gosuslugi.ENROLLMENT_SCHEMA,
+            PROJECT_SCHEMAS_DIR / gosuslugi.ORDER_STATUS_SCHEMA,
+        ],
         official=False,
     ),
 ]

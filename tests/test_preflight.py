@@ -136,5 +136,5 @@ def test_each_service_needs_its_own_files(tmp_path: Path) -> None:
     assert names(["worker"]) == {"HUB_SCHEMAS_DIR", "HUB_TRUSTED_CERTIFICATES"}
     assert {"HUB_SIGNING_KEY", "HUB_SIGNING_CERT"} <= names(["smev_client"])
     assert {"HUB_TLS_CERT", "HUB_TLS_KEY"} <= names(["console"])
-    assert all(path.is_file() for path in own_schemas())  # the project's own are all here
+    assert all(path.is_file() for path in own_schemas(settings.schemas_dir))  # the project's
     assert missing_files(Settings(), ["worker", "relay", "console"]) == []

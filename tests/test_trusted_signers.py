@@ -29,7 +29,7 @@ def _record(raw: bytes) -> InboxRecord:
 
 
 def _processor(backend: object, trusted: frozenset[str] | None) -> Processor:
-    router = Router()
+    router = Router(Settings())
     register_notices(router)
     verifier = XmlVerifier(backend)  # type: ignore[arg-type]
     return Processor(router, verifier, XmlLimits(), frozenset({"zags"}), trusted=trusted)

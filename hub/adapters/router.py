@@ -90,9 +90,10 @@ _Value = TypeVar("_Value")
 @dataclass
 class Router:
     """The table of adapters; adapters register themselves in ``bootstrap``, reading what
-    they need (an agency's legal basis, …) from ``settings``."""
+    they need (an agency's legal basis, where the schemas are, …) from ``settings``, which
+    the composition root passes in: no adapter reads the environment itself."""
 
-    settings: Settings = field(default_factory=Settings)
+    settings: Settings
     inbound: dict[str, InboundHandler] = field(default_factory=dict)
     answers: dict[str, AnswerHandler] = field(default_factory=dict)
     commands: dict[str, CommandHandler] = field(default_factory=dict)

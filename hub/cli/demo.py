@@ -47,7 +47,12 @@ def demo(
         scenario = scenario.scaled(0.2)
     try:
         stats, table = run_demo(
-            scenario, backend, settings.reference_dir, console, settings.smev_xsd_dir
+            scenario,
+            backend,
+            settings.reference_dir,
+            console,
+            settings.smev_xsd_dir,
+            schemas_dir=settings.schemas_dir,
         )
     except DemoError as exc:
         fail(str(exc), 1)

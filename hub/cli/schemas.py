@@ -10,6 +10,7 @@ import typer
 
 from hub.cli._common import (
     fail,
+    make_settings,
 )
 from hub.cli.terminal import stdout as _stdout
 
@@ -20,19 +21,30 @@ schemas_app = typer.Typer(
 
 @schemas_app.command("export")
 def schemas_export(
-    folder: Annotated[Path, typer.Option(help="where the files go")] = Path("schemas/canonical"),
+    folder: Annotated[
+        Path | None, typer.Option(help="where the files go [default: HUB_SCHEMAS_DIR/canonical]")
+    ] = None,
     asyncapi: Annotated[
-        Path, typer.Option(help="the AsyncAPI document (refers to the schemas in --folder)")
-    ] = Path("schemas/asyncapi.yaml"),
+        Path | None,
+        typer.Option(
+            help="the AsyncAPI document (refers to the schemas in --folder) "
+            "[default: HUB_SCHEMAS_DIR/asyncapi.yaml]"
+        ),
+    ] = None,
     check: Annotated[
         bool, typer.Option("--check", help="only say whether the files are up to date")
     ] = False,
 ) -> None:
     """Write the JSON Schemas of the canonical events and registry commands (made from
-    ``hub.canonical.models``) and the AsyncAPI document of the hub's messaging."""
+    ``hub.canonical.models``) and the AsyncAPI document of the hub's messaging, into the
+    hub's schemas folder (``HUB_SCHEMAS_DIR``) unless told where."""
     from hub.canonical.jsonschemas import schema_files  # noqa: PLC0415
     from hub.routing.asyncapi import asyncapi_files  # noqa: PLC0415
 
+    if folder is None or asyncapi is None:  # settings only when they name a default
+        schemas_dir = make_settings().schemas_dir
+        folder = folder or schemas_dir / "canonical"
+        asyncapi = asyncapi or schemas_dir / "asyncapi.yaml"
     files = schema_files(folder) | asyncapi_files(asyncapi, folder)
     stale = [p for p, text in files.items() if not p.is_file() or p.read_text("utf-8") != text]
     if check:

@@ -18,6 +18,7 @@ from hub.cli._common import (
     read_input,
     xml_limit,
 )
+from hub.config import Settings
 from hub.errors import HubError
 
 simulator_app = typer.Typer(no_args_is_help=True, help="The SMEV 3 simulator.")
@@ -111,7 +112,7 @@ def simulator_serve(  # noqa: PLR0917 - each parameter is a command-line option
         lambda: build_exchange(hub.crypto, config, systems, routes, schemas, state=state)
     )
     if population:
-        _emulate(exchange, hub.settings.reference_dir, population, applications, rate, seed, stop)
+        _emulate(exchange, hub.settings, population, applications, rate, seed, stop)
     guarded(lambda: serve(exchange, host, port, _announce, stop))
 
 
@@ -147,7 +148,7 @@ def simulator_certificate(
 
 def _emulate(  # noqa: PLR0917 - the serve command's options, passed on
     exchange: Any,
-    reference_dir: Path,
+    settings: Settings,
     size: int,
     applications: int,
     rate: float,
@@ -167,7 +168,8 @@ def _emulate(  # noqa: PLR0917 - the serve command's options, passed on
             exchange,
             people,
             subscriber=HUB_MNEMONIC,
-            reference_dir=reference_dir,
+            reference_dir=settings.reference_dir,
+            schemas_dir=settings.schemas_dir,
             applications_count=applications,
             rate=rate,
         )

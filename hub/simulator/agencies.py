@@ -36,6 +36,7 @@ from hub.canonical.values import (
     Person,
     Sex,
 )
+from hub.paths import PROJECT_SCHEMAS_DIR
 from hub.simulator.documents import (
     FOUND,
     NOT_FOUND,
@@ -369,12 +370,14 @@ def install(
     *,
     subscriber: str,
     reference_dir: Path,
+    schemas_dir: Path = PROJECT_SCHEMAS_DIR,
     applications_count: int = 0,
     rate: float = 10.0,
 ) -> Agencies:
     """The three emulators attached to ``exchange``: requests of their kinds go to them,
     ZAGS notifications and Gosuslugi applications to system ``subscriber`` (the hub, which
-    must be registered); every kind's business data checked against its schema."""
+    must be registered); every kind's business data checked against its schema (the
+    official ones in ``reference_dir``, the hub's own in ``schemas_dir``)."""
     made = Agencies(
         ZagsEmulator(population),
         PfrEmulator(population),
@@ -383,13 +386,13 @@ def install(
     for agency, namespaces in (
         (made.zags, {zags.NS: zags.xsd_path(reference_dir)}),
         (made.pfr, {pfr.NS: pfr.xsd_path(reference_dir)}),
-        (made.gosuslugi, {epgu.EVENT_NS: epgu.ORDER_STATUS_XSD}),
+        (made.gosuslugi, {epgu.EVENT_NS: schemas_dir / epgu.ORDER_STATUS_SCHEMA}),
     ):
         exchange.register_system(agency.mnemonic)
         exchange.attach(agency.mnemonic, agency)
         _serve(exchange, agency.mnemonic, namespaces)
-    notices = {ns: zags.own_xsd_path(kind) for ns, kind in zags.NOTICES.items()}
-    _serve(exchange, subscriber, {**notices, epgu.NS: epgu.ENROLLMENT_XSD})
+    notices = {ns: zags.own_xsd_path(kind, schemas_dir) for ns, kind in zags.NOTICES.items()}
+    _serve(exchange, subscriber, {**notices, epgu.NS: schemas_dir / epgu.ENROLLMENT_SCHEMA})
     return made
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from hub.crypto import GostBackend
 from hub.crypto.keys import Certificate
+from hub.paths import PROJECT_SCHEMAS_DIR
 from hub.simulator.agencies import Agencies, install
 from hub.simulator.checks import envelope_schemas
 from hub.simulator.config import ExchangeConfig
@@ -39,10 +40,12 @@ def build_world(
     *,
     applications: int = 0,
     rate: float = 10.0,
+    schemas_dir: Path = PROJECT_SCHEMAS_DIR,
 ) -> World:
     """A simulated SMEV where the system signing with ``hub_certificate`` is the hub: ZAGS
     notifications and Gosuslugi applications go to it. ``config.xsd_dir`` defaults to the
-    official schemas under ``reference_dir``; without them the envelope check is off."""
+    official schemas under ``reference_dir``; without them the envelope check is off. The
+    hub's messages are checked against its own schemas in ``schemas_dir``."""
     xsd_dir = config.xsd_dir or reference_dir / "smev" / "xsd"
     config = replace(config, xsd_dir=envelope_schemas(xsd_dir))
     exchange = Exchange.create(backend, config)
@@ -52,6 +55,7 @@ def build_world(
         population,
         subscriber=HUB_MNEMONIC,
         reference_dir=reference_dir,
+        schemas_dir=schemas_dir,
         applications_count=applications,
         rate=rate,
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 from hub.adapters.router import Router
 from hub.canonical.sources import Source
+from hub.config import Settings
 from hub.journal.records import InboxRecord, InboxStatus, OutboundRequest, OutboundState, Outcome
 from hub.services.processing import Processor
 from hub.xml import XmlLimits
@@ -35,7 +36,7 @@ def adapter_processor(
 ) -> Processor:
     """A Processor with only ``register``'s routes, no signature check and no journal: the
     answer lookup finds ``asked`` (the hub's request an answer answers), if given."""
-    router = Router()
+    router = Router(Settings())
     register(router)
     return Processor(router, None, XmlLimits(), frozenset({agency}), lambda: NOW,
                      lambda message_id: asked if asked and asked.smev_message_id == message_id

@@ -25,6 +25,7 @@ from hub.adapters.gosuslugi.requests import REFUSED_COMMENT
 from hub.adapters.gosuslugi.translate import SMEV_CANCEL_REASON
 from hub.adapters.router import AnsweredRequest, Router, TranslationError
 from hub.canonical.events import APPLICATION_CANCELLED
+from hub.config import Settings
 from hub.errors import PermanentError
 from hub.journal.records import InboxRecord, NewOutbound, OutboundRequest, OutboundState
 from hub.services.processing import Processor
@@ -61,7 +62,7 @@ def processor(asked: OutboundRequest | None = None) -> Processor:
 
 
 def test_register_routes_the_requests_the_command_and_the_answer() -> None:
-    router = Router()
+    router = Router(Settings())
     register(router)
     assert unwrapped(router.inbound) == {
         schemas.APPLICATION: application,

@@ -12,6 +12,7 @@ from hub.adapters.pfr import register
 from hub.adapters.pfr.handlers import snils_answer, verify_snils
 from hub.adapters.pfr.schemas import RESPONSE
 from hub.adapters.router import AnsweredRequest, Router, TranslationError
+from hub.config import Settings
 from hub.errors import PermanentError
 from hub.journal.records import InboxRecord, OutboundRequest, OutboundState
 from hub.services.processing import Processor
@@ -55,7 +56,7 @@ def processor(asked: OutboundRequest | None = None) -> Processor:
 
 
 def test_register_routes_the_command_and_the_answer() -> None:
-    router = Router()
+    router = Router(Settings())
     register(router)
     assert router.commands == {"verify_snils": verify_snils}
     assert unwrapped(router.answers) == {RESPONSE: snils_answer}

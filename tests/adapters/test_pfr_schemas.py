@@ -13,12 +13,12 @@ from hub.errors import ConfigurationError
 pytestmark = pytest.mark.unit
 
 
-def test_the_schema_lives_under_the_reference_dir_from_settings(
+def test_the_schema_lives_under_the_reference_dir_it_is_given(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("HUB_REFERENCE_DIR", str(tmp_path))
+    monkeypatch.setenv("HUB_REFERENCE_DIR", "/from/the/environment")  # never read here
     expected = tmp_path / "agencies" / "pfr" / "snils-by-additionalData-1.0.1.xsd"
-    assert schemas.xsd_path() == expected
+    assert schemas.xsd_path(tmp_path) == expected
     assert schemas.xsd_path(Path("/elsewhere")) == Path("/elsewhere") / schemas.XSD
 
 

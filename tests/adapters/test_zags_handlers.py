@@ -70,7 +70,7 @@ def processor(asked: OutboundRequest | None = None) -> Processor:
 
 
 def test_register_routes_the_command_the_answer_and_the_notifications() -> None:
-    router = Router()
+    router = Router(Settings())
     register(router)
     assert set(router.commands) == {"verify_birth_record"}
     assert unwrapped(router.answers) == {RESPONSE: rogdinf_answer}

@@ -15,13 +15,23 @@ pytestmark = pytest.mark.unit
 PROJECT = Path(__file__).resolve().parents[2]
 
 
-def test_the_official_schema_lives_under_the_reference_dir_from_settings(
+def test_the_official_schema_lives_under_the_reference_dir_it_is_given(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("HUB_REFERENCE_DIR", str(tmp_path))
+    monkeypatch.setenv("HUB_REFERENCE_DIR", "/from/the/environment")  # never read here
     expected = tmp_path / "agencies" / "zags" / "rogdinf-4.0.1" / "zags-rogdinf-ru-root.xsd"
-    assert schemas.xsd_path() == expected
+    assert schemas.xsd_path(tmp_path) == expected
     assert schemas.xsd_path(Path("/elsewhere")) == Path("/elsewhere") / schemas.XSD
+
+
+def test_rogdinf_content_without_a_reference_dir_is_refused() -> None:
+    with pytest.raises(ValueError, match="needs reference_dir"):
+        schemas.validate(etree.Element(schemas.REQUEST))
+
+
+def test_the_hubs_own_schemas_are_where_the_folder_says(tmp_path: Path) -> None:
+    kind = schemas.KINDS[schemas.Notice.BIRTH]
+    assert schemas.own_xsd_path(kind, tmp_path) == tmp_path / "zags" / kind.xsd
 
 
 @pytest.mark.parametrize("kind", list(schemas.KINDS.values()), ids=list(schemas.KINDS))

@@ -21,6 +21,7 @@ from hub.canonical import events as ev
 from hub.canonical.commands import COMMAND_TYPES
 from hub.canonical.sources import Source
 from hub.cli.main import app
+from hub.config import Settings
 from hub.journal.records import InboxRecord, InboxStatus, OutboxEvent
 from hub.routing.asyncapi import asyncapi_files
 from hub.routing.topology import build_topology
@@ -159,7 +160,7 @@ def test_an_event_as_the_relay_publishes_it_matches_the_document(
     document: dict[str, Any],
 ) -> None:
     draft = ev.birth_not_found("req-9", "stu-9", "нет записи")
-    router = Router()
+    router = Router(Settings())
     router.register_command("verify_birth_record", lambda _c, _r: Translation([draft]))
     processor = Processor(router, None, XmlLimits(), frozenset())
     record = InboxRecord(

@@ -9,6 +9,7 @@ import re
 from collections import Counter
 from datetime import date, timedelta
 from functools import cache
+from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -400,14 +401,17 @@ def test_every_command_parses_and_validates_against_its_json_schema() -> None:
     assert len({c.command["request_id"] for c in checks}) == len(checks)
 
 
-def test_the_hubs_requests_from_these_commands_are_valid_against_the_official_schemas() -> None:
+def test_the_hubs_requests_from_these_commands_are_valid_against_the_official_schemas(
+    reference_dir: Path,
+) -> None:
     for check in population(5, 200, 0.3).checks():
         command = parse_command(check.command)
         if isinstance(command, VerifyBirthRecord):
-            zags_schemas.validate(etree.fromstring(rogdinf_request(command).content))
+            request = etree.fromstring(rogdinf_request(command).content)
+            zags_schemas.validate(request, reference_dir)
         else:
             assert isinstance(command, VerifySnils)
-            pfr_schemas.validate(etree.fromstring(snils_request(command).content))
+            pfr_schemas.validate(etree.fromstring(snils_request(command).content), reference_dir)
 
 
 def test_checks_cover_each_student_twice_and_each_guardian_once() -> None:

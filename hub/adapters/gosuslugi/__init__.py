@@ -27,8 +27,10 @@ AGENCY = "gosuslugi"
 def register(router: Router) -> None:
     """The adapter's routes: ``ApplicationRequest`` and ``CancelRequest`` from EPGU, SMEV's
     Cancel of an ``ApplicationRequest``, the ``report_enrollment_status`` command and EPGU's
-    response to the status event it sends."""
-    enrollment = enrollment_gate()
+    response to the status event it sends. The gates read the hub's own schemas where
+    ``router.settings`` says (``HUB_SCHEMAS_DIR``)."""
+    schemas_dir = router.settings.schemas_dir
+    enrollment = enrollment_gate(schemas_dir)
     for root, handler in ((APPLICATION, application), (CANCEL, cancellation)):
         router.register_inbound(
             root, handler, agency=AGENCY, gate=enrollment, refused=refused_application
@@ -36,4 +38,5 @@ def register(router: Router) -> None:
     # SMEV's own Cancel (1.1/1.2) of an application is the applicant's cancellation too.
     router.register_cancel(APPLICATION, withdrawn_application, gate=enrollment)
     router.register_command(COMMAND, report_enrollment_status)
-    router.register_answer(STATUS_RESPONSE, order_status_answer, agency=AGENCY, gate=status_gate())
+    status = status_gate(schemas_dir)
+    router.register_answer(STATUS_RESPONSE, order_status_answer, agency=AGENCY, gate=status)

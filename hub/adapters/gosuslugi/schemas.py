@@ -1,6 +1,7 @@
 """Gosuslugi (ЕПГУ): the names of its kinds of data and the hub's own schemas for them.
 
-Neither kind has a public schema. ``schemas/gosuslugi/`` of the project holds the hub's:
+Neither kind has a public schema. ``gosuslugi/`` of the hub's schemas folder
+(``Settings.schemas_dir``, the project's ``schemas/`` by default) holds the hub's:
 ``school-enrollment-1.0.0.xsd`` (the application, its cancellation and the hub's answer,
 modelled on the EPGU kindergarten concentrator 3.2.1) and ``order-status-3.1.1.xsd`` (the
 hub's model of EPGU's order-event kind: ``orderStatusEvent`` and EPGU's
@@ -18,7 +19,7 @@ from lxml import etree
 from hub.adapters.gate import SchemaCheck
 from hub.canonical.personal import Personal
 from hub.errors import SchemaValidationError
-from hub.paths import schemas_dir
+from hub.paths import PROJECT_SCHEMAS_DIR
 from hub.xml.xsd import validate_xsd
 
 AGENCY = "gosuslugi"
@@ -35,10 +36,11 @@ ACCEPTED = f"{{{NS}}}ApplicationAccepted"
 STATUS_EVENT = f"{{{EVENT_NS}}}orderStatusEvent"
 STATUS_RESPONSE = f"{{{EVENT_NS}}}orderStatusEventResponse"
 
-SCHEMA_DIR = schemas_dir() / "gosuslugi"
-ENROLLMENT_XSD = SCHEMA_DIR / "school-enrollment-1.0.0.xsd"
-ORDER_STATUS_XSD = SCHEMA_DIR / "order-status-3.1.1.xsd"
-_BY_NAMESPACE = {NS: ENROLLMENT_XSD, EVENT_NS: ORDER_STATUS_XSD}
+# The hub's own schemas, relative to its schemas folder (``Settings.schemas_dir``): the
+# running hub's gates are made from that setting, never from where this module lies.
+ENROLLMENT_SCHEMA = Path("gosuslugi") / "school-enrollment-1.0.0.xsd"
+ORDER_STATUS_SCHEMA = Path("gosuslugi") / "order-status-3.1.1.xsd"
+_BY_NAMESPACE = {NS: ENROLLMENT_SCHEMA, EVENT_NS: ORDER_STATUS_SCHEMA}
 
 # --- personal data in these schemas (hub.canonical.personal) ---------------------------
 # The element names whose content is personal: masking hides their text, their attributes
@@ -66,34 +68,40 @@ NOT_PERSONAL: Mapping[str, str] = {
 }
 
 
-def enrollment_gate() -> SchemaCheck:
-    """The intake gate of applications and cancellations: the hub's own schema."""
-    return SchemaCheck(ENROLLMENT_XSD, "ЕПГУ school enrollment 1.0.0 (the hub's schema)")
+def enrollment_gate(schemas_dir: Path) -> SchemaCheck:
+    """The intake gate of applications and cancellations: the hub's own schema, in
+    ``schemas_dir`` (``Settings.schemas_dir``)."""
+    path = schemas_dir / ENROLLMENT_SCHEMA
+    return SchemaCheck(path, "ЕПГУ school enrollment 1.0.0 (the hub's schema)")
 
 
-def status_gate() -> SchemaCheck:
-    """The intake gate of EPGU's answers to a status event: the hub's own schema."""
-    return SchemaCheck(ORDER_STATUS_XSD, "ЕПГУ order event 3.1.1 (the hub's schema)")
+def status_gate(schemas_dir: Path) -> SchemaCheck:
+    """The intake gate of EPGU's answers to a status event: the hub's own schema, in
+    ``schemas_dir`` (``Settings.schemas_dir``)."""
+    return SchemaCheck(
+        schemas_dir / ORDER_STATUS_SCHEMA, "ЕПГУ order event 3.1.1 (the hub's schema)"
+    )
 
 
-def xsd_path(element: etree._Element) -> Path:
-    """The hub's schema for ``element``'s namespace; ``SchemaValidationError`` if none."""
-    path = _BY_NAMESPACE.get(etree.QName(element).namespace or "")
-    if path is None:
+def xsd_path(element: etree._Element, schemas_dir: Path = PROJECT_SCHEMAS_DIR) -> Path:
+    """The hub's schema for ``element``'s namespace, in ``schemas_dir`` (by default the
+    project's own folder, where tests and tools find it); ``SchemaValidationError`` if none."""
+    schema = _BY_NAMESPACE.get(etree.QName(element).namespace or "")
+    if schema is None:
         name = etree.QName(element).localname
         raise SchemaValidationError(
             f"{name} is in no Gosuslugi namespace the hub has a schema for",
             errors=[f"unknown namespace of {name}"],
             element=name,
         )
-    return path
+    return schemas_dir / schema
 
 
-def validate(element: etree._Element) -> None:
+def validate(element: etree._Element, schemas_dir: Path = PROJECT_SCHEMAS_DIR) -> None:
     """Check an application, a cancellation, the hub's answer, an order-status event or
     EPGU's response to it against the hub's schema for its namespace.
 
     Raises ``SchemaValidationError`` listing every violation with the quoted values masked
     (``hub.xml.xsd``); ``ConfigurationError`` when the schema file is not there.
     """
-    validate_xsd(element, xsd_path(element))
+    validate_xsd(element, xsd_path(element, schemas_dir))

@@ -14,7 +14,6 @@ from lxml import etree
 
 from hub.adapters.gate import SchemaCheck
 from hub.canonical.personal import Personal
-from hub.config import Settings
 from hub.xml.xsd import validate_xsd
 
 AGENCY = "pfr"
@@ -65,14 +64,13 @@ def answer_gate(reference_dir: Path) -> SchemaCheck:
     return SchemaCheck(reference_dir / XSD, "ПФР VS00648 SnilsByAdditionalData 1.0.1 (official)")
 
 
-def xsd_path(reference_dir: Path | None = None) -> Path:
-    """The official schema's file (``reference_dir`` defaults to ``Settings().reference_dir``)."""
-    base = reference_dir if reference_dir is not None else Settings().reference_dir
-    return base / XSD
+def xsd_path(reference_dir: Path) -> Path:
+    """The official schema's file in the reference folder (``Settings.reference_dir``)."""
+    return reference_dir / XSD
 
 
-def validate(element: etree._Element, reference_dir: Path | None = None) -> None:
-    """Check a request or an answer against the official schema.
+def validate(element: etree._Element, reference_dir: Path) -> None:
+    """Check a request or an answer against the official schema in ``reference_dir``.
 
     Raises ``SchemaValidationError`` listing every violation, with the values lxml quotes
     (names, numbers) masked; ``ConfigurationError`` when the schema is not there.

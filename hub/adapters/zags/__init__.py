@@ -27,7 +27,7 @@ def register(router: Router) -> None:
     router.register_command(COMMAND, partial(verify_birth_record, basis=basis))
     answers = answer_gate(settings.reference_dir)
     router.register_answer(RESPONSE, rogdinf_answer, agency=AGENCY, gate=answers)
-    notices = notice_gate()
+    notices = notice_gate(settings.schemas_dir)
     for kind in NOTICES.values():
         router.register_inbound(kind.root, zags_notification, agency=AGENCY, gate=notices)
     router.register_inbound(REGISTRY, zags_notification, agency=AGENCY, gate=notices)

@@ -3,8 +3,10 @@
 Birth records (ROGDINF 4.0.1) have an official schema, read from
 ``<reference_dir>/agencies/zags`` (``Settings.reference_dir``) and never copied. Change
 notifications have none: the hub's own schemas, modelled on the official response types, are
-in ``schemas/zags/`` of the project. Schemas are compiled once per file and used under a lock
-(``hub.xml.xsd``): a compiled lxml ``XMLSchema`` must not validate from two threads at once.
+in ``zags/`` of the hub's schemas folder (``Settings.schemas_dir``, the project's ``schemas/``
+by default). Both folders come from the settings the composition root passes in. Schemas are
+compiled once per file and used under a lock (``hub.xml.xsd``): a compiled lxml
+``XMLSchema`` must not validate from two threads at once.
 """
 
 from __future__ import annotations
@@ -19,8 +21,7 @@ from lxml import etree
 from hub.adapters.gate import SchemaCheck
 from hub.adapters.router import Gate
 from hub.canonical.personal import Personal
-from hub.config import Settings
-from hub.paths import schemas_dir
+from hub.paths import PROJECT_SCHEMAS_DIR
 from hub.xml.xsd import validate_xsd
 
 AGENCY = "zags"
@@ -36,7 +37,8 @@ XSD = Path("agencies/zags/rogdinf-4.0.1/zags-rogdinf-ru-root.xsd")
 
 DIRECTIVE_NS = "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/directive/1.3"
 REGISTRY = f"{{{DIRECTIVE_NS}}}Registry"
-OWN_SCHEMAS = schemas_dir() / "zags"
+# The hub's own notification schemas, relative to its schemas folder (``Settings.schemas_dir``).
+OWN_FOLDER = Path("zags")
 
 # --- personal data in these schemas (hub.canonical.personal) ---------------------------
 # The element and attribute names whose content is personal: masking hides their text, their
@@ -138,15 +140,15 @@ NOTICES = {
 KINDS = {kind.notice: kind for kind in NOTICES.values()}
 
 
-def xsd_path(reference_dir: Path | None = None) -> Path:
-    """The official ROGDINF schema (``reference_dir`` defaults to ``Settings().reference_dir``)."""
-    base = reference_dir if reference_dir is not None else Settings().reference_dir
-    return base / XSD
+def xsd_path(reference_dir: Path) -> Path:
+    """The official ROGDINF schema in the reference folder (``Settings.reference_dir``)."""
+    return reference_dir / XSD
 
 
-def own_xsd_path(kind: NoticeKind) -> Path:
-    """The hub's own schema of a notification kind (and of its answer)."""
-    return OWN_SCHEMAS / kind.xsd
+def own_xsd_path(kind: NoticeKind, schemas_dir: Path = PROJECT_SCHEMAS_DIR) -> Path:
+    """The hub's own schema of a notification kind (and of its answer) in ``schemas_dir``
+    (by default the project's own folder, where tests and tools find it)."""
+    return schemas_dir / OWN_FOLDER / kind.xsd
 
 
 def answer_gate(reference_dir: Path) -> SchemaCheck:
@@ -154,12 +156,14 @@ def answer_gate(reference_dir: Path) -> SchemaCheck:
     return SchemaCheck(reference_dir / XSD, "ЕГР ЗАГС ROGDINF 4.0.1 (official schema)")
 
 
-def notice_gate() -> Gate:
-    """The intake gate of change notifications: the hub's own schema of each kind, for the
-    ``{ns}Request`` root and for every record inside the directive wrapper (also when the
-    wrapper comes bare)."""
+def notice_gate(schemas_dir: Path) -> Gate:
+    """The intake gate of change notifications: the hub's own schema of each kind (in
+    ``schemas_dir``, ``Settings.schemas_dir``), for the ``{ns}Request`` root and for every
+    record inside the directive wrapper (also when the wrapper comes bare)."""
     checks = {
-        namespace: SchemaCheck(own_xsd_path(kind), f"ЕГР ЗАГС {kind.notice.value} notification")
+        namespace: SchemaCheck(
+            own_xsd_path(kind, schemas_dir), f"ЕГР ЗАГС {kind.notice.value} notification"
+        )
         for namespace, kind in NOTICES.items()
     }
 
@@ -175,18 +179,29 @@ def notice_gate() -> Gate:
     return gate
 
 
-def validate(element: etree._Element, reference_dir: Path | None = None) -> None:
-    """Check a ROGDINF request or answer against the official schema, or a notification or
-    its answer against the hub's own.
+def validate(
+    element: etree._Element,
+    reference_dir: Path | None = None,
+    schemas_dir: Path = PROJECT_SCHEMAS_DIR,
+) -> None:
+    """Check a ROGDINF request or answer against the official schema in ``reference_dir``,
+    or a notification or its answer against the hub's own in ``schemas_dir``.
 
     A notification's record, inside the directive wrapper, is checked strictly too. Raises
     ``SchemaValidationError`` listing every violation with the quoted values masked;
-    ``ConfigurationError`` when the schema is not there.
+    ``ConfigurationError`` when the schema is not there; ``ValueError`` for ROGDINF content
+    without ``reference_dir`` (nothing here guesses where the official schemas are).
     """
     namespace = etree.QName(element).namespace or ""
     kind = NOTICES.get(namespace)
-    path = own_xsd_path(kind) if kind is not None else xsd_path(reference_dir)
+    path = own_xsd_path(kind, schemas_dir) if kind is not None else _official(reference_dir)
     validate_xsd(element, path)  # values are masked there
     if kind is not None and etree.QName(element).localname == "Request":
         for record in element.iterfind(f".//{{{DIRECTIVE_NS}}}RecordContent/*"):
             validate_xsd(record, path)
+
+
+def _official(reference_dir: Path | None) -> Path:
+    if reference_dir is None:
+        raise ValueError("checking ROGDINF content needs reference_dir (the official schema)")
+    return xsd_path(reference_dir)
