@@ -1,4 +1,5 @@
-"""One contract for the bus: kombu's memory transport and RabbitMQ.
+"""One contract for the bus: ``MemoryBus`` (kombu's memory transport) and ``KombuBus``
+(RabbitMQ).
 
 Whatever the broker, the hub's promises hold: messages arrive whole and in batches, each
 agency has its queue and unknown agencies are kept, rejected messages are dead-lettered,
@@ -28,9 +29,9 @@ from hub.routing.bus import (
     KombuBus,
     PublishNotConfirmedError,
     TopologyConflictError,
-    create_bus,
     delete_topology,
 )
+from hub.routing.memory import MemoryBus
 from hub.routing.topology import Topology, build_topology
 from hub.services.relay import Relay
 
@@ -41,17 +42,37 @@ DELAYS = (1, 3)
 DELIVERY_LIMIT = 2
 
 
+AnyBus = MemoryBus | KombuBus
+MakeBus = Callable[[Topology], AnyBus]
+
+
 @pytest.fixture(
     params=[
-        pytest.param("memory", id="memory"),
-        pytest.param("rabbitmq", id="rabbitmq", marks=pytest.mark.integration),
+        pytest.param(MemoryBus, id="memory"),
+        pytest.param(KombuBus, id="rabbitmq", marks=pytest.mark.integration),
     ]
 )
-def broker_url(request: pytest.FixtureRequest) -> str:
-    if request.param == "memory":
+def bus_class(request: pytest.FixtureRequest) -> type[AnyBus]:
+    """The implementation under test."""
+    chosen: type[AnyBus] = request.param
+    return chosen
+
+
+@pytest.fixture
+def broker_url(bus_class: type[AnyBus], request: pytest.FixtureRequest) -> str:
+    """Where the implementation's broker is, for the tests' own kombu connections."""
+    if bus_class is MemoryBus:
         return "memory://"
     url: str = request.getfixturevalue("amqp_url")
     return url
+
+
+@pytest.fixture
+def make_bus(bus_class: type[AnyBus], broker_url: str) -> MakeBus:
+    """A new bus of the implementation under test, for ``topology``."""
+    if bus_class is MemoryBus:
+        return MemoryBus
+    return lambda topology: KombuBus(broker_url, topology)
 
 
 @pytest.fixture
@@ -60,8 +81,8 @@ def topology(topology_prefix: str) -> Topology:
 
 
 @pytest.fixture
-def bus(broker_url: str, topology: Topology) -> Iterator[KombuBus]:
-    opened = create_bus(broker_url, topology)
+def bus(make_bus: MakeBus, broker_url: str, topology: Topology) -> Iterator[AnyBus]:
+    opened = make_bus(topology)
     opened.declare()
     try:
         yield opened
@@ -87,7 +108,7 @@ def _wait_for(condition: Callable[[], bool], timeout: float = 10) -> bool:
     return condition()
 
 
-def _depth(bus: KombuBus, queue: str) -> int:
+def _depth(bus: AnyBus, queue: str) -> int:
     return bus.queue_depths()[queue]
 
 
@@ -95,7 +116,7 @@ class Consuming:
     """``bus.consume`` in a thread; records batches and settles them as told."""
 
     def __init__(
-        self, bus: KombuBus, queues: Sequence[str], settle: str = "ack", **options: Any
+        self, bus: AnyBus, queues: Sequence[str], settle: str = "ack", **options: Any
     ) -> None:
         self.bus, self.queues, self.settle, self.options = bus, list(queues), settle, options
         self.batches: list[list[Delivery]] = []
@@ -149,7 +170,7 @@ def _bind_test_queue(url: str, topology: Topology, name: str, key: str) -> str:
 # --- topology -----------------------------------------------------------------------------
 
 
-def test_declare_is_idempotent(bus: KombuBus, topology: Topology) -> None:
+def test_declare_is_idempotent(bus: AnyBus, topology: Topology) -> None:
     bus.declare()
     bus.declare()
     assert bus.queue_depths() == {q.name: 0 for q in topology.queues}
@@ -158,9 +179,7 @@ def test_declare_is_idempotent(bus: KombuBus, topology: Topology) -> None:
 # --- publish and consume ----------------------------------------------------------------
 
 
-def test_round_trip_keeps_body_headers_id_and_content_type(
-    bus: KombuBus, topology: Topology
-) -> None:
+def test_round_trip_keeps_body_headers_id_and_content_type(bus: AnyBus, topology: Topology) -> None:
     headers = {ATTEMPTS_HEADER: 2, SOURCE_HEADER: "smev", "x-hub-note": "запись"}
     sent = Outgoing(BINARY, "zags", headers, "msg-1", "application/xml")
     bus.publish(topology.inbound_exchange.name, [sent])
@@ -175,9 +194,7 @@ def test_round_trip_keeps_body_headers_id_and_content_type(
     assert got.redelivered is False
 
 
-def test_a_batch_of_mixed_sizes_arrives_whole_and_in_order(
-    bus: KombuBus, topology: Topology
-) -> None:
+def test_a_batch_of_mixed_sizes_arrives_whole_and_in_order(bus: AnyBus, topology: Topology) -> None:
     # Sizes around the reads' 64 KiB chunks and RabbitMQ's 128 KiB frames: a batch written in
     # one go must still be cut into messages exactly where they end.
     sizes = [0, 1, 7, 8, 1400, 65_535, 65_536, 65_537, 131_064, 131_072, 300_000, 3, 1400] * 4
@@ -193,7 +210,7 @@ def test_a_batch_of_mixed_sizes_arrives_whole_and_in_order(
     assert [d.body for d in received] == bodies
 
 
-def test_batches_never_exceed_max_batch(bus: KombuBus, topology: Topology) -> None:
+def test_batches_never_exceed_max_batch(bus: AnyBus, topology: Topology) -> None:
     bus.publish(topology.inbound_exchange.name, [_message(n) for n in range(25)])
     with Consuming(bus, [topology.work_queue("zags").name], max_batch=10, max_wait=1) as c:
         received = c.wait(25)
@@ -201,7 +218,7 @@ def test_batches_never_exceed_max_batch(bus: KombuBus, topology: Topology) -> No
     assert max(len(b) for b in c.batches) == 10
 
 
-def test_a_partial_batch_is_handed_over_after_max_wait(bus: KombuBus, topology: Topology) -> None:
+def test_a_partial_batch_is_handed_over_after_max_wait(bus: AnyBus, topology: Topology) -> None:
     queue = topology.work_queue("zags").name
     with Consuming(bus, [queue], max_batch=100, max_wait=0.3) as consuming:
         time.sleep(0.3)  # consumer subscribed
@@ -213,7 +230,7 @@ def test_a_partial_batch_is_handed_over_after_max_wait(bus: KombuBus, topology: 
     assert 0.25 <= waited < 2
 
 
-def test_messages_are_routed_to_their_agency(bus: KombuBus, topology: Topology) -> None:
+def test_messages_are_routed_to_their_agency(bus: AnyBus, topology: Topology) -> None:
     messages = [_message(1, "zags"), _message(2, "pfr"), _message(3, "pfr")]
     bus.publish(topology.inbound_exchange.name, messages)
     expected = {topology.work_queue("zags").name: 1, topology.work_queue("pfr").name: 2}
@@ -221,16 +238,14 @@ def test_messages_are_routed_to_their_agency(bus: KombuBus, topology: Topology) 
     assert _depth(bus, topology.work_queue("gosuslugi").name) == 0
 
 
-def test_an_unknown_agency_is_kept_in_unrouted(bus: KombuBus, topology: Topology) -> None:
+def test_an_unknown_agency_is_kept_in_unrouted(bus: AnyBus, topology: Topology) -> None:
     bus.publish(topology.inbound_exchange.name, [_message(1, "fns")])
     with Consuming(bus, [topology.unrouted_queue.name]) as consuming:
         [got] = consuming.wait(1)
     assert (got.routing_key, got.message_id) == ("fns", "id-1")
 
 
-def test_events_follow_wildcard_bindings(
-    bus: KombuBus, topology: Topology, broker_url: str
-) -> None:
+def test_events_follow_wildcard_bindings(bus: AnyBus, topology: Topology, broker_url: str) -> None:
     births = _bind_test_queue(broker_url, topology, "a", "student.birth.*")
     everything = _bind_test_queue(broker_url, topology, "b", "student.#")
     events = [_message(1, "student.birth.verified"), _message(2, "student.death.registered")]
@@ -247,7 +262,7 @@ def test_events_follow_wildcard_bindings(
 
 
 def test_events_wait_in_the_registry_queue_before_any_registry_consumes(
-    bus: KombuBus, topology: Topology
+    bus: AnyBus, topology: Topology
 ) -> None:
     registry = topology.registry_queue
     assert registry is not None
@@ -259,7 +274,7 @@ def test_events_wait_in_the_registry_queue_before_any_registry_consumes(
     assert (got.routing_key, got.message_id) == ("student.birth.verified", "id-1")
 
 
-def test_publishers_in_several_threads_share_one_bus(bus: KombuBus, topology: Topology) -> None:
+def test_publishers_in_several_threads_share_one_bus(bus: AnyBus, topology: Topology) -> None:
     def publish(thread: int) -> None:
         for n in range(0, 50, 10):
             batch = [_message(thread * 100 + n + i) for i in range(10)]
@@ -279,12 +294,14 @@ def test_publishers_in_several_threads_share_one_bus(bus: KombuBus, topology: To
 
 
 @pytest.fixture
-def unbound(broker_url: str, topology_prefix: str) -> Iterator[tuple[KombuBus, Topology]]:
+def unbound(
+    make_bus: MakeBus, broker_url: str, topology_prefix: str
+) -> Iterator[tuple[AnyBus, Topology]]:
     """A bus whose topology declares no registry queue: no queue is bound for any event."""
     topology = build_topology(
         topology_prefix, retry_delays=DELAYS, delivery_limit=DELIVERY_LIMIT, registry_queue=""
     )
-    opened = create_bus(broker_url, topology)
+    opened = make_bus(topology)
     opened.declare()
     try:
         yield opened, topology
@@ -303,7 +320,7 @@ def _ids(deliveries: Sequence[Delivery]) -> list[str | None]:
 
 
 def test_events_nobody_is_bound_for_are_parked_and_delivered_once_bound(
-    unbound: tuple[KombuBus, Topology], broker_url: str
+    unbound: tuple[AnyBus, Topology], broker_url: str
 ) -> None:
     bus, topology = unbound
     parked = topology.parked_queue.name
@@ -333,7 +350,7 @@ def test_events_nobody_is_bound_for_are_parked_and_delivered_once_bound(
 
 
 def test_a_replay_that_fails_leaves_every_parked_event_parked(
-    unbound: tuple[KombuBus, Topology], broker_url: str
+    unbound: tuple[AnyBus, Topology], broker_url: str
 ) -> None:
     # A parked event is settled only after the events exchange has confirmed it again.
     bus, topology = unbound
@@ -354,7 +371,7 @@ def test_a_replay_that_fails_leaves_every_parked_event_parked(
 
 
 def test_a_mixed_batch_delivers_the_bound_and_parks_the_rest_in_order(
-    unbound: tuple[KombuBus, Topology], broker_url: str
+    unbound: tuple[AnyBus, Topology], broker_url: str
 ) -> None:
     # RabbitMQ returns the unroutable ones of a pipelined batch: each return must be matched
     # to its own message, identical bodies and repeated ids included.
@@ -379,7 +396,7 @@ def test_a_mixed_batch_delivers_the_bound_and_parks_the_rest_in_order(
 
 
 def test_an_event_not_even_the_parking_queue_takes_is_refused(
-    unbound: tuple[KombuBus, Topology], broker_url: str
+    unbound: tuple[AnyBus, Topology], broker_url: str
 ) -> None:
     bus, topology = unbound
     with Connection(broker_url) as connection:
@@ -391,7 +408,7 @@ def test_an_event_not_even_the_parking_queue_takes_is_refused(
 
 
 def test_every_event_the_relay_published_before_any_consumer_arrives_once_bound(
-    unbound: tuple[KombuBus, Topology], broker_url: str, tmp_path: Path
+    unbound: tuple[AnyBus, Topology], make_bus: MakeBus, tmp_path: Path
 ) -> None:
     # Issue 14: services started before the registry; events confirmed, marked published,
     # and reaching nobody. Now each is held until the registry's queue is declared.
@@ -406,7 +423,7 @@ def test_every_event_the_relay_published_before_any_consumer_arrives_once_bound(
         assert _wait_for(lambda: not journal.pending_events(100))
         assert _depth(bus, topology.parked_queue.name) == 30  # published = held somewhere
         later = _with_registry(topology)
-        create_bus(broker_url, later).declare()  # the registry's queue, bound with #
+        make_bus(later).declare()  # the registry's queue, bound with #
         registry = later.registry_queue
         assert registry is not None
         with Consuming(bus, [registry.name]) as consuming:
@@ -434,7 +451,7 @@ def _application_events(journal: SqlJournal, count: int) -> list[str]:
 # --- settling ---------------------------------------------------------------------------
 
 
-def test_ack_removes_and_reject_dead_letters(bus: KombuBus, topology: Topology) -> None:
+def test_ack_removes_and_reject_dead_letters(bus: AnyBus, topology: Topology) -> None:
     work = topology.work_queue("pfr").name
     bus.publish(topology.inbound_exchange.name, [_message(1, "pfr"), _message(2, "pfr")])
 
@@ -455,7 +472,7 @@ def test_ack_removes_and_reject_dead_letters(bus: KombuBus, topology: Topology) 
 
 
 def test_acks_in_a_batch_settle_exactly_the_deliveries_acked(
-    bus: KombuBus, topology: Topology
+    bus: AnyBus, topology: Topology
 ) -> None:
     # RabbitMQ gets one multiple-ack per batch where it can: it must never cover a delivery
     # the handler rejected or left open.
@@ -487,7 +504,7 @@ def test_acks_in_a_batch_settle_exactly_the_deliveries_acked(
         assert [d.message_id for d in dead.wait(1)] == ["id-2"]
 
 
-def test_a_stopped_consumer_gives_back_what_it_held(bus: KombuBus, topology: Topology) -> None:
+def test_a_stopped_consumer_gives_back_what_it_held(bus: AnyBus, topology: Topology) -> None:
     work = topology.work_queue("zags").name
     bus.publish(topology.inbound_exchange.name, [_message(n) for n in range(5)])
     with Consuming(bus, [work], settle="none", max_batch=2) as consuming:
@@ -504,11 +521,11 @@ def test_a_stopped_consumer_gives_back_what_it_held(bus: KombuBus, topology: Top
 
 
 def test_messages_outlive_the_bus_that_sent_them(
-    bus: KombuBus, topology: Topology, broker_url: str
+    bus: AnyBus, topology: Topology, make_bus: MakeBus
 ) -> None:
     bus.publish(topology.inbound_exchange.name, [_message(n, "gosuslugi") for n in range(3)])
     bus.close()
-    reopened = create_bus(broker_url, topology)
+    reopened = make_bus(topology)
     try:
         reopened.declare()
         queue = topology.work_queue("gosuslugi").name
@@ -523,7 +540,7 @@ def test_messages_outlive_the_bus_that_sent_them(
 
 
 def test_a_delayed_message_returns_to_its_work_queue_after_the_delay(
-    bus: KombuBus, topology: Topology
+    bus: AnyBus, topology: Topology
 ) -> None:
     work = topology.work_queue("pfr").name
     retry = topology.retry_queue("inbound", 1).name
@@ -539,7 +556,7 @@ def test_a_delayed_message_returns_to_its_work_queue_after_the_delay(
     assert "CC" not in got.headers
 
 
-def test_a_delayed_command_keeps_its_routing_key(bus: KombuBus, topology: Topology) -> None:
+def test_a_delayed_command_keeps_its_routing_key(bus: AnyBus, topology: Topology) -> None:
     command = _message(8, "student.enrol.requested")
     bus.publish_delayed(topology.commands_exchange.name, [command], 2)  # the 3 s bucket
     time.sleep(1.5)
@@ -550,10 +567,10 @@ def test_a_delayed_command_keeps_its_routing_key(bus: KombuBus, topology: Topolo
 
 
 def test_queue_depths_count_this_topology_only(
-    bus: KombuBus, topology: Topology, broker_url: str
+    bus: AnyBus, topology: Topology, make_bus: MakeBus, broker_url: str
 ) -> None:
     other = build_topology(f"{topology.prefix}x", retry_delays=DELAYS)
-    neighbour = create_bus(broker_url, other)
+    neighbour = make_bus(other)
     try:
         neighbour.declare()
         neighbour.publish_delayed(other.inbound_exchange.name, [_message(1)], 3)
@@ -568,20 +585,20 @@ def test_queue_depths_count_this_topology_only(
 # --- confirms -----------------------------------------------------------------------------
 
 
-def test_publishing_to_a_missing_exchange_raises(bus: KombuBus, topology: Topology) -> None:
+def test_publishing_to_a_missing_exchange_raises(bus: AnyBus, topology: Topology) -> None:
     with pytest.raises(PublishNotConfirmedError):
         bus.publish(f"{topology.prefix}.no-such-exchange", [_message(1)])
     bus.publish(topology.inbound_exchange.name, [_message(2)])  # the bus recovers
     assert _wait_for(lambda: _depth(bus, topology.work_queue("zags").name) == 1)
 
 
-def test_an_unroutable_message_raises(bus: KombuBus, topology: Topology) -> None:
+def test_an_unroutable_message_raises(bus: AnyBus, topology: Topology) -> None:
     with pytest.raises(PublishNotConfirmedError) as caught:
         bus.publish(topology.retry_exchange.name, [_message(1, "nowhere")])
     assert caught.value.details["routing_keys"] == ["nowhere"]
 
 
-def test_consuming_a_missing_queue_is_refused(bus: KombuBus, topology: Topology) -> None:
+def test_consuming_a_missing_queue_is_refused(bus: AnyBus, topology: Topology) -> None:
     with pytest.raises(BrokerRefusedError):
         bus.consume([f"{topology.prefix}.no-such-queue"], lambda _b: None, stop=threading.Event())
 
@@ -594,7 +611,7 @@ def _rabbitmq_only(broker_url: str) -> None:
         pytest.skip("quorum queues and delivery limits are RabbitMQ features, not emulated")
 
 
-def test_work_queues_are_quorum_queues(bus: KombuBus, topology: Topology, broker_url: str) -> None:
+def test_work_queues_are_quorum_queues(bus: AnyBus, topology: Topology, broker_url: str) -> None:
     _rabbitmq_only(broker_url)
     queue = topology.work_queue("zags")
     classic = {**queue.arguments, "x-queue-type": "classic"}
@@ -605,7 +622,7 @@ def test_work_queues_are_quorum_queues(bus: KombuBus, topology: Topology, broker
 
 
 def test_a_message_that_keeps_crashing_consumers_ends_up_dead(
-    bus: KombuBus, topology: Topology, broker_url: str
+    bus: AnyBus, topology: Topology, broker_url: str
 ) -> None:
     _rabbitmq_only(broker_url)
     work = topology.work_queue("zags").name
@@ -620,7 +637,7 @@ def test_a_message_that_keeps_crashing_consumers_ends_up_dead(
 
 
 def test_a_queue_that_exists_with_other_arguments_is_named_in_the_refusal(
-    unbound: tuple[KombuBus, Topology], broker_url: str
+    unbound: tuple[AnyBus, Topology], make_bus: MakeBus, broker_url: str
 ) -> None:
     # An upgrade: a queue named as the registry's was made earlier, as a classic queue.
     _rabbitmq_only(broker_url)
@@ -630,7 +647,7 @@ def test_a_queue_that_exists_with_other_arguments_is_named_in_the_refusal(
     name = later.registry_queue.name
     with Connection(broker_url) as connection:
         connection.channel().queue_declare(queue=name, durable=True, auto_delete=False)
-    upgraded = create_bus(broker_url, later)
+    upgraded = make_bus(later)
     with pytest.raises(TopologyConflictError) as caught:
         upgraded.declare()
     assert name in str(caught.value)

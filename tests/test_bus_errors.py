@@ -18,6 +18,7 @@ from hub.routing.bus import (
     create_bus,
     delete_topology,
 )
+from hub.routing.memory import MemoryBus
 from hub.routing.topology import build_topology
 from tests.proxy import TcpProxy, proxy
 
@@ -28,6 +29,15 @@ NOWHERE = "amqp://guest:secret@127.0.0.1:1//"  # nothing listens on port 1
 def test_an_unknown_broker_scheme_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="redis"):
         create_bus("redis://localhost", build_topology())
+
+
+@pytest.mark.unit
+def test_the_broker_url_chooses_the_bus() -> None:
+    topology = build_topology()
+    assert type(create_bus("memory://", topology)) is MemoryBus
+    assert type(create_bus(NOWHERE, topology)) is KombuBus  # connects only when used
+    with pytest.raises(ConfigurationError, match="memory"):
+        KombuBus("memory://", topology)  # it would publish without emulating RabbitMQ
 
 
 @pytest.mark.unit

@@ -15,14 +15,8 @@ from hub.canonical.ids import event_id_for
 from hub.journal.records import InboundMessage, NewEvent, Outcome
 from hub.journal.sql import SqlJournal
 from hub.routing.api import Outgoing, ParkedReplay
-from hub.routing.bus import (
-    KombuBus,
-    PublishNotConfirmedError,
-    _match_returns,
-    _Returned,
-    create_bus,
-    delete_topology,
-)
+from hub.routing.bus import PublishNotConfirmedError, _match_returns, _Returned, delete_topology
+from hub.routing.memory import MemoryBus
 from hub.routing.topology import Topology, build_topology
 from hub.services.relay import Relay
 
@@ -38,8 +32,8 @@ def topology() -> Topology:
 
 
 @pytest.fixture
-def bus(topology: Topology) -> Iterator[KombuBus]:
-    opened = create_bus(MEMORY, topology)
+def bus(topology: Topology) -> Iterator[MemoryBus]:
+    opened = MemoryBus(topology)
     opened.declare()
     try:
         yield opened
@@ -69,7 +63,7 @@ def _write_events(journal: SqlJournal, count: int) -> list[str]:
 
 
 def test_an_event_no_queue_takes_is_never_marked_published(
-    bus: KombuBus, topology: Topology, journal: SqlJournal
+    bus: MemoryBus, topology: Topology, journal: SqlJournal
 ) -> None:
     ids = _write_events(journal, 3)
     with Connection(MEMORY) as connection:  # not even the parking queue is there
@@ -81,7 +75,7 @@ def test_an_event_no_queue_takes_is_never_marked_published(
 
 
 def test_an_event_nobody_is_bound_for_is_marked_published_only_once_parked(
-    bus: KombuBus, topology: Topology, journal: SqlJournal
+    bus: MemoryBus, topology: Topology, journal: SqlJournal
 ) -> None:
     _write_events(journal, 3)
     relay = Relay(journal, bus, topology)

@@ -1,4 +1,5 @@
-"""The bus port: what the hub asks of its message broker (RabbitMQ, or kombu's memory)."""
+"""The bus port: what the hub asks of its message broker (RabbitMQ, or the in-process
+``MemoryBus``), and the errors both raise when the broker fails it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from hub.errors import PermanentError, RetryableError
 
 ATTEMPTS_HEADER = "x-hub-attempts"  # the hub counts attempts itself (x-death varies by version)
 SOURCE_HEADER = "x-hub-source"
@@ -61,6 +64,38 @@ class ParkedReplay:
     def delivered(self) -> int:
         """How many reached a queue bound for them."""
         return self.taken - self.parked
+
+
+class BrokerUnavailableError(RetryableError):
+    """The broker cannot be reached or dropped the connection."""
+
+    code = "BROKER_UNAVAILABLE"
+
+
+class PublishNotConfirmedError(RetryableError):
+    """The broker did not confirm every message (nack, returned, refused, timeout): some
+    may not be stored, so the whole batch must be published again."""
+
+    code = "PUBLISH_NOT_CONFIRMED"
+
+
+class BrokerTlsError(PermanentError):
+    """The broker's certificate failed verification (wrong CA, wrong host, expired): no
+    retry helps until ``broker_tls_ca`` or the broker's certificate is put right."""
+
+    code = "BROKER_TLS_REJECTED"
+
+
+class BrokerRefusedError(PermanentError):
+    """The broker refused to declare or consume (no such queue, conflicting arguments)."""
+
+    code = "BROKER_REFUSED"
+
+
+class TopologyConflictError(BrokerRefusedError):
+    """An exchange or queue of the topology exists on the broker with other arguments."""
+
+    code = "TOPOLOGY_CONFLICT"
 
 
 class Bus(Protocol):
