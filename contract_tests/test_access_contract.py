@@ -21,7 +21,7 @@ from hub.config import Settings
 from hub.journal.api import AuditEntry, FailedMessage, Failure, InboundMessage, Outcome
 from hub.journal.migrate import upgrade
 from hub.services.operations import NothingToReplayError
-from tests.support import LATE, notice
+from tests.support.notices import LATE, notice
 
 pytestmark = pytest.mark.contract
 

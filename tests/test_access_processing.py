@@ -23,10 +23,10 @@ from hub.errors import PermanentError
 from hub.journal.api import InboundMessage, OutboundState, Outcome
 from hub.services.processing import REGISTRY_SOURCE
 from hub.services.smev_client import REFUSAL_CONTENT_TYPE, REFUSAL_SOURCE, refusal_record
-from tests import support_smev
 from tests.adapters.test_gosuslugi_translate import application, cancel
 from tests.adapters.test_zags_notifications import notification
 from tests.adapters.test_zags_translate import COMMAND, answer, record
+from tests.support import smev as support_smev
 
 pytestmark = pytest.mark.unit
 SCHOOL = "45201/4520100012"

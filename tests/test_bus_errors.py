@@ -19,7 +19,7 @@ from hub.routing.bus import (
     delete_topology,
 )
 from hub.routing.topology import build_topology
-from tests.proxy import TcpProxy, proxy
+from tests.support.proxy import TcpProxy, proxy
 
 NOWHERE = "amqp://guest:secret@127.0.0.1:1//"  # nothing listens on port 1
 

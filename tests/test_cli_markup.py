@@ -20,7 +20,7 @@ from hub.cli import terminal
 from hub.cli.main import app
 from hub.journal.api import InboundMessage
 from hub.services.processing import REGISTRY_SOURCE
-from tests.support_console import console_hub
+from tests.support.console import console_hub
 
 pytestmark = pytest.mark.unit
 

@@ -18,8 +18,8 @@ from hub.cli.main import app
 from hub.console import create_app
 from hub.journal.api import FailedMessage, InboundMessage
 from hub.services.processing import REGISTRY_SOURCE
-from tests.support_console import console_hub, csrf_of, token
-from tests.support_smev import get_response
+from tests.support.console import console_hub, csrf_of, token
+from tests.support.smev import get_response
 
 pytestmark = pytest.mark.unit
 
