@@ -21,7 +21,7 @@ from hub.config import Settings
 from hub.journal.migrate import upgrade
 from hub.journal.records import AuditEntry, FailedMessage, Failure, InboundMessage, Outcome
 from hub.services.operations import NothingToReplayError
-from tests.support import LATE, notice
+from tests.support.notices import LATE, notice
 
 pytestmark = pytest.mark.contract
 

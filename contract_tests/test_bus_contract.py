@@ -34,6 +34,7 @@ from hub.routing.bus import (
 from hub.routing.memory import MemoryBus
 from hub.routing.topology import Topology, build_topology
 from hub.services.relay import Relay
+from tests.support.waiting import holds_within, wait_for
 
 pytestmark = pytest.mark.contract
 
@@ -99,15 +100,6 @@ def _message(n: int, key: str = "zags", **headers: Any) -> Outgoing:
     return Outgoing(f"message {n}".encode(), key, headers, f"id-{n}", "text/plain")
 
 
-def _wait_for(condition: Callable[[], bool], timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
 def _depth(bus: AnyBus, queue: str) -> int:
     return bus.queue_depths()[queue]
 
@@ -152,7 +144,7 @@ class Consuming:
         return [d for batch in self.batches for d in batch]
 
     def wait(self, count: int, timeout: float = 10) -> list[Delivery]:
-        _wait_for(lambda: len(self.received) >= count or self.error is not None, timeout)
+        holds_within(lambda: len(self.received) >= count or self.error is not None, timeout)
         if self.error is not None:
             raise self.error
         assert len(self.received) >= count, f"{len(self.received)} of {count} arrived"
@@ -234,7 +226,7 @@ def test_messages_are_routed_to_their_agency(bus: AnyBus, topology: Topology) ->
     messages = [_message(1, "zags"), _message(2, "pfr"), _message(3, "pfr")]
     bus.publish(topology.inbound_exchange.name, messages)
     expected = {topology.work_queue("zags").name: 1, topology.work_queue("pfr").name: 2}
-    assert _wait_for(lambda: {q: _depth(bus, q) for q in expected} == expected)
+    wait_for(lambda: {q: _depth(bus, q) for q in expected} == expected)
     assert _depth(bus, topology.work_queue("gosuslugi").name) == 0
 
 
@@ -362,7 +354,7 @@ def test_a_replay_that_fails_leaves_every_parked_event_parked(
         connection.channel().exchange_delete(topology.events_exchange.name)
     with pytest.raises(PublishNotConfirmedError):
         bus.replay_parked()
-    assert _wait_for(lambda: _depth(bus, parked) == 3)
+    wait_for(lambda: _depth(bus, parked) == 3)
     bus.declare()
     births = _bind_test_queue(broker_url, topology, "a", "student.#")
     assert bus.replay_parked() == ParkedReplay(taken=3, parked=0)
@@ -420,7 +412,7 @@ def test_every_event_the_relay_published_before_any_consumer_arrives_once_bound(
     thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
     thread.start()
     try:
-        assert _wait_for(lambda: not journal.pending_events(100))
+        wait_for(lambda: not journal.pending_events(100))
         assert _depth(bus, topology.parked_queue.name) == 30  # published = held somewhere
         later = _with_registry(topology)
         make_bus(later).declare()  # the registry's queue, bound with #
@@ -429,7 +421,7 @@ def test_every_event_the_relay_published_before_any_consumer_arrives_once_bound(
         with Consuming(bus, [registry.name]) as consuming:
             arrived = consuming.wait(30)
         assert sorted(_ids(arrived)) == sorted(ids)
-        assert _wait_for(lambda: _depth(bus, topology.parked_queue.name) == 0)
+        wait_for(lambda: _depth(bus, topology.parked_queue.name) == 0)
     finally:
         stop.set()
         thread.join(10)
@@ -496,7 +488,7 @@ def test_acks_in_a_batch_settle_exactly_the_deliveries_acked(
             stop.set()
 
     bus.consume([work], handler, stop=stop, max_batch=6, max_wait=0.5)
-    assert _wait_for(lambda: _depth(bus, work) == 1)
+    wait_for(lambda: _depth(bus, work) == 1)
     with Consuming(bus, [work]) as again:
         [back] = again.wait(1)
     assert back.message_id == "id-0"
@@ -513,7 +505,7 @@ def test_a_stopped_consumer_gives_back_what_it_held(bus: AnyBus, topology: Topol
         consuming.stop.set()
         consuming.thread.join(timeout=5)
     assert time.monotonic() - stopped < 1, "consume did not stop promptly"
-    assert _wait_for(lambda: _depth(bus, work) == 5)
+    wait_for(lambda: _depth(bus, work) == 5)
     with Consuming(bus, [work]) as again:
         received = again.wait(5)
     assert sorted(d.message_id or "" for d in received) == [f"id-{n}" for n in range(5)]
@@ -529,7 +521,7 @@ def test_messages_outlive_the_bus_that_sent_them(
     try:
         reopened.declare()
         queue = topology.work_queue("gosuslugi").name
-        assert _wait_for(lambda: _depth(reopened, queue) == 3)
+        wait_for(lambda: _depth(reopened, queue) == 3)
         with Consuming(reopened, [queue]) as consuming:
             assert len(consuming.wait(3)) == 3
     finally:
@@ -548,7 +540,7 @@ def test_a_delayed_message_returns_to_its_work_queue_after_the_delay(
     bus.publish_delayed(topology.inbound_exchange.name, [_message(7, "pfr", **{"x-hub-a": 1})], 0.4)
     assert _depth(bus, retry) == 1
     assert _depth(bus, work) == 0
-    assert _wait_for(lambda: _depth(bus, work) == 1, timeout=5)
+    wait_for(lambda: _depth(bus, work) == 1, timeout=5)
     assert time.monotonic() - started >= 0.9
     with Consuming(bus, [work]) as consuming:
         [got] = consuming.wait(1)
@@ -589,7 +581,7 @@ def test_publishing_to_a_missing_exchange_raises(bus: AnyBus, topology: Topology
     with pytest.raises(PublishNotConfirmedError):
         bus.publish(f"{topology.prefix}.no-such-exchange", [_message(1)])
     bus.publish(topology.inbound_exchange.name, [_message(2)])  # the bus recovers
-    assert _wait_for(lambda: _depth(bus, topology.work_queue("zags").name) == 1)
+    wait_for(lambda: _depth(bus, topology.work_queue("zags").name) == 1)
 
 
 def test_an_unroutable_message_raises(bus: AnyBus, topology: Topology) -> None:

@@ -29,16 +29,17 @@ from hub.config import Settings
 from hub.journal.records import FailedStatus, InboxStatus
 from hub.routing.api import Outgoing
 from hub.xml import parse_xml
-from tests import support_smev
 from tests.adapters.test_gosuslugi_translate import ORDER, application, status_response
 from tests.adapters.test_zags_notifications import RECORD_ID as ZAGS_RECORD_ID
 from tests.adapters.test_zags_notifications import notification as zags_notification
 from tests.adapters.test_zags_translate import COMMAND as ZAGS_COMMAND
 from tests.adapters.test_zags_translate import answer as rogdinf_answer
 from tests.adapters.test_zags_translate import record as rogdinf_record
-from tests.support import FLAKY, LATE, FlakyAdapter, notice, running, translate_notice, wait_for
-from tests.support import register as register_notices
-from tests.support_bus import EventCollector, delete_topology
+from tests.support import smev as support_smev
+from tests.support.bus import EventCollector, delete_topology
+from tests.support.notices import FLAKY, LATE, FlakyAdapter, notice, running, translate_notice
+from tests.support.notices import register as register_notices
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.contract, pytest.mark.integration]
 
@@ -280,7 +281,7 @@ def _sent(hub: Hub, request_id: str) -> str:
 
 
 def test_a_command_asks_the_agency_and_its_answer_becomes_the_event(hub: Hub) -> None:
-    from tests.support_smev import get_response
+    from tests.support.smev import get_response
 
     with EventCollector(hub) as events, running(hub.worker, hub.relay):
         _command(hub, SNILS_COMMAND)
@@ -300,7 +301,7 @@ def test_a_command_asks_the_agency_and_its_answer_becomes_the_event(hub: Hub) ->
 
 
 def test_a_refusal_and_an_answer_nobody_asked_for(hub: Hub) -> None:
-    from tests.support_smev import get_response
+    from tests.support.smev import get_response
 
     with EventCollector(hub) as events, running(hub.worker, hub.relay):
         _command(hub, SNILS_COMMAND)

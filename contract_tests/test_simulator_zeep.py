@@ -30,7 +30,7 @@ from hub.smev import (
     serialize,
 )
 from hub.smev.signing import sign_envelope
-from tests.support_simulator import (
+from tests.support.simulator import (
     SOAP,
     ZAGS_NS,
     Party,

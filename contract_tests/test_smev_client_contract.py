@@ -29,8 +29,8 @@ from hub.simulator.population import Population, zags_notices
 from hub.simulator.registry import ReferenceRegistry
 from hub.simulator.server import SimulatorServer
 from hub.simulator.world import World, build_world
-from tests.support import running
-from tests.support_bus import delete_topology
+from tests.support.bus import delete_topology
+from tests.support.notices import running
 
 pytestmark = [pytest.mark.contract, pytest.mark.integration]
 

@@ -29,9 +29,9 @@ from hub.services.processing import Processor
 from hub.smev.read import SmevMessage
 from hub.smev.versions import SOAP_ENV_NS, SmevVersion
 from hub.xml import XmlLimits
-from tests.support import NOTICE_NS
-from tests.support import register as register_notices
-from tests.support_trust import (
+from tests.support.notices import NOTICE_NS
+from tests.support.notices import register as register_notices
+from tests.support.trust import (
     ANSWER,
     ORIGINAL_ID,
     Keys,

@@ -23,10 +23,10 @@ from hub.config import Settings
 from hub.errors import PermanentError
 from hub.journal.records import InboundMessage, OutboundState, Outcome
 from hub.services.smev_client import REFUSAL_CONTENT_TYPE, refusal_record
-from tests import support_smev
 from tests.adapters.test_gosuslugi_translate import application, cancel
 from tests.adapters.test_zags_notifications import notification
 from tests.adapters.test_zags_translate import COMMAND, answer, record
+from tests.support import smev as support_smev
 
 pytestmark = pytest.mark.unit
 SCHOOL = "45201/4520100012"

@@ -21,8 +21,7 @@ import requests
 from hub.access import Role
 from hub.bootstrap import Hub
 from hub.journal.records import FailedMessage
-from tests.support import LATE, NOTICE_NS, notice, register_late, running
-from tests.support_console import (
+from tests.support.console import (
     SCHOOL_A,
     SCHOOL_B,
     SNILS,
@@ -31,6 +30,8 @@ from tests.support_console import (
     serving,
     token,
 )
+from tests.support.notices import LATE, NOTICE_NS, notice, register_late, running
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -96,19 +97,13 @@ def login(driver: Any, url: str, text: str) -> None:
     driver.get(f"{url}/login")
     driver.find_element(By.ID, "token").send_keys(text)
     driver.find_element(By.ID, "login").click()
-    wait_for(driver, lambda: driver.find_elements(By.ID, "who"))
+    wait_for(lambda: driver.find_elements(By.ID, "who"), 15)
 
 
 def click(driver: Any, css: str) -> None:
     from selenium.webdriver.common.by import By
 
     driver.find_element(By.CSS_SELECTOR, css).click()
-
-
-def wait_for(driver: Any, condition: Any, timeout: float = 15) -> None:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(driver, timeout).until(lambda _: condition())
 
 
 def test_operators_work_their_own_school_and_see_nothing_of_another(browser: Any, hub: Hub) -> None:
@@ -135,14 +130,14 @@ def _school_a_replays(driver: Any, hub: Hub, served: Served, late: str) -> None:
     assert SNILS not in driver.find_element(By.ID, "body").text  # masked
     driver.find_element(By.NAME, "reason").send_keys("ticket 7: which child?")
     click(driver, "#reveal")
-    wait_for(driver, lambda: driver.find_elements(By.ID, "revealed"))
+    wait_for(lambda: driver.find_elements(By.ID, "revealed"), 15)
     assert SNILS in driver.find_element(By.ID, "body").text
     register_late(hub.router)  # the cause fixed: the adapter for these notices is deployed
     driver.get(f"{served.url}/failed/groups/{late}")
     click(driver, "#replay-group")
     assert "3 open failed messages" in driver.page_source
     click(driver, "#confirm")
-    wait_for(driver, lambda: driver.find_elements(By.ID, "results"))
+    wait_for(lambda: driver.find_elements(By.ID, "results"), 15)
     outcomes = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "td.outcome")]
     assert outcomes == ["processed"] * 3
     click(driver, "nav a[href='/failed']")

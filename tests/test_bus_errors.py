@@ -20,7 +20,7 @@ from hub.routing.bus import (
 )
 from hub.routing.memory import MemoryBus
 from hub.routing.topology import build_topology
-from tests.proxy import TcpProxy, proxy
+from tests.support.proxy import TcpProxy, proxy
 
 NOWHERE = "amqp://guest:secret@127.0.0.1:1//"  # nothing listens on port 1
 

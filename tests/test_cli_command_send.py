@@ -21,8 +21,8 @@ from hub.config import Settings
 from hub.routing.api import Delivery
 from hub.routing.bus import delete_topology
 from hub.services import tracing
-from tests.support_console import fresh_prefix
-from tests.support_registry import EXAMPLES, example, taken
+from tests.support.console import fresh_prefix
+from tests.support.registry import EXAMPLES, example, taken
 
 PROJECT = Path(__file__).resolve().parents[1]
 SNILS_COMMAND = EXAMPLES / "verify_snils.json"

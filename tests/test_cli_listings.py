@@ -15,7 +15,7 @@ import pytest
 
 from hub.journal.records import Failure, InboundMessage, Outcome
 from hub.journal.sql import SqlJournal
-from tests.support import LATE, notice
+from tests.support.notices import LATE, notice
 
 pytestmark = pytest.mark.unit
 PROJECT = Path(__file__).resolve().parents[1]

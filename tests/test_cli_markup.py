@@ -20,7 +20,7 @@ from hub.canonical.sources import Source
 from hub.cli import terminal
 from hub.cli.main import app
 from hub.journal.records import InboundMessage
-from tests.support_console import console_hub
+from tests.support.console import console_hub
 
 pytestmark = pytest.mark.unit
 

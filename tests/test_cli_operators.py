@@ -14,7 +14,7 @@ import pytest
 from hub.crypto.keys import Certificate
 from hub.journal.records import Failure, InboundMessage, Outcome
 from hub.journal.sql import SqlJournal
-from tests.support import LATE, notice
+from tests.support.notices import LATE, notice
 
 pytestmark = pytest.mark.integration
 PROJECT = Path(__file__).resolve().parents[1]
@@ -30,7 +30,7 @@ def hub(
         "HUB_REQUIRE_SIGNATURES": "false",
         "HUB_OPERATOR": "root",
         "COLUMNS": "200",
-        "HUB_ADAPTERS": '["tests.support:register_late"]' if plugin else "[]",
+        "HUB_ADAPTERS": '["tests.support.notices:register_late"]' if plugin else "[]",
         **({"HUB_TOKEN": token} if token is not None else {}),
     }
     return subprocess.run(

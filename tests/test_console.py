@@ -15,8 +15,7 @@ from hub.bootstrap import Hub
 from hub.config import Settings
 from hub.console import create_app
 from hub.journal.records import FailedStatus, InboundMessage, NewOutbound, Outcome
-from tests.support import register_late
-from tests.support_console import (
+from tests.support.console import (
     SCHOOL_A,
     SCHOOL_B,
     SNILS,
@@ -25,6 +24,7 @@ from tests.support_console import (
     failed_messages,
     token,
 )
+from tests.support.notices import register_late
 
 pytestmark = pytest.mark.unit
 

@@ -16,7 +16,7 @@ from hub.bootstrap import Hub
 from hub.console import create_app
 from hub.console.web import Sessions
 from hub.journal.records import AuditEntry
-from tests.support_console import SCHOOL_A, SCHOOL_B, console_hub, csrf_of, token
+from tests.support.console import SCHOOL_A, SCHOOL_B, console_hub, csrf_of, token
 
 pytestmark = pytest.mark.unit
 XML = {"content-type": "text/xml"}

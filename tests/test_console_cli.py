@@ -34,7 +34,7 @@ def test_hub_console_serves_until_sigterm(tmp_path: Path) -> None:
         cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
-        page = _wait_for(f"http://127.0.0.1:{port}/login", process)
+        page = _first_response(f"http://127.0.0.1:{port}/login", process)
         assert page.status_code == 200 and "API token" in page.text
         assert requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 401
         process.send_signal(signal.SIGTERM)
@@ -53,7 +53,7 @@ def test_failed_authentications_it_counted_are_written_when_it_stops(tmp_path: P
         cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
-        _wait_for(f"http://127.0.0.1:{port}/login", process)
+        _first_response(f"http://127.0.0.1:{port}/login", process)
         statuses = [
             requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5,
                          headers={"authorization": f"Bearer hub_{n:012x}_{'s' * 43}"}).status_code
@@ -84,7 +84,7 @@ def test_half_a_tls_configuration_is_refused(tmp_path: Path) -> None:
     assert done.returncode != 0 and "HUB_TLS_KEY" in done.stderr
 
 
-def _wait_for(url: str, process: subprocess.Popen[bytes]) -> requests.Response:
+def _first_response(url: str, process: subprocess.Popen[bytes]) -> requests.Response:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         assert process.poll() is None, process.stderr.read() if process.stderr else ""

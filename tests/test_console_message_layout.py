@@ -18,8 +18,8 @@ from hub.bootstrap import Hub
 from hub.console import create_app
 from hub.console.layout import LEFT_OUT, lay_out
 from hub.journal.records import FailedMessage, InboundMessage
-from tests.support_console import console_hub, csrf_of, token
-from tests.support_smev import get_response
+from tests.support.console import console_hub, csrf_of, token
+from tests.support.smev import get_response
 
 pytestmark = pytest.mark.unit
 

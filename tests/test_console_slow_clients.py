@@ -20,7 +20,7 @@ import requests
 
 from hub.access import Role
 from hub.bootstrap import Hub
-from tests.support_console import console_hub, serving, token
+from tests.support.console import console_hub, serving, token
 
 pytestmark = pytest.mark.unit
 ATTACKER = "127.0.0.2"  # the loopback network is all ours: another client address

@@ -20,8 +20,8 @@ from hub.access import Role
 from hub.bootstrap import Hub
 from hub.canonical.ids import inbox_id_for
 from hub.config import Settings
-from tests.support import notice
-from tests.support_console import SCHOOL_A, Served, csrf_of, fresh_prefix, serving, token
+from tests.support.console import SCHOOL_A, Served, csrf_of, fresh_prefix, serving, token
+from tests.support.notices import notice
 
 pytestmark = pytest.mark.integration
 XML = {"content-type": "text/xml"}
@@ -111,7 +111,7 @@ def served(tmp_path: Path, pki: Pki) -> Iterator[tuple[Hub, Served]]:
         database_url=f"sqlite:///{tmp_path / 'hub.db'}",
         topology_prefix=fresh_prefix(),
         require_signatures=False,
-        adapters=("tests.support:register",),
+        adapters=("tests.support.notices:register",),
         tls_cert=server.cert,
         tls_key=server.key,
         tls_client_ca=pki.ca.path,

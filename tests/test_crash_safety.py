@@ -28,8 +28,9 @@ from hub.journal.migrate import upgrade
 from hub.journal.records import InboundMessage
 from hub.routing.api import Outgoing
 from hub.services.ingress import hand_over
-from tests.support import NOTICE, notice, wait_for
-from tests.support_bus import EventCollector, delete_topology
+from tests.support.bus import EventCollector, delete_topology
+from tests.support.notices import NOTICE, notice
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -69,7 +70,7 @@ def test_sigkill_loses_and_doubles_nothing(
         "HUB_DATABASE_URL": pg_url,
         "HUB_BROKER_URL": amqp_url,
         "HUB_TOPOLOGY_PREFIX": topology_prefix,
-        "HUB_ADAPTERS": '["tests.support:register"]',
+        "HUB_ADAPTERS": '["tests.support.notices:register"]',
         "HUB_REQUIRE_SIGNATURES": "false",
         "HUB_LOG_LEVEL": "WARNING",
     }
@@ -144,7 +145,7 @@ def test_a_worker_killed_mid_batch_counts_every_message_received_once(
         "HUB_DATABASE_URL": pg_url,
         "HUB_BROKER_URL": amqp_url,
         "HUB_TOPOLOGY_PREFIX": topology_prefix,
-        "HUB_ADAPTERS": '["tests.support:register_slow"]',
+        "HUB_ADAPTERS": '["tests.support.notices:register_slow"]',
         "HUB_REQUIRE_SIGNATURES": "false",
         "HUB_WORKER_BATCH": "10",  # 10 in hand, 10 more prefetched
         "HUB_METRICS_DIR": str(folder),

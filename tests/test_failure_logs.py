@@ -25,8 +25,9 @@ from hub.journal.records import InboxStatus
 from hub.logging import configure_logging
 from hub.routing.api import KIND_HEADER, SOURCE_HEADER, TRACE_HEADER, Outgoing
 from hub.services.trust import UntrustedSignerError
-from tests.support import LATE, NOTICE, notice, running, wait_for
-from tests.support import register as register_notices
+from tests.support.notices import LATE, NOTICE, notice, running
+from tests.support.notices import register as register_notices
+from tests.support.waiting import wait_for
 
 NAME, SNILS = "Ёлкина Анна Сергеевна", "112-233-445 95"  # what the messages carry
 TRACE = "registry-trace:77.1"

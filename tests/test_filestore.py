@@ -35,10 +35,10 @@ from hub.smev.filestore import (
     fetch_attachments,
 )
 from hub.smev.read import SmevMessage, read_message
-from tests.support import running
-from tests.support_bus import EventCollector
-from tests.support_simulator import assert_valid_reply, hub_on_exchange
-from tests.support_smev import get_request
+from tests.support.bus import EventCollector
+from tests.support.notices import running
+from tests.support.simulator import assert_valid_reply, hub_on_exchange
+from tests.support.smev import get_request
 
 pytestmark = pytest.mark.integration
 PROJECT = Path(__file__).resolve().parents[1]

@@ -25,8 +25,9 @@ from hub.canonical.ids import inbox_id_for
 from hub.config import Settings
 from hub.console import create_app
 from hub.journal.records import InboxStatus, TokenRecord
-from tests.support import notice, running
-from tests.support_console import SCHOOL_A, console_hub, serving, token
+from tests.support.console import SCHOOL_A, console_hub, serving, token
+from tests.support.notices import notice, running
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.unit
 XML = {"content-type": "text/xml; charset=utf-8"}
@@ -35,7 +36,9 @@ LIMIT = 8192
 
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[Hub]:
-    with console_hub(tmp_path, adapters=("tests.support:register",), xml_max_bytes=LIMIT) as made:
+    with console_hub(
+        tmp_path, adapters=("tests.support.notices:register",), xml_max_bytes=LIMIT
+    ) as made:
         yield made
 
 
@@ -53,14 +56,14 @@ def stored(hub: Hub) -> int:
     return hub.journal.activity(datetime.now(UTC) - timedelta(hours=1)).received
 
 
-def wait_for(hub: Hub, inbox_id: str, status: InboxStatus, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def becomes(hub: Hub, inbox_id: str, status: InboxStatus) -> None:
+    """Wait until the journal shows inbox message ``inbox_id`` with ``status``."""
+
+    def reached() -> bool:
         record = hub.journal.inbox(inbox_id)
-        if record is not None and record.status is status:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"inbox {inbox_id} did not become {status}")
+        return record is not None and record.status is status
+
+    wait_for(reached, 10.0, f"inbox {inbox_id} did not become {status}")
 
 
 def test_a_posted_message_is_stored_processed_and_a_resend_recognised(
@@ -74,7 +77,7 @@ def test_a_posted_message_is_stored_processed_and_a_resend_recognised(
     assert record is not None and record.raw == body and record.agency == "zags"
     assert record.source.startswith("http:") and record.scope == SCHOOL_A
     with running(hub.worker):
-        wait_for(hub, inbox_id, InboxStatus.PROCESSED)
+        becomes(hub, inbox_id, InboxStatus.PROCESSED)
     again = client.post("/inbound/zags", content=body, headers={**agency, **XML})
     assert again.status_code == 200 and again.json()["inbox_id"] == inbox_id
     assert again.json()["duplicate"] is True and stored(hub) == 1
@@ -92,14 +95,14 @@ def test_the_idempotency_key_names_the_delivery(
 
 
 def test_signatures_are_still_verified_by_the_worker(tmp_path: Path) -> None:
-    adapters = ("tests.support:register",)
+    adapters = ("tests.support.notices:register",)
     with console_hub(tmp_path, require_signatures=True, adapters=adapters) as hub:
         client = TestClient(create_app(hub))
         headers = {"authorization": f"Bearer {token(hub, Role.AGENCY, '*')}", **XML}
         reply = client.post("/inbound/zags", content=notice("child", 3), headers=headers)
         assert reply.status_code == 202  # accepted at the door: the worker checks the signature
         with running(hub.worker):
-            wait_for(hub, reply.json()["inbox_id"], InboxStatus.FAILED)
+            becomes(hub, reply.json()["inbox_id"], InboxStatus.FAILED)
         all_failed = hub.journal.failed()
     assert len(all_failed) == 1, all_failed
     [failed] = all_failed
@@ -375,7 +378,7 @@ def test_an_mtom_post_of_too_many_parts_is_refused(
 def test_other_requests_are_answered_while_a_huge_mtom_post_is_parsed(tmp_path: Path) -> None:
     body, content_type = mtom(notice("child", 28), 150_000)
     settings = {"xml_max_parts": 200_000, "xml_max_bytes": 2 * len(body)}
-    with console_hub(tmp_path, adapters=("tests.support:register",), **settings) as hub:
+    with console_hub(tmp_path, adapters=("tests.support.notices:register",), **settings) as hub:
         headers = {"authorization": f"Bearer {token(hub, Role.AGENCY, '*')}", **content_type}
         with serving(hub) as served:
             posted: dict[str, requests.Response] = {}

@@ -16,9 +16,10 @@ from hub.console import create_app
 from hub.journal.records import InboxStatus
 from hub.smev import SendRequest, build_send_request
 from hub.smev.versions import SOAP_ENV_NS, SmevVersion
-from tests.support import NOTICE, NOTICE_NS, running, wait_for
-from tests.support_console import console_hub, token
-from tests.support_trust import Keys, Party, make_keys, one, request_delivery, smev_fragment
+from tests.support.console import console_hub, token
+from tests.support.notices import NOTICE, NOTICE_NS, running
+from tests.support.trust import Keys, Party, make_keys, one, request_delivery, smev_fragment
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 XML = {"content-type": "text/xml"}
@@ -37,7 +38,7 @@ def hub(tmp_path: Path, keys: Keys) -> Iterator[Hub]:
         tmp_path,
         require_signatures=True,
         trusted_certificates=(pinned,),
-        adapters=("tests.support:register",),
+        adapters=("tests.support.notices:register",),
     ) as hub:
         yield hub
 

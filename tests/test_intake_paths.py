@@ -25,15 +25,16 @@ from hub.bootstrap import Hub
 from hub.console import create_app
 from hub.journal.records import FailedMessage, InboxStatus, OutboundState
 from tests.adapters import test_zags_handlers as zags
-from tests.adapters.support import asked_by, command_record
 from tests.adapters.test_gosuslugi_translate import application
 from tests.adapters.test_pfr_handlers import COMMAND, processor, record
 from tests.adapters.test_pfr_translate import answer as pfr_answer
 from tests.adapters.test_zags_translate import answer as zags_answer
 from tests.adapters.test_zags_translate import record as zags_record
-from tests.support import running, wait_for
-from tests.support_console import console_hub, token
-from tests.support_smev import get_request, get_response
+from tests.support.adapters import asked_by, command_record
+from tests.support.console import console_hub, token
+from tests.support.notices import running
+from tests.support.smev import get_request, get_response
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 PROJECT = Path(__file__).resolve().parents[1]

@@ -44,7 +44,7 @@ from hub.simulator.population import (
     snils_command,
     zags_notices,
 )
-from tests.support_smev import get_request, get_response
+from tests.support.smev import get_request, get_response
 
 pytestmark = pytest.mark.unit
 

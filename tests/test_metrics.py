@@ -23,9 +23,10 @@ from hub.config import Settings
 from hub.console.metrics import render_metrics
 from hub.journal.records import InboxStatus
 from hub.routing.api import KIND_HEADER, SOURCE_HEADER, TRACE_HEADER, Outgoing
-from tests.support import FLAKY, NOTICE, FlakyAdapter, notice, running, wait_for
-from tests.support import register as register_notices
-from tests.support_bus import EventCollector
+from tests.support.bus import EventCollector
+from tests.support.notices import FLAKY, NOTICE, FlakyAdapter, notice, running
+from tests.support.notices import register as register_notices
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

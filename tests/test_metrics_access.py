@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from hub.access import Role
 from hub.bootstrap import Hub
 from hub.console import create_app
-from tests.support_console import SCHOOL_A, console_hub, token
+from tests.support.console import SCHOOL_A, console_hub, token
 
 pytestmark = pytest.mark.unit
 

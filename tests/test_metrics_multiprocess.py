@@ -23,7 +23,7 @@ from hub.journal.records import InboxStatus
 from hub.logging import configure_logging
 from hub.routing.api import KIND_HEADER, SOURCE_HEADER, Outgoing
 from hub.services.supervisor import Backoff, ChildSpec, Supervisor, metrics_folder
-from tests.support import NOTICE, notice, running
+from tests.support.notices import NOTICE, notice, running
 from tests.test_metrics import samples, value
 
 pytestmark = pytest.mark.integration
@@ -36,7 +36,7 @@ def _settings(database: Path, folder: Path | None = None) -> Settings:
         broker_url="memory://",
         topology_prefix=f"m{uuid.uuid4().hex[:8]}",
         require_signatures=False,
-        adapters=("tests.support:register",),
+        adapters=("tests.support.notices:register",),
         metrics_dir=folder,  # None: HUB_METRICS_DIR, as hub run's children get it
     )
 

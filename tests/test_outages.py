@@ -17,10 +17,10 @@ from hub.bootstrap import Hub, bootstrap
 from hub.config import Settings
 from hub.journal.migrate import upgrade
 from hub.routing.api import Outgoing
-from tests.proxy import TcpProxy, database_through, proxy, uses_tls
-from tests.support import notice, running
-from tests.support import register as register_notices
-from tests.support_bus import EventCollector, delete_topology
+from tests.support.bus import EventCollector, delete_topology
+from tests.support.notices import notice, running
+from tests.support.notices import register as register_notices
+from tests.support.proxy import TcpProxy, database_through, proxy, uses_tls
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 MESSAGES = 600

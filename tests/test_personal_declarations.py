@@ -21,7 +21,7 @@ from hub.adapters.pfr import schemas as pfr
 from hub.adapters.zags import schemas as zags
 from hub.paths import PROJECT_SCHEMAS_DIR
 from hub.protection.masking import XML_PERSONAL
-from tests.support_xsd import (
+from tests.support.xsd import (
     Declared,
     declarations,
     has_personal_type,

@@ -23,8 +23,8 @@ from hub.config import Settings
 from hub.routing.api import Outgoing
 from hub.routing.bus import delete_topology
 from hub.services import tracing
-from tests.support_console import fresh_prefix
-from tests.support_registry import example, taken
+from tests.support.console import fresh_prefix
+from tests.support.registry import example, taken
 
 pytestmark = pytest.mark.integration
 

@@ -19,8 +19,9 @@ from hub.journal.sql import SqlJournal
 from hub.routing.api import Outgoing, ParkedReplay
 from hub.routing.topology import build_topology
 from hub.services.relay import Relay
-from tests.proxy import SSL_MODES, database_through, proxy, uses_tls
-from tests.support import running
+from tests.support.notices import running
+from tests.support.proxy import SSL_MODES, database_through, proxy, uses_tls
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -45,15 +46,6 @@ def _events(journal: SqlJournal, first: int, count: int) -> None:
         journal.receive_processed([(message, Outcome(message.inbox_id, [event]))])
 
 
-def _wait(condition: object, timeout: float = 15) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_one_relay_leads_and_a_standby_takes_over(pg_url: str) -> None:
     topology = build_topology("lead", agencies=("zags",))
     journals = [SqlJournal(pg_url, create=True), SqlJournal(pg_url)]
@@ -66,16 +58,16 @@ def test_one_relay_leads_and_a_standby_takes_over(pg_url: str) -> None:
     try:
         threads[0].start()
         _events(journals[0], 0, 5)
-        assert _wait(lambda: len(buses[0].published) == 5)
+        wait_for(lambda: len(buses[0].published) == 5)
         threads[1].start()
         _events(journals[0], 5, 5)
-        assert _wait(lambda: len(buses[0].published) == 10)
+        wait_for(lambda: len(buses[0].published) == 10)
         time.sleep(1)
         assert buses[1].published == []  # the standby publishes nothing while the leader lives
         stops[0].set()
         threads[0].join(10)
         _events(journals[0], 10, 5)
-        assert _wait(lambda: len(buses[1].published) == 5), "the standby did not take over"
+        wait_for(lambda: len(buses[1].published) == 5, failure="the standby did not take over")
         assert set(buses[0].published).isdisjoint(buses[1].published)
     finally:
         for stop in stops:
@@ -134,7 +126,7 @@ def test_the_leading_relay_applies_the_retention_period(tmp_path: object) -> Non
     thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
     thread.start()
     try:
-        assert _wait(lambda: journal.inbox(old.inbox_id) is None)
+        wait_for(lambda: journal.inbox(old.inbox_id) is None)
     finally:
         stop.set()
         thread.join(10)
@@ -199,12 +191,15 @@ def test_the_relay_survives_database_cuts_while_it_sleeps_on_its_lease(
             with running(relay):
                 for round_ in range(2):
                     _events(writer, 5 * round_, 5)
-                    assert _wait(lambda n=5 * round_ + 5: len(set(bus.published)) == n), round_
-                    assert _wait(lambda: _database_quiet(pg_url, 0.3))
+                    wait_for(
+                        lambda n=5 * round_ + 5: len(set(bus.published)) == n,
+                        failure=f"round {round_}",
+                    )
+                    wait_for(lambda: _database_quiet(pg_url, 0.3))
                     db.cut()  # the leader is in psycopg's notifies(), waiting up to 3 s
                     db.restore()
                 _events(writer, 10, 5)
-                assert _wait(lambda: len(set(bus.published)) == 15, timeout=30)
+                wait_for(lambda: len(set(bus.published)) == 15, timeout=30)
         finally:
             journal.close()
             writer.close()

@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -40,7 +40,8 @@ from hub.simulator.population import Population, ZagsNotice, zags_notices
 from hub.simulator.registry import ReferenceRegistry
 from hub.simulator.server import SimulatorServer
 from hub.simulator.world import World, build_world
-from tests.support_bus import delete_topology
+from tests.support.bus import delete_topology
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -101,15 +102,6 @@ class Deployment:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
-
-
-def _until(condition: Callable[[], bool], timeout: float = TIMEOUT) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def _alive(pid: int) -> bool:
@@ -215,7 +207,7 @@ def test_hub_run_delivers_exactly_the_expected_events_through_a_killed_worker(
     stage: Stage, deployment: Deployment
 ) -> None:
     hub, registry, world = stage.hub, stage.registry, stage.world
-    assert _until(lambda: deployment.starts().keys() == SERVICES), deployment.tail()
+    wait_for(lambda: deployment.starts().keys() == SERVICES, TIMEOUT, deployment.tail)
     first = {name: pids[0] for name, pids in deployment.starts().items()}
     checks = world.population.checks()
     registry.send(hub.bus, [c.command for c in checks])
@@ -226,7 +218,7 @@ def test_hub_run_delivers_exactly_the_expected_events_through_a_killed_worker(
     world.agencies.zags.push_notices(world.exchange, stage.notices)
     world.agencies.gosuslugi.step(world.exchange, 0.0)
     world.agencies.gosuslugi.step(world.exchange, 3600.0)  # every application is due
-    assert _until(lambda: len(deployment.starts()["worker-1"]) == 2), deployment.tail()
+    wait_for(lambda: len(deployment.starts()["worker-1"]) == 2, TIMEOUT, deployment.tail)
     exited = deployment.records("child exited")
     assert [(r["service"], r["pid"], r["exit"]) for r in exited] == [
         ("worker-1", first["worker-1"], "SIGKILL")

@@ -1,6 +1,6 @@
 """A thread of a service process that dies of an unexpected exception takes its process down
 with a non-zero exit (logged first), so the supervisor restarts it: real ``hub`` processes
-with a bug injected by a plug-in (``tests/support_crash.py``), never a half-dead process."""
+with a bug injected by a plug-in (``tests/support/crash.py``), never a half-dead process."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ from hub.config import Settings
 from hub.errors import RetryableError
 from hub.runtime import CRASHED, backoff_forever, failures_after
 from hub.services.supervisor import Backoff, ChildSpec, Supervisor
-from tests.support import wait_for
-from tests.support_console import token
+from tests.support.console import token
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +37,7 @@ def _environment(tmp_path: Path, plugin: str) -> dict[str, str]:
         **os.environ,
         "HUB_DATABASE_URL": f"sqlite:///{tmp_path / 'hub.db'}",
         "HUB_BROKER_URL": "memory://",
-        "HUB_ADAPTERS": json.dumps([f"tests.support_crash:{plugin}"]),
+        "HUB_ADAPTERS": json.dumps([f"tests.support.crash:{plugin}"]),
         "HUB_LOG_FORMAT": "json",
         "HUB_LOG_LEVEL": "INFO",
         "HUB_REQUIRE_SIGNATURES": "false",

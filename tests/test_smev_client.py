@@ -29,9 +29,9 @@ from hub.smev import SendRequest, build_send_request, raise_for_fault, read_mess
 from hub.smev.read import SmevMessage
 from hub.smev.transport import SmevReply
 from hub.smev.versions import SmevVersion
-from tests.support import running
-from tests.support_bus import EventCollector
-from tests.support_simulator import birth_request, hub_on_exchange, uuid1_at
+from tests.support.bus import EventCollector
+from tests.support.notices import running
+from tests.support.simulator import birth_request, hub_on_exchange, uuid1_at
 
 pytestmark = pytest.mark.integration
 

@@ -16,8 +16,9 @@ from hub.journal.records import InboxStatus
 from hub.simulator import Quirks
 from hub.simulator.population import Population, zags_notices
 from hub.simulator.transport import ExchangeTransport
-from tests.support import running
-from tests.test_smev_client_survives import Recording, _hub, _status, _wait, _world
+from tests.support.notices import running
+from tests.support.waiting import wait_for
+from tests.test_smev_client_survives import Recording, _hub, _status, _world
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +69,7 @@ def test_the_client_takes_genuine_deliveries_with_signatures_required(  # noqa: 
             assert client.take("requests") == 1
             assert transport.acks() == [(pushed, True)]
             inbox_id = inbox_id_for("smev", pushed)
-            assert _wait(lambda: _status(hub, inbox_id) is InboxStatus.PROCESSED)
+            wait_for(lambda: _status(hub, inbox_id) is InboxStatus.PROCESSED)
         assert not hub.journal.failed()
     finally:
         hub.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import http.server
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -32,9 +32,10 @@ from hub.simulator.transport import ExchangeTransport
 from hub.simulator.world import World, build_world
 from hub.smev import SmevMessage, read_message
 from hub.smev.transport import HttpTransport, SmevReply
-from tests.support import running
-from tests.support_bus import EventCollector
-from tests.support_simulator import birth_request, make_party, uuid1_at
+from tests.support.bus import EventCollector
+from tests.support.notices import running
+from tests.support.simulator import birth_request, make_party, uuid1_at
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -79,13 +80,6 @@ def _hub(tmp_path: Path, prefix: str, transport: Any, key: Any, backend: Any, **
     hub = bootstrap(settings, key_signer=signer, transport=transport, crypto=backend)
     hub.bus.declare()
     return hub
-
-
-def _wait(condition: Callable[[], bool], seconds: float = 20) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return condition()
 
 
 def _state(hub: Hub, request_id: str) -> OutboundState | None:
@@ -169,7 +163,7 @@ def test_the_genuine_async_rejection_is_stored_acked_and_settled(
     try:
         with EventCollector(hub) as events, running(hub.worker, hub.relay):
             assert hub.smev_client.take("responses") == 1  # no InvalidContentError raised
-            assert _wait(lambda: bool(events.received))
+            wait_for(lambda: bool(events.received))
         [event] = events.received
         assert event["type"] == REQUEST_REJECTED and event["data"]["request_id"] == "req-1"
         assert event["data"]["code"] == "FAILURE"
@@ -199,7 +193,7 @@ def test_smevs_signature_by_an_untrusted_certificate_is_acked_false_and_kept_fai
         with running(hub.worker, hub.relay):
             assert hub.smev_client.take("responses") == 1
             inbox_id = inbox_id_for("smev", DELIVERED)
-            assert _wait(lambda: _status(hub, inbox_id) is InboxStatus.FAILED)
+            wait_for(lambda: _status(hub, inbox_id) is InboxStatus.FAILED)
         acks = [(c.message_id, c.ack_accepted) for c in calls if c.operation == "AckRequest"]
         assert acks == [(DELIVERED, False)]
         assert _state(hub, "req-1") is OutboundState.ACCEPTED  # not settled by a forgery
@@ -251,7 +245,7 @@ def test_a_request_smev_rejects_asynchronously_ends_rejected_and_the_client_runs
     try:
         with EventCollector(hub) as events, running(hub.worker, hub.relay):
             runner.start()
-            assert _wait(lambda: bool(events.received))
+            wait_for(lambda: bool(events.received))
             time.sleep(3)  # several seconds more of rounds: nothing ends the client
             assert runner.is_alive() and not crashed
         [event] = events.received
@@ -280,7 +274,7 @@ def test_smevs_rejection_read_by_get_status_settles_the_request_once(  # noqa: P
         with EventCollector(hub) as events, running(hub.worker, hub.relay):
             assert client.send_pending() == 1
             assert client.read_statuses() >= 1  # GetStatus alone: the response queue untouched
-            assert _wait(lambda: _state(hub, "req-1") is OutboundState.REJECTED)
+            wait_for(lambda: _state(hub, "req-1") is OutboundState.REJECTED)
             assert client.take("responses") == 1  # the same refusal through GetResponse
             time.sleep(1)
         [event] = events.received  # one event: the second copy is the same fact
@@ -306,7 +300,7 @@ def test_a_fault_on_every_poll_never_ends_the_client(  # noqa: PLR0917 - pytest 
     runner = threading.Thread(target=_run, args=(client, stop, crashed), daemon=True)
     try:
         runner.start()
-        assert _wait(lambda: client.stats["failed rounds"] >= 3, 10)
+        wait_for(lambda: client.stats["failed rounds"] >= 3, 10)
         assert runner.is_alive() and not crashed
         failing = _sample(hub, "hub_smev_failing_rounds", loop="poll")
         assert failing is not None and failing >= 3
@@ -350,7 +344,7 @@ def test_smevs_broken_signature_is_acked_false_and_the_message_kept_failed(  # n
             assert client.take("requests") == 1
             assert transport.acks() == [(pushed, False)]
             inbox_id = inbox_id_for("smev", pushed)
-            assert _wait(lambda: _status(hub, inbox_id) is InboxStatus.FAILED)  # still stored
+            wait_for(lambda: _status(hub, inbox_id) is InboxStatus.FAILED)  # still stored
         assert client.stats["SMEV signatures rejected"] == 1
         [failed] = hub.journal.failed()
         assert failed.error_type == "SignatureError"
@@ -402,8 +396,9 @@ def test_a_plain_server_fault_postpones_a_send_and_fails_a_poll_in_passing(
     runner = threading.Thread(target=_run, args=(client, stop, crashed), daemon=True)
     try:
         runner.start()
-        assert _wait(lambda: client.stats["failed rounds"] >= 2
-                     and client.stats["sends postponed"] >= 2, 10)  # fmt: skip
+        wait_for(
+            lambda: client.stats["failed rounds"] >= 2 and client.stats["sends postponed"] >= 2, 10
+        )
         assert runner.is_alive() and not crashed
         assert _state(hub, "req-1") is OutboundState.SENT  # not rejected: sent again later
         assert client.stats["refused by SMEV"] == 0

@@ -23,7 +23,7 @@ from hub.smev import (
 )
 from hub.smev import faults as f
 from hub.smev.transport import HttpTransport, SmevUnreachableError
-from tests.support_simulator import FakeClock, Party, birth_request, make_exchange, make_party
+from tests.support.simulator import FakeClock, Party, birth_request, make_exchange, make_party
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from hub.journal.migrate import upgrade
 from hub.services.supervisor import Backoff, ChildSpec, Supervisor, hub_children
 
 # --- the policy ----------------------------------------------------------------------------
+from tests.support.waiting import wait_for
 
 
 @pytest.mark.unit
@@ -73,15 +74,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 @contextmanager
 def supervising(supervisor: Supervisor) -> Iterator[threading.Event]:
     stop = threading.Event()
@@ -103,10 +95,10 @@ FAST = Backoff(first=0.1, cap=0.4, stable_after=10.0)
 def test_a_killed_child_is_started_again_and_stop_ends_every_child() -> None:
     supervisor = Supervisor([ChildSpec("a", SLEEPER), ChildSpec("b", SLEEPER)], FAST, poll=0.05)
     with supervising(supervisor):
-        assert _until(lambda: len(supervisor.pids()) == 2)
+        wait_for(lambda: len(supervisor.pids()) == 2)
         first = supervisor.pids()
         os.kill(first["a"], 9)
-        assert _until(lambda: supervisor.pids().get("a") not in (None, first["a"]))
+        wait_for(lambda: supervisor.pids().get("a") not in (None, first["a"]))
         assert supervisor.pids()["b"] == first["b"]
         running = supervisor.pids()
     assert supervisor.pids() == {}
@@ -135,7 +127,7 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_timeout(tmp_path: Path
     )
     supervisor = Supervisor([ChildSpec("stubborn", stubborn)], FAST, stop_timeout=0.5, poll=0.05)
     with supervising(supervisor) as stop:
-        assert _until(ready.exists)
+        wait_for(ready.exists)
         process = supervisor.children[0].process
         assert process is not None
         stop.set()

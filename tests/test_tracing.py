@@ -21,9 +21,10 @@ from hub.services import tracing
 from hub.simulator import ExchangeConfig
 from hub.simulator.population import Population, birth_record_command
 from hub.simulator.world import build_world
-from tests.support import running, wait_for
-from tests.support_bus import EventCollector
-from tests.support_simulator import hub_on_exchange
+from tests.support.bus import EventCollector
+from tests.support.notices import running
+from tests.support.simulator import hub_on_exchange
+from tests.support.waiting import wait_for
 
 TRACE = "registry-trace:4f1c.2"
 

@@ -17,8 +17,8 @@ from hub.errors import ConfigurationError
 from hub.journal.records import InboxRecord, InboxStatus
 from hub.services.processing import Processor
 from hub.xml import XmlLimits
-from tests.support import notice
-from tests.support import register as register_notices
+from tests.support.notices import notice
+from tests.support.notices import register as register_notices
 
 pytestmark = pytest.mark.unit
 

@@ -17,7 +17,7 @@ from hub.adapters.gosuslugi import schemas
 from hub.canonical.jsonschemas import validate_event
 from hub.xml import parse_xml
 from tests.adapters.test_gosuslugi_translate import ORDER, application, cancel, status_response
-from tests.support_smev import get_request
+from tests.support.smev import get_request
 
 pytestmark = pytest.mark.integration
 

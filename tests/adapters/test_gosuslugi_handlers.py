@@ -31,16 +31,16 @@ from hub.journal.records import InboxRecord, NewOutbound, OutboundRequest, Outbo
 from hub.services.processing import Processor
 from hub.smev.read import read_message
 from hub.xml import parse_xml
-from tests.adapters.support import (
+from tests.adapters.test_gosuslugi_translate import ORDER, cancel, status_response
+from tests.adapters.test_gosuslugi_translate import application as application_xml
+from tests.support.adapters import (
     adapter_processor,
     asked_by,
     command_record,
     inbox_record,
     unwrapped,
 )
-from tests.adapters.test_gosuslugi_translate import ORDER, cancel, status_response
-from tests.adapters.test_gosuslugi_translate import application as application_xml
-from tests.support_smev import get_cancel, get_request, get_response
+from tests.support.smev import get_cancel, get_request, get_response
 
 pytestmark = pytest.mark.unit
 

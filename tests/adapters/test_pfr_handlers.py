@@ -17,14 +17,14 @@ from hub.errors import PermanentError
 from hub.journal.records import InboxRecord, OutboundRequest, OutboundState
 from hub.services.processing import Processor
 from hub.smev.read import read_message
-from tests.adapters.support import (
+from tests.support.adapters import (
     adapter_processor,
     asked_by,
     command_record,
     inbox_record,
     unwrapped,
 )
-from tests.support_smev import get_response
+from tests.support.smev import get_response
 
 pytestmark = pytest.mark.unit
 

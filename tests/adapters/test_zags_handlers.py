@@ -20,18 +20,18 @@ from hub.journal.records import InboxRecord, OutboundRequest, OutboundState
 from hub.services.processing import Processor
 from hub.smev.read import read_message
 from hub.xml import parse_xml
-from tests.adapters.support import (
+from tests.adapters.test_zags_notifications import RECORD_ID, notification, record, wrap
+from tests.adapters.test_zags_translate import answer
+from tests.adapters.test_zags_translate import record as birth_record
+from tests.support.adapters import (
     adapter_processor,
     asked_by,
     command_record,
     inbox_record,
     unwrapped,
 )
-from tests.adapters.test_zags_notifications import RECORD_ID, notification, record, wrap
-from tests.adapters.test_zags_translate import answer
-from tests.adapters.test_zags_translate import record as birth_record
-from tests.support_smev import get_request as smev_get_request
-from tests.support_smev import get_response
+from tests.support.smev import get_request as smev_get_request
+from tests.support.smev import get_response
 
 pytestmark = pytest.mark.unit
 

@@ -39,7 +39,7 @@ from hub.smev import (
 from hub.smev import faults as f
 from hub.smev.signing import sign_envelope
 from hub.xml import parse_xml
-from tests.support_simulator import (
+from tests.support.simulator import (
     SOAP,
     ZAGS_NS,
     FakeClock,

@@ -21,7 +21,7 @@ from hub.smev import SmevMessage, build_get_status, read_message
 from hub.smev import faults as f
 from hub.xml import parse_xml
 from tests.simulator.test_exchange import ack, answer, fault_of, poll, send, world
-from tests.support_simulator import (
+from tests.support.simulator import (
     FakeClock,
     Party,
     birth_request,

@@ -40,7 +40,7 @@ from hub.smev import (
 from hub.smev import faults as f
 from hub.smev.transport import HttpTransport
 from hub.xml import parse_message
-from tests.support_simulator import (
+from tests.support.simulator import (
     ZAGS_NS,
     FakeClock,
     Party,

@@ -19,7 +19,7 @@ from hub.crypto.xmldsig import DS_NS
 from hub.errors import ConfigurationError
 from hub.simulator.state import CERTIFICATE_FILE, KEY_FILE, smev_identity
 from hub.smev import SendRequest, build_send_request, serialize
-from tests.support_simulator import ZAGS_NS, birth_request, make_party
+from tests.support.simulator import ZAGS_NS, birth_request, make_party
 
 pytestmark = pytest.mark.integration
 

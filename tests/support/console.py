@@ -19,7 +19,7 @@ from hub.bootstrap import Hub
 from hub.config import Settings
 from hub.console import create_app, server_config
 from hub.journal.records import FailedMessage, InboundMessage
-from tests.support import LATE, notice
+from tests.support.notices import LATE, notice
 
 SCHOOL_A = "45201/4520100012"
 SCHOOL_B = "45201/4520100099"

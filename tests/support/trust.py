@@ -17,7 +17,7 @@ from hub.simulator import replies
 from hub.smev import SendRequest, SendResponse, build_send_request, build_send_response
 from hub.smev.signing import operation_element, sign_envelope
 from hub.smev.versions import SmevVersion
-from tests.support import NOTICE, NOTICE_NS
+from tests.support.notices import NOTICE, NOTICE_NS
 
 ANSWER = f"{{{NOTICE_NS}}}Answer"
 ORIGINAL_ID = "6f1c2a10-9f6e-11ee-8c90-0242ac120002"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from lxml import etree
@@ -67,12 +67,12 @@ class FlakyAdapter:
 
 
 def register(router: Router) -> None:
-    """The plug-in hook (``HUB_ADAPTERS=tests.support:register``)."""
+    """The plug-in hook (``HUB_ADAPTERS=tests.support.notices:register``)."""
     router.register_inbound(NOTICE, translate_notice)
 
 
 def register_slow(router: Router) -> None:
-    """Notices that take 30 ms each (``HUB_ADAPTERS=tests.support:register_slow``): a worker
+    """Notices that take 30 ms each (``HUB_ADAPTERS=tests.support.notices:register_slow``): a worker
     killed at any moment holds a batch in hand and more prefetched."""
 
     def slowly(message: SmevMessage, record: InboxRecord) -> Translation:
@@ -104,13 +104,3 @@ def register_late(router: Router) -> None:
     """The "fix" for LATE notices, deployed as a plug-in."""
     router.register_inbound(NOTICE, translate_notice)
     router.register_inbound(LATE, translate_notice)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Poll ``condition`` until it holds; fail the test if ``timeout`` passes first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")

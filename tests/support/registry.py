@@ -11,7 +11,7 @@ from typing import Any
 from hub.bootstrap import Hub
 from hub.routing.api import Delivery
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "commands"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "commands"
 
 
 def example(name: str) -> dict[str, Any]:
