@@ -66,16 +66,18 @@ def test_every_string_and_array_of_an_event_is_bounded(event_type: str) -> None:
 
 @pytest.mark.parametrize(
     ("node", "bounded"),
-    [({"type": "string"}, False),
-     ({"type": "string", "format": "uuid"}, False),
-     ({"type": "string", "pattern": "^student:.+$"}, False),
-     ({"type": "string", "pattern": "^\\d{4}(-\\d{2})?$"}, True),
-     ({"type": "string", "pattern": "\\d{4}"}, False),
-     ({"type": "string", "pattern": "^[a-z]{1,}$"}, False),
-     ({"type": "string", "maxLength": 3}, True),
-     ({"enum": ["a"], "type": "string"}, True),
-     ({"type": "array", "items": {"const": 1}}, False),
-     ({"type": ["array", "null"], "maxItems": 2, "items": {"const": 1}}, True)],
-)  # fmt: skip
+    [
+        ({"type": "string"}, False),
+        ({"type": "string", "format": "uuid"}, False),
+        ({"type": "string", "pattern": "^student:.+$"}, False),
+        ({"type": "string", "pattern": "^\\d{4}(-\\d{2})?$"}, True),
+        ({"type": "string", "pattern": "\\d{4}"}, False),
+        ({"type": "string", "pattern": "^[a-z]{1,}$"}, False),
+        ({"type": "string", "maxLength": 3}, True),
+        ({"enum": ["a"], "type": "string"}, True),
+        ({"type": "array", "items": {"const": 1}}, False),
+        ({"type": ["array", "null"], "maxItems": 2, "items": {"const": 1}}, True),
+    ],
+)
 def test_the_walk_tells_bounded_from_unbounded(node: dict[str, Any], bounded: bool) -> None:
     assert (unbounded({"properties": {"x": node}}) == []) is bounded

@@ -93,24 +93,38 @@ def repeated(root: etree._Element, tag: str, times: int) -> etree._Element:
 APPLICATIONS: dict[str, etree._Element] = {
     "everything": application(),
     "what the schema lets out": application(MINIMAL),
-    "no patronymics": application({"ChildInfo/ChildMiddleName": None,
-                                   "PersonInfo/PersonMiddleName": None,
-                                   "OtherRepresentative/PersonMiddleName": None}),
-    "double-barrelled names": application({"ChildInfo/ChildSurname": "Римская-Корсакова",
-                                           "ChildInfo/ChildName": "Анна-Мария",
-                                           "ChildInfo/ChildMiddleName": "Д'Артаньян"}),
-    "a legal representative applies": application({"PersonInfo/PersonType": "LegalRepresentative",
-                                                   "PersonInfo/PersonSex": "Male"}),
+    "no patronymics": application(
+        {
+            "ChildInfo/ChildMiddleName": None,
+            "PersonInfo/PersonMiddleName": None,
+            "OtherRepresentative/PersonMiddleName": None,
+        }
+    ),
+    "double-barrelled names": application(
+        {
+            "ChildInfo/ChildSurname": "Римская-Корсакова",
+            "ChildInfo/ChildName": "Анна-Мария",
+            "ChildInfo/ChildMiddleName": "Д'Артаньян",
+        }
+    ),
+    "a legal representative applies": application(
+        {"PersonInfo/PersonType": "LegalRepresentative", "PersonInfo/PersonSex": "Male"}
+    ),
     "four other representatives": repeated(application(), "OtherRepresentative", 4),
     "twenty benefits": repeated(application({"BenefitInfo[2]": None}), "BenefitInfo", 20),
-    "grade 11, consents as 1 and 0": application({"EntryParams/Grade": "11",
-                                                  "Consents/PersonalDataConsent": "1",
-                                                  "Consents/AdaptedProgramConsent": "0"}),
+    "grade 11, consents as 1 and 0": application(
+        {
+            "EntryParams/Grade": "11",
+            "Consents/PersonalDataConsent": "1",
+            "Consents/AdaptedProgramConsent": "0",
+        }
+    ),
     "SNILS below the checked range": application({"ChildInfo/ChildSNILS": "001-001-998 00"}),
-    "dates with zones": application({"ChildInfo/ChildBirthDate": "2019-04-12+03:00",
-                                     "FilingDate": "2026-03-01T07:15:00Z"}),
+    "dates with zones": application(
+        {"ChildInfo/ChildBirthDate": "2019-04-12+03:00", "FilingDate": "2026-03-01T07:15:00Z"}
+    ),
     "largest order number": application({"orderId": "9223372036854775807"}),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("element", APPLICATIONS.values(), ids=APPLICATIONS)
@@ -161,13 +175,22 @@ def test_every_acceptance_is_valid(received_at: datetime) -> None:
 # --- what people type: the schema admits the series as typed, the hub reads one spelling ----
 
 TYPED: dict[str, tuple[Changes, str, Any]] = {
-    "Cyrillic look-alike numeral": ({"ChildInfo/ChildBirthDocRF/ChildBirthDocSeries": "ІV-АН"},
-                                    "child_birth_certificate", "IV-АН"),
-    "lower-case letters, en dash": ({"ChildInfo/ChildBirthDocRF/ChildBirthDocSeries": "XII–аа"},
-                                    "child_birth_certificate", "XII-АА"),
-    "space for the dash": ({"ChildInfo/ChildBirthDocRF/ChildBirthDocSeries": "XII АА"},
-                           "child_birth_certificate", "XII-АА"),
-}  # fmt: skip
+    "Cyrillic look-alike numeral": (
+        {"ChildInfo/ChildBirthDocRF/ChildBirthDocSeries": "ІV-АН"},
+        "child_birth_certificate",
+        "IV-АН",
+    ),
+    "lower-case letters, en dash": (
+        {"ChildInfo/ChildBirthDocRF/ChildBirthDocSeries": "XII–аа"},
+        "child_birth_certificate",
+        "XII-АА",
+    ),
+    "space for the dash": (
+        {"ChildInfo/ChildBirthDocRF/ChildBirthDocSeries": "XII АА"},
+        "child_birth_certificate",
+        "XII-АА",
+    ),
+}
 
 
 @pytest.mark.parametrize(("changes", "part", "expected"), TYPED.values(), ids=TYPED)
@@ -204,22 +227,39 @@ W = "ApplicationRequest"
 BAD: dict[str, tuple[Changes, str, bool]] = {
     # the schema checks only the shape of a SNILS: its check number is the hub's to check
     "child SNILS failing its check number": (
-        {"ChildInfo/ChildSNILS": "112-233-445 96"}, f"{W}/ChildInfo/ChildSNILS", True),
+        {"ChildInfo/ChildSNILS": "112-233-445 96"},
+        f"{W}/ChildInfo/ChildSNILS",
+        True,
+    ),
     "applicant SNILS failing its check number": (
-        {"PersonInfo/PersonSNILS": "062-160-930 31"}, f"{W}/PersonInfo/PersonSNILS", True),
+        {"PersonInfo/PersonSNILS": "062-160-930 31"},
+        f"{W}/PersonInfo/PersonSNILS",
+        True,
+    ),
     "a date of birth that does not exist": (
-        {"ChildInfo/ChildBirthDate": "2019-02-29"}, f"{W}/ChildInfo/ChildBirthDate", False),
+        {"ChildInfo/ChildBirthDate": "2019-02-29"},
+        f"{W}/ChildInfo/ChildBirthDate",
+        False,
+    ),
     "no child": ({"ChildInfo": None}, f"{W}/ChildInfo", False),
     "no birth certificate": (
-        {"ChildInfo/ChildBirthDocRF": None}, f"{W}/ChildInfo/ChildBirthDocRF", False),
+        {"ChildInfo/ChildBirthDocRF": None},
+        f"{W}/ChildInfo/ChildBirthDocRF",
+        False,
+    ),
     "certificate series the hub cannot normalise": (
         {"ChildInfo/ChildBirthDocRF/ChildBirthDocSeries": "АБ-12"},
-        f"{W}/ChildInfo/ChildBirthDocRF/ChildBirthDocSeries", False),
+        f"{W}/ChildInfo/ChildBirthDocRF/ChildBirthDocSeries",
+        False,
+    ),
     "no order number": ({"orderId": None}, f"{W}/orderId", False),
     "grade 12": ({"EntryParams/Grade": "12"}, f"{W}/EntryParams/Grade", False),
     "no personal-data consent": (
-        {"Consents/PersonalDataConsent": None}, f"{W}/Consents/PersonalDataConsent", False),
-}  # fmt: skip
+        {"Consents/PersonalDataConsent": None},
+        f"{W}/Consents/PersonalDataConsent",
+        False,
+    ),
+}
 
 
 @pytest.mark.parametrize(("changes", "field", "schema_valid"), BAD.values(), ids=BAD)
@@ -248,8 +288,13 @@ ORDERS = {"small": "1", "leading zeros": "000123", "largest": "92233720368547758
 
 
 def status(code: int, order: str = ORDER, comment: str | None = None) -> ReportEnrollmentStatus:
-    data = {"type": "report_enrollment_status", "request_id": "req-status-1",
-            "order_number": order, "status_code": code, "comment": comment}  # fmt: skip
+    data = {
+        "type": "report_enrollment_status",
+        "request_id": "req-status-1",
+        "order_number": order,
+        "status_code": code,
+        "comment": comment,
+    }
     command = parse_command(data)
     assert isinstance(command, ReportEnrollmentStatus)
     return command
@@ -264,8 +309,7 @@ def test_every_order_status_event_is_valid(code: int, comment: str | None, order
 
 
 def asked_by(request: AgencyRequest) -> AnsweredRequest:
-    return AnsweredRequest(request.request_id, request.agency, request.kind, request.context,
-                           "m-1")  # fmt: skip
+    return AnsweredRequest(request.request_id, request.agency, request.kind, request.context, "m-1")
 
 
 class RoundTrip(NamedTuple):
@@ -277,14 +321,18 @@ class RoundTrip(NamedTuple):
 ROUND_TRIPS = {
     "executed, taken": RoundTrip(3, status_response("0"), "enrollment.status.delivered"),
     "correction needed, taken with a message": RoundTrip(
-        15, status_response("0", "Событие принято"), "enrollment.status.delivered"),
+        15, status_response("0", "Событие принято"), "enrollment.status.delivered"
+    ),
     "registered, taken with a long message": RoundTrip(
-        1, status_response("0", "ж" * 256), "enrollment.status.delivered"),
+        1, status_response("0", "ж" * 256), "enrollment.status.delivered"
+    ),
     "rejected, refused by EPGU": RoundTrip(
-        4, status_response("2", "Заявление не найдено"), "agency.request.rejected"),
+        4, status_response("2", "Заявление не найдено"), "agency.request.rejected"
+    ),
     "cancelled by applicant, refused by EPGU": RoundTrip(
-        9, status_response("-128"), "agency.request.rejected"),
-}  # fmt: skip
+        9, status_response("-128"), "agency.request.rejected"
+    ),
+}
 
 
 @pytest.mark.parametrize("order", ORDERS.values(), ids=ORDERS)

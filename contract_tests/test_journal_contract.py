@@ -153,8 +153,10 @@ def test_complete_writes_events_and_marks_processed(journal: SqlJournal) -> None
     stored = journal.events_for(inbox_id)
     assert [e.event_id for e in stored] == [e.event_id for e in events]
     assert [(e.subject, e.subject_seq) for e in stored] == [
-        ("person-1", 1), ("person-2", 1), ("person-1", 2)
-    ]  # fmt: skip
+        ("person-1", 1),
+        ("person-2", 1),
+        ("person-1", 2),
+    ]
     assert stored[0].payload == events[0].payload and stored[0].inbox_id == inbox_id
     record = journal.inbox(inbox_id)
     assert record is not None and record.status == InboxStatus.PROCESSED
@@ -210,8 +212,10 @@ def test_business_key_seen_before_makes_a_duplicate(journal: SqlJournal) -> None
         ]
     )
     assert [(r.status, r.events_written) for r in results] == [
-        (InboxStatus.DUPLICATE, 0), (InboxStatus.PROCESSED, 1), (InboxStatus.DUPLICATE, 0)
-    ]  # fmt: skip
+        (InboxStatus.DUPLICATE, 0),
+        (InboxStatus.PROCESSED, 1),
+        (InboxStatus.DUPLICATE, 0),
+    ]
     assert journal.events_for(b) == journal.events_for(d) == []
 
 
@@ -244,8 +248,10 @@ def test_receive_processed_stores_message_outcome_and_one_attempt(journal: SqlJo
     ]
     stored = [journal.inbox(m.inbox_id) for m in (done, broken, later)]
     assert [(r.status, r.attempts) for r in stored if r] == [
-        (InboxStatus.PROCESSED, 1), (InboxStatus.FAILED, 1), (InboxStatus.RECEIVED, 1)
-    ]  # fmt: skip
+        (InboxStatus.PROCESSED, 1),
+        (InboxStatus.FAILED, 1),
+        (InboxStatus.RECEIVED, 1),
+    ]
     assert stored[0] is not None and stored[0].raw == BINARY and stored[0].processed_at
     assert [e.subject_seq for e in journal.events_for(done.inbox_id)] == [1]
     [kept] = journal.failed()
@@ -263,9 +269,10 @@ def test_receive_processed_leaves_stored_messages_alone(journal: SqlJournal) -> 
         ]
     )
     assert [(r.duplicate, r.status) for r in results] == [
-        (True, InboxStatus.RECEIVED), (False, InboxStatus.PROCESSED),
+        (True, InboxStatus.RECEIVED),
+        (False, InboxStatus.PROCESSED),
         (True, InboxStatus.PROCESSED),
-    ]  # fmt: skip
+    ]
     assert journal.events_for(inbox_id) == []  # the stored message's outcome was not applied
     assert journal.events_for(new.inbox_id) == []  # the first copy's outcome counts
     record = journal.inbox(inbox_id)
@@ -320,8 +327,10 @@ def test_failure_is_kept_whole(journal: SqlJournal) -> None:
     [kept] = journal.failed()
     assert kept.failed_id == failed_id_for(msg.inbox_id)
     assert (kept.error_type, kept.reason, kept.traceback) == (
-        failure.error_type, failure.reason, failure.traceback
-    )  # fmt: skip
+        failure.error_type,
+        failure.reason,
+        failure.traceback,
+    )
     assert (kept.attempts, kept.agency, kept.kind, kept.status) == (2, "fns", "income", "open")
     assert before <= kept.first_failed_at == kept.last_failed_at <= datetime.now(UTC)
     assert journal.failed_message(kept.failed_id) == kept
@@ -382,8 +391,10 @@ def test_refailure_after_replay_updates_the_same_row(journal: SqlJournal) -> Non
     [again] = journal.failed(status=None)
     assert first is not None and again.failed_id == first.failed_id
     assert (again.reason, again.traceback, again.status) == (
-        "second reason", "Traceback: second reason", FailedStatus.OPEN
-    )  # fmt: skip
+        "second reason",
+        "Traceback: second reason",
+        FailedStatus.OPEN,
+    )
     assert again.attempts == 3  # one before the replay, two after
     assert again.first_failed_at == first.first_failed_at < again.last_failed_at
     assert again.resolution is None
@@ -486,8 +497,14 @@ def test_audit_log_is_newest_first(journal: SqlJournal) -> None:
 def test_audit_log_pages_and_filters_within_a_scope(journal: SqlJournal) -> None:
     school, other = "45201/4520100012", "45201/4520100099"
     for n in range(7):
-        journal.audit(f"Иванова (operator@{school}, tok{n % 2:09d})", "reveal", f"f-{n}", "why",
-                      {"n": n}, scope=school)  # fmt: skip
+        journal.audit(
+            f"Иванова (operator@{school}, tok{n % 2:09d})",
+            "reveal",
+            f"f-{n}",
+            "why",
+            {"n": n},
+            scope=school,
+        )
     journal.audit("Петров (operator@45201, tok000000009)", "reveal", "f-other", "", {}, scope=other)
     denial = {"action": "reveal", "code": "ACCESS_DENIED"}
     journal.audit("Иванова (auditor@x, tok000000000)", "denied", "f-x", "no", denial, scope=school)
@@ -643,11 +660,13 @@ def test_a_resent_fact_is_not_applied_twice_but_its_request_is_answered(
     first, resent = started(journal, "notice", "notice-resent")
 
     def noticed(inbox_id: str) -> Outcome:
-        reply = NewOutbound(f"reply:{inbox_id}", "zags", "ack", BINARY, f"msg-{inbox_id}",
-                            reply_to=f"to-{inbox_id}")  # fmt: skip
+        reply = NewOutbound(
+            f"reply:{inbox_id}", "zags", "ack", BINARY, f"msg-{inbox_id}", reply_to=f"to-{inbox_id}"
+        )
         ask = NewOutbound(f"ask:{inbox_id}", "zags", "rogdinf", BINARY, f"ask-{inbox_id}")
-        return Outcome(inbox_id, events=[event(inbox_id)], business_key="zags:1:1",
-                       outbound=[reply, ask])  # fmt: skip
+        return Outcome(
+            inbox_id, events=[event(inbox_id)], business_key="zags:1:1", outbound=[reply, ask]
+        )
 
     journal.complete([noticed(first)])
     [duplicate] = journal.complete([noticed(resent)])
@@ -692,8 +711,9 @@ def test_a_sender_claims_pending_requests_oldest_first_once(journal: SqlJournal)
     _outbound(journal, "req-1", "req-2", "req-3")
     first = journal.claim_outbound(2, timedelta(minutes=5))
     assert [(r.request_id, r.state, r.attempts) for r in first] == [
-        ("req-1", OutboundState.SENT, 1), ("req-2", OutboundState.SENT, 1)
-    ]  # fmt: skip
+        ("req-1", OutboundState.SENT, 1),
+        ("req-2", OutboundState.SENT, 1),
+    ]
     assert [r.request_id for r in journal.claim_outbound(10, timedelta(minutes=5))] == ["req-3"]
     assert journal.claim_outbound(10, timedelta(minutes=5)) == []  # all in flight, none stale
 
@@ -757,9 +777,18 @@ def test_one_batch_settles_many_requests(journal: SqlJournal) -> None:
 def _asked(journal: SqlJournal, scope: str, names: list[str], reply: bool = False) -> None:
     """Outbound messages of ``scope`` stored as processing stores them (pending)."""
     msg = message(f"cmd-{scope}-{names[0]}")
-    asks = [NewOutbound(n, "gosuslugi", "application-accepted" if reply else "rogdinf", BINARY,
-                        f"smev-{n}", reply_to=f"to-{n}" if reply else None, scope=scope)
-            for n in names]  # fmt: skip
+    asks = [
+        NewOutbound(
+            n,
+            "gosuslugi",
+            "application-accepted" if reply else "rogdinf",
+            BINARY,
+            f"smev-{n}",
+            reply_to=f"to-{n}" if reply else None,
+            scope=scope,
+        )
+        for n in names
+    ]
     journal.receive_processed([(msg, Outcome(msg.inbox_id, outbound=asks))])
 
 

@@ -152,8 +152,13 @@ def test_scopes_are_stored_and_outcomes_set_them(journal: SqlJournal) -> None:
 
 
 def test_scope_filters_follow_covers(journal: SqlJournal) -> None:
-    for external_id, scope in [("m-1", "45201/1"), ("m-2", "45201"), ("m-3", "45202/1"),
-                               ("m-4", "452_1/x"), ("m-5", None)]:  # fmt: skip
+    for external_id, scope in [
+        ("m-1", "45201/1"),
+        ("m-2", "45201"),
+        ("m-3", "45202/1"),
+        ("m-4", "452_1/x"),
+        ("m-5", None),
+    ]:
         failed(journal, external_id, scope=scope)
 
     def scopes(scope: str | None) -> set[str]:
@@ -178,8 +183,12 @@ def test_audit_log_and_outbound_requests_by_scope(journal: SqlJournal) -> None:
     assert [e.target for e in journal.audit_log(scope="*")] == ["t-2", "t-1"]
     assert journal.audit_log(scope="45201")[0].scope == "45201/1"
     msg = message("cmd-1")
-    asks = [NewOutbound(f"r-{i}", "pfr", "snils", RAW, f"s-{i}", {"person": {"snils": SNILS}},
-                        scope=scope) for i, scope in enumerate(["45201/1", "45202/1"])]  # fmt: skip
+    asks = [
+        NewOutbound(
+            f"r-{i}", "pfr", "snils", RAW, f"s-{i}", {"person": {"snils": SNILS}}, scope=scope
+        )
+        for i, scope in enumerate(["45201/1", "45202/1"])
+    ]
     journal.receive_processed([(msg, Outcome(msg.inbox_id, outbound=asks))])
     assert [r.request_id for r in journal.outbound_requests(scope="45201")] == ["r-0"]
     both = journal.outbound_requests(state=OutboundState.PENDING)
@@ -193,8 +202,16 @@ def test_audit_log_and_outbound_requests_by_scope(journal: SqlJournal) -> None:
 
 def test_tokens_are_stored_revoked_once_and_touched(journal: SqlJournal) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    record = TokenRecord("abc123def456", "Ivanova", "operator", "45201", "f" * 64, now, "root",
-                         now + timedelta(days=30))  # fmt: skip
+    record = TokenRecord(
+        "abc123def456",
+        "Ivanova",
+        "operator",
+        "45201",
+        "f" * 64,
+        now,
+        "root",
+        now + timedelta(days=30),
+    )
     journal.add_token(record)
     assert journal.token("abc123def456") == record
     assert journal.token("nope") is None
@@ -206,8 +223,11 @@ def test_tokens_are_stored_revoked_once_and_touched(journal: SqlJournal) -> None
     assert stored.revoked_at is not None and stored.last_used_at == now + timedelta(minutes=1)
     [entry] = journal.audit_log()
     assert (entry.actor, entry.action, entry.target, entry.scope) == (
-        "root", "revoke_token", "abc123def456", "45201",
-    )  # fmt: skip
+        "root",
+        "revoke_token",
+        "abc123def456",
+        "45201",
+    )
 
 
 def test_activity_counts_received_processed_and_failed_since(journal: SqlJournal) -> None:
@@ -235,8 +255,10 @@ def test_purge_keeps_what_is_still_owed(journal: SqlJournal, url: str) -> None:
     recent = processed(journal, "m-recent")
     discarded = failed(journal, "m-discarded")
     journal.discard(journal.failed()[0].failed_id, "op", "resent")
-    execute(url, update(inbox).values(received_at=old).where(
-        inbox.c.inbox_id.in_([kept_failed, discarded])))  # fmt: skip
+    execute(
+        url,
+        update(inbox).values(received_at=old).where(inbox.c.inbox_id.in_([kept_failed, discarded])),
+    )
     deleted = journal.purge_processed(datetime.now(UTC) - timedelta(days=30), "root", batch=2)
     assert deleted == 6
     assert all(journal.inbox(i) is None and journal.events_for(i) == [] for i in gone)
@@ -258,9 +280,14 @@ def test_sealed_columns_are_unreadable_in_the_database(journal: SqlJournal, url:
     msg = message("cmd")
     ask = NewOutbound("r-1", "pfr", "snils", RAW, "s-1", {"person": {"name": NAME, "snils": SNILS}})
     journal.receive_processed([(msg, Outcome(msg.inbox_id, outbound=[ask]))])
-    columns = [inbox.c.raw, outbox.c.payload, failed_messages.c.reason,
-               failed_messages.c.traceback, outbound_requests.c.payload,
-               outbound_requests.c.context]  # fmt: skip
+    columns = [
+        inbox.c.raw,
+        outbox.c.payload,
+        failed_messages.c.reason,
+        failed_messages.c.traceback,
+        outbound_requests.c.payload,
+        outbound_requests.c.context,
+    ]
     for column in columns:
         values = [as_bytes(v) for (v,) in raw_rows(url, select(column))]
         assert values, column
@@ -359,12 +386,19 @@ def test_an_existing_database_keeps_working_after_the_upgrade(url: str) -> None:
     command.upgrade(alembic_config(url=url), "0003")
     old = datetime.now(UTC) - timedelta(days=1)
     msg = message("m-old")
-    execute(url, text(
-        "INSERT INTO inbox (inbox_id, source, external_id, raw, headers, received_at, status, "
-        "attempts) VALUES (:id, 'smev', 'm-old', :raw, '{}', :at, 'processed', 1)"
-    ).bindparams(id=msg.inbox_id, raw=RAW, at=old.replace(tzinfo=None)))  # fmt: skip
-    execute(url, text("INSERT INTO business_keys VALUES ('zags:1:1', :id, :at)").bindparams(
-        id=msg.inbox_id, at=old.replace(tzinfo=None)))  # fmt: skip
+    execute(
+        url,
+        text(
+            "INSERT INTO inbox (inbox_id, source, external_id, raw, headers, received_at, status, "
+            "attempts) VALUES (:id, 'smev', 'm-old', :raw, '{}', :at, 'processed', 1)"
+        ).bindparams(id=msg.inbox_id, raw=RAW, at=old.replace(tzinfo=None)),
+    )
+    execute(
+        url,
+        text("INSERT INTO business_keys VALUES ('zags:1:1', :id, :at)").bindparams(
+            id=msg.inbox_id, at=old.replace(tzinfo=None)
+        ),
+    )
     execute(url, text("INSERT INTO subject_sequences VALUES ('student:1', 41)"))
     with SqlJournal(url, create=True, sealer=sealer(keys("a"))) as journal:
         assert (journal.inbox(msg.inbox_id) or pytest.fail()).raw == RAW

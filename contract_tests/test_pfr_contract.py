@@ -21,10 +21,19 @@ from hub.xml import parse_xml
 
 pytestmark = pytest.mark.contract
 
-PASSPORT = {"kind": "passport", "series": "9204", "number": "123456", "issued_on": "2020-02-03",
-            "issuer": "МВД по Республике Татарстан"}  # fmt: skip
-CERTIFICATE = {"kind": "birth_certificate", "series": "ІV-ан", "number": "654321",
-               "issued_on": "2015-05-01"}  # fmt: skip
+PASSPORT = {
+    "kind": "passport",
+    "series": "9204",
+    "number": "123456",
+    "issued_on": "2020-02-03",
+    "issuer": "МВД по Республике Татарстан",
+}
+CERTIFICATE = {
+    "kind": "birth_certificate",
+    "series": "ІV-ан",
+    "number": "654321",
+    "issued_on": "2015-05-01",
+}
 DOCUMENTS = {
     "passport": PASSPORT,
     "birth certificate": CERTIFICATE,
@@ -34,23 +43,42 @@ DOCUMENTS = {
     "birth certificate, series the schema cannot carry": {**CERTIFICATE, "series": "XVIII-АН"},
 }
 PEOPLE = {
-    "full": {"name": {"last": "Семёнова", "first": "Анна", "middle": "Петровна"},
-             "birth_date": "1988-01-30", "sex": "female", "birth_place": "г. Казань",
-             "snils": "062-160-930 30"},
-    "without patronymic": {"name": {"last": "Ким", "first": "Олег"}, "birth_date": "1990-12-01",
-                           "sex": "male", "birth_place": "Казань"},
-    "without birth place": {"name": {"last": "Ли", "first": "Ян", "middle": "Сергеевич"},
-                            "birth_date": "2015-04-12", "sex": "male"},
+    "full": {
+        "name": {"last": "Семёнова", "first": "Анна", "middle": "Петровна"},
+        "birth_date": "1988-01-30",
+        "sex": "female",
+        "birth_place": "г. Казань",
+        "snils": "062-160-930 30",
+    },
+    "without patronymic": {
+        "name": {"last": "Ким", "first": "Олег"},
+        "birth_date": "1990-12-01",
+        "sex": "male",
+        "birth_place": "Казань",
+    },
+    "without birth place": {
+        "name": {"last": "Ли", "first": "Ян", "middle": "Сергеевич"},
+        "birth_date": "2015-04-12",
+        "sex": "male",
+    },
     "double-barrelled, long birth place": {
         "name": {"last": "Римская – Корсакова", "first": "Анна-Мария", "middle": "Д'Артаньян"},
-        "birth_date": "2016-02-29", "sex": "female",
-        "birth_place": "с. Большие Кайбицы Кайбицкого района Республики Татарстан"},
-}  # fmt: skip
+        "birth_date": "2016-02-29",
+        "sex": "female",
+        "birth_place": "с. Большие Кайбицы Кайбицкого района Республики Татарстан",
+    },
+}
 
 
 def verify(person: dict[str, Any], document: dict[str, Any]) -> VerifySnils:
-    data = {"type": "verify_snils", "request_id": "r-1", "person_id": "p-1", "role": "guardian",
-            "person": person, "document": document}  # fmt: skip
+    data = {
+        "type": "verify_snils",
+        "request_id": "r-1",
+        "person_id": "p-1",
+        "role": "guardian",
+        "person": person,
+        "document": document,
+    }
     command = parse_command(data)
     assert isinstance(command, VerifySnils)
     return command
@@ -123,16 +151,29 @@ ROUND_TRIPS = {
     "registry without snils": RoundTrip(
         "without patronymic", CERTIFICATE, "11223344595", {}, "person.snils.verified", []
     ),
-    "Е for Ё": RoundTrip("full", PASSPORT, "06216093030", {"FamilyName": "СЕМЕНОВА"},
-                         "person.snils.verified", []),
-    "another snils": RoundTrip("full", PASSPORT, "11223344595", {}, "person.snils.mismatch",
-                               ["snils"]),
-    "another family name": RoundTrip("without birth place", CERTIFICATE, "11223344595",
-                                     {"FamilyName": "ЛЮ"}, "person.snils.mismatch",
-                                     ["name.last"]),
-    "double-barrelled": RoundTrip("double-barrelled, long birth place", CERTIFICATE,
-                                  "12794130666", {}, "person.snils.verified", []),
-}  # fmt: skip
+    "Е for Ё": RoundTrip(
+        "full", PASSPORT, "06216093030", {"FamilyName": "СЕМЕНОВА"}, "person.snils.verified", []
+    ),
+    "another snils": RoundTrip(
+        "full", PASSPORT, "11223344595", {}, "person.snils.mismatch", ["snils"]
+    ),
+    "another family name": RoundTrip(
+        "without birth place",
+        CERTIFICATE,
+        "11223344595",
+        {"FamilyName": "ЛЮ"},
+        "person.snils.mismatch",
+        ["name.last"],
+    ),
+    "double-barrelled": RoundTrip(
+        "double-barrelled, long birth place",
+        CERTIFICATE,
+        "12794130666",
+        {},
+        "person.snils.verified",
+        [],
+    ),
+}
 
 
 @pytest.mark.parametrize("placeholders", [False, True], ids=["echoed", "placeholders"])

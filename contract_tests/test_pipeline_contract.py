@@ -235,12 +235,24 @@ def test_a_wrong_signature_is_kept_and_replayed_once_trusted(hub: Hub, xml_signe
 # --- a registry command asks an agency; the answer settles it --------------------------------
 
 SNILS_COMMAND = {
-    "type": "verify_snils", "request_id": "req-snils-1", "person_id": "p-1", "role": "guardian",
-    "person": {"name": {"last": "Семёнова", "first": "Анна", "middle": "Петровна"},
-               "birth_date": "1988-01-30", "sex": "female", "snils": "062-160-930 30"},
-    "document": {"kind": "passport", "series": "9204", "number": "123456",
-                 "issued_on": "2020-02-03", "issuer": "МВД"},
-}  # fmt: skip
+    "type": "verify_snils",
+    "request_id": "req-snils-1",
+    "person_id": "p-1",
+    "role": "guardian",
+    "person": {
+        "name": {"last": "Семёнова", "first": "Анна", "middle": "Петровна"},
+        "birth_date": "1988-01-30",
+        "sex": "female",
+        "snils": "062-160-930 30",
+    },
+    "document": {
+        "kind": "passport",
+        "series": "9204",
+        "number": "123456",
+        "issued_on": "2020-02-03",
+        "issuer": "МВД",
+    },
+}
 
 
 def _command(hub: Hub, command: dict[str, object]) -> None:
@@ -344,8 +356,13 @@ def test_a_command_with_a_bad_snils_asks_nothing(hub: Hub) -> None:
 # --- Gosuslugi: applications in, statuses out -------------------------------------------------
 
 EPGU_REPLY_TO = "eyJzaWQiOjEsIm1uZW1vbmljIjoiRVBHVSJ9"
-STATUS_COMMAND = {"type": "report_enrollment_status", "request_id": "req-status-1",
-                  "order_number": ORDER, "status_code": 3, "comment": "Зачислен"}  # fmt: skip
+STATUS_COMMAND = {
+    "type": "report_enrollment_status",
+    "request_id": "req-status-1",
+    "order_number": ORDER,
+    "status_code": 3,
+    "comment": "Зачислен",
+}
 
 
 def _epgu_request(element: etree._Element) -> bytes:
@@ -356,8 +373,10 @@ def _epgu_request(element: etree._Element) -> bytes:
 
 def _settled(hub: Hub, message_id: str) -> bool:
     return _status(hub, message_id) in {
-        InboxStatus.PROCESSED, InboxStatus.DUPLICATE, InboxStatus.FAILED
-    }  # fmt: skip
+        InboxStatus.PROCESSED,
+        InboxStatus.DUPLICATE,
+        InboxStatus.FAILED,
+    }
 
 
 def test_an_application_is_published_answered_and_its_resend_processed_once(hub: Hub) -> None:
@@ -372,16 +391,20 @@ def test_an_application_is_published_answered_and_its_resend_processed_once(hub:
     [event] = events.received
     validate_event(_as_published(event))
     assert (event["type"], event["subject"]) == (
-        "enrollment.application.received", f"application:{ORDER}"
-    )  # fmt: skip
+        "enrollment.application.received",
+        f"application:{ORDER}",
+    )
     assert event["data"]["child_birth_certificate"]["series"] == "IV-АН"
     assert _status(hub, first) is InboxStatus.PROCESSED
     assert _status(hub, resent) is InboxStatus.DUPLICATE
     for message_id in (first, resent):  # each request is answered, at its ReplyTo
         reply = hub.journal.outbound(f"reply:{inbox_id_for('smev', message_id)}")
         assert reply is not None and (reply.agency, reply.kind, reply.state, reply.reply_to) == (
-            "gosuslugi", "application-accepted", "pending", EPGU_REPLY_TO
-        )  # fmt: skip
+            "gosuslugi",
+            "application-accepted",
+            "pending",
+            EPGU_REPLY_TO,
+        )
         answer = parse_xml(reply.payload)
         gosuslugi_schemas.validate(answer)
         assert answer.findtext(f"{{{gosuslugi_schemas.NS}}}orderId") == ORDER
@@ -404,10 +427,12 @@ def test_an_application_with_an_invalid_snils_is_kept_failed_and_unanswered(hub:
 
 @pytest.mark.parametrize(
     ("code", "expected", "state"),
-    [("0", "enrollment.status.delivered", "answered"),
-     ("2", "agency.request.rejected", "rejected")],
+    [
+        ("0", "enrollment.status.delivered", "answered"),
+        ("2", "agency.request.rejected", "rejected"),
+    ],
     ids=["taken", "refused"],
-)  # fmt: skip
+)
 def test_a_status_report_reaches_epgu_and_its_response_becomes_the_event(
     hub: Hub, code: str, expected: str, state: str
 ) -> None:
@@ -426,9 +451,15 @@ def test_a_status_report_reaches_epgu_and_its_response_becomes_the_event(
     validate_event(_as_published(event))
     assert event["type"] == expected
     if expected == "enrollment.status.delivered":
-        assert (event["subject"], event["data"]) == (f"application:{ORDER}", {
-            "request_id": "req-status-1", "order_number": ORDER, "status_code": 3,
-            "status": "executed"})  # fmt: skip
+        assert (event["subject"], event["data"]) == (
+            f"application:{ORDER}",
+            {
+                "request_id": "req-status-1",
+                "order_number": ORDER,
+                "status_code": 3,
+                "status": "executed",
+            },
+        )
 
 
 # --- ZAGS: a birth record asked for, a change notification received ---------------------------
@@ -471,8 +502,10 @@ def test_a_zags_notification_becomes_its_event_and_an_answer(hub: Hub) -> None:
     assert event["data"]["record_id"] == ZAGS_RECORD_ID
     reply = hub.journal.outbound(f"reply:{inbox_id_for('smev', message_id)}")
     assert reply is not None and (reply.agency, reply.kind, reply.reply_to) == (
-        "zags", "zags-notification-ack", reply_to
-    )  # fmt: skip
+        "zags",
+        "zags-notification-ack",
+        reply_to,
+    )
     answer = parse_xml(reply.payload)
     zags_schemas.validate(answer)
     assert (answer.get("ИдСвед"), answer.get("КодОбр")) == (ZAGS_RECORD_ID, "1")

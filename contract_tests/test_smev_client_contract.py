@@ -55,9 +55,16 @@ def population() -> Population:
 # SMEV's CXF sends it (Content-ID headers decoded and percent-encoded), and every genuine
 # quirk of real SMEV at once. Not every pairing: each version once plainly, each MTOM id
 # style once, the genuine quirks on 1.3 and 1.2, keeping the suite's time.
-SHAPES = [("1.3", "mtom-off"), ("1.3", "mtom-cxf"), ("1.3", "mtom-cxf-encoded"),
-          ("1.1", "mtom-off"), ("1.2", "mtom-off"), ("1.2", "mtom-cxf-encoded"),
-          ("1.3", GENUINE), ("1.2", GENUINE)]  # fmt: skip
+SHAPES = [
+    ("1.3", "mtom-off"),
+    ("1.3", "mtom-cxf"),
+    ("1.3", "mtom-cxf-encoded"),
+    ("1.1", "mtom-off"),
+    ("1.2", "mtom-off"),
+    ("1.2", "mtom-cxf-encoded"),
+    ("1.3", GENUINE),
+    ("1.2", GENUINE),
+]
 
 
 @pytest.fixture(params=SHAPES, ids=lambda shape: f"{shape[0]}-{shape[1]}")
@@ -95,8 +102,15 @@ def stage(  # noqa: PLR0917 - pytest fixtures
     key, certificate = dev_key_pair
     faults = getattr(request, "param_faults", FAULTS)
     config = profile(visibility_timeout=2.0, faults=faults)
-    world = build_world(fast_backend, certificate, population, reference_dir, config,  # type: ignore[arg-type]
-                        applications=4, rate=50.0)  # fmt: skip
+    world = build_world(
+        fast_backend,
+        certificate,
+        population,
+        reference_dir,
+        config,  # type: ignore[arg-type]
+        applications=4,
+        rate=50.0,
+    )
     with SimulatorServer(world.exchange) as server:
         signer = LocalKeySigner(fast_backend, key, certificate)  # type: ignore[arg-type]
         hub = _hub(request, tmp_path, topology_prefix, server, reference_dir, smev_version, signer)

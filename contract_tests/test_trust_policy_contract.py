@@ -75,9 +75,17 @@ def _request(original: str) -> OutboundRequest | None:
         return None
     now = datetime.now(UTC)
     return OutboundRequest(
-        "registry-request-1", "zags", "test", OutboundState.ACCEPTED, ORIGINAL_ID, b"<x/>", 1,
-        now, now, scope=REQUEST_SCOPE,
-    )  # fmt: skip
+        "registry-request-1",
+        "zags",
+        "test",
+        OutboundState.ACCEPTED,
+        ORIGINAL_ID,
+        b"<x/>",
+        1,
+        now,
+        now,
+        scope=REQUEST_SCOPE,
+    )
 
 
 def processor(backend: GostBackend, trusted: frozenset[str] | None) -> Processor:
@@ -85,17 +93,32 @@ def processor(backend: GostBackend, trusted: frozenset[str] | None) -> Processor
     register_notices(router)
     router.register_answer(ANSWER, _answer, agency="zags")
     return Processor(
-        router, XmlVerifier(backend), XmlLimits(), frozenset({"zags"}),
-        lookup=_request, trusted=trusted,
-    )  # fmt: skip
+        router,
+        XmlVerifier(backend),
+        XmlLimits(),
+        frozenset({"zags"}),
+        lookup=_request,
+        trusted=trusted,
+    )
 
 
 def process(keys: Keys, envelope: etree._Element, **given: Any) -> Any:
     backend = keys.smev.signer.backend
     trusted = given.pop("trusted", frozenset({keys.smev.certificate.sha256}))
     raw = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
-    record = InboxRecord("inbox-1", "smev", "m-1", raw, "zags", None, "text/xml", {},
-                         datetime.now(UTC), InboxStatus.RECEIVED, 1)  # fmt: skip
+    record = InboxRecord(
+        "inbox-1",
+        "smev",
+        "m-1",
+        raw,
+        "zags",
+        None,
+        "text/xml",
+        {},
+        datetime.now(UTC),
+        InboxStatus.RECEIVED,
+        1,
+    )
     return processor(backend, trusted).process(record)
 
 
@@ -164,8 +187,12 @@ def test_a_genuine_smev_fragment_vouches_for_nothing_else(
 ) -> None:
     # Every signature in it is valid; SMEV's covers only its MessageMetadata.
     forged = _forged_with_fragment(version, keys, place)
-    refused(process(keys, forged), "SignatureCoverageError", "no signature covers <Request>",
-            "<MessageMetadata>")  # fmt: skip
+    refused(
+        process(keys, forged),
+        "SignatureCoverageError",
+        "no signature covers <Request>",
+        "<MessageMetadata>",
+    )
 
 
 def test_a_genuine_smev_fragment_beside_the_content(keys: Keys, version: SmevVersion) -> None:

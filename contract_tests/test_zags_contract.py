@@ -35,33 +35,52 @@ from tests.adapters.test_zags_translate import record as birth_record
 pytestmark = pytest.mark.contract
 
 CHILDREN = {
-    "full": {"name": {"last": "Семёнова", "first": "Алёна", "middle": "Игоревна"},
-             "birth_date": "2015-04-12", "sex": "female", "snils": "112-233-445 95"},
+    "full": {
+        "name": {"last": "Семёнова", "first": "Алёна", "middle": "Игоревна"},
+        "birth_date": "2015-04-12",
+        "sex": "female",
+        "snils": "112-233-445 95",
+    },
     "without patronymic": {"name": {"last": "Ким", "first": "Олег"}, "birth_date": "2016-02-29"},
-    "born in some month": {"name": {"last": "Ли", "first": "Ян", "middle": "Сергеевич"},
-                           "birth_date": "2015-04"},
+    "born in some month": {
+        "name": {"last": "Ли", "first": "Ян", "middle": "Сергеевич"},
+        "birth_date": "2015-04",
+    },
     "born in some year": {"name": {"last": "Ли", "first": "Ян"}, "birth_date": "2015"},
     "no date of birth": {"name": {"last": "Ли", "first": "Ян"}},
-    "double-barrelled": {"name": {"last": "Римская – Корсакова", "first": "Анна-Мария",
-                                  "middle": "Д'Артаньян"}, "birth_date": "2016-02-29"},
-}  # fmt: skip
+    "double-barrelled": {
+        "name": {"last": "Римская – Корсакова", "first": "Анна-Мария", "middle": "Д'Артаньян"},
+        "birth_date": "2016-02-29",
+    },
+}
 ACT = {"number": "170", "date": "2015-05-01", "office": "Отдел ЗАГС Кировского района"}
 EXTRAS = {
     "nothing more": {},
     "act record": {"act_record": ACT},
     "act record of some month": {"act_record": {**ACT, "date": "2015-05"}},
     "act record without office": {"act_record": {**ACT, "office": None}},
-    "passport": {"identity_document": {"series": "4510", "number": "123456",
-                                       "issued_on": "2019-05-01", "issuer": "МВД по РТ"}},
+    "passport": {
+        "identity_document": {
+            "series": "4510",
+            "number": "123456",
+            "issued_on": "2019-05-01",
+            "issuer": "МВД по РТ",
+        }
+    },
     "bare passport": {"identity_document": {"series": "4510", "number": "123456"}},
     "long request id": {"request_id": "registry-request-" + "x" * 40},
-}  # fmt: skip
+}
 
 
 def verify(child: dict[str, Any], **extra: Any) -> VerifyBirthRecord:
-    data = {"type": "verify_birth_record", "request_id": "r-1", "student_id": "s-1",
-            "child": child, "birth_certificate": {"series": "IV-АН", "number": "123456"},
-            **extra}  # fmt: skip
+    data = {
+        "type": "verify_birth_record",
+        "request_id": "r-1",
+        "student_id": "s-1",
+        "child": child,
+        "birth_certificate": {"series": "IV-АН", "number": "123456"},
+        **extra,
+    }
     command = parse_command(data)
     assert isinstance(command, VerifyBirthRecord)
     return command
@@ -131,19 +150,25 @@ class RoundTrip(NamedTuple):
 
 ROUND_TRIPS = {
     "same record": RoundTrip("full", "IV-АН", "123456", "asked", "student.birth.verified", []),
-    "look-alike series": RoundTrip("full", "ІV–ан", "123456", "asked", "student.birth.verified",
-                                   []),
-    "no patronymic": RoundTrip("without patronymic", "IV-АН", "123456", "asked",
-                               "student.birth.verified", []),
+    "look-alike series": RoundTrip(
+        "full", "ІV–ан", "123456", "asked", "student.birth.verified", []
+    ),
+    "no patronymic": RoundTrip(
+        "without patronymic", "IV-АН", "123456", "asked", "student.birth.verified", []
+    ),
     "registry knows the month, ZAGS the day": RoundTrip(
-        "born in some month", "IV-АН", "123456", "2015-04-30", "student.birth.verified", []),
-    "double-barrelled": RoundTrip("double-barrelled", "IV-АН", "123456", "asked",
-                                  "student.birth.verified", []),
-    "another number": RoundTrip("full", "IV-АН", "654321", "asked", "student.birth.mismatch",
-                                ["birth_certificate.number"]),
-    "another birth date": RoundTrip("full", "IV-АН", "123456", "2015-04-13",
-                                    "student.birth.mismatch", ["birth_date"]),
-}  # fmt: skip
+        "born in some month", "IV-АН", "123456", "2015-04-30", "student.birth.verified", []
+    ),
+    "double-barrelled": RoundTrip(
+        "double-barrelled", "IV-АН", "123456", "asked", "student.birth.verified", []
+    ),
+    "another number": RoundTrip(
+        "full", "IV-АН", "654321", "asked", "student.birth.mismatch", ["birth_certificate.number"]
+    ),
+    "another birth date": RoundTrip(
+        "full", "IV-АН", "123456", "2015-04-13", "student.birth.mismatch", ["birth_date"]
+    ),
+}
 
 
 @pytest.mark.parametrize("case", ROUND_TRIPS.values(), ids=ROUND_TRIPS)
@@ -178,17 +203,26 @@ def test_round_trip_versions_of_one_act_record(reference_dir: Path) -> None:
     schemas.validate(response, reference_dir)
     [event] = translate_rogdinf_response(response, request.context)
     assert event.type == "student.birth.mismatch"
-    assert event.data["record_version"] == {"version_number": "2", "version_date": "2019-06-03",
-                                            "state_code": "0102"}  # fmt: skip
+    assert event.data["record_version"] == {
+        "version_number": "2",
+        "version_date": "2019-06-03",
+        "state_code": "0102",
+    }
     assert event.data["matched_superseded_version"]["version_number"] == "1"
     validate_event(envelope(event))
 
 
 @pytest.mark.parametrize(
-    "version", [(None, "2015-05-01", "0101"), ("1", None, "0101"), ("1", "2015-05-01", None),
-                ("1", "2015-05-01", "01"), ("1000", "2015-05-01", "0101")],
+    "version",
+    [
+        (None, "2015-05-01", "0101"),
+        ("1", None, "0101"),
+        ("1", "2015-05-01", None),
+        ("1", "2015-05-01", "01"),
+        ("1000", "2015-05-01", "0101"),
+    ],
     ids=["no number", "no date", "no state code", "short state code", "long number"],
-)  # fmt: skip
+)
 def test_the_official_schema_requires_the_version(
     reference_dir: Path, version: tuple[str | None, str | None, str | None]
 ) -> None:

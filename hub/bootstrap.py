@@ -219,10 +219,18 @@ class Hub:
             status_every=s.smev_status_every,
         )
         return SmevClient(
-            self.journal, self.bus, self.topology, self.router, self.transport, self.signer,
-            settings, RateLimiter(_rate_limits(s.smev_rate_limits)), self.xml_limits,
-            metrics=self.metrics, trust=self._smev_trust(),
-        )  # fmt: skip
+            self.journal,
+            self.bus,
+            self.topology,
+            self.router,
+            self.transport,
+            self.signer,
+            settings,
+            RateLimiter(_rate_limits(s.smev_rate_limits)),
+            self.xml_limits,
+            metrics=self.metrics,
+            trust=self._smev_trust(),
+        )
 
     def _smev_trust(self) -> TrustPolicy | None:
         # The policy the worker applies: SMEV's signature is checked before each Ack.

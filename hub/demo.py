@@ -313,12 +313,18 @@ class Demo:
 
         return [
             ("ZAGS & PFR checks answered", len(ids), answered),
-            ("Gosuslugi applications received", applications,
-             lambda: registry.count_by_type()[ev.APPLICATION_RECEIVED]),
-            ("status changes delivered", applications,
-             lambda: registry.count_by_type()[ev.STATUS_DELIVERED]),
+            (
+                "Gosuslugi applications received",
+                applications,
+                lambda: registry.count_by_type()[ev.APPLICATION_RECEIVED],
+            ),
+            (
+                "status changes delivered",
+                applications,
+                lambda: registry.count_by_type()[ev.STATUS_DELIVERED],
+            ),
             ("ZAGS notifications read", sum(notice_types.values()), noticed),
-        ]  # fmt: skip
+        ]
 
     def _watch(
         self,
@@ -356,8 +362,9 @@ class Demo:
     def _split_notices(self) -> _Notices:
         s = self.scenario
         changes = s.name_changes + s.untrusted + s.damaged
-        notices = zags_notices(self.population, name_changes=changes, deaths=s.deaths,
-                               paternities=0)  # fmt: skip
+        notices = zags_notices(
+            self.population, name_changes=changes, deaths=s.deaths, paternities=0
+        )
         return _Notices(
             regular=(*notices[: s.name_changes], *notices[changes:]),
             untrusted=notices[s.name_changes : s.name_changes + s.untrusted],
@@ -383,8 +390,10 @@ class Demo:
         exchange.renew_certificate(self.backend)
         zags.push_notices(exchange, untrusted)
         total = len(untrusted) + len(damaged)
-        self._wait(lambda: _progress(progress, task, len(running.hub.journal.failed())) >= total,
-                   "failed messages")  # fmt: skip
+        self._wait(
+            lambda: _progress(progress, task, len(running.hub.journal.failed())) >= total,
+            "failed messages",
+        )
         self.stats.failed = Counter(f.error_type for f in running.hub.journal.failed())
         return self._resolve(running, registry, progress, workdir, trust)
 
@@ -424,8 +433,10 @@ class Demo:
         notices = self.notices.damaged
         before = registry.count_by_type()[ev.NAME_CHANGED]
         ids = self.world.agencies.zags.push_notices(self.world.exchange, notices)
-        self._wait(lambda: registry.count_by_type()[ev.NAME_CHANGED] >= before + len(notices),
-                   "resent notices")  # fmt: skip
+        self._wait(
+            lambda: registry.count_by_type()[ev.NAME_CHANGED] >= before + len(notices),
+            "resent notices",
+        )
         for failed, resent in zip(damaged, ids, strict=False):
             reason = f"altered in transit after SMEV signed it; ZAGS resent it as {resent}"
             hub.operations.discard(operator, failed.failed_id, reason)
@@ -527,8 +538,11 @@ def summary_table(stats: Stats, checks: Sequence[Check], counts: Mapping[str, in
         ("ZAGS", "birth record mismatch", counts.get(ev.BIRTH_MISMATCH, 0)),
         ("ZAGS", "birth record not found", counts.get(ev.BIRTH_NOT_FOUND, 0)),
         ("ZAGS", "check rejected by SMEV (SMEV-403), settled", rejected),
-        ("ZAGS", "name change / death notices", counts.get(ev.NAME_CHANGED, 0)
-         + counts.get(ev.DEATH_REGISTERED, 0)),
+        (
+            "ZAGS",
+            "name change / death notices",
+            counts.get(ev.NAME_CHANGED, 0) + counts.get(ev.DEATH_REGISTERED, 0),
+        ),
         ("PFR", "SNILS verified", counts.get(ev.SNILS_VERIFIED, 0)),
         ("PFR", "SNILS mismatch", counts.get(ev.SNILS_MISMATCH, 0)),
         ("PFR", "SNILS not found", counts.get(ev.SNILS_NOT_FOUND, 0)),
@@ -538,7 +552,7 @@ def summary_table(stats: Stats, checks: Sequence[Check], counts: Mapping[str, in
         *(("hub", f"failed: {kind}", n) for kind, n in sorted(stats.failed.items())),
         ("hub", "replayed after the fix", stats.replayed),
         ("hub", "discarded (agency resent)", stats.discarded),
-    ]  # fmt: skip
+    ]
     for agency, outcome, count in rows:
         table.add_row(agency, outcome, str(count))
     total = stats.commands + stats.statuses_sent + sum(counts.values())

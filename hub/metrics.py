@@ -89,74 +89,129 @@ class HubMetrics:
         self.labels_of = lru_cache(maxsize=1024)(self._labels_of)
         r = self.registry
         self.received: _Family[Counter] = _Family(
-            Counter("hub_messages_received", "Messages and commands the workers took in "
-                    "(once each, at its first attempt).", ["agency", "kind"], registry=r)
-        )  # fmt: skip
+            Counter(
+                "hub_messages_received",
+                "Messages and commands the workers took in (once each, at its first attempt).",
+                ["agency", "kind"],
+                registry=r,
+            )
+        )
         self.processed: _Family[Counter] = _Family(
-            Counter("hub_messages_processed", "Messages settled by the workers, by outcome: "
-                    "processed, duplicate, failed, retried.", ["agency", "kind", "outcome"],
-                    registry=r)
-        )  # fmt: skip
+            Counter(
+                "hub_messages_processed",
+                "Messages settled by the workers, by outcome: "
+                "processed, duplicate, failed, retried.",
+                ["agency", "kind", "outcome"],
+                registry=r,
+            )
+        )
         self.failures: _Family[Counter] = _Family(
-            Counter("hub_failures", "Messages kept as failed, by error type.",
-                    ["agency", "error_type"], registry=r)
-        )  # fmt: skip
+            Counter(
+                "hub_failures",
+                "Messages kept as failed, by error type.",
+                ["agency", "error_type"],
+                registry=r,
+            )
+        )
         self.retries: _Family[Counter] = _Family(
-            Counter("hub_retries", "Retries scheduled after a passing failure, by delay.",
-                    ["agency", "delay"], registry=r)
-        )  # fmt: skip
+            Counter(
+                "hub_retries",
+                "Retries scheduled after a passing failure, by delay.",
+                ["agency", "delay"],
+                registry=r,
+            )
+        )
         self.processing_seconds: _Family[Histogram] = _Family(
-            Histogram("hub_processing_seconds", "From receipt to processed (retries included).",
-                      ["agency"], buckets=PROCESSING_BUCKETS, registry=r)
-        )  # fmt: skip
+            Histogram(
+                "hub_processing_seconds",
+                "From receipt to processed (retries included).",
+                ["agency"],
+                buckets=PROCESSING_BUCKETS,
+                registry=r,
+            )
+        )
         self._relay_and_smev(r)
 
     def _relay_and_smev(self, r: CollectorRegistry | None) -> None:
         self.published: _Family[Counter] = _Family(
-            Counter("hub_events_published", "Events the relay published (confirmed).",
-                    ["event_type"], registry=r)
-        )  # fmt: skip
+            Counter(
+                "hub_events_published",
+                "Events the relay published (confirmed).",
+                ["event_type"],
+                registry=r,
+            )
+        )
         self.publish_seconds = Histogram(
-            "hub_relay_publish_seconds", "One relay batch: publish with confirms and mark.",
-            buckets=RELAY_BUCKETS, registry=r,
-        )  # fmt: skip
+            "hub_relay_publish_seconds",
+            "One relay batch: publish with confirms and mark.",
+            buckets=RELAY_BUCKETS,
+            registry=r,
+        )
         self.publish_delay = Histogram(
-            "hub_event_publish_delay_seconds", "From an event written to its publish confirmed.",
-            buckets=PROCESSING_BUCKETS, registry=r,
-        )  # fmt: skip
+            "hub_event_publish_delay_seconds",
+            "From an event written to its publish confirmed.",
+            buckets=PROCESSING_BUCKETS,
+            registry=r,
+        )
         self.smev_calls: _Family[Counter] = _Family(
-            Counter("hub_smev_calls", "Calls to SMEV by method and result (ok, or the error's "
-                    "type).", ["method", "result"], registry=r)
-        )  # fmt: skip
+            Counter(
+                "hub_smev_calls",
+                "Calls to SMEV by method and result (ok, or the error's type).",
+                ["method", "result"],
+                registry=r,
+            )
+        )
         self.smev_seconds: _Family[Histogram] = _Family(
-            Histogram("hub_smev_call_seconds", "Duration of one SMEV call.", ["method"],
-                      buckets=SMEV_BUCKETS, registry=r)
-        )  # fmt: skip
+            Histogram(
+                "hub_smev_call_seconds",
+                "Duration of one SMEV call.",
+                ["method"],
+                buckets=SMEV_BUCKETS,
+                registry=r,
+            )
+        )
         self.smev_taken: _Family[Counter] = _Family(
-            Counter("hub_smev_messages_taken", "Messages taken from SMEV's queues.", ["queue"],
-                    registry=r)
-        )  # fmt: skip
+            Counter(
+                "hub_smev_messages_taken",
+                "Messages taken from SMEV's queues.",
+                ["queue"],
+                registry=r,
+            )
+        )
         self._smev_rounds(r)
         self.scrape_errors: _Family[Counter] = _Family(
-            Counter("hub_metrics_scrape_errors", "Scrapes that could not read a source "
-                    "(broker, database).", ["source"], registry=r)
-        )  # fmt: skip
+            Counter(
+                "hub_metrics_scrape_errors",
+                "Scrapes that could not read a source (broker, database).",
+                ["source"],
+                registry=r,
+            )
+        )
         self.probes: dict[str, threading.Thread] = {}  # scrape-time reads still running
 
     def _smev_rounds(self, r: CollectorRegistry | None) -> None:
         # A loop of the SMEV client never ends on a failed round: these say it is failing.
         self.smev_failed_rounds: _Family[Counter] = _Family(
-            Counter("hub_smev_failed_rounds", "Rounds of the SMEV client that failed (SMEV, the "
-                    "broker or the database away; a fault), by loop (send, poll) and error type.",
-                    ["loop", "error_type"], registry=r)
-        )  # fmt: skip
+            Counter(
+                "hub_smev_failed_rounds",
+                "Rounds of the SMEV client that failed (SMEV, the "
+                "broker or the database away; a fault), by loop (send, poll) and error type.",
+                ["loop", "error_type"],
+                registry=r,
+            )
+        )
         # The latest value of any process wins: a restarted client's 0 replaces its
         # predecessor's count.
         self.smev_failing_rounds: _Family[Gauge] = _Family(
-            Gauge(SMEV_FAILING_ROUNDS, "Rounds of the SMEV client failed in a row now "
-                  "(0: its last round went through), by loop.", ["loop"], registry=r,
-                  multiprocess_mode="mostrecent")
-        )  # fmt: skip
+            Gauge(
+                SMEV_FAILING_ROUNDS,
+                "Rounds of the SMEV client failed in a row now "
+                "(0: its last round went through), by loop.",
+                ["loop"],
+                registry=r,
+                multiprocess_mode="mostrecent",
+            )
+        )
 
     def _labels_of(self, source: str, agency: str | None, kind: str | None) -> tuple[str, str]:
         """Bounded (agency, kind) labels of a message."""

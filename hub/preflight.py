@@ -40,11 +40,15 @@ def needed_files(settings: Settings, services: Collection[str]) -> list[Need]:
         needs += _own_schemas(settings.schemas_dir)
         needs += [("HUB_TRUSTED_CERTIFICATES", p) for p in settings.trusted_certificates]
     if SMEV_CLIENT in services:
-        needs += _given(("HUB_SIGNING_KEY", settings.signing_key),
-                        ("HUB_SIGNING_CERT", settings.signing_cert))  # fmt: skip
+        needs += _given(
+            ("HUB_SIGNING_KEY", settings.signing_key), ("HUB_SIGNING_CERT", settings.signing_cert)
+        )
     if CONSOLE in services:
-        needs += _given(("HUB_TLS_CERT", settings.tls_cert), ("HUB_TLS_KEY", settings.tls_key),
-                        ("HUB_TLS_CLIENT_CA", settings.tls_client_ca))  # fmt: skip
+        needs += _given(
+            ("HUB_TLS_CERT", settings.tls_cert),
+            ("HUB_TLS_KEY", settings.tls_key),
+            ("HUB_TLS_CLIENT_CA", settings.tls_client_ca),
+        )
     return needs
 
 

@@ -57,9 +57,13 @@ def processed(hub: Hub, message: InboundMessage) -> Outcome:
 def command(hub: Hub, data: dict[str, Any]) -> Outcome:
     body = json.dumps(data, ensure_ascii=False).encode()
     message = InboundMessage(
-        Source.REGISTRY, str(data.get("request_id") or uuid.uuid4()), body, None,
-        str(data.get("type")), "application/json",
-    )  # fmt: skip
+        Source.REGISTRY,
+        str(data.get("request_id") or uuid.uuid4()),
+        body,
+        None,
+        str(data.get("type")),
+        "application/json",
+    )
     return processed(hub, message)
 
 
@@ -101,9 +105,13 @@ def test_smevs_refusal_of_a_request_belongs_where_the_request_did(hub: Hub) -> N
     request = hub.journal.transition_outbound("req-2", OutboundState.SENT)
     refusal = refusal_record(request, PermanentError("payload against SMEV's schema"))
     message = InboundMessage(
-        Source.SMEV_REFUSAL, request.smev_message_id, json.dumps(refusal).encode(), "zags",
-        "refusal", REFUSAL_CONTENT_TYPE,
-    )  # fmt: skip
+        Source.SMEV_REFUSAL,
+        request.smev_message_id,
+        json.dumps(refusal).encode(),
+        "zags",
+        "refusal",
+        REFUSAL_CONTENT_TYPE,
+    )
     outcome = processed(hub, message)
     [event] = outcome.events
     assert outcome.scope == "45201" and event.routing_key == "agency.request.rejected"

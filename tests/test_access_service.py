@@ -185,8 +185,10 @@ def test_a_client_certificate_maps_to_its_principal(access: AccessService) -> No
     colons = ":".join(CERT[i : i + 2] for i in range(0, 64, 2))
     principal = access.authenticate_certificate(colons)
     assert (principal.role, principal.scope, principal.principal_id) == (
-        Role.AGENCY, SCHOOL, f"cert:{CERT}"
-    )  # fmt: skip
+        Role.AGENCY,
+        SCHOOL,
+        f"cert:{CERT}",
+    )
     with pytest.raises(UnknownCertificateError):
         access.authenticate_certificate("cd" * 32)
     [entry] = denials(access.journal)
@@ -204,9 +206,14 @@ SIGNER = "cd" * 32
 
 def test_an_agency_token_names_its_agencies_and_signers(access: AccessService) -> None:
     issued = access.issue(
-        "zags system", Role.AGENCY, SCHOOL, None, "root", agencies=[" zags", "pfr", "zags"],
+        "zags system",
+        Role.AGENCY,
+        SCHOOL,
+        None,
+        "root",
+        agencies=[" zags", "pfr", "zags"],
         signers=[SIGNER.upper(), ":".join(SIGNER[i : i + 2] for i in range(0, 64, 2))],
-    )  # fmt: skip
+    )
     record = access.journal.token(issued.token_id)
     assert record is not None and (record.agencies, record.signers) == (("zags", "pfr"), (SIGNER,))
     principal = access.authenticate(issued.text)
@@ -257,8 +264,10 @@ def test_check_inbound_admits_only_a_bound_agency_system(access: AccessService) 
             access.check_inbound(who, agency)
         assert str(raised.value).startswith(why)
     assert [(e.target, e.details["action"]) for e in reversed(denials(access.journal))] == [
-        ("pfr", "post"), ("zags", "post"), ("zags", "post"),
-    ]  # fmt: skip
+        ("pfr", "post"),
+        ("zags", "post"),
+        ("zags", "post"),
+    ]
 
 
 def test_a_client_certificate_names_its_agencies() -> None:

@@ -192,8 +192,10 @@ def test_each_failure_and_each_denial_is_one_log_line_without_secrets(
     failed, out_of_scope, by_role = logged
     assert failed["event"] == "authentication failed" and failed["log_level"] == "warning"
     assert (failed["reason"], failed["source"], failed["token_id"]) == (
-        "unknown", ATTACKER, issued.token_id,
-    )  # fmt: skip
+        "unknown",
+        ATTACKER,
+        issued.token_id,
+    )
     assert out_of_scope["event"] == "access denied" and out_of_scope["reason"] == "scope"
     assert (out_of_scope["action"], out_of_scope["target"]) == ("reveal", "failed-1")
     assert out_of_scope["principal"] == issued.token_id

@@ -28,8 +28,13 @@ def _clean_env(**extra: str) -> dict[str, str]:
 def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "hub", *args],
-        capture_output=True, text=True, timeout=120, env=env, cwd=cwd, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=cwd,
+        check=False,
+    )
 
 
 def _assert_demo_ran_bare(done: subprocess.CompletedProcess[str]) -> None:
@@ -57,14 +62,20 @@ def test_the_demo_runs_from_a_bare_clone(tmp_path: Path) -> None:
     clone = tmp_path / "hub"
     subprocess.run(
         ["git", "clone", "--quiet", f"file://{PROJECT}", str(clone)],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     assert not (tmp_path / "shared").exists()  # the default HUB_REFERENCE_DIR, ../shared
     env = _clean_env(PYTHONPATH=str(clone))
     where = subprocess.run(
         [sys.executable, "-c", "import hub; print(hub.__file__)"],
-        capture_output=True, text=True, env=env, cwd=clone, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=clone,
+        check=True,
+    )
     assert Path(where.stdout.strip()).is_relative_to(clone)  # the clone's code runs
     _assert_demo_ran_bare(_run(DEMO, clone, env))
 

@@ -109,11 +109,24 @@ def test_the_gated_stage_runs_the_official_schemas_and_refuses_what_breaks_them(
 @pytest.mark.integration  # a real process, as test_cli.py runs the command
 def test_the_command_prints_the_figures() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "hub", "bench", "--suite", "translate", "--inputs", "10",
-         "--rounds", "1"],
-        capture_output=True, text=True, check=False, cwd=PROJECT,
+        [
+            sys.executable,
+            "-m",
+            "hub",
+            "bench",
+            "--suite",
+            "translate",
+            "--inputs",
+            "10",
+            "--rounds",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=PROJECT,
         env={**os.environ, "COLUMNS": "120"},
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr
     assert "zags: 10 × ROGDINFResponse → birth event" in result.stdout
     assert "gosuslugi: 10 × ApplicationRequest" in result.stdout

@@ -56,8 +56,13 @@ def browser() -> Iterator[Any]:
         _unavailable("selenium is not installed (pip install -e .[dev])")
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--disable-gpu", "--window-size=1280,1000"):  # fmt: skip
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,1000",
+    ):
         options.add_argument(argument)
     driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
     driver.set_page_load_timeout(30)
@@ -156,8 +161,11 @@ def _school_b_sees_nothing_of_a(
         assert b[0].fingerprint in driver.page_source or path == "/outbound"
         assert not [m for m in a_marks if m in driver.page_source], path
     for f in a:
-        for path in (f"/failed/messages/{f.failed_id}", f"/failed/groups/{f.fingerprint}",
-                     f"/failed/messages/{f.failed_id}/replay"):  # fmt: skip
+        for path in (
+            f"/failed/messages/{f.failed_id}",
+            f"/failed/groups/{f.fingerprint}",
+            f"/failed/messages/{f.failed_id}/replay",
+        ):
             driver.get(f"{served.url}{path}")
             assert driver.title.split(" ")[0] in ("403", "404"), path
             assert SNILS not in driver.page_source

@@ -23,14 +23,22 @@ TOKEN_HINT = "--token or HUB_TOKEN"
 def hub(url: str, *args: str, keys: str = "", token: str = "") -> subprocess.CompletedProcess[str]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
-        "HUB_DATABASE_URL": url, "HUB_ENCRYPTION_KEYS": keys, "HUB_TOKEN": token,
-        "HUB_REQUIRE_SIGNATURES": "false", "HUB_ADAPTERS": "[]", "HUB_LOG_FORMAT": "json",
+        "HUB_DATABASE_URL": url,
+        "HUB_ENCRYPTION_KEYS": keys,
+        "HUB_TOKEN": token,
+        "HUB_REQUIRE_SIGNATURES": "false",
+        "HUB_ADAPTERS": "[]",
+        "HUB_LOG_FORMAT": "json",
         "COLUMNS": "200",
-    }  # fmt: skip
+    }
     return subprocess.run(
         [sys.executable, "-m", "hub", *args],
-        capture_output=True, text=True, env=env, check=False, cwd=PROJECT,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        cwd=PROJECT,
+    )
 
 
 @pytest.fixture
@@ -69,8 +77,9 @@ def test_db_upgrade_from_an_older_revision_applies_only_the_newer(url: str) -> N
 def sealed(url: str) -> tuple[str, str]:
     """A journal sealed under a data key, and an admin token made there: (key entry, token)."""
     key = new_key_entry("k1")
-    made = hub(url, "tokens", "create", "--name", "admin", "--role", "admin", "--scope", "*",
-               keys=key)  # fmt: skip
+    made = hub(
+        url, "tokens", "create", "--name", "admin", "--role", "admin", "--scope", "*", keys=key
+    )
     assert made.returncode == 0, made.stderr
     [token] = [line for line in made.stdout.splitlines() if line.startswith("hub_")]
     return key, token

@@ -25,13 +25,22 @@ GROUP = "0f1e2d3c4b5a6978"  # the shape of processing.fingerprint: 16 hex digits
 def hub(url: str, *args: str, token: str = "") -> subprocess.CompletedProcess[str]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
-        "HUB_DATABASE_URL": url, "HUB_TOKEN": token, "HUB_REQUIRE_SIGNATURES": "false",
-        "HUB_ADAPTERS": "[]", "HUB_OPERATOR": "root", "COLUMNS": "80", "LINES": "50",
-    }  # fmt: skip
+        "HUB_DATABASE_URL": url,
+        "HUB_TOKEN": token,
+        "HUB_REQUIRE_SIGNATURES": "false",
+        "HUB_ADAPTERS": "[]",
+        "HUB_OPERATOR": "root",
+        "COLUMNS": "80",
+        "LINES": "50",
+    }
     done = subprocess.run(
         [sys.executable, "-m", "hub", *args],
-        capture_output=True, text=True, env=env, check=False, cwd=PROJECT,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        cwd=PROJECT,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
@@ -46,8 +55,9 @@ def url(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'hub.db'}"
     journal = SqlJournal.open(url)
     for n, fingerprint in ((1, GROUP), (2, GROUP), (3, "other-group")):
-        message = InboundMessage("smev", f"m-{n}", notice("child", n, tag=LATE), agency="zags",
-                                 content_type="text/xml")  # fmt: skip
+        message = InboundMessage(
+            "smev", f"m-{n}", notice("child", n, tag=LATE), agency="zags", content_type="text/xml"
+        )
         journal.receive([message])
         journal.start_attempts([message.inbox_id])
         failure = Failure("UnknownKindError", f"no adapter for {LATE}", "Traceback …", fingerprint)
@@ -58,15 +68,27 @@ def url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def token(url: str) -> str:
-    made = hub(url, "tokens", "create", "--name", "Иванова, школа 12", "--role", "admin",
-               "--scope", "*")  # fmt: skip
+    made = hub(
+        url, "tokens", "create", "--name", "Иванова, школа 12", "--role", "admin", "--scope", "*"
+    )
     [text] = [line for line in made.stdout.splitlines() if line.startswith("hub_")]
     return text
 
 
 def test_tokens_list_shows_whole_ids_and_json(url: str, token: str) -> None:
-    hub(url, "tokens", "create", "--name", "ЗАГС: шлюз", "--role", "agency", "--scope", "*",
-        "--agency", "zags")  # fmt: skip
+    hub(
+        url,
+        "tokens",
+        "create",
+        "--name",
+        "ЗАГС: шлюз",
+        "--role",
+        "agency",
+        "--scope",
+        "*",
+        "--agency",
+        "zags",
+    )
     listed = objects(hub(url, "tokens", "list", "--json"))
     assert {t["name"] for t in listed} == {"Иванова, школа 12", "ЗАГС: шлюз"}
     assert all(len(t["id"]) == 12 and "secret_hash" not in t for t in listed)

@@ -55,9 +55,13 @@ def admin(hub: Hub) -> tuple[str, Principal]:
 
 
 def run(hub: Hub, token: str, *args: str) -> Result:
-    env = {"HUB_DATABASE_URL": hub.settings.database_url.get_secret_value(),
-           "HUB_TOPOLOGY_PREFIX": hub.settings.topology_prefix, "HUB_ADAPTERS": "[]",
-           "HUB_REQUIRE_SIGNATURES": "false", "HUB_TOKEN": token}  # fmt: skip
+    env = {
+        "HUB_DATABASE_URL": hub.settings.database_url.get_secret_value(),
+        "HUB_TOPOLOGY_PREFIX": hub.settings.topology_prefix,
+        "HUB_ADAPTERS": "[]",
+        "HUB_REQUIRE_SIGNATURES": "false",
+        "HUB_TOKEN": token,
+    }
     return CliRunner().invoke(app, list(args), env=env)
 
 
@@ -73,8 +77,9 @@ def test_every_listing_prints_stored_markup_as_text(hub: Hub, admin: tuple[str, 
     [failed] = hub.journal.failed()
     printed_literally(run(hub, token, "failed", "list"))
     printed_literally(run(hub, token, "failed", "show", failed.failed_id))
-    printed_literally(run(hub, token, "failed", "show", failed.failed_id, "--reveal",
-                          "--reason", TEXT))  # fmt: skip
+    printed_literally(
+        run(hub, token, "failed", "show", failed.failed_id, "--reveal", "--reason", TEXT)
+    )
     printed_literally(run(hub, token, "failed", "replay", "--all", "--dry-run"))
     printed_literally(run(hub, token, "failed", "replay", "--all"), expected_exit=1)
     printed_literally(run(hub, token, "tokens", "list"))
@@ -97,14 +102,16 @@ def test_no_command_makes_a_console_of_its_own() -> None:
     for path in (PROJECT / "hub").rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         imported = any(
-            isinstance(node, ast.ImportFrom) and node.module == "rich.console"
+            isinstance(node, ast.ImportFrom)
+            and node.module == "rich.console"
             and any(alias.name == "Console" for alias in node.names)
             for node in ast.walk(tree)
-        )  # fmt: skip
+        )
         calls = [
-            node.lineno for node in ast.walk(tree)
+            node.lineno
+            for node in ast.walk(tree)
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Console"
-        ]  # fmt: skip
+        ]
         if imported and calls and path.name != "terminal.py":
             found.append(f"{path.relative_to(PROJECT)}:{calls}")
     assert found == []

@@ -152,9 +152,14 @@ def test_discard_needs_a_reason_and_is_audited(url: str, admin: str) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [("failed", "list"), ("failed", "show", "x"), ("failed", "replay", "--all"),
-     ("failed", "discard", "x", "--reason", "r"), ("audit",)],
-)  # fmt: skip
+    [
+        ("failed", "list"),
+        ("failed", "show", "x"),
+        ("failed", "replay", "--all"),
+        ("failed", "discard", "x", "--reason", "r"),
+        ("audit",),
+    ],
+)
 def test_operator_commands_need_a_valid_token(url: str, command: tuple[str, ...]) -> None:
     missing = hub(url, *command)
     assert missing.returncode == 2 and "needs your API token" in missing.stderr
@@ -214,11 +219,23 @@ def test_tokens_create_refuses_a_binding_that_is_not_one(url: str, tmp_path: Pat
         ("--role", "agency"): "name the agencies it may post for",
         ("--role", "agency", "--agency", "mvd"): "'mvd' is not one the hub serves",
         ("--role", "operator", "--agency", "zags"): "only role agency names agencies",
-        ("--role", "agency", "--agency", "zags", "--signing-cert", str(tmp_path / "none.pem")):
-            "none.pem: not a readable GOST certificate (PEM or DER): No such file or directory",
-        ("--role", "agency", "--agency", "zags", "--signing-cert", str(garbage)):
-            "garbage.pem: not a readable GOST certificate",
-    }  # fmt: skip
+        (
+            "--role",
+            "agency",
+            "--agency",
+            "zags",
+            "--signing-cert",
+            str(tmp_path / "none.pem"),
+        ): "none.pem: not a readable GOST certificate (PEM or DER): No such file or directory",
+        (
+            "--role",
+            "agency",
+            "--agency",
+            "zags",
+            "--signing-cert",
+            str(garbage),
+        ): "garbage.pem: not a readable GOST certificate",
+    }
     for options, why in refused.items():
         made = hub(url, "tokens", "create", "--name", "x", "--scope", "*", *options)
         assert made.returncode == 2, (options, made.stderr)

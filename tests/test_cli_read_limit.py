@@ -119,11 +119,20 @@ def test_an_endless_fifo_is_refused(endless_fifo: Path) -> None:
 
 
 def test_a_command_from_standard_input_is_read_whole(tmp_path: Path) -> None:
-    person = {"name": {"last": "Иванова", "first": "Анна"}, "birth_date": "2015-04-12",
-              "sex": "female"}  # fmt: skip
+    person = {
+        "name": {"last": "Иванова", "first": "Анна"},
+        "birth_date": "2015-04-12",
+        "sex": "female",
+    }
     document = {"kind": "birth_certificate", "series": "IV-АН", "number": "123456"}
-    command = {"type": "verify_snils", "request_id": "r-1", "person_id": "p-1",
-               "role": "student", "person": person, "document": document}  # fmt: skip
+    command = {
+        "type": "verify_snils",
+        "request_id": "r-1",
+        "person_id": "p-1",
+        "role": "student",
+        "person": person,
+        "document": document,
+    }
     given = tmp_path / "command.json"
     given.write_text(json.dumps(command, ensure_ascii=False), encoding="utf-8")
     with given.open("rb") as stdin:

@@ -63,6 +63,9 @@ def test_an_explicit_mtom_setting_wins_over_the_profile() -> None:
 def test_an_unknown_profile_is_refused() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "hub", "simulator", "serve", "--profile", "tidy"],
-        capture_output=True, text=True, check=False, cwd=PROJECT,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=PROJECT,
+    )
     assert result.returncode != 0 and "--profile 'tidy'" in result.stderr

@@ -331,7 +331,7 @@ def test_the_good_snippet_passes() -> None:
         ('command: ["worker"]', 'command: "worker"', "command must be a list"),
         ("depends_on: [db]", 'depends_on: [db]\n    entrypoint: ["sh"]', "entrypoint is not hub"),
     ],
-)  # fmt: skip
+)
 def test_the_checker_finds_what_is_wrong(old: str, new: str, expected: str) -> None:
     problems = broken(old, new)
     assert any(expected in problem for problem in problems), problems

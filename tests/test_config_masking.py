@@ -27,9 +27,15 @@ def test_a_libpq_url_keeps_no_password() -> None:
     shown = Settings(database_url=LIBPQ).masked()["database_url"]
     for secret in ("s3cr%40t-user", "s3cr@t-user", "PW-IN-QUERY", "SSL-PW"):
         assert secret not in shown
-    for kept in ("hub:********@db.internal:5432/hub", "sslmode=verify-full", "password=********",
-                 "sslpassword=********", "passfile=/etc/hub/pgpass", "sslkey=/etc/hub/client.key",
-                 "application_name=hub"):  # fmt: skip
+    for kept in (
+        "hub:********@db.internal:5432/hub",
+        "sslmode=verify-full",
+        "password=********",
+        "sslpassword=********",
+        "passfile=/etc/hub/pgpass",
+        "sslkey=/etc/hub/client.key",
+        "application_name=hub",
+    ):
         assert kept in shown, shown
 
 

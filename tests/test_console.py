@@ -116,8 +116,10 @@ def test_an_operator_sees_only_its_schools_messages(hub: Hub, client: TestClient
     page = client.get(f"/failed/groups/{group}").text
     assert all(f.failed_id in page for f in mine)
     assert not any(f.failed_id in page for f in theirs)
-    for path in (f"/failed/messages/{theirs[0].failed_id}",
-                 f"/failed/messages/{theirs[0].failed_id}/replay"):  # fmt: skip
+    for path in (
+        f"/failed/messages/{theirs[0].failed_id}",
+        f"/failed/messages/{theirs[0].failed_id}/replay",
+    ):
         reply = client.get(path)
         assert reply.status_code in (403, 404) and theirs[0].failed_id not in reply.text
     forged = client.post(
@@ -200,8 +202,18 @@ def _outbound(hub: Hub, scope: str, names: list[str], *, reply: bool = False) ->
     requests to ZAGS, or Gosuslugi's ``application-accepted`` replies (SendResponse)."""
     msg = InboundMessage("http:test", f"cmd-{scope}-{names[0]}", b"{}", scope=scope)
     kind, agency = ("application-accepted", "gosuslugi") if reply else ("rogdinf", "zags")
-    asks = [NewOutbound(n, agency, kind, b"<x/>", f"smev-{n}", reply_to=f"to-{n}" if reply
-                        else None, scope=scope) for n in names]  # fmt: skip
+    asks = [
+        NewOutbound(
+            n,
+            agency,
+            kind,
+            b"<x/>",
+            f"smev-{n}",
+            reply_to=f"to-{n}" if reply else None,
+            scope=scope,
+        )
+        for n in names
+    ]
     hub.journal.receive_processed([(msg, Outcome(msg.inbox_id, outbound=asks))])
     hub.journal.claim_outbound(1000, timedelta(minutes=5))
     hub.journal.mark_accepted(names)

@@ -102,8 +102,10 @@ def test_logins_and_logouts_are_audited_and_a_refused_role_is_a_denial(hub: Hub)
     assert logged_in.target == operator.split("_")[1] and logged_in.scope == SCHOOL_A
     assert logged_in.details == {"source": "198.51.100.2", "via": "console"}
     assert (refused.action, refused.target, refused.details["action"]) == (
-        "denied", "console", "view",
-    )  # fmt: skip
+        "denied",
+        "console",
+        "view",
+    )
     assert all(operator.split("_")[2] not in repr(e) for e in newest)
 
 
@@ -135,14 +137,21 @@ def test_a_principals_oldest_session_goes_first(hub: Hub) -> None:
 @pytest.fixture
 def audited(hub: Hub) -> Hub:
     for n in range(120):
-        hub.journal.audit(f"op (operator@{SCHOOL_A}, tokA{n % 3:08d})", "reveal", f"fail-{n}",
-                          "ticket", {}, scope=SCHOOL_A)  # fmt: skip
+        hub.journal.audit(
+            f"op (operator@{SCHOOL_A}, tokA{n % 3:08d})",
+            "reveal",
+            f"fail-{n}",
+            "ticket",
+            {},
+            scope=SCHOOL_A,
+        )
     hub.journal.audit(
         "other (operator@x, tokB00000000)", "reveal", "fail-b", "", {}, scope=SCHOOL_B
     )
     denial = {"action": "reveal", "code": "ACCESS_DENIED"}
-    hub.journal.audit("op (operator@x, tokA00000001)", "denied", "fail-x", "no", denial,
-                      scope=SCHOOL_A)  # fmt: skip
+    hub.journal.audit(
+        "op (operator@x, tokA00000001)", "denied", "fail-x", "no", denial, scope=SCHOOL_A
+    )
     return hub
 
 

@@ -27,12 +27,18 @@ def free_port() -> int:
 
 def test_hub_console_serves_until_sigterm(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "HUB_DATABASE_URL": f"sqlite:///{tmp_path / 'hub.db'}",
-           "HUB_LOG_FORMAT": "json"}  # fmt: skip
+    env = {
+        **os.environ,
+        "HUB_DATABASE_URL": f"sqlite:///{tmp_path / 'hub.db'}",
+        "HUB_LOG_FORMAT": "json",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "hub", "console", "--port", str(port)],
-        cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         page = _first_response(f"http://127.0.0.1:{port}/login", process)
         assert page.status_code == 200 and "API token" in page.text
@@ -50,15 +56,21 @@ def test_failed_authentications_it_counted_are_written_when_it_stops(tmp_path: P
     env = {**os.environ, "HUB_DATABASE_URL": url, "HUB_LOG_FORMAT": "json"}
     process = subprocess.Popen(
         [sys.executable, "-m", "hub", "console", "--port", str(port)],
-        cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         _first_response(f"http://127.0.0.1:{port}/login", process)
         statuses = [
-            requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5,
-                         headers={"authorization": f"Bearer hub_{n:012x}_{'s' * 43}"}).status_code
+            requests.get(
+                f"http://127.0.0.1:{port}/metrics",
+                timeout=5,
+                headers={"authorization": f"Bearer hub_{n:012x}_{'s' * 43}"},
+            ).status_code
             for n in range(40)
-        ]  # fmt: skip
+        ]
         assert statuses == [401] * 10 + [429] * 30
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
@@ -75,12 +87,20 @@ def test_failed_authentications_it_counted_are_written_when_it_stops(tmp_path: P
 
 
 def test_half_a_tls_configuration_is_refused(tmp_path: Path) -> None:
-    env = {**os.environ, "HUB_DATABASE_URL": f"sqlite:///{tmp_path / 'hub.db'}",
-           "HUB_TLS_CERT": str(tmp_path / "missing.pem")}  # fmt: skip
+    env = {
+        **os.environ,
+        "HUB_DATABASE_URL": f"sqlite:///{tmp_path / 'hub.db'}",
+        "HUB_TLS_CERT": str(tmp_path / "missing.pem"),
+    }
     done = subprocess.run(
         [sys.executable, "-m", "hub", "console", "--port", "0"],
-        cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode != 0 and "HUB_TLS_KEY" in done.stderr
 
 

@@ -42,8 +42,9 @@ HOSTILE = (  # markup an agency (or an attacker) put into a message's text
     "<!-- </pre><script>alert(3)</script> --></t:Remark>"
 )
 _PRE = re.compile(r'<pre id="body">(.*?)</pre>', re.DOTALL)
-_ENVELOPE = re.compile(r'<details id="envelope">\s*<summary>[^<]*</summary>\s*<pre>(.*?)</pre>',
-                       re.DOTALL)  # fmt: skip
+_ENVELOPE = re.compile(
+    r'<details id="envelope">\s*<summary>[^<]*</summary>\s*<pre>(.*?)</pre>', re.DOTALL
+)
 
 
 @pytest.fixture
@@ -63,8 +64,9 @@ def client(hub: Hub) -> TestClient:
 def failed(hub: Hub, external_id: str, raw: bytes) -> FailedMessage:
     """``raw`` stored as SMEV delivered it, processed, and kept as failed (the hub never sent
     the request it answers)."""
-    message = InboundMessage("smev", external_id, raw, agency="zags", content_type="text/xml",
-                             scope=SCOPE)  # fmt: skip
+    message = InboundMessage(
+        "smev", external_id, raw, agency="zags", content_type="text/xml", scope=SCOPE
+    )
     hub.journal.receive([message])
     records = hub.journal.start_attempts([message.inbox_id])
     hub.journal.complete([hub.worker.outcome(record, None) for record in records])

@@ -56,11 +56,14 @@ class Authority:
     ) -> x509.CertificateBuilder:
         now = dt.datetime.now(dt.UTC)
         return (
-            x509.CertificateBuilder().subject_name(subject).issuer_name(self.name)
-            .public_key(public).serial_number(x509.random_serial_number())
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self.name)
+            .public_key(public)
+            .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(days=1))
-        )  # fmt: skip
+        )
 
     def issue(self, name: str, *, server: bool = False) -> Issued:
         key = ec.generate_private_key(ec.SECP256R1())
@@ -77,10 +80,11 @@ class Authority:
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         key_path.write_bytes(
             key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),
             )
-        )  # fmt: skip
+        )
         der = cert.public_bytes(serialization.Encoding.DER)
         return Issued(cert_path, key_path, hashlib.sha256(der).hexdigest())
 
@@ -99,9 +103,12 @@ def pki(tmp_path: Path) -> Pki:
     ca = Authority(tmp_path, "hub-test-ca")
     rogue_ca = Authority(tmp_path, "rogue-ca")
     return Pki(
-        ca, ca.issue("school-a-system"), ca.issue("unbound-system"), ca.issue("stranger"),
+        ca,
+        ca.issue("school-a-system"),
+        ca.issue("unbound-system"),
+        ca.issue("stranger"),
         rogue_ca.issue("rogue"),
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture
@@ -147,9 +154,12 @@ def test_the_session_cookie_is_secure_under_tls(served: tuple[Hub, Served], pki:
     csrf = csrf_of(session.get(f"{server.url}/login", verify=ca, timeout=10).text)
     text = token(hub, Role.OPERATOR, SCHOOL_A)
     reply = session.post(
-        f"{server.url}/login", data={"token": text, "csrf": csrf}, allow_redirects=False,
-        verify=ca, timeout=10,
-    )  # fmt: skip
+        f"{server.url}/login",
+        data={"token": text, "csrf": csrf},
+        allow_redirects=False,
+        verify=ca,
+        timeout=10,
+    )
     cookie = reply.headers["set-cookie"]
     assert reply.status_code == 303 and cookie.startswith("__Host-hub_session=")
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
@@ -162,9 +172,13 @@ def test_a_mapped_client_certificate_may_post_to_the_inbound_endpoint(
     hub, server = served
     body = notice("child", 1)
     reply = requests.post(
-        f"{server.url}/inbound/zags", data=body, headers=XML, cert=pki.agency.pair,
-        verify=pki.ca.path, timeout=10,
-    )  # fmt: skip
+        f"{server.url}/inbound/zags",
+        data=body,
+        headers=XML,
+        cert=pki.agency.pair,
+        verify=pki.ca.path,
+        timeout=10,
+    )
     assert reply.status_code == 202, reply.text
     record = hub.journal.inbox(reply.json()["inbox_id"])
     assert record is not None and record.source == f"http:cert:{pki.agency.sha256}"
@@ -200,9 +214,13 @@ def test_a_certificate_posts_only_for_the_agencies_it_names(
         (pki.unbound, "zags", "this client certificate names no agency"),
     ):
         reply = requests.post(
-            f"{server.url}/inbound/{where}", data=notice("child", 3), headers=XML,
-            cert=system.pair, verify=pki.ca.path, timeout=10,
-        )  # fmt: skip
+            f"{server.url}/inbound/{where}",
+            data=notice("child", 3),
+            headers=XML,
+            cert=system.pair,
+            verify=pki.ca.path,
+            timeout=10,
+        )
         assert reply.status_code == 403 and reply.json()["error"].startswith(why), reply.text
     denials = [e for e in hub.journal.audit_log(20) if e.action == "denied"]
     assert sorted(e.target for e in denials) == ["pfr", "zags"]

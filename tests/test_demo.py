@@ -20,8 +20,12 @@ def test_the_demo_accounts_for_every_message(reference_dir: Path, fast_backend: 
     env = {**os.environ, "HUB_REFERENCE_DIR": str(reference_dir), "COLUMNS": "120"}
     done = subprocess.run(
         [sys.executable, "-m", "hub", "demo", "--students", "24", "--applications", "6"],
-        capture_output=True, text=True, timeout=240, env=env, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
     assert "every message accounted for" in out

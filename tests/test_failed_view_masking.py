@@ -49,8 +49,17 @@ ANSWER = (
     "</tns:СведРодившемся></tns:ПрдСведРег></tns:СведРегРожд></tns:СведОтветАГС>"
     "</tns:ROGDINFResponse>"
 )
-SECRETS = ("Семёнова", "СЕМЕНОВА", "Алёна", "АЛЕНА", "Игоревна", "2015-04-12", "Казань",
-           "112-233-445 96", "654321")  # fmt: skip
+SECRETS = (
+    "Семёнова",
+    "СЕМЕНОВА",
+    "Алёна",
+    "АЛЕНА",
+    "Игоревна",
+    "2015-04-12",
+    "Казань",
+    "112-233-445 96",
+    "654321",
+)
 
 
 @pytest.fixture
@@ -71,11 +80,21 @@ def failed(hub: Hub, *messages: InboundMessage) -> list[FailedMessage]:
 @pytest.fixture
 def stored(hub: Hub) -> list[FailedMessage]:
     """The failed command, then the failed ZAGS answer (to a request the hub never sent)."""
-    command = InboundMessage(Source.REGISTRY, "req-7", json.dumps(COMMAND, ensure_ascii=False)
-                             .encode(), content_type="application/json", scope=SCOPE)  # fmt: skip
-    answer = InboundMessage("smev", "m-2", get_response("0ad3f3a0-1c1e-11f1-8000-000000000001",
-                            ANSWER.encode()), agency="zags", content_type="text/xml",
-                            scope=SCOPE)  # fmt: skip
+    command = InboundMessage(
+        Source.REGISTRY,
+        "req-7",
+        json.dumps(COMMAND, ensure_ascii=False).encode(),
+        content_type="application/json",
+        scope=SCOPE,
+    )
+    answer = InboundMessage(
+        "smev",
+        "m-2",
+        get_response("0ad3f3a0-1c1e-11f1-8000-000000000001", ANSWER.encode()),
+        agency="zags",
+        content_type="text/xml",
+        scope=SCOPE,
+    )
     return failed(hub, command, answer)
 
 
@@ -97,9 +116,14 @@ def test_the_console_shows_both_masked_and_reveals_them_audited(
 
 def test_hub_failed_show_shows_both_masked(hub: Hub, stored: list[FailedMessage]) -> None:
     admin = token(hub, Role.ADMIN, "*")
-    env = {"HUB_DATABASE_URL": hub.settings.database_url.get_secret_value(),
-           "HUB_TOPOLOGY_PREFIX": hub.settings.topology_prefix, "HUB_ADAPTERS": "[]",
-           "HUB_REQUIRE_SIGNATURES": "false", "HUB_TOKEN": admin, "COLUMNS": "200"}  # fmt: skip
+    env = {
+        "HUB_DATABASE_URL": hub.settings.database_url.get_secret_value(),
+        "HUB_TOPOLOGY_PREFIX": hub.settings.topology_prefix,
+        "HUB_ADAPTERS": "[]",
+        "HUB_REQUIRE_SIGNATURES": "false",
+        "HUB_TOKEN": admin,
+        "COLUMNS": "200",
+    }
     for message in stored:
         shown = CliRunner().invoke(app, ["failed", "show", message.failed_id], env=env)
         assert shown.exit_code == 0, shown.output

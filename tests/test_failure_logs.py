@@ -85,10 +85,11 @@ def test_each_failed_message_logs_one_line_with_type_code_and_ids(
     }
     ids = {name: str(uuid.uuid4()) for name in bodies}
     messages = [
-        Outgoing(body, "zags", {SOURCE_HEADER: "smev", KIND_HEADER: kind, TRACE_HEADER: TRACE},
-                 ids[name])
+        Outgoing(
+            body, "zags", {SOURCE_HEADER: "smev", KIND_HEADER: kind, TRACE_HEADER: TRACE}, ids[name]
+        )
         for name, (body, kind) in bodies.items()
-    ]  # fmt: skip
+    ]
     inbox = {name: inbox_id_for("smev", message_id) for name, message_id in ids.items()}
     configure_logging(level="INFO", json=True)
     capsys.readouterr()
@@ -97,8 +98,9 @@ def test_each_failed_message_logs_one_line_with_type_code_and_ids(
         wait_for(lambda: all(_settled(hub, inbox_id) for inbox_id in inbox.values()))
     output = capsys.readouterr().err
     configure_logging(level="INFO")
-    lines = [line for line in _lines(output)
-             if line["event"] in ("signature rejected", "message failed")]  # fmt: skip
+    lines = [
+        line for line in _lines(output) if line["event"] in ("signature rejected", "message failed")
+    ]
     by_inbox = {line["inbox_id"]: line for line in lines}
     assert len(lines) == len(by_inbox) == 5  # one line each; none for the good message
     expected = {
@@ -111,8 +113,11 @@ def test_each_failed_message_logs_one_line_with_type_code_and_ids(
     for name, (event, level, error_type, code) in expected.items():
         line = by_inbox[inbox[name]]
         assert (line["event"], line["level"], line["error_type"], line["error_code"]) == (
-            event, level, error_type, code
-        ), name  # fmt: skip
+            event,
+            level,
+            error_type,
+            code,
+        ), name
         assert (line["agency"], line["source"], line["trace_id"]) == ("zags", "smev", TRACE)
         assert line["kind"] == (LATE if name == "unknown" else NOTICE)
     _nothing_said(hub, lines, inbox)

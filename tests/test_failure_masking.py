@@ -14,8 +14,19 @@ from hub.services.processing import failure_of
 
 pytestmark = pytest.mark.unit
 
-RECORD = InboxRecord("inbox-1", "smev", "m-1", b"<x/>", "pfr", None, None, {},
-                     datetime(2026, 3, 1, tzinfo=UTC), InboxStatus.RECEIVED, 1)  # fmt: skip
+RECORD = InboxRecord(
+    "inbox-1",
+    "smev",
+    "m-1",
+    b"<x/>",
+    "pfr",
+    None,
+    None,
+    {},
+    datetime(2026, 3, 1, tzinfo=UTC),
+    InboxStatus.RECEIVED,
+    1,
+)
 
 
 def _raised(exc: Exception) -> Exception:
@@ -47,8 +58,11 @@ def test_the_hubs_own_reasons_stay_readable() -> None:
     assert failure.reason == "child.birth_date: ZAGS holds no records before 1826"
 
 
-PERSON = {"name": {"last": "Семёнова", "first": "Алёна", "middle": None},
-          "birth_date": "2015-04-12", "birth_place": "г. Казань"}  # fmt: skip
+PERSON = {
+    "name": {"last": "Семёнова", "first": "Алёна", "middle": None},
+    "birth_date": "2015-04-12",
+    "birth_place": "г. Казань",
+}
 
 
 @pytest.mark.parametrize(

@@ -72,8 +72,9 @@ def delivered(documents: list[FileAccess], version: str = "1.3") -> bytes:
     ).encode()
 
 
-def fetch(store: FileStore, message: SmevMessage, target: Path, backend: GostBackend,
-          **limits: Any) -> list[Any]:  # fmt: skip
+def fetch(
+    store: FileStore, message: SmevMessage, target: Path, backend: GostBackend, **limits: Any
+) -> list[Any]:
     return fetch_attachments(
         message, StoreAddress.parse(store.url), target, backend.digest, **limits
     )
@@ -114,13 +115,25 @@ def test_refused_credentials_fail_without_showing_them(
     document = store.put(SCAN, "scan.pdf", "application/pdf")
     other = store.put(b"someone else's", "other.pdf", "application/pdf")
     # The credentials of one document open no other.
-    stolen = FileAccess(other.uuid, other.file_name, other.hash, other.mime_type,
-                        document.user_name, document.password)  # fmt: skip
+    stolen = FileAccess(
+        other.uuid,
+        other.file_name,
+        other.hash,
+        other.mime_type,
+        document.user_name,
+        document.password,
+    )
     with pytest.raises(AttachmentError) as raised:
         fetch(store, read_message(delivered([stolen])), tmp_path, fast_backend)
     assert "FTP 550" in str(raised.value)
-    wrong = FileAccess(document.uuid, document.file_name, document.hash, document.mime_type,
-                       document.user_name, "not-the-password")  # fmt: skip
+    wrong = FileAccess(
+        document.uuid,
+        document.file_name,
+        document.hash,
+        document.mime_type,
+        document.user_name,
+        "not-the-password",
+    )
     with pytest.raises(AttachmentError) as raised:
         fetch(store, read_message(delivered([wrong])), tmp_path, fast_backend)
     assert "FTP 530" in str(raised.value)
@@ -146,8 +159,14 @@ def test_a_file_name_that_is_not_a_plain_name_is_refused_before_any_transfer(
     store: FileStore, tmp_path: Path, fast_backend: GostBackend, name: str
 ) -> None:
     document = store.put(SCAN, "scan.pdf", "application/pdf")
-    bad = FileAccess(document.uuid, name, document.hash, document.mime_type,
-                     document.user_name, document.password)  # fmt: skip
+    bad = FileAccess(
+        document.uuid,
+        name,
+        document.hash,
+        document.mime_type,
+        document.user_name,
+        document.password,
+    )
     with pytest.raises(AttachmentError, match="not a plain file name"):
         fetch(store, read_message(delivered([bad])), tmp_path / "out", fast_backend)
     assert not (tmp_path / "out").exists()
@@ -189,8 +208,14 @@ def _hub_command(url: str, store: FileStore, *args: str) -> subprocess.Completed
         "HUB_DATABASE_URL": url,
         "HUB_SMEV_FILE_STORE": store.url,
     }
-    return subprocess.run([sys.executable, "-m", "hub", *args], capture_output=True,
-                          text=True, env=env, check=False, cwd=PROJECT)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "hub", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        cwd=PROJECT,
+    )
 
 
 def _application_event(hub: Any, world: Any) -> dict[str, Any]:
@@ -216,8 +241,14 @@ def test_an_application_document_travels_from_gosuslugi_to_the_operators_folder(
     store: FileStore,
 ) -> None:
     population = Population.generate(5, 4, reference_date=date(2026, 3, 1))
-    world = build_world(fast_backend, dev_key_pair[1], population, reference_dir,
-                        ExchangeConfig(verify_signatures=False), applications=1)  # fmt: skip
+    world = build_world(
+        fast_backend,
+        dev_key_pair[1],
+        population,
+        reference_dir,
+        ExchangeConfig(verify_signatures=False),
+        applications=1,
+    )
     world.exchange.file_store = store
     world.agencies.gosuslugi.with_documents = True
     hub = hub_on_exchange(tmp_path, topology_prefix, world.exchange, dev_key_pair, fast_backend)
@@ -230,8 +261,12 @@ def test_an_application_document_travels_from_gosuslugi_to_the_operators_folder(
     [reference] = event["data"]["attachments"]
     stored = store.access(reference["uuid"])
     assert stored is not None
-    assert reference == {"uuid": stored.uuid, "file_name": stored.file_name,
-                         "hash": stored.hash, "mime_type": "application/pdf"}  # fmt: skip
+    assert reference == {
+        "uuid": stored.uuid,
+        "file_name": stored.file_name,
+        "hash": stored.hash,
+        "mime_type": "application/pdf",
+    }
     assert event["schemaversion"] == "2"
     # What the simulator delivered (FSAttachmentsList in Request) is what SMEV's schema allows.
     assert stored_message is not None and b"FSAttachmentsList>" in stored_message.raw
@@ -239,16 +274,26 @@ def test_an_application_document_travels_from_gosuslugi_to_the_operators_folder(
     assert stored.password not in str(event) and stored.user_name not in str(event)
 
     url, inbox_id = f"sqlite:///{tmp_path / 'hub.db'}", event["hubinboxid"]
-    fetch_args = ("attachments", "fetch", inbox_id, "--to", str(tmp_path / "docs"),
-                  "--reason", "enrollment check", "--token", token)  # fmt: skip
+    fetch_args = (
+        "attachments",
+        "fetch",
+        inbox_id,
+        "--to",
+        str(tmp_path / "docs"),
+        "--reason",
+        "enrollment check",
+        "--token",
+        token,
+    )
     done = _hub_command(url, store, *fetch_args)
     assert done.returncode == 0, done.stderr
     written = tmp_path / "docs" / stored.uuid / stored.file_name
     assert written.read_bytes() == store.path(stored.uuid).read_bytes()
 
     store.path(stored.uuid).write_bytes(b"%PDF-1.4\n% altered\n%%EOF\n")
-    refused = _hub_command(url, store, *fetch_args[:3], "--to", str(tmp_path / "again"),
-                           *fetch_args[5:])  # fmt: skip
+    refused = _hub_command(
+        url, store, *fetch_args[:3], "--to", str(tmp_path / "again"), *fetch_args[5:]
+    )
     assert refused.returncode == 1
     assert "digest differs from the Hash its sender declared" in refused.stderr
     assert not (tmp_path / "again" / stored.uuid / stored.file_name).exists()

@@ -26,8 +26,9 @@ HubMetrics(shared=True).smev_failing_rounds("poll").set(float(sys.argv[2]))
 
 def _client_wrote(folder: Path, failures: int) -> None:
     """A process, as the SMEV client's, writes its failing-rounds gauge to ``folder``."""
-    subprocess.run([sys.executable, "-c", _WRITE, str(folder), str(failures)], check=True,
-                   timeout=60)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-c", _WRITE, str(folder), str(failures)], check=True, timeout=60
+    )
 
 
 @pytest.mark.parametrize(("failures", "healthy"), [(0, True), (SMEV_FAILING_LIMIT, False)])

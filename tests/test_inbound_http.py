@@ -303,8 +303,16 @@ def test_an_agency_token_made_before_the_binding_is_refused_saying_how_to_migrat
     hub: Hub, client: TestClient
 ) -> None:
     issued = new_token()  # a token as migration 0005 leaves it: role agency, no agencies
-    old = TokenRecord(issued.token_id, "old system", "agency", "*", issued.secret_hash,
-                      datetime.now(UTC), "root", None)  # fmt: skip
+    old = TokenRecord(
+        issued.token_id,
+        "old system",
+        "agency",
+        "*",
+        issued.secret_hash,
+        datetime.now(UTC),
+        "root",
+        None,
+    )
     hub.journal.add_token(old)
     headers = {"authorization": f"Bearer {issued.text}", **XML}
     reply = client.post("/inbound/zags", content=notice("c", 22), headers=headers)
@@ -384,10 +392,11 @@ def test_other_requests_are_answered_while_a_huge_mtom_post_is_parsed(tmp_path: 
             posted: dict[str, requests.Response] = {}
             post = threading.Thread(
                 target=lambda: posted.update(
-                    reply=requests.post(f"{served.url}/inbound/zags", data=body,
-                                        headers=headers, timeout=120)
+                    reply=requests.post(
+                        f"{served.url}/inbound/zags", data=body, headers=headers, timeout=120
+                    )
                 )
-            )  # fmt: skip
+            )
             started = time.monotonic()
             post.start()
             latencies = _latencies_while(post, f"{served.url}/login")

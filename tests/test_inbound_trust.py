@@ -122,9 +122,14 @@ def _own_notice(signer: Party, subject: str) -> etree._Element:
 def test_a_system_bound_to_its_certificate_posts_as_the_caller(hub: Hub, keys: Keys) -> None:
     # The regional system signs its own messages; its token names its certificate.
     bound = hub.access.issue(
-        "ZAGS regional", Role.AGENCY, "*", None, "test-admin",
-        agencies=("zags",), signers=(keys.sender.certificate.sha256,),
-    ).text  # fmt: skip
+        "ZAGS regional",
+        Role.AGENCY,
+        "*",
+        None,
+        "test-admin",
+        agencies=("zags",),
+        signers=(keys.sender.certificate.sha256,),
+    ).text
     own = _post(hub, _own_notice(keys.sender, "child-1"), "own-1", bound)
     _settled(hub, own, InboxStatus.PROCESSED)
     # The same token's messages signed by anyone else (SMEV's key included) do not count.

@@ -38,8 +38,11 @@ from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 PROJECT = Path(__file__).resolve().parents[1]
-ADAPTERS = ("hub.adapters.zags:register", "hub.adapters.pfr:register",
-            "hub.adapters.gosuslugi:register")  # fmt: skip
+ADAPTERS = (
+    "hub.adapters.zags:register",
+    "hub.adapters.pfr:register",
+    "hub.adapters.gosuslugi:register",
+)
 ADMIN = Principal("test-admin", "test-admin", Role.ADMIN, "*")
 LONG = "А" * 300_000
 
@@ -68,13 +71,19 @@ def _changed(changes: dict[str, str | None]) -> Callable[[], etree._Element]:
 APPLICATIONS: dict[str, tuple[Callable[[], etree._Element], str, str | None]] = {
     "over-long name": (_changed({"ChildInfo/ChildName": LONG}), "ChildName", LONG[:60]),
     "markup in a name": (
-        _changed({"ChildInfo/ChildName": "<script>alert(1)</script>"}), "ChildName", "script"),
+        _changed({"ChildInfo/ChildName": "<script>alert(1)</script>"}),
+        "ChildName",
+        "script",
+    ),
     "Latin letters in a name": (_changed({"ChildInfo/ChildName": "Alyona"}), "ChildName", "Alyona"),
     "too many representatives": (
-        lambda: _extra_representatives(application()), "OtherRepresentative", None),
+        lambda: _extra_representatives(application()),
+        "OtherRepresentative",
+        None,
+    ),
     "missing required part": (_changed({"ChildInfo": None}), "ChildInfo", None),
     "wrong namespace": (lambda: _foreign_child(application()), "ChildInfo", None),
-}  # fmt: skip
+}
 
 
 @pytest.fixture

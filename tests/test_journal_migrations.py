@@ -19,9 +19,16 @@ from hub.journal.schema import api_tokens, metadata
 from hub.journal.sql import SqlJournal
 
 TABLES = {
-    "inbox", "outbox", "subject_sequences", "business_keys", "failed_messages", "audit_log",
-    "outbound_requests", "api_tokens", "key_checks",
-}  # fmt: skip
+    "inbox",
+    "outbox",
+    "subject_sequences",
+    "business_keys",
+    "failed_messages",
+    "audit_log",
+    "outbound_requests",
+    "api_tokens",
+    "key_checks",
+}
 
 
 @pytest.fixture(
@@ -88,10 +95,15 @@ def test_tokens_made_before_0005_stay_and_name_no_agency(empty_url: str) -> None
         for token_id, role in (("aaaaaaaaaaaa", "agency"), ("bbbbbbbbbbbb", "operator")):
             connection.execute(
                 api_tokens.insert().values(
-                    token_id=token_id, name=f"{role} system", role=role, scope="45201",
-                    secret_hash="f" * 64, created_at=created, created_by="root",
+                    token_id=token_id,
+                    name=f"{role} system",
+                    role=role,
+                    scope="45201",
+                    secret_hash="f" * 64,
+                    created_at=created,
+                    created_by="root",
                 )
-            )  # fmt: skip
+            )
     engine.dispose()
     upgrade(empty_url)
     assert current_revision(empty_url) == "0005"
@@ -118,10 +130,17 @@ def test_0005_downgrades_to_0004_keeping_the_tokens(empty_url: str) -> None:
 
 def _agency_token() -> TokenRecord:
     return TokenRecord(
-        "cccccccccccc", "zags system", "agency", "*", "e" * 64,
-        datetime(2026, 12, 1, tzinfo=UTC), "root", None, agencies=("zags", "pfr"),
+        "cccccccccccc",
+        "zags system",
+        "agency",
+        "*",
+        "e" * 64,
+        datetime(2026, 12, 1, tzinfo=UTC),
+        "root",
+        None,
+        agencies=("zags", "pfr"),
         signers=("ab" * 32,),
-    )  # fmt: skip
+    )
 
 
 def test_agencies_and_signers_are_stored_and_read_back(empty_url: str) -> None:

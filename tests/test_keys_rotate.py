@@ -35,8 +35,12 @@ def hub(url: str, *args: str, keys: str = "") -> subprocess.CompletedProcess[str
     }
     return subprocess.run(
         [sys.executable, "-m", "hub", *args],
-        capture_output=True, text=True, env=env, check=False, cwd=PROJECT,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        cwd=PROJECT,
+    )
 
 
 @pytest.fixture
@@ -78,8 +82,10 @@ def test_rotate_reseals_under_the_new_key_and_audits(url: str) -> None:
     with SqlJournal.open(url, sealer=sealer) as journal:
         entry = journal.audit_log(limit=1)[0]
         assert (entry.actor, entry.action, entry.details["resealed"]) == (
-            "root (database access)", "rotate_keys", 8,
-        )  # fmt: skip
+            "root (database access)",
+            "rotate_keys",
+            8,
+        )
     refused = hub(url, "keys", "rotate", keys=f"a:{KEY_A}")
     assert refused.returncode == 2 and "sealed under key 'b'" in refused.stderr
 

@@ -314,11 +314,22 @@ def test_personal_text_is_masked(text: str, expected: str) -> None:
 @pytest.mark.parametrize(
     "key",
     [
-        "family_name", "FamilyName", "familyName", "FAMILY_NAME", "lastname", "surname",
-        "fio", "ФИО", "Фамилия", "ns2:Имя", "{urn:zags}Отчество", "child_first_name",
-        "guardianName", "applicant_name",
+        "family_name",
+        "FamilyName",
+        "familyName",
+        "FAMILY_NAME",
+        "lastname",
+        "surname",
+        "fio",
+        "ФИО",
+        "Фамилия",
+        "ns2:Имя",
+        "{urn:zags}Отчество",
+        "child_first_name",
+        "guardianName",
+        "applicant_name",
     ],
-)  # fmt: skip
+)
 def test_name_fields_are_recognized_in_any_spelling(key: str) -> None:
     assert mask_personal_data(None, "info", {key: "Иванов"}) == {key: "И***"}
 
@@ -326,14 +337,24 @@ def test_name_fields_are_recognized_in_any_spelling(key: str) -> None:
 @pytest.mark.parametrize(
     ("key", "masked"),
     [
-        ("birth_date", DATE_MASK), ("DateOfBirth", DATE_MASK), ("dob", DATE_MASK),
-        ("ДатаРождКаленд", DATE_MASK), ("snils", SNILS_MASK), ("СНИЛС", SNILS_MASK),
-        ("BirthPlace", VALUE_MASK), ("МестоРожден", VALUE_MASK), ("address", VALUE_MASK),
-        ("АдрМЖ", VALUE_MASK), ("Series", VALUE_MASK), ("СерияСвидет", VALUE_MASK),
-        ("passport_number", VALUE_MASK), ("phone", VALUE_MASK), ("e-mail", VALUE_MASK),
+        ("birth_date", DATE_MASK),
+        ("DateOfBirth", DATE_MASK),
+        ("dob", DATE_MASK),
+        ("ДатаРождКаленд", DATE_MASK),
+        ("snils", SNILS_MASK),
+        ("СНИЛС", SNILS_MASK),
+        ("BirthPlace", VALUE_MASK),
+        ("МестоРожден", VALUE_MASK),
+        ("address", VALUE_MASK),
+        ("АдрМЖ", VALUE_MASK),
+        ("Series", VALUE_MASK),
+        ("СерияСвидет", VALUE_MASK),
+        ("passport_number", VALUE_MASK),
+        ("phone", VALUE_MASK),
+        ("e-mail", VALUE_MASK),
         ("ИНН", VALUE_MASK),
     ],
-)  # fmt: skip
+)
 def test_known_fields_are_masked_whole(key: str, masked: str) -> None:
     event = {key: {"any": ["content", 12]}, "count": 12, "event": "x"}
     assert mask_personal_data(None, "info", event) == {

@@ -123,11 +123,26 @@ COMMAND = {
         "snils": "112-233-445 95",
         "birth_place": "г. Казань",
     },
-    "document": {"kind": "passport", "series": "4510", "number": "123456",
-                 "issued_on": "2008-03-01", "issuer": "ОВД Вахитовского района"},
-}  # fmt: skip
-SECRETS = ("Семёнова", "Алёна", "Игоревна", "1988-02-29", "112-233-445 95", "Казань", "4510",
-           "123456", "2008-03-01", "Вахитовского")  # fmt: skip
+    "document": {
+        "kind": "passport",
+        "series": "4510",
+        "number": "123456",
+        "issued_on": "2008-03-01",
+        "issuer": "ОВД Вахитовского района",
+    },
+}
+SECRETS = (
+    "Семёнова",
+    "Алёна",
+    "Игоревна",
+    "1988-02-29",
+    "112-233-445 95",
+    "Казань",
+    "4510",
+    "123456",
+    "2008-03-01",
+    "Вахитовского",
+)
 
 
 def test_a_failed_command_shows_names_by_first_letter_and_nothing_else_personal() -> None:
@@ -136,8 +151,10 @@ def test_a_failed_command_shows_names_by_first_letter_and_nothing_else_personal(
     document = json.loads(shown)
     assert document["person"]["name"] == {"last": "С***", "first": "А***", "middle": "И***"}
     assert (document["request_id"], document["role"], document["person"]["sex"]) == (
-        "req-7", "guardian", "female"
-    )  # fmt: skip
+        "req-7",
+        "guardian",
+        "female",
+    )
 
 
 @pytest.mark.parametrize(
@@ -205,8 +222,15 @@ BIRTH_PLACE = (
 
 def test_the_birth_place_in_zags_xml_is_masked_with_its_attributes() -> None:
     masked = mask_xml(BIRTH_PLACE)
-    for secret in ("Казань", "Дербышки", "Россия", "Семёнова", "Алёна", "2015-04-12",
-                   "112-233-445 95"):  # fmt: skip
+    for secret in (
+        "Казань",
+        "Дербышки",
+        "Россия",
+        "Семёнова",
+        "Алёна",
+        "2015-04-12",
+        "112-233-445 95",
+    ):
         assert secret not in masked
     assert "<fnst:Пол>2</fnst:Пол>" in masked  # what is not personal stays
     assert "<fnst:Фамилия>С***</fnst:Фамилия>" in masked
@@ -231,6 +255,7 @@ def test_xml_that_does_not_parse_is_masked_as_far_as_it_goes(broken: str) -> Non
 
 def test_the_free_text_net_still_catches_what_no_schema_names() -> None:
     # A comment and an unknown element: no declaration covers them, the patterns do.
-    masked = mask_message(b"<x><!-- SNILS 112-233-445 95 --><y>IV-\xd0\x90\xd0\x9d 123456</y></x>",
-                          "smev")  # fmt: skip
+    masked = mask_message(
+        b"<x><!-- SNILS 112-233-445 95 --><y>IV-\xd0\x90\xd0\x9d 123456</y></x>", "smev"
+    )
     assert "112-233-445 95" not in masked and "123456" not in masked

@@ -170,27 +170,25 @@ def canonical_events() -> Iterator[events.EventDraft]:
         for student in family.students:
             truth = student.truth
             parents = [events.Guardian(a.relation, a.person) for a in family.guardians]
-            yield events.birth_verified("r", student.id, truth.child, truth.act_record, VERSION,
-                                        truth.certificate, parents)  # fmt: skip
-            difference = events.Difference("name.last", student.registry.person.name.last,
-                                           truth.child.name.last)  # fmt: skip
+            yield events.birth_verified(
+                "r", student.id, truth.child, truth.act_record, VERSION, truth.certificate, parents
+            )
+            difference = events.Difference(
+                "name.last", student.registry.person.name.last, truth.child.name.last
+            )
             compared = events.ComparedRecord(truth.act_record, VERSION, VERSION)
-            yield events.birth_mismatch("r", student.id, [difference], compared,
-                                        truth.certificate)  # fmt: skip
+            yield events.birth_mismatch("r", student.id, [difference], compared, truth.certificate)
             if truth.child.snils is not None:
                 yield events.snils_verified("r", student.id, "student", truth.child.snils)
     for application in applications(people, 6):
         yield events.application_received(application)
     for notice in zags_notices(people, name_changes=2, deaths=1, paternities=1):
         if isinstance(notice, NameChangeNotice):
-            yield events.name_changed(noticed(notice), notice.person, notice.before,
-                                      notice.after)  # fmt: skip
+            yield events.name_changed(noticed(notice), notice.person, notice.before, notice.after)
         elif isinstance(notice, DeathNotice):
-            yield events.death_registered(noticed(notice), notice.person,
-                                          notice.died_on)  # fmt: skip
+            yield events.death_registered(noticed(notice), notice.person, notice.died_on)
         else:
-            yield events.paternity_established(noticed(notice), notice.child,
-                                               notice.father)  # fmt: skip
+            yield events.paternity_established(noticed(notice), notice.child, notice.father)
 
 
 VERSION = events.RecordVersion("2", "2020-01-15", "0101")
@@ -204,7 +202,11 @@ def noticed(notice: ZagsNotice) -> events.NoticedRecord:
 
 def test_canonical_events() -> None:
     for draft in canonical_events():
-        envelope = {"specversion": "1.0", "type": draft.type, "subject": draft.subject,
-                    "data": draft.data}  # fmt: skip
+        envelope = {
+            "specversion": "1.0",
+            "type": draft.type,
+            "subject": draft.subject,
+            "data": draft.data,
+        }
         shown = mask_message(json.dumps(envelope, ensure_ascii=False).encode(), "outbox")
         assert left_in(shown) == set(), draft.type

@@ -112,12 +112,19 @@ def test_the_counts_of_real_messages_and_the_state_at_scrape_time(hub: Hub) -> N
     assert value(found, received, agency="zags", kind="Flaky") == 1
     assert value(found, received, agency="registry", kind="command") == 1
     processed = "hub_messages_processed_total"
-    outcomes = {(dict(labels)["kind"], dict(labels)["outcome"]): v
-                for (name, labels), v in found.items() if name == processed}  # fmt: skip
+    outcomes = {
+        (dict(labels)["kind"], dict(labels)["outcome"]): v
+        for (name, labels), v in found.items()
+        if name == processed
+    }
     assert outcomes == {
-        ("Notice", "processed"): 3, ("Notice", "failed"): 1, ("Notice", "duplicate"): 1,
-        ("Flaky", "retried"): 1, ("Flaky", "processed"): 1, ("command", "processed"): 1,
-    }  # fmt: skip
+        ("Notice", "processed"): 3,
+        ("Notice", "failed"): 1,
+        ("Notice", "duplicate"): 1,
+        ("Flaky", "retried"): 1,
+        ("Flaky", "processed"): 1,
+        ("command", "processed"): 1,
+    }
     [(failure_labels, failures)] = [
         (dict(labels), v) for (name, labels), v in found.items() if name == "hub_failures_total"
     ]

@@ -83,9 +83,14 @@ def publish_as(host: str, database: str, folder: str, count: int) -> None:
 def _in_child(code: str) -> str:
     """Run ``code`` in a new Python process of this project; its standard output."""
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120,
-    )  # fmt: skip
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
     return done.stdout
 
 
@@ -105,10 +110,13 @@ def test_two_processes_write_and_one_render_adds_them_up(tmp_path: Path) -> None
     (folder / "counter_4242.db").write_bytes(b"an earlier run")  # must not be added
     counts = {"a": 7, "b": 5}
     children = [
-        _child(name, f"from tests.test_metrics_multiprocess import write; "
-               f"write({str(tmp_path / name)!r} + '.db', {n}, {str(tmp_path / name)!r})")
+        _child(
+            name,
+            f"from tests.test_metrics_multiprocess import write; "
+            f"write({str(tmp_path / name)!r} + '.db', {n}, {str(tmp_path / name)!r})",
+        )
         for name, n in counts.items()
-    ]  # fmt: skip
+    ]
     stop = threading.Event()
     with metrics_folder(folder) as env:
         assert env["HUB_METRICS_DIR"] == str(folder)

@@ -113,9 +113,11 @@ def test_the_walk_finds_what_a_schema_declares_personal(tmp_path: Path) -> None:
     personal = personal_types(frozenset({"NameType"}), named_types(schemas))
     found = list(declarations(schemas))
     assert unlisted(found, personal, {}) == {
-        "Born (date, person.xsd)", "Surname (ShortNameType, person.xsd)",
-        "Kin (NameType, person.xsd)", "Issued (date, person.xsd)",
-    }  # fmt: skip
+        "Born (date, person.xsd)",
+        "Surname (ShortNameType, person.xsd)",
+        "Kin (NameType, person.xsd)",
+        "Issued (date, person.xsd)",
+    }
     assert unlisted(found, personal, {"Born": 1, "Surname": 1, "Kin": 1, "Issued": 1}) == set()
     # A listed container covers what is declared inside it.
     assert unlisted(found, personal, {"Born": 1, "Surname": 1, "Kin": 1, "Document": 1}) == set()

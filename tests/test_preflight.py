@@ -32,9 +32,13 @@ def _hub(
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "hub", *args],
-        capture_output=True, text=True, env={**clean, **base, **env}, cwd=cwd, timeout=60,
+        capture_output=True,
+        text=True,
+        env={**clean, **base, **env},
+        cwd=cwd,
+        timeout=60,
         check=False,
-    )  # fmt: skip
+    )
     return done, time.monotonic() - started
 
 
@@ -47,23 +51,43 @@ def _error_line(done: subprocess.CompletedProcess[str]) -> str:
 
 def _keys(tmp_path: Path) -> tuple[Path, Path]:
     out = tmp_path / "keys"
-    subprocess.run([sys.executable, "-m", "hub", "keys", "generate", "--out-dir", str(out)],
-                   check=True, capture_output=True, cwd=tmp_path, timeout=60)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "hub", "keys", "generate", "--out-dir", str(out)],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
     return out / "key.pem", out / "cert.pem"
 
 
 CASES = [
-    ("worker", {"HUB_TRUSTED_CERTIFICATES": f'["{GONE}/smev.pem"]'},
-     f"missing file: HUB_TRUSTED_CERTIFICATES={GONE}/smev.pem"),
+    (
+        "worker",
+        {"HUB_TRUSTED_CERTIFICATES": f'["{GONE}/smev.pem"]'},
+        f"missing file: HUB_TRUSTED_CERTIFICATES={GONE}/smev.pem",
+    ),
     ("worker", {"HUB_SCHEMAS_DIR": GONE}, f"missing file: HUB_SCHEMAS_DIR={GONE}"),
-    ("relay", {"HUB_BROKER_URL": "amqps://127.0.0.1:9//", "HUB_BROKER_TLS_CA": f"{GONE}/ca.pem"},
-     f"missing file: HUB_BROKER_TLS_CA={GONE}/ca.pem"),
-    ("smev-client", {"HUB_SMEV_ENDPOINT": ENDPOINT, "HUB_SIGNING_KEY": f"{GONE}/key.pem",
-                     "HUB_SIGNING_CERT": f"{GONE}/cert.pem"},
-     f"missing files: HUB_SIGNING_KEY={GONE}/key.pem; HUB_SIGNING_CERT={GONE}/cert.pem"),
-    ("console", {"HUB_TLS_CERT": f"{GONE}/tls.pem", "HUB_TLS_KEY": f"{GONE}/tls.key"},
-     f"missing files: HUB_TLS_CERT={GONE}/tls.pem; HUB_TLS_KEY={GONE}/tls.key"),
-]  # fmt: skip
+    (
+        "relay",
+        {"HUB_BROKER_URL": "amqps://127.0.0.1:9//", "HUB_BROKER_TLS_CA": f"{GONE}/ca.pem"},
+        f"missing file: HUB_BROKER_TLS_CA={GONE}/ca.pem",
+    ),
+    (
+        "smev-client",
+        {
+            "HUB_SMEV_ENDPOINT": ENDPOINT,
+            "HUB_SIGNING_KEY": f"{GONE}/key.pem",
+            "HUB_SIGNING_CERT": f"{GONE}/cert.pem",
+        },
+        f"missing files: HUB_SIGNING_KEY={GONE}/key.pem; HUB_SIGNING_CERT={GONE}/cert.pem",
+    ),
+    (
+        "console",
+        {"HUB_TLS_CERT": f"{GONE}/tls.pem", "HUB_TLS_KEY": f"{GONE}/tls.key"},
+        f"missing files: HUB_TLS_CERT={GONE}/tls.pem; HUB_TLS_KEY={GONE}/tls.key",
+    ),
+]
 
 
 @pytest.mark.parametrize(("command", "env", "says"), CASES)
@@ -128,9 +152,12 @@ def test_health_reports_the_missing_files(tmp_path: Path) -> None:
 
 def test_each_service_needs_its_own_files(tmp_path: Path) -> None:
     settings = Settings(
-        signing_key=tmp_path / "k", signing_cert=tmp_path / "c", tls_cert=tmp_path / "t",
-        tls_key=tmp_path / "tk", trusted_certificates=(tmp_path / "s",),
-    )  # fmt: skip
+        signing_key=tmp_path / "k",
+        signing_cert=tmp_path / "c",
+        tls_cert=tmp_path / "t",
+        tls_key=tmp_path / "tk",
+        trusted_certificates=(tmp_path / "s",),
+    )
     names = lambda services: {name for name, _ in needed_files(settings, services)}  # noqa: E731
     assert names(["relay"]) == set()
     assert names(["worker"]) == {"HUB_SCHEMAS_DIR", "HUB_TRUSTED_CERTIFICATES"}

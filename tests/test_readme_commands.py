@@ -145,10 +145,14 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     journal.close()
     monkeypatch.chdir(tmp_path)
     return {
-        "HUB_DATABASE_URL": url, "HUB_TOKEN": token, "HUB_ADAPTERS": "[]",
-        "HUB_REQUIRE_SIGNATURES": "false", "HUB_OPERATOR": "readme", "COLUMNS": "80",
+        "HUB_DATABASE_URL": url,
+        "HUB_TOKEN": token,
+        "HUB_ADAPTERS": "[]",
+        "HUB_REQUIRE_SIGNATURES": "false",
+        "HUB_OPERATOR": "readme",
+        "COLUMNS": "80",
         "HUB_RETENTION_DAYS": "365",  # purge's default, as the README says
-    }  # fmt: skip
+    }
 
 
 RUNNABLE = [q for q in QUOTED if q.minimal() is not None]
@@ -177,7 +181,18 @@ def _parses(command: Any, args: list[str], token: str) -> None:
 def test_the_readme_quotes_the_commands_this_test_runs() -> None:
     # Guards the parser above: were it to find nothing, every test would pass vacuously.
     run = {tuple(q.minimal() or ()) for q in RUNNABLE}
-    assert ("hub", "tokens", "create", "--name", "Иванова, школа 12", "--role", "operator",
-            "--scope", "45201/4520100012", "--expires-in-days", "90") in run  # fmt: skip
+    assert (
+        "hub",
+        "tokens",
+        "create",
+        "--name",
+        "Иванова, школа 12",
+        "--role",
+        "operator",
+        "--scope",
+        "45201/4520100012",
+        "--expires-in-days",
+        "90",
+    ) in run
     assert ("hub", "db", "upgrade") in run
     assert len(QUOTED) >= 40

@@ -139,8 +139,15 @@ def stage(  # noqa: PLR0917 - pytest fixtures
         41, STUDENTS, discrepancy_share=0.4, reference_date=date(2026, 3, 1)
     )
     config = ExchangeConfig(visibility_timeout=2.0, faults=FAULTS)
-    world = build_world(fast_backend, certificate, population, reference_dir, config,
-                        applications=APPLICATIONS, rate=50.0)  # fmt: skip
+    world = build_world(
+        fast_backend,
+        certificate,
+        population,
+        reference_dir,
+        config,
+        applications=APPLICATIONS,
+        rate=50.0,
+    )
     upgrade(pg_url)
     with SimulatorServer(world.exchange) as server:
         environment = {
@@ -250,8 +257,9 @@ def _drive(stage: Stage, expected: Counter[str]) -> bool:
     deadline = time.monotonic() + TIMEOUT
     while time.monotonic() < deadline:
         received = stage.registry.received()
-        orders = {str(e.data["order_number"]) for e in received
-                  if e.type == ev.APPLICATION_RECEIVED} - decided  # fmt: skip
+        orders = {
+            str(e.data["order_number"]) for e in received if e.type == ev.APPLICATION_RECEIVED
+        } - decided
         if orders:
             stage.registry.send(stage.hub.bus, [_decision(order) for order in sorted(orders)])
             decided |= orders
@@ -286,6 +294,9 @@ def _assert_exactly_expected(stage: Stage, expected: Counter[str]) -> None:
     assert len(agencies.zags.answers) == len(stage.notices)
     assert len(agencies.gosuslugi.accepted) == APPLICATIONS
     assert sorted(s.order_number for s in agencies.gosuslugi.statuses) == sorted(
-        {str(e.data["order_number"]) for e in registry.received()
-         if e.type == ev.APPLICATION_RECEIVED}
-    )  # fmt: skip
+        {
+            str(e.data["order_number"])
+            for e in registry.received()
+            if e.type == ev.APPLICATION_RECEIVED
+        }
+    )

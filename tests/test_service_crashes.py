@@ -113,8 +113,9 @@ def test_hub_run_on_memory_dies_with_any_of_its_threads(tmp_path: Path) -> None:
 def test_the_supervisor_restarts_a_child_whose_thread_crashed(tmp_path: Path) -> None:
     argv = (sys.executable, "-m", "hub", "worker")
     environment = _environment(tmp_path, "break_the_sweeper")
-    supervisor = Supervisor([ChildSpec("worker-1", argv)], Backoff(first=0.1), poll=0.05,
-                            env=environment)  # fmt: skip
+    supervisor = Supervisor(
+        [ChildSpec("worker-1", argv)], Backoff(first=0.1), poll=0.05, env=environment
+    )
     stop = threading.Event()
     runner = threading.Thread(target=supervisor.run, args=(stop,), daemon=True)
     runner.start()

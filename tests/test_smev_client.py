@@ -58,8 +58,15 @@ def make(  # noqa: PLR0917 - pytest fixtures
     def build(config: ExchangeConfig | None = None, **settings: Any) -> tuple[Hub, World]:
         config = config or ExchangeConfig(verify_signatures=False)
         world = build_world(fast_backend, dev_key_pair[1], population, reference_dir, config)  # type: ignore[arg-type]
-        hub = hub_on_exchange(tmp_path, topology_prefix, world.exchange, dev_key_pair,
-                              fast_backend, smev_resend_after=0.01, **settings)  # fmt: skip
+        hub = hub_on_exchange(
+            tmp_path,
+            topology_prefix,
+            world.exchange,
+            dev_key_pair,
+            fast_backend,
+            smev_resend_after=0.01,
+            **settings,
+        )
         made.append(hub)
         return hub, world
 
@@ -129,8 +136,9 @@ def test_a_resend_smev_already_has_counts_as_accepted(make: Make) -> None:
     message_id = uuid1_at(datetime.now(UTC))
     _request(hub, "req-1", message_id)
     # An earlier try reached SMEV, but its answer was lost on the way back.
-    earlier = build_send_request(SendRequest(birth_request(number="req-1"), message_id),
-                                 "1.3", hub.signer)  # fmt: skip
+    earlier = build_send_request(
+        SendRequest(birth_request(number="req-1"), message_id), "1.3", hub.signer
+    )
     assert world.exchange.handle(serialize(earlier), "1.3").status == 200
     hub.smev_client.send_pending()
     stored = hub.journal.outbound("req-1")
@@ -221,9 +229,10 @@ def test_what_the_client_stored_is_processed_once_by_the_worker(
     processed: list[str] = []
     process = Processor.process
     monkeypatch.setattr(
-        Processor, "process", lambda self, record: processed.append(record.inbox_id)
-        or process(self, record),
-    )  # fmt: skip
+        Processor,
+        "process",
+        lambda self, record: processed.append(record.inbox_id) or process(self, record),
+    )
     events = _refused_request_events(hub)
     assert len(events) == 1
     assert len(processed) == 1

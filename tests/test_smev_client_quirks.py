@@ -29,14 +29,19 @@ def population() -> Population:
 
 
 def test_smev_repeating_its_head_message_ends_the_batch_and_nothing_is_taken_twice(  # noqa: PLR0917 - pytest fixtures
-    tmp_path: Path, topology_prefix: str, dev_key_pair: tuple[Any, Certificate],
-    fast_backend: Any, population: Population, reference_dir: Path,
-) -> None:  # fmt: skip
+    tmp_path: Path,
+    topology_prefix: str,
+    dev_key_pair: tuple[Any, Certificate],
+    fast_backend: Any,
+    population: Population,
+    reference_dir: Path,
+) -> None:
     quirks = Quirks(head_until_acked=True)
     world = _world(fast_backend, dev_key_pair[1], population, reference_dir, quirks=quirks)
     transport = Recording(ExchangeTransport(world.exchange))
-    hub = _hub(tmp_path, topology_prefix, transport, dev_key_pair, fast_backend,
-               require_signatures=False)  # fmt: skip
+    hub = _hub(
+        tmp_path, topology_prefix, transport, dev_key_pair, fast_backend, require_signatures=False
+    )
     pushed = world.agencies.zags.push_notices(world.exchange, zags_notices(population)[:3])
     client = hub.smev_client
     try:
@@ -52,16 +57,28 @@ def test_smev_repeating_its_head_message_ends_the_batch_and_nothing_is_taken_twi
 
 
 def test_the_client_takes_genuine_deliveries_with_signatures_required(  # noqa: PLR0917 - pytest fixtures
-    tmp_path: Path, topology_prefix: str, dev_key_pair: tuple[Any, Certificate],
-    fast_backend: Any, population: Population, reference_dir: Path,
-) -> None:  # fmt: skip
+    tmp_path: Path,
+    topology_prefix: str,
+    dev_key_pair: tuple[Any, Certificate],
+    fast_backend: Any,
+    population: Population,
+    reference_dir: Path,
+) -> None:
     # The sender's signature inside Request, DeliveryTimestamp, 1.3's status names in a
     # 1.2 reply: SMEV's signature still holds (Ack true) and the worker takes the message.
-    world = _world(fast_backend, dev_key_pair[1], population, reference_dir,
-                   quirks=Quirks.genuine())  # fmt: skip
+    world = _world(
+        fast_backend, dev_key_pair[1], population, reference_dir, quirks=Quirks.genuine()
+    )
     transport = Recording(ExchangeTransport(world.exchange, "1.2"))
-    hub = _hub(tmp_path, topology_prefix, transport, dev_key_pair, fast_backend,
-               smev_version="1.2", require_signatures=True)  # fmt: skip
+    hub = _hub(
+        tmp_path,
+        topology_prefix,
+        transport,
+        dev_key_pair,
+        fast_backend,
+        smev_version="1.2",
+        require_signatures=True,
+    )
     [pushed] = world.agencies.zags.push_notices(world.exchange, zags_notices(population)[:1])
     client = hub.smev_client
     try:

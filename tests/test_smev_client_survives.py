@@ -127,11 +127,15 @@ class _Smev(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def genuine_smev(smev_samples_dir: Path) -> Iterator[tuple[str, list[SmevMessage]]]:
     calls: list[SmevMessage] = []
-    handler = type("Handler", (_Smev,), {
-        "rejection": (smev_samples_dir / "get-response-async-rejected-1.2.xml").read_bytes(),
-        "empty": (smev_samples_dir / "get-response-empty-queue-1.2.xml").read_bytes(),
-        "calls": calls,
-    })  # fmt: skip
+    handler = type(
+        "Handler",
+        (_Smev,),
+        {
+            "rejection": (smev_samples_dir / "get-response-async-rejected-1.2.xml").read_bytes(),
+            "empty": (smev_samples_dir / "get-response-empty-queue-1.2.xml").read_bytes(),
+            "calls": calls,
+        },
+    )
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -142,11 +146,25 @@ def genuine_smev(smev_samples_dir: Path) -> Iterator[tuple[str, list[SmevMessage
         server.server_close()
 
 
-def _genuine_hub(tmp_path: Path, prefix: str, endpoint: str, key: Any, backend: Any, *,
-                 trusted: tuple[Path, ...] = ()) -> Hub:  # fmt: skip
-    hub = _hub(tmp_path, prefix, HttpTransport(endpoint, timeout=10), key, backend,
-               smev_version="1.2", require_signatures=True,
-               trusted_certificates=trusted)  # fmt: skip
+def _genuine_hub(
+    tmp_path: Path,
+    prefix: str,
+    endpoint: str,
+    key: Any,
+    backend: Any,
+    *,
+    trusted: tuple[Path, ...] = (),
+) -> Hub:
+    hub = _hub(
+        tmp_path,
+        prefix,
+        HttpTransport(endpoint, timeout=10),
+        key,
+        backend,
+        smev_version="1.2",
+        require_signatures=True,
+        trusted_certificates=trusted,
+    )
     payload = etree.tostring(birth_request(number="r-1"), encoding="UTF-8")
     hub.journal.create_outbound("req-1", "zags", "rogdinf", payload, ORIGINAL)
     hub.journal.claim_outbound(10, timedelta(0))  # sent long ago, and SMEV took it
@@ -155,9 +173,12 @@ def _genuine_hub(tmp_path: Path, prefix: str, endpoint: str, key: Any, backend: 
 
 
 def test_the_genuine_async_rejection_is_stored_acked_and_settled(
-    tmp_path: Path, topology_prefix: str, genuine_smev: tuple[str, list[SmevMessage]],
-    dev_key_pair: tuple[Any, Certificate], fast_backend: Any,
-) -> None:  # fmt: skip
+    tmp_path: Path,
+    topology_prefix: str,
+    genuine_smev: tuple[str, list[SmevMessage]],
+    dev_key_pair: tuple[Any, Certificate],
+    fast_backend: Any,
+) -> None:
     endpoint, calls = genuine_smev
     hub = _genuine_hub(tmp_path, topology_prefix, endpoint, dev_key_pair, fast_backend)
     try:
@@ -180,15 +201,19 @@ def test_the_genuine_async_rejection_is_stored_acked_and_settled(
 
 
 def test_smevs_signature_by_an_untrusted_certificate_is_acked_false_and_kept_failed(
-    tmp_path: Path, topology_prefix: str, genuine_smev: tuple[str, list[SmevMessage]],
-    dev_key_pair: tuple[Any, Certificate], fast_backend: Any,
-) -> None:  # fmt: skip
+    tmp_path: Path,
+    topology_prefix: str,
+    genuine_smev: tuple[str, list[SmevMessage]],
+    dev_key_pair: tuple[Any, Certificate],
+    fast_backend: Any,
+) -> None:
     # The hub trusts only its own certificate here: SMEV's signature is not one it accepts.
     own = tmp_path / "own.pem"
     own.write_bytes(dev_key_pair[1].to_pem())
     endpoint, calls = genuine_smev
-    hub = _genuine_hub(tmp_path, topology_prefix, endpoint, dev_key_pair, fast_backend,
-                       trusted=(own,))  # fmt: skip
+    hub = _genuine_hub(
+        tmp_path, topology_prefix, endpoint, dev_key_pair, fast_backend, trusted=(own,)
+    )
     try:
         with running(hub.worker, hub.relay):
             assert hub.smev_client.take("responses") == 1
@@ -214,10 +239,16 @@ def population() -> Population:
     return Population.generate(3, 4, reference_date=date(2026, 3, 1))
 
 
-def _world(backend: Any, certificate: Certificate, population: Population, reference: Path,
-           **config: Any) -> World:  # fmt: skip
-    return build_world(backend, certificate, population, reference,
-                       ExchangeConfig(verify_signatures=False, **config))  # fmt: skip
+def _world(
+    backend: Any, certificate: Certificate, population: Population, reference: Path, **config: Any
+) -> World:
+    return build_world(
+        backend,
+        certificate,
+        population,
+        reference,
+        ExchangeConfig(verify_signatures=False, **config),
+    )
 
 
 def _invalid_request(hub: Hub, request_id: str) -> None:
@@ -225,18 +256,28 @@ def _invalid_request(hub: Hub, request_id: str) -> None:
     content = birth_request(number=request_id)
     content.set("ТипАГС", "not-a-code")
     payload = etree.tostring(content, encoding="UTF-8")
-    hub.journal.create_outbound(request_id, "zags", "rogdinf", payload,
-                                uuid1_at(datetime.now(UTC)))  # fmt: skip
+    hub.journal.create_outbound(request_id, "zags", "rogdinf", payload, uuid1_at(datetime.now(UTC)))
 
 
 def test_a_request_smev_rejects_asynchronously_ends_rejected_and_the_client_runs_on(  # noqa: PLR0917 - pytest fixtures
-    tmp_path: Path, topology_prefix: str, dev_key_pair: tuple[Any, Certificate],
-    fast_backend: Any, population: Population, reference_dir: Path,
-) -> None:  # fmt: skip
+    tmp_path: Path,
+    topology_prefix: str,
+    dev_key_pair: tuple[Any, Certificate],
+    fast_backend: Any,
+    population: Population,
+    reference_dir: Path,
+) -> None:
     world = _world(fast_backend, dev_key_pair[1], population, reference_dir)
     transport = Recording(ExchangeTransport(world.exchange))
-    hub = _hub(tmp_path, topology_prefix, transport, dev_key_pair, fast_backend,
-               require_signatures=True, smev_status_every=0)  # fmt: skip
+    hub = _hub(
+        tmp_path,
+        topology_prefix,
+        transport,
+        dev_key_pair,
+        fast_backend,
+        require_signatures=True,
+        smev_status_every=0,
+    )
     _invalid_request(hub, "req-1")
     client = hub.smev_client
     stop = threading.Event()
@@ -262,12 +303,22 @@ def test_a_request_smev_rejects_asynchronously_ends_rejected_and_the_client_runs
 
 
 def test_smevs_rejection_read_by_get_status_settles_the_request_once(  # noqa: PLR0917 - pytest fixtures
-    tmp_path: Path, topology_prefix: str, dev_key_pair: tuple[Any, Certificate],
-    fast_backend: Any, population: Population, reference_dir: Path,
-) -> None:  # fmt: skip
+    tmp_path: Path,
+    topology_prefix: str,
+    dev_key_pair: tuple[Any, Certificate],
+    fast_backend: Any,
+    population: Population,
+    reference_dir: Path,
+) -> None:
     world = _world(fast_backend, dev_key_pair[1], population, reference_dir)
-    hub = _hub(tmp_path, topology_prefix, ExchangeTransport(world.exchange), dev_key_pair,
-               fast_backend, require_signatures=True)  # fmt: skip
+    hub = _hub(
+        tmp_path,
+        topology_prefix,
+        ExchangeTransport(world.exchange),
+        dev_key_pair,
+        fast_backend,
+        require_signatures=True,
+    )
     _invalid_request(hub, "req-1")
     client = hub.smev_client
     try:
@@ -285,15 +336,25 @@ def test_smevs_rejection_read_by_get_status_settles_the_request_once(  # noqa: P
 
 
 def test_a_fault_on_every_poll_never_ends_the_client(  # noqa: PLR0917 - pytest fixtures
-    tmp_path: Path, topology_prefix: str, dev_key_pair: tuple[Any, Certificate],
-    fast_backend: Any, population: Population, reference_dir: Path,
-) -> None:  # fmt: skip
+    tmp_path: Path,
+    topology_prefix: str,
+    dev_key_pair: tuple[Any, Certificate],
+    fast_backend: Any,
+    population: Population,
+    reference_dir: Path,
+) -> None:
     # SMEV knows another certificate as the hub's: SenderIsNotRegistered, a permanent fault,
     # on every call.
     stranger = make_party(fast_backend, "STRANGER")
     world = _world(fast_backend, stranger.certificate, population, reference_dir)
-    hub = _hub(tmp_path, topology_prefix, ExchangeTransport(world.exchange), dev_key_pair,
-               fast_backend, require_signatures=False)  # fmt: skip
+    hub = _hub(
+        tmp_path,
+        topology_prefix,
+        ExchangeTransport(world.exchange),
+        dev_key_pair,
+        fast_backend,
+        require_signatures=False,
+    )
     client = hub.smev_client
     stop = threading.Event()
     crashed: list[BaseException] = []
@@ -304,8 +365,12 @@ def test_a_fault_on_every_poll_never_ends_the_client(  # noqa: PLR0917 - pytest 
         assert runner.is_alive() and not crashed
         failing = _sample(hub, "hub_smev_failing_rounds", loop="poll")
         assert failing is not None and failing >= 3
-        counted = _sample(hub, "hub_smev_failed_rounds_total", loop="poll",
-                          error_type="SenderIsNotRegisteredError")  # fmt: skip
+        counted = _sample(
+            hub,
+            "hub_smev_failed_rounds_total",
+            loop="poll",
+            error_type="SenderIsNotRegisteredError",
+        )
         assert counted is not None and counted >= 3
     finally:
         stop.set()
@@ -328,13 +393,18 @@ def _sample(hub: Hub, name: str, **labels: str) -> float | None:
 
 
 def test_smevs_broken_signature_is_acked_false_and_the_message_kept_failed(  # noqa: PLR0917 - pytest fixtures
-    tmp_path: Path, topology_prefix: str, dev_key_pair: tuple[Any, Certificate],
-    fast_backend: Any, population: Population, reference_dir: Path,
-) -> None:  # fmt: skip
+    tmp_path: Path,
+    topology_prefix: str,
+    dev_key_pair: tuple[Any, Certificate],
+    fast_backend: Any,
+    population: Population,
+    reference_dir: Path,
+) -> None:
     world = _world(fast_backend, dev_key_pair[1], population, reference_dir)
     transport = Recording(ExchangeTransport(world.exchange))
-    hub = _hub(tmp_path, topology_prefix, transport, dev_key_pair, fast_backend,
-               require_signatures=True)  # fmt: skip
+    hub = _hub(
+        tmp_path, topology_prefix, transport, dev_key_pair, fast_backend, require_signatures=True
+    )
     zags = world.agencies.zags
     world.exchange.damage_next(zags.mnemonic)  # altered on the way, after SMEV signed it
     [pushed] = zags.push_notices(world.exchange, zags_notices(population)[:1])
@@ -383,11 +453,20 @@ def plain_fault_smev() -> Iterator[str]:
 
 
 def test_a_plain_server_fault_postpones_a_send_and_fails_a_poll_in_passing(
-    tmp_path: Path, topology_prefix: str, plain_fault_smev: str,
-    dev_key_pair: tuple[Any, Certificate], fast_backend: Any,
-) -> None:  # fmt: skip
-    hub = _hub(tmp_path, topology_prefix, HttpTransport(plain_fault_smev, timeout=10),
-               dev_key_pair, fast_backend, require_signatures=False)  # fmt: skip
+    tmp_path: Path,
+    topology_prefix: str,
+    plain_fault_smev: str,
+    dev_key_pair: tuple[Any, Certificate],
+    fast_backend: Any,
+) -> None:
+    hub = _hub(
+        tmp_path,
+        topology_prefix,
+        HttpTransport(plain_fault_smev, timeout=10),
+        dev_key_pair,
+        fast_backend,
+        require_signatures=False,
+    )
     payload = etree.tostring(birth_request(number="r-1"), encoding="UTF-8")
     hub.journal.create_outbound("req-1", "zags", "rogdinf", payload, uuid1_at(datetime.now(UTC)))
     client = hub.smev_client
@@ -402,8 +481,9 @@ def test_a_plain_server_fault_postpones_a_send_and_fails_a_poll_in_passing(
         assert runner.is_alive() and not crashed
         assert _state(hub, "req-1") is OutboundState.SENT  # not rejected: sent again later
         assert client.stats["refused by SMEV"] == 0
-        counted = _sample(hub, "hub_smev_failed_rounds_total", loop="poll",
-                          error_type="SmevPassingFaultError")  # fmt: skip
+        counted = _sample(
+            hub, "hub_smev_failed_rounds_total", loop="poll", error_type="SmevPassingFaultError"
+        )
         assert counted is not None and counted >= 2
     finally:
         stop.set()

@@ -192,8 +192,9 @@ def test_an_unknown_client_fault_does_not_pass() -> None:
 
 def test_a_known_server_fault_keeps_its_type() -> None:
     # faultcode Server does not make a refusal passing: SMEV-100 comes as soap:Server too.
-    raw = soap_fault("<f:InvalidContent><Code>SMEV-403</Code></f:InvalidContent>",
-                     faultcode="soap:Server")  # fmt: skip
+    raw = soap_fault(
+        "<f:InvalidContent><Code>SMEV-403</Code></f:InvalidContent>", faultcode="soap:Server"
+    )
     fault = read_message(raw).fault
     assert fault is not None and fault.error_class is f.InvalidContentError
     assert not fault.retryable

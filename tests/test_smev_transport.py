@@ -53,8 +53,9 @@ def transport(
 
 
 def test_an_answer_is_read(transport: HttpTransport, party: Party) -> None:
-    sent = transport.call(serialize(build_send_request(SendRequest(birth_request()), "1.3",
-                                                       party.signer)))  # fmt: skip
+    sent = transport.call(
+        serialize(build_send_request(SendRequest(birth_request()), "1.3", party.signer))
+    )
     assert sent.kind == "accepted" and sent.message_id
     empty = transport.call(serialize(build_get_request(Selector(), "1.3", party.signer)))
     assert empty.kind == "empty"

@@ -44,8 +44,13 @@ def test_quick_exits_count_up_and_a_stable_run_starts_afresh() -> None:
 @pytest.mark.unit
 def test_a_deployment_is_workers_one_relay_and_the_smev_client_when_configured() -> None:
     with_smev = hub_children(3, smev_client=True)
-    assert [c.name for c in with_smev] == ["worker-1", "worker-2", "worker-3", "relay",
-                                           "smev-client"]  # fmt: skip
+    assert [c.name for c in with_smev] == [
+        "worker-1",
+        "worker-2",
+        "worker-3",
+        "relay",
+        "smev-client",
+    ]
     assert {c.argv[:3] for c in with_smev} == {(sys.executable, "-m", "hub")}
     assert [c.argv[3] for c in with_smev] == ["worker"] * 3 + ["relay", "smev-client"]
     assert [c.name for c in hub_children(1, smev_client=False)] == ["worker-1", "relay"]
@@ -141,8 +146,13 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_timeout(tmp_path: Path
 def test_with_the_in_memory_broker_hub_run_stays_one_process(tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path / 'hub.db'}"
     upgrade(database)
-    environment = {**os.environ, "HUB_BROKER_URL": "memory://", "HUB_DATABASE_URL": database,
-                   "HUB_LOG_FORMAT": "json", "HUB_LOG_LEVEL": "INFO"}  # fmt: skip
+    environment = {
+        **os.environ,
+        "HUB_BROKER_URL": "memory://",
+        "HUB_DATABASE_URL": database,
+        "HUB_LOG_FORMAT": "json",
+        "HUB_LOG_LEVEL": "INFO",
+    }
     environment.pop("HUB_SMEV_ENDPOINT", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "hub", "run"], env=environment, stderr=subprocess.PIPE, text=True

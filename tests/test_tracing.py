@@ -31,9 +31,18 @@ TRACE = "registry-trace:4f1c.2"
 
 def _record(headers: dict[str, str] | None = None, inbox_id: str = "inbox-1") -> InboxRecord:
     return InboxRecord(
-        inbox_id, "registry", "r-1", b"{}", None, None, "application/json", headers or {},
-        datetime.now(UTC), InboxStatus.RECEIVED, 1,
-    )  # fmt: skip
+        inbox_id,
+        "registry",
+        "r-1",
+        b"{}",
+        None,
+        None,
+        "application/json",
+        headers or {},
+        datetime.now(UTC),
+        InboxStatus.RECEIVED,
+        1,
+    )
 
 
 # --- the rules ---------------------------------------------------------------------------------
@@ -92,8 +101,14 @@ def hub(  # noqa: PLR0917 - pytest fixtures
 ) -> Iterator[Hub]:
     config = ExchangeConfig(verify_signatures=False)
     world = build_world(fast_backend, dev_key_pair[1], population, reference_dir, config)  # type: ignore[arg-type]
-    hub = hub_on_exchange(tmp_path, topology_prefix, world.exchange, dev_key_pair,
-                          fast_backend, smev_poll_interval=0.05)  # fmt: skip
+    hub = hub_on_exchange(
+        tmp_path,
+        topology_prefix,
+        world.exchange,
+        dev_key_pair,
+        fast_backend,
+        smev_poll_interval=0.05,
+    )
     yield hub
     hub.close()
 

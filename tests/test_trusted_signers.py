@@ -24,8 +24,19 @@ pytestmark = pytest.mark.unit
 
 
 def _record(raw: bytes) -> InboxRecord:
-    return InboxRecord("inbox-1", "smev", "m-1", raw, "zags", None, "text/xml", {},
-                       datetime.now(UTC), InboxStatus.RECEIVED, 1)  # fmt: skip
+    return InboxRecord(
+        "inbox-1",
+        "smev",
+        "m-1",
+        raw,
+        "zags",
+        None,
+        "text/xml",
+        {},
+        datetime.now(UTC),
+        InboxStatus.RECEIVED,
+        1,
+    )
 
 
 def _processor(backend: object, trusted: frozenset[str] | None) -> Processor:

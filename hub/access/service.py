@@ -120,9 +120,14 @@ class Guard:
     ) -> None:
         details = {"action": action.value, "target": target, "code": error.code}
         log.warning(
-            "access denied", action=action.value, target=target, role=principal.role.value,
-            principal=principal.principal_id, scope=principal.scope, reason=_denial_reason(error),
-        )  # fmt: skip
+            "access denied",
+            action=action.value,
+            target=target,
+            role=principal.role.value,
+            principal=principal.principal_id,
+            scope=principal.scope,
+            reason=_denial_reason(error),
+        )
         self.journal.audit(
             principal.label(), DENIED, target, error.message, details, scope=audit_scope(principal)
         )
@@ -182,14 +187,21 @@ class AccessService:
         self._authorize_management(actor, "tokens", record.scope)
         self.journal.add_token(record)
         details = {
-            "name": record.name, "role": record.role, "scope": record.scope,
-            "agencies": list(record.agencies), "signers": list(record.signers),
-        }  # fmt: skip
+            "name": record.name,
+            "role": record.role,
+            "scope": record.scope,
+            "agencies": list(record.agencies),
+            "signers": list(record.signers),
+        }
         expires = record.expires_at.isoformat() if record.expires_at else None
         self.journal.audit(
-            _label(actor), "issue_token", record.token_id, "", details | {"expires_at": expires},
+            _label(actor),
+            "issue_token",
+            record.token_id,
+            "",
+            details | {"expires_at": expires},
             scope=_entry_scope(record.scope),
-        )  # fmt: skip
+        )
         return issued
 
     def _new_record(
@@ -355,8 +367,13 @@ class AccessService:
             return
         error = TooManyAttemptsError(wait)
         if self.throttle.failed(source, THROTTLED, token_id):  # the first refusal in a window
-            log.warning("authentication refused unchecked", reason=THROTTLED, source=source,
-                        token_id=token_id, retry_after=error.retry_after)  # fmt: skip
+            log.warning(
+                "authentication refused unchecked",
+                reason=THROTTLED,
+                source=source,
+                token_id=token_id,
+                retry_after=error.retry_after,
+            )
             self._audit_failure(THROTTLED, source, token_id, None)
         raise error
 
@@ -387,13 +404,23 @@ class AccessService:
             f"of {folded.first_at:%Y-%m-%d %H:%M:%S} UTC"
         )
         details: dict[str, Any] = {
-            "action": "authenticate", "reason": "repeated", "count": folded.count,
-            "source": folded.source, "reasons": folded.reasons,
-            "since": folded.first_at.isoformat(), "token_ids": list(folded.token_ids),
+            "action": "authenticate",
+            "reason": "repeated",
+            "count": folded.count,
+            "source": folded.source,
+            "reasons": folded.reasons,
+            "since": folded.first_at.isoformat(),
+            "token_ids": list(folded.token_ids),
             "other_token_ids": folded.other_token_ids,
-        }  # fmt: skip
-        log.warning("authentication failures folded", reason="repeated", source=folded.source,
-                    count=folded.count, seconds=span, reasons=folded.reasons)  # fmt: skip
+        }
+        log.warning(
+            "authentication failures folded",
+            reason="repeated",
+            source=folded.source,
+            count=folded.count,
+            seconds=span,
+            reasons=folded.reasons,
+        )
         self.journal.audit(f"client {folded.source}"[:100], DENIED, "authenticate", reason, details)
 
 

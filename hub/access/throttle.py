@@ -138,9 +138,14 @@ class _Tally:
 
     def folded(self, source: str, now: float) -> FoldedFailures:
         return FoldedFailures(
-            source, self.count, self.opened_at, now - self.opened, dict(self.reasons),
-            tuple(sorted(self.token_ids)), self.other_token_ids,
-        )  # fmt: skip
+            source,
+            self.count,
+            self.opened_at,
+            now - self.opened,
+            dict(self.reasons),
+            tuple(sorted(self.token_ids)),
+            self.other_token_ids,
+        )
 
 
 @dataclass

@@ -86,8 +86,9 @@ def _population(options: Options) -> Population:
 
 
 def _generate(size: int) -> Population:
-    return Population.generate(SEED, max(size, 8), discrepancy_share=0.2,
-                               reference_date=REFERENCE_DATE)  # fmt: skip
+    return Population.generate(
+        SEED, max(size, 8), discrepancy_share=0.2, reference_date=REFERENCE_DATE
+    )
 
 
 def _world_server(certificate_pem: bytes, size: int, reference_dir: Path, verify: bool) -> Any:
@@ -99,8 +100,13 @@ def _world_server(certificate_pem: bytes, size: int, reference_dir: Path, verify
     from hub.simulator.world import build_world  # noqa: PLC0415
 
     config = ExchangeConfig(verify_signatures=verify)
-    world = build_world(select_backend("auto"), load_certificate(certificate_pem),
-                        _generate(size), reference_dir, config)  # fmt: skip
+    world = build_world(
+        select_backend("auto"),
+        load_certificate(certificate_pem),
+        _generate(size),
+        reference_dir,
+        config,
+    )
     return SimulatorServer(world.exchange).start()
 
 
@@ -138,8 +144,12 @@ def simulator(
             server.stop()
         return
     args = [str(keys.cert_path), str(size), str(reference_dir), "1" if verify else "0"]
-    child = subprocess.Popen([sys.executable, "-m", "hub.bench.e2e", *args],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    child = subprocess.Popen(
+        [sys.executable, "-m", "hub.bench.e2e", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert child.stdout is not None  # noqa: S101 - piped just above
         endpoint = child.stdout.readline().strip()
@@ -193,9 +203,18 @@ def hub_settings(
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    names = ("topology_prefix", "reference_dir", "signing_key", "signing_cert",
-             "smev_endpoint", "smev_poll_interval", "smev_batch", "smev_timeout",
-             "log_level", "crypto_backend")  # fmt: skip
+    names = (
+        "topology_prefix",
+        "reference_dir",
+        "signing_key",
+        "signing_cert",
+        "smev_endpoint",
+        "smev_poll_interval",
+        "smev_batch",
+        "smev_timeout",
+        "log_level",
+        "crypto_backend",
+    )
     env = {f"HUB_{n.upper()}": str(getattr(settings, n)) for n in names}
     env["HUB_DATABASE_URL"] = settings.database_url.get_secret_value()
     env["HUB_BROKER_URL"] = settings.broker_url.get_secret_value()
@@ -210,8 +229,9 @@ def services(hub: Hub, separate: bool) -> Iterator[None]:
         from hub.runtime import Service, run_services  # noqa: PLC0415
 
         stop = threading.Event()
-        runner = _thread(lambda: run_services(
-            [Service(n, getattr(hub, n).run) for n in _SERVICES], stop))  # fmt: skip
+        runner = _thread(
+            lambda: run_services([Service(n, getattr(hub, n).run) for n in _SERVICES], stop)
+        )
         yield
         stop.set()
         runner.join(60)
@@ -254,8 +274,13 @@ class Phase:
         }
 
 
-def _publish(registry: ReferenceRegistry, hub: Hub, checks: Sequence[Check], sent: dict[str, float],
-             batch: int = 200) -> None:  # fmt: skip
+def _publish(
+    registry: ReferenceRegistry,
+    hub: Hub,
+    checks: Sequence[Check],
+    sent: dict[str, float],
+    batch: int = 200,
+) -> None:
     for start in range(0, len(checks), batch):
         chunk = checks[start : start + batch]
         now = time.monotonic()
@@ -305,8 +330,9 @@ def percentile(values: Sequence[float], share: float) -> float | None:
 
 
 def _expected(checks: Sequence[Check], arrivals: Mapping[str, tuple[str, float]]) -> int:
-    return sum(1 for c in checks if arrivals.get(str(c.command["request_id"]), ("",))[0]
-               == c.event_type)  # fmt: skip
+    return sum(
+        1 for c in checks if arrivals.get(str(c.command["request_id"]), ("",))[0] == c.event_type
+    )
 
 
 # --- one configuration -------------------------------------------------------------------
@@ -324,8 +350,9 @@ def measure(
     with tempfile.TemporaryDirectory() as folder:
         keys = make_keys(Path(folder))
         reference_dir = Settings().reference_dir.resolve()
-        with simulator(options.simulator, keys, len(population.students),
-                       reference_dir, options.verify) as endpoint:  # fmt: skip
+        with simulator(
+            options.simulator, keys, len(population.students), reference_dir, options.verify
+        ) as endpoint:
             settings = hub_settings(database_url, broker_url, endpoint, keys, options)
             return _measure_hub(name, bootstrap(settings), checks, options, console)
 
@@ -364,10 +391,20 @@ def _phases(  # noqa: PLR0917 - the parts of one measurement
     timed = second.arrivals(registry)
     values = latencies_ms(second, timed)
     return Result(
-        name, _services_label(hub, options), options.simulator, options.verify,
-        len(first.checks), len(arrived), _expected(first.checks, arrived), rate,
-        percentile(values, 0.5), percentile(values, 0.99), pace, len(rest), len(timed),
-    )  # fmt: skip
+        name,
+        _services_label(hub, options),
+        options.simulator,
+        options.verify,
+        len(first.checks),
+        len(arrived),
+        _expected(first.checks, arrived),
+        rate,
+        percentile(values, 0.5),
+        percentile(values, 0.99),
+        pace,
+        len(rest),
+        len(timed),
+    )
 
 
 def _services_label(hub: Hub, options: Options) -> str:
@@ -446,16 +483,29 @@ def floor_line() -> str:
 
 def table(results: Sequence[Result]) -> Table:
     out = Table(title="hub bench: round trips (command → SMEV request → answer → event)")
-    for column in ("stack", "hub services", "simulator", "answered", "round trips/s",
-                   "p50 ms", "p99 ms", "at /s"):  # fmt: skip
+    for column in (
+        "stack",
+        "hub services",
+        "simulator",
+        "answered",
+        "round trips/s",
+        "p50 ms",
+        "p99 ms",
+        "at /s",
+    ):
         out.add_column(column, justify="left" if column in ("stack", "hub services") else "right")
     for r in results:
         verified = "verifies" if r.simulator_verifies else "no checks"
         out.add_row(
-            r.stack, r.services, f"{r.simulator} ({verified})",
-            f"{r.as_expected:,}/{r.commands:,}", f"{r.throughput:,.0f}",
-            _ms(r.p50_ms), _ms(r.p99_ms), f"{r.latency_rate:,.0f}",
-        )  # fmt: skip
+            r.stack,
+            r.services,
+            f"{r.simulator} ({verified})",
+            f"{r.as_expected:,}/{r.commands:,}",
+            f"{r.throughput:,.0f}",
+            _ms(r.p50_ms),
+            _ms(r.p99_ms),
+            f"{r.latency_rate:,.0f}",
+        )
     return out
 
 

@@ -34,8 +34,9 @@ from hub.protection import AesGcmSealer, PlainSealer, Sealer, parse_keyring
 BATCH = 100
 ROUNDS = 5
 # A signed SMEV answer is about 5 KB; the event made of it about 1 KB.
-_RAW = ("<Ответ><Студент><Фамилия>Иванова</Фамилия><СНИЛС>112-233-445 95</СНИЛС></Студент>"
-        "</Ответ>" * 50).encode()  # fmt: skip
+_RAW = (
+    "<Ответ><Студент><Фамилия>Иванова</Фамилия><СНИЛС>112-233-445 95</СНИЛС></Студент></Ответ>" * 50
+).encode()
 _EVENT = ('{"student":{"name":"Иванова Анна","snils":"112-233-445 95"}}' * 16).encode()
 
 
@@ -159,8 +160,9 @@ def run(console: Console, pg_admin_url: str, messages: int) -> list[Figure]:
     """Measure on SQLite and (when reachable) PostgreSQL and print a table."""
     n = max(BATCH, min(messages, 5000))
     stacks: dict[str, Callable[[], AbstractContextManager[dict[str, str]]]] = {
-        "SQLite": _sqlite, "PostgreSQL": lambda: _postgresql(pg_admin_url),
-    }  # fmt: skip
+        "SQLite": _sqlite,
+        "PostgreSQL": lambda: _postgresql(pg_admin_url),
+    }
     figures: list[Figure] = []
     for backend, stack in stacks.items():
         try:

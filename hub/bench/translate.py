@@ -117,13 +117,27 @@ def sample(element: etree._Element, translate: Translate) -> Sample:
 
 # --- people --------------------------------------------------------------------------------
 
-_FAMILIES = (("Семёнов", "Семёнова"), ("Иванов", "Иванова"), ("Фёдоров", "Фёдорова"),
-             ("Ахмеров", "Ахмерова"), ("Римский-Корсаков", "Римская-Корсакова"),
-             ("Ким", "Ким"), ("Шевченко", "Шевченко"), ("Кузнецов", "Кузнецова"))  # fmt: skip
-_FIRST = {"male": ("Артём", "Пётр", "Фёдор", "Иван", "Тимур", "Лев", "Семён"),
-          "female": ("Алёна", "Мария", "Ксения", "Дарья", "Аиша", "Анна-Мария")}  # fmt: skip
-_PATRONYMICS = (("Игоревич", "Игоревна"), ("Петрович", "Петровна"), ("Ринатович", "Ринатовна"),
-                ("Сергеевич", "Сергеевна"), ("Алексеевич", "Алексеевна"))  # fmt: skip
+_FAMILIES = (
+    ("Семёнов", "Семёнова"),
+    ("Иванов", "Иванова"),
+    ("Фёдоров", "Фёдорова"),
+    ("Ахмеров", "Ахмерова"),
+    ("Римский-Корсаков", "Римская-Корсакова"),
+    ("Ким", "Ким"),
+    ("Шевченко", "Шевченко"),
+    ("Кузнецов", "Кузнецова"),
+)
+_FIRST = {
+    "male": ("Артём", "Пётр", "Фёдор", "Иван", "Тимур", "Лев", "Семён"),
+    "female": ("Алёна", "Мария", "Ксения", "Дарья", "Аиша", "Анна-Мария"),
+}
+_PATRONYMICS = (
+    ("Игоревич", "Игоревна"),
+    ("Петрович", "Петровна"),
+    ("Ринатович", "Ринатовна"),
+    ("Сергеевич", "Сергеевна"),
+    ("Алексеевич", "Алексеевна"),
+)
 _LETTERS = "АВЕКМНОРСТХУБГДЖЗИЛПФЦЧШЭЮЯ"
 _NUMERALS = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
 _LOOKALIKE_NUMERAL = str.maketrans("IXC", "ІХС")  # Cyrillic І, Х, С
@@ -184,8 +198,9 @@ def other_date(iso: str, days: int = 1) -> str:
 
 def _other(rng: random.Random, record: Record) -> Record:
     # A child of the same name, born elsewhere: another record in the answer.
-    return replace(record, born=other_date(record.born or "2015-01-01", 400),
-                   certificates=(certificate(rng),))  # fmt: skip
+    return replace(
+        record, born=other_date(record.born or "2015-01-01", 400), certificates=(certificate(rng),)
+    )
 
 
 ZAGS_VARIANTS: dict[str, Callable[[Record, random.Random], Sequence[Record]]] = {
@@ -229,11 +244,15 @@ def zags_samples(count: int, seed: int = 1) -> list[Sample]:
 
 
 def _verify_birth_record(index: int, child: Person, series: str, number: str) -> VerifyBirthRecord:
-    command = parse_command({
-        "type": "verify_birth_record", "request_id": f"r-{index}", "student_id": f"s-{index}",
-        "child": {"name": _name(child), "birth_date": child.born, "sex": child.sex},
-        "birth_certificate": {"series": series, "number": number},
-    })  # fmt: skip
+    command = parse_command(
+        {
+            "type": "verify_birth_record",
+            "request_id": f"r-{index}",
+            "student_id": f"s-{index}",
+            "child": {"name": _name(child), "birth_date": child.born, "sex": child.sex},
+            "birth_certificate": {"series": series, "number": number},
+        }
+    )
     assert isinstance(command, VerifyBirthRecord)  # noqa: S101 - the type just given
     return command
 
@@ -280,20 +299,31 @@ def pfr_samples(count: int, seed: int = 2) -> list[Sample]:
 
 def _pfr_fields(who: Person) -> Answer:
     return {
-        "FamilyName": upper(who.last), "FirstName": upper(who.first),
-        "Patronymic": upper(who.middle) or "НЕТ ДАННЫХ", "Snils": bare(who.snils),
-        "BirthDate": who.born, "Gender": who.sex.title(),
-    }  # fmt: skip
+        "FamilyName": upper(who.last),
+        "FirstName": upper(who.first),
+        "Patronymic": upper(who.middle) or "НЕТ ДАННЫХ",
+        "Snils": bare(who.snils),
+        "BirthDate": who.born,
+        "Gender": who.sex.title(),
+    }
 
 
 def _verify_snils(index: int, who: Person, *, with_snils: bool) -> VerifySnils:
-    command = parse_command({
-        "type": "verify_snils", "request_id": f"r-{index}", "person_id": f"p-{index}",
-        "role": "student" if who.born > "2008" else "guardian",
-        "person": {"name": _name(who), "birth_date": who.born, "sex": who.sex,
-                   **({"snils": who.snils} if with_snils else {})},
-        "document": {"kind": "birth_certificate", "series": "IV-АН", "number": "123456"},
-    })  # fmt: skip
+    command = parse_command(
+        {
+            "type": "verify_snils",
+            "request_id": f"r-{index}",
+            "person_id": f"p-{index}",
+            "role": "student" if who.born > "2008" else "guardian",
+            "person": {
+                "name": _name(who),
+                "birth_date": who.born,
+                "sex": who.sex,
+                **({"snils": who.snils} if with_snils else {}),
+            },
+            "document": {"kind": "birth_certificate", "series": "IV-АН", "number": "123456"},
+        }
+    )
     assert isinstance(command, VerifySnils)  # noqa: S101 - the type just given
     return command
 
@@ -355,35 +385,49 @@ def _benefit_codes(rng: random.Random) -> list[str]:
 def _people(who: Person, prefix: str, rng: random.Random) -> Spec:
     shout = rng.random() < 0.2  # some applicants type in capitals
     name = tuple(map(upper, who.name)) if shout else who.name
-    parts = (("Surname", name[0]), ("Name", name[1]), ("MiddleName", name[2]),
-             ("BirthDate", who.born), ("Sex", who.sex.title()))  # fmt: skip
+    parts = (
+        ("Surname", name[0]),
+        ("Name", name[1]),
+        ("MiddleName", name[2]),
+        ("BirthDate", who.born),
+        ("Sex", who.sex.title()),
+    )
     spec = tuple((f"{prefix}{tag}", text) for tag, text in parts if text)
     return (*spec, (f"{prefix}SNILS", who.snils)) if rng.random() < 0.75 else spec
 
 
 def _guardian(rng: random.Random, relation: str) -> Spec:
-    who = person(rng, "female" if relation == "Mother" else rng.choice(("male", "female")),
-                 1975, 1998)  # fmt: skip
+    who = person(
+        rng, "female" if relation == "Mother" else rng.choice(("male", "female")), 1975, 1998
+    )
     return (*_people(who, "Person", rng), ("PersonType", relation))
 
 
 def _applicant(rng: random.Random) -> Spec:
     who = person(rng, "female", 1975, 1998)
     contacts = (("PersonPhone", "+7 (843) 123-45-67"), ("PersonEmail", "parent@example.ru"))
-    passport = (("IdentityDocSeries", f"92{rng.randrange(100):02d}"),
-                ("IdentityDocNumber", f"{rng.randrange(1_000_000):06d}"),
-                ("IdentityDocIssueDate", other_date(who.born, 365 * 20)),
-                ("IdentityDocIssued", "МВД по Республике Татарстан"))  # fmt: skip
+    passport = (
+        ("IdentityDocSeries", f"92{rng.randrange(100):02d}"),
+        ("IdentityDocNumber", f"{rng.randrange(1_000_000):06d}"),
+        ("IdentityDocIssueDate", other_date(who.born, 365 * 20)),
+        ("IdentityDocIssued", "МВД по Республике Татарстан"),
+    )
     document = (("PersonIdentityDocInfo", passport),) if rng.random() < 0.8 else ()
-    return (*_people(who, "Person", rng), *contacts[: rng.randrange(3)], *document,
-            ("PersonType", "Mother"))  # fmt: skip
+    return (
+        *_people(who, "Person", rng),
+        *contacts[: rng.randrange(3)],
+        *document,
+        ("PersonType", "Mother"),
+    )
 
 
 def _child(rng: random.Random, child: Person) -> Spec:
     series, number = certificate(rng)
-    document = (("ChildBirthDocSeries", lookalike(series) if rng.random() < 0.3 else series),
-                ("ChildBirthDocNumber", number),
-                ("ChildBirthDocIssueDate", other_date(child.born, 20)))  # fmt: skip
+    document = (
+        ("ChildBirthDocSeries", lookalike(series) if rng.random() < 0.3 else series),
+        ("ChildBirthDocNumber", number),
+        ("ChildBirthDocIssueDate", other_date(child.born, 20)),
+    )
     return (*_people(child, "Child", rng), ("ChildBirthDocRF", document))
 
 
@@ -418,8 +462,19 @@ def gates(settings: Settings | None = None) -> dict[str, Gate]:
 
 
 def stages(agency: str, gate: Gate) -> dict[str, Callable[[Sample], object]]:
-    record = InboxRecord(INBOX_ID, "smev", "m-1", b"", agency, None, None, {},
-                         datetime.now(UTC), InboxStatus.RECEIVED, 1)  # fmt: skip
+    record = InboxRecord(
+        INBOX_ID,
+        "smev",
+        "m-1",
+        b"",
+        agency,
+        None,
+        None,
+        {},
+        datetime.now(UTC),
+        InboxStatus.RECEIVED,
+        1,
+    )
     return {
         "translate": lambda s: s.translate(s.element),
         "gate": lambda s: s.translate(_through(gate, s.element)),
@@ -477,8 +532,13 @@ def run(console: Console, messages: int = 1_000, rounds: int = 7) -> list[Result
     return results
 
 
-STAGES = {"translate": "translate", "gate": "gate → translate", "envelope": "→ CloudEvent",
-          "bytes": "bytes → CloudEvent", "gated": "bytes → gate → CloudEvent"}  # fmt: skip
+STAGES = {
+    "translate": "translate",
+    "gate": "gate → translate",
+    "envelope": "→ CloudEvent",
+    "bytes": "bytes → CloudEvent",
+    "gated": "bytes → gate → CloudEvent",
+}
 
 
 def table(results: Sequence[Result], rounds: int) -> Table:

@@ -191,9 +191,10 @@ BENEFIT = TextBound(50, CODE, "EPGU BenefitInfoType/BenefitCategory Text50Type")
 # EPGU PhoneType (\+?[0-9()\- ]{5,20}) and EmailType (maxLength 256, [^@\s]+@[^@\s]+).
 PHONE = TextBound(21, Alphabet("digits, spaces, + ( ) - only", "0-9+() \\-"), "EPGU PhoneType")
 EMAIL = TextBound(
-    256, Alphabet("no spaces, control characters, < or >", "^\\u0000-\\u0020\\u007f-\\u009f<>"),
+    256,
+    Alphabet("no spaces, control characters, < or >", "^\\u0000-\\u0020\\u007f-\\u009f<>"),
     "EPGU EmailType",
-)  # fmt: skip
+)
 # EPGU orderId: xs:long, at least 1 (19 digits at most).
 ORDER_NUMBER = TextBound(19, Alphabet("digits only", "0-9"), "EPGU OrderIdType (xs:long)")
 # The registry's own ids (request, student, person): the hub's bound, as the trace id's

@@ -22,9 +22,20 @@ from hub.errors import PermanentError
 EVENT_TYPES = tuple(EVENT_DATA)
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 ENVELOPE_FIELDS = (
-    "specversion", "id", "source", "type", "subject", "time", "datacontenttype",
-    "schemaversion", "hubinboxid", "datacategory", "hubscope", "hubtraceid", "data",
-)  # fmt: skip
+    "specversion",
+    "id",
+    "source",
+    "type",
+    "subject",
+    "time",
+    "datacontenttype",
+    "schemaversion",
+    "hubinboxid",
+    "datacategory",
+    "hubscope",
+    "hubtraceid",
+    "data",
+)
 # "application:" (the longest prefix) and a registry id (hub.canonical.bounds.REGISTRY_ID)
 SUBJECT_LENGTH = len("application:") + REGISTRY_ID.longest
 SCOPE_PATTERN = r"^(?:\*|[0-9A-Za-z_-]{1,40}(?:/[0-9A-Za-z_-]{1,40})?)$"  # hub.access.scopes

@@ -56,9 +56,15 @@ RegistryId = Annotated[str, _bounded(bounds.REGISTRY_ID, 1)]  # the registry's, 
 HubName = Annotated[str, _fixed(r"^[0-9A-Za-z_.:-]{1,64}$", 64)]  # an agency, a request kind
 # The fields a difference may name: what the adapters compare.
 DifferenceField = Literal[
-    "birth_certificate.series", "birth_certificate.number", "name.last", "name.first",
-    "name.middle", "birth_date", "snils", "sex",
-]  # fmt: skip
+    "birth_certificate.series",
+    "birth_certificate.number",
+    "name.last",
+    "name.first",
+    "name.middle",
+    "birth_date",
+    "snils",
+    "sex",
+]
 DIFFERENCE_FIELDS: tuple[str, ...] = get_args(DifferenceField)
 ConsentKey = Literal["personal_data", "data_accuracy", "charter_acknowledged", "adapted_program"]
 

@@ -93,8 +93,13 @@ def _error_response(console: Console, request: Request, exc: Exception) -> Respo
     if status >= 500 and not isinstance(exc, RetryableError):
         incident = uuid.uuid4().hex[:12]
         # The log masks personal data in the detail; the page shows the incident id only.
-        log.error("console request failed", incident=incident, path=request.url.path,
-                  error=type(exc).__name__, detail=str(exc)[:500])  # fmt: skip
+        log.error(
+            "console request failed",
+            incident=incident,
+            path=request.url.path,
+            error=type(exc).__name__,
+            detail=str(exc)[:500],
+        )
         message = f"internal error (incident {incident}); the log has the details"
     headers = _headers(exc, status)
     if _machine(request):
@@ -118,10 +123,17 @@ def _headers(exc: Exception, status: int) -> dict[str, str]:
 
 # Machine endpoints' error codes for refusals that are not the hub's own errors.
 _HTTP_CODES = {
-    400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "ACCESS_DENIED", 404: "NOT_FOUND",
-    408: "REQUEST_TIMEOUT", 409: "CONFLICT", 413: "TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE",
-    429: "TOO_MANY_REQUESTS", 503: "UNAVAILABLE",
-}  # fmt: skip
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "ACCESS_DENIED",
+    404: "NOT_FOUND",
+    408: "REQUEST_TIMEOUT",
+    409: "CONFLICT",
+    413: "TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "TOO_MANY_REQUESTS",
+    503: "UNAVAILABLE",
+}
 
 
 def _code(exc: Exception, status: int) -> str:

@@ -88,10 +88,13 @@ async def inbound(console: Console, request: Request) -> Response:
     received = await console.call(_store_and_hand_over, console, message)
     status = 200 if received.duplicate else 202
     return JSONResponse(
-        {"inbox_id": received.inbox_id, "status": received.status.value,
-         "duplicate": received.duplicate},
+        {
+            "inbox_id": received.inbox_id,
+            "status": received.status.value,
+            "duplicate": received.duplicate,
+        },
         status,
-    )  # fmt: skip
+    )
 
 
 async def _authorize(console: Console, principal: Principal, agency: str) -> None:

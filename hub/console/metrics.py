@@ -116,19 +116,22 @@ def _journal_gauges(counts: HealthCounts) -> Iterator[GaugeMetricFamily]:
         states.add_metric([state.value], number)
     yield states
     yield GaugeMetricFamily(
-        "hub_failed_messages_open", "Failed messages waiting for an operator.",
+        "hub_failed_messages_open",
+        "Failed messages waiting for an operator.",
         value=counts.failed_open,
-    )  # fmt: skip
+    )
     yield GaugeMetricFamily(
-        "hub_inbox_unfinished", "Messages stored but not processed yet (or waiting to retry).",
+        "hub_inbox_unfinished",
+        "Messages stored but not processed yet (or waiting to retry).",
         value=counts.inbox_unfinished,
-    )  # fmt: skip
+    )
     yield GaugeMetricFamily(
         "hub_outbox_pending", "Events written but not published yet.", value=counts.outbox_pending
     )
     oldest = counts.oldest_unfinished_at
     age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
     yield GaugeMetricFamily(
-        "hub_oldest_unfinished_age_seconds", "How long the oldest unprocessed message has "
-        "waited (0: none).", value=max(0.0, age),
-    )  # fmt: skip
+        "hub_oldest_unfinished_age_seconds",
+        "How long the oldest unprocessed message has waited (0: none).",
+        value=max(0.0, age),
+    )

@@ -66,9 +66,13 @@ async def login_form(
     token = new_login_csrf()
     response = console.render(request, "login.html", status, csrf=token, error=error)
     response.set_cookie(
-        LOGIN_CSRF, token, httponly=True, samesite="strict", path="/login",
+        LOGIN_CSRF,
+        token,
+        httponly=True,
+        samesite="strict",
+        path="/login",
         secure=request.url.scheme == "https",
-    )  # fmt: skip
+    )
     return response
 
 
@@ -93,9 +97,13 @@ async def login(console: Console, request: Request) -> Response:
     await console.call(_audit_session, console, principal, "login", source)
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
-        cookie_name(request), session.session_id, httponly=True, samesite="strict", path="/",
+        cookie_name(request),
+        session.session_id,
+        httponly=True,
+        samesite="strict",
+        path="/",
         secure=request.url.scheme == "https",
-    )  # fmt: skip
+    )
     response.delete_cookie(LOGIN_CSRF, path="/login")
     return response
 
@@ -116,13 +124,22 @@ async def logout(console: Console, request: Request) -> Response:
 
 def _audit_session(console: Console, principal: Principal, action: str, source: str) -> None:
     """A console login or logout, in the audit log (filed under the principal's scope)."""
-    log.info(f"console {action}", principal=principal.principal_id, role=principal.role.value,
-             scope=principal.scope, source=source)  # fmt: skip
+    log.info(
+        f"console {action}",
+        principal=principal.principal_id,
+        role=principal.role.value,
+        scope=principal.scope,
+        source=source,
+    )
     details = {"source": source, "via": "console"}
     console.access.journal.audit(
-        principal.label(), action, principal.principal_id, "", details,
+        principal.label(),
+        action,
+        principal.principal_id,
+        "",
+        details,
         scope=audit_scope(principal),
-    )  # fmt: skip
+    )
 
 
 # --- looking ----------------------------------------------------------------------------
@@ -193,18 +210,37 @@ async def audit(console: Console, request: Request) -> Response:
         console.hub.operations.audit_log, principal, wanted.size + 1, wanted.query
     )
     page = AuditPage.of(wanted, found)
-    return console.render(request, "audit.html", page=page, wanted=wanted,
-                          outcomes=list(AuditOutcome), actions=AUDIT_ACTIONS)  # fmt: skip
+    return console.render(
+        request,
+        "audit.html",
+        page=page,
+        wanted=wanted,
+        outcomes=list(AuditOutcome),
+        actions=AUDIT_ACTIONS,
+    )
 
 
 # --- the audit log: filters and pages -----------------------------------------------------
 
 AUDIT_PAGE, AUDIT_PAGE_MAX = 50, 200
 AUDIT_ACTIONS = (  # offered in the filter; any word of this shape may be typed
-    "authenticate", "login", "logout", "reveal", "replay", "replay-result", "discard",
-    "view", "audit", "post", "metrics", "manage-tokens", "issue_token", "revoke_token",
-    "purge", "rotate_keys",
-)  # fmt: skip
+    "authenticate",
+    "login",
+    "logout",
+    "reveal",
+    "replay",
+    "replay-result",
+    "discard",
+    "view",
+    "audit",
+    "post",
+    "metrics",
+    "manage-tokens",
+    "issue_token",
+    "revoke_token",
+    "purge",
+    "rotate_keys",
+)
 _AUDIT_ACTION = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _ENTRY_ID = re.compile(r"[0-9]{1,18}")
 MAX_ACTOR = 100
@@ -219,9 +255,13 @@ class AuditRequest:
 
     def link(self, **cursor: int) -> str:
         q = self.query
-        given = {"action": q.action, "actor": q.actor,
-                 "outcome": q.outcome.value if q.outcome else None,
-                 "size": self.size if self.size != AUDIT_PAGE else None, **cursor}  # fmt: skip
+        given = {
+            "action": q.action,
+            "actor": q.actor,
+            "outcome": q.outcome.value if q.outcome else None,
+            "size": self.size if self.size != AUDIT_PAGE else None,
+            **cursor,
+        }
         return "/audit?" + urlencode({k: v for k, v in given.items() if v is not None})
 
 
@@ -255,9 +295,12 @@ def _audit_request(request: Request) -> AuditRequest:
     if len(actor) > MAX_ACTOR or not actor.isprintable():
         raise HTTPException(400, f"actor: at most {MAX_ACTOR} printable characters")
     query = AuditQuery(
-        action or None, actor or None, _outcome(params.get("outcome", "")),
-        _entry_id(params, "before"), _entry_id(params, "after"),
-    )  # fmt: skip
+        action or None,
+        actor or None,
+        _outcome(params.get("outcome", "")),
+        _entry_id(params, "before"),
+        _entry_id(params, "after"),
+    )
     return AuditRequest(query, _page_size(params.get("size", "")))
 
 
@@ -293,8 +336,9 @@ async def outbound(console: Console, request: Request) -> Response:
     found = await console.call(
         console.hub.operations.outbound_requests, principal, state, 500, replies=ONLY[only]
     )
-    return console.render(request, "outbound.html", requests=found, state=state, only=only,
-                          states=list(OutboundState))  # fmt: skip
+    return console.render(
+        request, "outbound.html", requests=found, state=state, only=only, states=list(OutboundState)
+    )
 
 
 # The outbound page's ``only``: the hub's requests (SendRequest) or its replies (SendResponse).
@@ -317,15 +361,25 @@ def _state(text: str | None) -> OutboundState | None:
 async def confirm_message(console: Console, request: Request) -> Response:
     principal, action = await console.principal(request), _action(request)
     chosen = await console.call(_select, console.hub, principal, request, action)
-    return console.render(request, "confirm.html", action=action.value, chosen=chosen,
-                          target=f"message {chosen[0].failed_id}")  # fmt: skip
+    return console.render(
+        request,
+        "confirm.html",
+        action=action.value,
+        chosen=chosen,
+        target=f"message {chosen[0].failed_id}",
+    )
 
 
 async def confirm_group(console: Console, request: Request) -> Response:
     principal, action = await console.principal(request), _action(request)
     chosen = await console.call(_select, console.hub, principal, request, action)
-    return console.render(request, "confirm.html", action=action.value, chosen=chosen,
-                          target=f"group {chosen[0].fingerprint}")  # fmt: skip
+    return console.render(
+        request,
+        "confirm.html",
+        action=action.value,
+        chosen=chosen,
+        target=f"group {chosen[0].fingerprint}",
+    )
 
 
 async def act(console: Console, request: Request) -> Response:

@@ -68,9 +68,11 @@ class ConnectionLimits:
     @classmethod
     def of(cls, settings: Settings) -> ConnectionLimits:
         return cls(
-            settings.console_max_connections, settings.console_client_connections,
-            settings.console_header_timeout, settings.console_body_timeout,
-        )  # fmt: skip
+            settings.console_max_connections,
+            settings.console_client_connections,
+            settings.console_header_timeout,
+            settings.console_body_timeout,
+        )
 
 
 def raw_error(status: int, reason: str, message: str, code: str, **headers: str) -> bytes:
@@ -78,17 +80,23 @@ def raw_error(status: int, reason: str, message: str, code: str, **headers: str)
     connection: for refusals made before any request reached the application."""
     body = json.dumps({"error": message, "status": status, "code": code}).encode()
     lines = [
-        f"HTTP/1.1 {status} {reason}", "content-type: application/json",
-        f"content-length: {len(body)}", "connection: close", "cache-control: no-store",
+        f"HTTP/1.1 {status} {reason}",
+        "content-type: application/json",
+        f"content-length: {len(body)}",
+        "connection: close",
+        "cache-control: no-store",
         *(f"{name.replace('_', '-')}: {value}" for name, value in headers.items()),
-    ]  # fmt: skip
+    ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 OVERLOADED = raw_error(
-    503, "Service Unavailable", "too many connections from your address, or in all: try again "
-    "shortly", "OVERLOADED", retry_after=str(RETRY_AFTER),
-)  # fmt: skip
+    503,
+    "Service Unavailable",
+    "too many connections from your address, or in all: try again shortly",
+    "OVERLOADED",
+    retry_after=str(RETRY_AFTER),
+)
 HEADERS_TOO_SLOW = raw_error(
     408, "Request Timeout", "the request's headers did not arrive in time", "REQUEST_TIMEOUT"
 )

@@ -121,9 +121,12 @@ async def read_form(request: Request) -> dict[str, str]:
     body = await read_body(request, MAX_FORM_BYTES)
     try:
         pairs = parse_qsl(
-            body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body),
-            max_num_fields=MAX_FORM_FIELDS, errors="strict",
-        )  # fmt: skip
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            strict_parsing=bool(body),
+            max_num_fields=MAX_FORM_FIELDS,
+            errors="strict",
+        )
     except (UnicodeDecodeError, ValueError) as exc:
         raise HTTPException(400, "the form could not be read (malformed body)") from exc
     form: dict[str, str] = {}
@@ -177,8 +180,9 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 names = {name.lower() for name, _ in message.get("headers", [])}
                 message["headers"] = [
-                    *message.get("headers", []), *(h for h in extra if h[0] not in names)
-                ]  # fmt: skip
+                    *message.get("headers", []),
+                    *(h for h in extra if h[0] not in names),
+                ]
             await send(message)
 
         await self.app(scope, receive, with_headers)
@@ -206,9 +210,10 @@ class BodyDeadline:
                 message = await receive()
             if waited.cancelled_caught:
                 raise HTTPException(
-                    408, f"the request's body did not arrive within {self.seconds:g} s",
+                    408,
+                    f"the request's body did not arrive within {self.seconds:g} s",
                     headers={"connection": "close"},
-                )  # fmt: skip
+                )
             complete = message["type"] != "http.request" or not message.get("more_body", False)
             return message
 

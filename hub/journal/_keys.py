@@ -51,15 +51,23 @@ class Sealed:
 SEALED = (
     Sealed(inbox, "inbox_id", (("raw", "blob", _rows.INBOX_RAW),)),
     Sealed(outbox, "event_id", (("payload", "blob", _rows.OUTBOX_PAYLOAD),)),
-    Sealed(failed_messages, "failed_id", (
-        ("reason", "text", _rows.FAILED_REASON),
-        ("traceback", "text", _rows.FAILED_TRACEBACK),
-    )),
-    Sealed(outbound_requests, "request_id", (
-        ("payload", "blob", _rows.OUTBOUND_PAYLOAD),
-        ("context", "json", _rows.OUTBOUND_CONTEXT),
-    )),
-)  # fmt: skip
+    Sealed(
+        failed_messages,
+        "failed_id",
+        (
+            ("reason", "text", _rows.FAILED_REASON),
+            ("traceback", "text", _rows.FAILED_TRACEBACK),
+        ),
+    ),
+    Sealed(
+        outbound_requests,
+        "request_id",
+        (
+            ("payload", "blob", _rows.OUTBOUND_PAYLOAD),
+            ("context", "json", _rows.OUTBOUND_CONTEXT),
+        ),
+    ),
+)
 
 
 def _check_name(key_id: str) -> str:

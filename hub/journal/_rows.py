@@ -134,9 +134,15 @@ def failed_group(vault: Vault, row: AnyRow) -> FailedGroup:
 def audit_entry(row: AnyRow) -> AuditEntry:
     m = row._mapping
     return AuditEntry(
-        m["at"], m["actor"], m["action"], m["target"], m["reason"], m["details"], m["scope"],
+        m["at"],
+        m["actor"],
+        m["action"],
+        m["target"],
+        m["reason"],
+        m["details"],
+        m["scope"],
         m["id"],
-    )  # fmt: skip
+    )
 
 
 def outbound_request(vault: Vault, row: AnyRow) -> OutboundRequest:
@@ -163,13 +169,19 @@ def outbound_request(vault: Vault, row: AnyRow) -> OutboundRequest:
 
 def token_row(record: TokenRecord) -> dict[str, Any]:
     return {
-        "token_id": record.token_id, "name": record.name, "role": record.role,
-        "scope": record.scope, "secret_hash": record.secret_hash,
-        "created_at": record.created_at, "created_by": record.created_by,
-        "expires_at": record.expires_at, "revoked_at": record.revoked_at,
-        "last_used_at": record.last_used_at, "agencies": list(record.agencies),
+        "token_id": record.token_id,
+        "name": record.name,
+        "role": record.role,
+        "scope": record.scope,
+        "secret_hash": record.secret_hash,
+        "created_at": record.created_at,
+        "created_by": record.created_by,
+        "expires_at": record.expires_at,
+        "revoked_at": record.revoked_at,
+        "last_used_at": record.last_used_at,
+        "agencies": list(record.agencies),
         "signers": list(record.signers),
-    }  # fmt: skip
+    }
 
 
 def token_record(row: AnyRow) -> TokenRecord:

@@ -442,10 +442,16 @@ class SqlJournal:
     ) -> None:
         # Only a request still waiting is settled: a second answer to it changes nothing.
         rows = [
-            {"b_id": s.request_id, "b_state": s.state.value, "b_inbox": o.inbox_id,
-             "b_error": s.error, "b_now": now}
-            for o in outcomes if (s := o.settles) is not None
-        ]  # fmt: skip
+            {
+                "b_id": s.request_id,
+                "b_state": s.state.value,
+                "b_inbox": o.inbox_id,
+                "b_error": s.error,
+                "b_now": now,
+            }
+            for o in outcomes
+            if (s := o.settles) is not None
+        ]
         if rows:
             conn.execute(self._q.settle_outbound, rows)
 
@@ -465,23 +471,39 @@ class SqlJournal:
     ) -> dict[str, Any]:
         payload = self._vault.blob(event.payload, _rows.OUTBOX_PAYLOAD, event.event_id)
         return {
-            "event_id": event.event_id, "inbox_id": inbox_id, "position": position,
-            "routing_key": event.routing_key, "subject": event.subject, "subject_seq": seq,
-            "payload": payload, "headers": dict(event.headers), "created_at": now,
-            "published_at": None, "key_id": self._vault.key_id,
-        }  # fmt: skip
+            "event_id": event.event_id,
+            "inbox_id": inbox_id,
+            "position": position,
+            "routing_key": event.routing_key,
+            "subject": event.subject,
+            "subject_seq": seq,
+            "payload": payload,
+            "headers": dict(event.headers),
+            "created_at": now,
+            "published_at": None,
+            "key_id": self._vault.key_id,
+        }
 
     def _outbound_row(self, inbox_id: str, new: NewOutbound, now: datetime) -> dict[str, Any]:
         v, request_id = self._vault, new.request_id
         return {
-            "request_id": request_id, "agency": new.agency, "kind": new.kind,
-            "state": OutboundState.PENDING.value, "smev_message_id": new.smev_message_id,
-            "payload": v.blob(new.payload, _rows.OUTBOUND_PAYLOAD, request_id), "attempts": 0,
-            "created_at": now, "updated_at": now, "answer_inbox_id": None, "error": None,
+            "request_id": request_id,
+            "agency": new.agency,
+            "kind": new.kind,
+            "state": OutboundState.PENDING.value,
+            "smev_message_id": new.smev_message_id,
+            "payload": v.blob(new.payload, _rows.OUTBOUND_PAYLOAD, request_id),
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+            "answer_inbox_id": None,
+            "error": None,
             "context": v.json(new.context, _rows.OUTBOUND_CONTEXT, request_id),
-            "reply_to": new.reply_to, "inbox_id": inbox_id, "scope": new.scope,
+            "reply_to": new.reply_to,
+            "inbox_id": inbox_id,
+            "scope": new.scope,
             "key_id": v.key_id,
-        }  # fmt: skip
+        }
 
     def _failure_row(self, inbox: _InboxLike, outcome: Outcome, now: datetime) -> dict[str, Any]:
         failure = outcome.failure
@@ -491,15 +513,22 @@ class SqlJournal:
         )
         failed_id, v = failed_id_for(inbox.inbox_id), self._vault
         return {
-            "failed_id": failed_id, "inbox_id": inbox.inbox_id,
-            "agency": inbox.agency, "kind": inbox.kind, "error_type": failure.error_type,
+            "failed_id": failed_id,
+            "inbox_id": inbox.inbox_id,
+            "agency": inbox.agency,
+            "kind": inbox.kind,
+            "error_type": failure.error_type,
             "reason": v.text(failure.reason, _rows.FAILED_REASON, failed_id),
             "traceback": v.text(failure.traceback, _rows.FAILED_TRACEBACK, failed_id),
-            "attempts": inbox.attempts, "first_failed_at": now, "last_failed_at": now,
-            "fingerprint": fingerprint, "status": FailedStatus.OPEN.value, "resolution": None,
+            "attempts": inbox.attempts,
+            "first_failed_at": now,
+            "last_failed_at": now,
+            "fingerprint": fingerprint,
+            "status": FailedStatus.OPEN.value,
+            "resolution": None,
             "scope": outcome.scope if outcome.scope is not None else inbox.scope,
             "key_id": v.key_id,
-        }  # fmt: skip
+        }
 
     def unfinished(self, older_than: datetime, limit: int) -> list[str]:
         """Messages still ``received`` whose last attempt (or reception, if never attempted)
@@ -619,8 +648,15 @@ class SqlJournal:
             self._resolve(conn, [failed_id], FailedStatus.DISCARDED, resolution)
             conn.execute(self._q.discard_inbox, {"id": failure.inbox_id})
             details = {"inbox_id": failure.inbox_id}
-            audit = _audit_row(_now(), actor, "discard", failed_id, reason=reason,
-                               details=details, scope=failure.scope)  # fmt: skip
+            audit = _audit_row(
+                _now(),
+                actor,
+                "discard",
+                failed_id,
+                reason=reason,
+                details=details,
+                scope=failure.scope,
+            )
             self._add_audit(conn, [audit])
 
     def _open_failure(self, conn: Connection, failed_id: str) -> AnyRow:
@@ -697,11 +733,17 @@ class SqlJournal:
         now = _now()
         sealed = self._vault.blob(payload, _rows.OUTBOUND_PAYLOAD, request_id)
         row = {
-            "request_id": request_id, "agency": agency, "kind": kind,
-            "state": OutboundState.PENDING.value, "smev_message_id": smev_message_id,
-            "payload": sealed, "attempts": 0, "created_at": now, "updated_at": now,
+            "request_id": request_id,
+            "agency": agency,
+            "kind": kind,
+            "state": OutboundState.PENDING.value,
+            "smev_message_id": smev_message_id,
+            "payload": sealed,
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
             "key_id": self._vault.key_id,
-        }  # fmt: skip
+        }
         with self._write() as conn:
             created = conn.execute(self._q.create_outbound, row).first()
             stored = created or conn.execute(self._q.outbound, {"id": request_id}).one()
@@ -849,8 +891,15 @@ class SqlJournal:
         with self._write() as conn:
             revoked = conn.execute(stmt.values(revoked_at=now).returning(c.scope)).first()
             if revoked is not None:
-                entry = _audit_row(now, actor, "revoke_token", token_id, reason="revoked",
-                                   details={}, scope=revoked.scope)  # fmt: skip
+                entry = _audit_row(
+                    now,
+                    actor,
+                    "revoke_token",
+                    token_id,
+                    reason="revoked",
+                    details={},
+                    scope=revoked.scope,
+                )
                 self._add_audit(conn, [entry])
         return revoked is not None
 
@@ -973,8 +1022,10 @@ def _require_replayable(ids: Sequence[str], failures: Mapping[str, AnyRow]) -> N
     if gone := [i for i in ids if failures[i].status == FailedStatus.DISCARDED]:
         raise InvalidTransitionError(
             f"discarded failed messages cannot be replayed: {', '.join(gone)}",
-            failed_ids=gone, from_status="discarded", to_status="replayed",
-        )  # fmt: skip
+            failed_ids=gone,
+            from_status="discarded",
+            to_status="replayed",
+        )
 
 
 def _require_open(failure: AnyRow) -> None:
@@ -982,16 +1033,20 @@ def _require_open(failure: AnyRow) -> None:
         raise InvalidTransitionError(
             f"failed message {failure.failed_id} is {failure.status}: only open ones can be "
             "discarded",
-            failed_id=failure.failed_id, from_status=failure.status, to_status="discarded",
-        )  # fmt: skip
+            failed_id=failure.failed_id,
+            from_status=failure.status,
+            to_status="discarded",
+        )
 
 
 def _require_move(request_id: str, current: OutboundState, wanted: OutboundState) -> None:
     if wanted not in OUTBOUND_TRANSITIONS[current]:
         raise InvalidTransitionError(
             f"outbound request {request_id!r} cannot move from {current} to {wanted}",
-            request_id=request_id, from_state=current.value, to_state=wanted.value,
-        )  # fmt: skip
+            request_id=request_id,
+            from_state=current.value,
+            to_state=wanted.value,
+        )
 
 
 def _outbound_changes(
@@ -1074,7 +1129,12 @@ def _groups_query(where: Sequence[Any]) -> Any:
     )
     ranked = (
         select(
-            c.fingerprint, c.error_type, c.reason, c.agency, c.key_id, c.failed_id,
+            c.fingerprint,
+            c.error_type,
+            c.reason,
+            c.agency,
+            c.key_id,
+            c.failed_id,
             func.count().over(partition_by=c.fingerprint).label("count"),
             func.min(c.first_failed_at).over(partition_by=c.fingerprint).label("first_failed_at"),
             func.max(c.last_failed_at).over(partition_by=c.fingerprint).label("last_failed_at"),
@@ -1082,7 +1142,7 @@ def _groups_query(where: Sequence[Any]) -> Any:
         )
         .where(c.status == FailedStatus.OPEN.value, *where)
         .subquery()
-    )  # fmt: skip
+    )
     r = ranked.c
     order = (r.count.desc(), r.last_failed_at.desc(), r.fingerprint)
     return select(ranked).where(r.rank == 1).order_by(*order)
@@ -1099,16 +1159,22 @@ def _audit_row(
     scope: str = "",
 ) -> dict[str, Any]:
     return {
-        "at": at, "actor": actor, "action": action, "target": target, "reason": reason,
-        "details": dict(details), "scope": scope,
-    }  # fmt: skip
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "target": target,
+        "reason": reason,
+        "details": dict(details),
+        "scope": scope,
+    }
 
 
 def _replay_audit(failure: AnyRow, actor: str, now: datetime, requeued: set[str]) -> dict[str, Any]:
     details = {"inbox_id": failure.inbox_id, "requeued": failure.inbox_id in requeued}
     reason = "replayed by an operator"
-    return _audit_row(now, actor, "replay", failure.failed_id, reason=reason, details=details,
-                      scope=failure.scope)  # fmt: skip
+    return _audit_row(
+        now, actor, "replay", failure.failed_id, reason=reason, details=details, scope=failure.scope
+    )
 
 
 if TYPE_CHECKING:  # mypy proves SqlJournal implements the port

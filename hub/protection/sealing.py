@@ -127,8 +127,9 @@ class AesGcmSealer:
         key_id = self.key_id_of(blob)
         cipher = self._ciphers.get(key_id)
         if cipher is None:
-            raise SealingError(f"value sealed under key {key_id!r}, which is not configured",
-                               key_id=key_id)  # fmt: skip
+            raise SealingError(
+                f"value sealed under key {key_id!r}, which is not configured", key_id=key_id
+            )
         start = len(MAGIC) + 1 + len(key_id)
         nonce, sealed = blob[start : start + NONCE_BYTES], blob[start + NONCE_BYTES :]
         try:

@@ -271,9 +271,13 @@ def _ping(endpoint: str, timeout: float, limits: XmlLimits = DEFAULT_LIMITS) -> 
     """Reachable means a SOAP answer or a SOAP fault from the endpoint, whatever its HTTP
     status; a 502 from a gateway or an HTML page is not SMEV answering."""
     with requests.post(
-        endpoint, data=PROBE, headers=_SOAP_HEADERS, timeout=timeout, stream=True,
+        endpoint,
+        data=PROBE,
+        headers=_SOAP_HEADERS,
+        timeout=timeout,
+        stream=True,
         allow_redirects=False,
-    ) as reply:  # fmt: skip
+    ) as reply:
         body = reply.raw.read(limits.max_bytes + 1, decode_content=True)
         kind = reply.headers.get("Content-Type")
     body_element = _soap_body(body, kind, limits)

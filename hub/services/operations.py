@@ -108,9 +108,14 @@ class Operations:
         """Failed messages within the principal's scope (open ones unless ``status``)."""
         self.guard.check(principal, Action.VIEW, "failed")
         return self.journal.failed(
-            agency=agency, error_type=error_type, since=since, fingerprint=fingerprint,
-            status=status, limit=limit, scope=principal.scope,
-        )  # fmt: skip
+            agency=agency,
+            error_type=error_type,
+            since=since,
+            fingerprint=fingerprint,
+            status=status,
+            limit=limit,
+            scope=principal.scope,
+        )
 
     def show(self, principal: Principal, failed_id: str) -> MessageView:
         """One failed message with personal data masked."""
@@ -124,9 +129,13 @@ class Operations:
         failed = self._reachable(principal, Action.REVEAL, failed_id)
         record = self._record(failed)
         self.journal.audit(
-            principal.label(), "reveal", failed_id, reason, {"inbox_id": failed.inbox_id},
+            principal.label(),
+            "reveal",
+            failed_id,
+            reason,
+            {"inbox_id": failed.inbox_id},
             scope=failed.scope,
-        )  # fmt: skip
+        )
         return _view(failed, record, revealed=True)
 
     def documents_source(self, principal: Principal, inbox_id: str, reason: str) -> InboxRecord:
@@ -261,9 +270,11 @@ class Operations:
         for message in failed:
             if not covers(principal.scope, message.scope):
                 raise self.guard.deny(
-                    principal, action, message.failed_id,
+                    principal,
+                    action,
+                    message.failed_id,
                     f"no failed message {message.failed_id} in scope {principal.scope}",
-                )  # fmt: skip
+                )
 
     def _record(self, failed: FailedMessage) -> InboxRecord:
         record = self.journal.inbox(failed.inbox_id)

@@ -218,8 +218,13 @@ class SmevClient:
         # A fault that will not pass by itself (SMEV refusing the hub's polls) needs an
         # operator: said louder than an outage that will.
         say = log.warning if error.retryable else log.error
-        say("smev round failed", loop=loop, error=str(error), error_type=type(error).__name__,
-            failures=failures)  # fmt: skip
+        say(
+            "smev round failed",
+            loop=loop,
+            error=str(error),
+            error_type=type(error).__name__,
+            failures=failures,
+        )
 
     def _take_all(self) -> int:
         taken = self.take("responses") + self.take("requests")
@@ -302,8 +307,12 @@ class SmevClient:
             self.trust.check_smev(message, received_at or self.clock())
         except SignatureError as exc:
             self.stats["SMEV signatures rejected"] += 1
-            log.warning("SMEV's signature rejected", message_id=_delivery_id(message),
-                        error=exc.code, reason=str(exc))  # fmt: skip
+            log.warning(
+                "SMEV's signature rejected",
+                message_id=_delivery_id(message),
+                error=exc.code,
+                reason=str(exc),
+            )
             return False
         return True
 
@@ -350,8 +359,11 @@ class SmevClient:
             message = reply.message
             if message.kind == "empty":
                 break
-            log.debug("smev status", message_id=message.original_message_id,
-                      category=message.status_category)  # fmt: skip
+            log.debug(
+                "smev status",
+                message_id=message.original_message_id,
+                category=message.status_category,
+            )
             if message.status_category in REJECTED_BY_SMEV:
                 self._keep_rejection(reply)
             read += 1
@@ -406,8 +418,12 @@ class SmevClient:
             # sending it again would change nothing.
             self._refused(request, exc)
             return False
-        log.info("request sent", smev_message_id=request.smev_message_id, agency=request.agency,
-                 request_kind=request.kind)  # fmt: skip
+        log.info(
+            "request sent",
+            smev_message_id=request.smev_message_id,
+            agency=request.agency,
+            request_kind=request.kind,
+        )
         return True
 
     def _send_renewed(self, request: OutboundRequest) -> bool:
@@ -426,9 +442,12 @@ class SmevClient:
             request.request_id, OutboundState.SENT, smev_message_id=new_message_id()
         )
         self.stats["dropped by SMEV's quota"] += 1
-        log.warning("request dropped by SMEV's attachment quota", request_id=request.request_id,
-                    remained_bytes=error.fault.extra.get("RemainedTotalQuoteSize"),
-                    attachment_bytes=error.fault.extra.get("RealTotalAttachmentSize"))  # fmt: skip
+        log.warning(
+            "request dropped by SMEV's attachment quota",
+            request_id=request.request_id,
+            remained_bytes=error.fault.extra.get("RemainedTotalQuoteSize"),
+            attachment_bytes=error.fault.extra.get("RealTotalAttachmentSize"),
+        )
 
     def _submit(self, request: OutboundRequest, message_id: str) -> None:
         content = parse_xml(request.payload, self.limits)

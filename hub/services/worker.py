@@ -381,11 +381,18 @@ def _log_failure(record: InboxRecord, failure: Failure) -> None:
 def _log_requests(outcome: Outcome) -> None:
     # Once written. Ids only: the trace id, inbox id, agency and kind are bound by the caller.
     for request in outcome.outbound:
-        log.info("agency request prepared", request_id=request.request_id,
-                 smev_message_id=request.smev_message_id, request_kind=request.kind)  # fmt: skip
+        log.info(
+            "agency request prepared",
+            request_id=request.request_id,
+            smev_message_id=request.smev_message_id,
+            request_kind=request.kind,
+        )
     if outcome.settles is not None:
-        log.info("agency request settled", request_id=outcome.settles.request_id,
-                 state=outcome.settles.state.value)  # fmt: skip
+        log.info(
+            "agency request settled",
+            request_id=outcome.settles.request_id,
+            state=outcome.settles.state.value,
+        )
 
 
 def _retry_message(delivery: Delivery, attempts: int) -> Outgoing:

@@ -110,8 +110,12 @@ def rogdinf_response(
     """The answer to ROGDINFRequest ``request_id`` (ИдЗапрос): the records found, with
     РезОбраб ``code`` (``FOUND``, ``NOT_FOUND`` or another), as of the date ``on``."""
     root = etree.Element(ZAGS_RESPONSE, nsmap={"tns": ZAGS_NS, "fnst": TYPES_NS})
-    for key, value in (("ИдЗапрос", request_id), ("ДатаСвед", on), ("КолДок", "1"),
-                       ("ТипАГСЗапрос", "01")):  # fmt: skip
+    for key, value in (
+        ("ИдЗапрос", request_id),
+        ("ДатаСвед", on),
+        ("КолДок", "1"),
+        ("ТипАГСЗапрос", "01"),
+    ):
         root.set(key, value)
     holder = add(root, ZAGS_NS, "СведОтветАГС")
     holder.set("ИдДок", f"d-{request_id}"[:36])
@@ -124,9 +128,13 @@ def rogdinf_record(held: Record) -> etree._Element:
     """One СведРегРожд as the official schema has it (root elements in NS, their types'
     parts in TYPES_NS)."""
     found = etree.Element(f"{{{ZAGS_NS}}}СведРегРожд")
-    attributes = {"РазделЕГР": "1", "НомерЗаписЕГР": held.act.number,
-                  "НомерВерс": held.version, "ДатаВерс": held.version_date or held.act.date,
-                  "КодСостСтат": held.state}  # fmt: skip
+    attributes = {
+        "РазделЕГР": "1",
+        "НомерЗаписЕГР": held.act.number,
+        "НомерВерс": held.version,
+        "ДатаВерс": held.version_date or held.act.date,
+        "КодСостСтат": held.state,
+    }
     for key, value in attributes.items():
         found.set(key, value)
     add(found, ZAGS_NS, "ДатаЗапис", held.act.date)
@@ -267,9 +275,12 @@ def _applicant(applicant: Applicant) -> Spec:
     document: Spec = ()
     if passport is not None:
         issued = passport.issued_on.iso() if passport.issued_on else None
-        parts = (("IdentityDocSeries", passport.series), ("IdentityDocNumber", passport.number),
-                 *_optional("IdentityDocIssueDate", issued),
-                 *_optional("IdentityDocIssued", passport.issuer))  # fmt: skip
+        parts = (
+            ("IdentityDocSeries", passport.series),
+            ("IdentityDocNumber", passport.number),
+            *_optional("IdentityDocIssueDate", issued),
+            *_optional("IdentityDocIssued", passport.issuer),
+        )
         document = (("PersonIdentityDocInfo", parts),)
     return (
         *_people(applicant.person, "Person"),
@@ -286,9 +297,11 @@ def _guardian(guardian: Guardian) -> Spec:
 
 def _child(child: Person, certificate: BirthCertificate) -> Spec:
     issued = certificate.issued_on.iso() if certificate.issued_on else None
-    document = (("ChildBirthDocSeries", certificate.series),
-                ("ChildBirthDocNumber", certificate.number),
-                *_optional("ChildBirthDocIssueDate", issued))  # fmt: skip
+    document = (
+        ("ChildBirthDocSeries", certificate.series),
+        ("ChildBirthDocNumber", certificate.number),
+        *_optional("ChildBirthDocIssueDate", issued),
+    )
     return (*_people(child, "Child"), ("ChildBirthDocRF", document))
 
 
@@ -325,9 +338,13 @@ def notice_record(notice: ZagsNotice) -> etree._Element:
     kind = KINDS[_NOTICES[type(notice)]]
     ns, record = kind.namespace, notice.record
     found = etree.Element(f"{{{ns}}}{kind.record}", nsmap={"zp": ns})
-    attributes = {"ИдСвед": record.record_id, "НомерЗаписЕГР": record.act_record.number,
-                  "НомерВерс": record.version, "ДатаВерс": record.version_date.isoformat(),
-                  "КодСостСтат": "0101"}  # fmt: skip
+    attributes = {
+        "ИдСвед": record.record_id,
+        "НомерЗаписЕГР": record.act_record.number,
+        "НомерВерс": record.version,
+        "ДатаВерс": record.version_date.isoformat(),
+        "КодСостСтат": "0101",
+    }
     for key, value in attributes.items():
         found.set(key, value)
     _date(found, ns, "ДатаЗапис", record.act_record.date, calendar="ДатаЗапис")
@@ -344,8 +361,11 @@ def notice_record(notice: ZagsNotice) -> etree._Element:
     return found
 
 
-_NOTICES = {DeathNotice: Notice.DEATH, NameChangeNotice: Notice.NAME_CHANGE,
-            PaternityNotice: Notice.PATERNITY}  # fmt: skip
+_NOTICES = {
+    DeathNotice: Notice.DEATH,
+    NameChangeNotice: Notice.NAME_CHANGE,
+    PaternityNotice: Notice.PATERNITY,
+}
 
 
 def _death(details: etree._Element, ns: str, notice: DeathNotice) -> None:

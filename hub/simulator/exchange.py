@@ -398,8 +398,14 @@ class Exchange:
                 raise ConfigurationError(f"no request {message_reference} to cancel")
             recipient, kinds = self._system(route[0]), route[1]
             message_id = new_message_id()
-            metadata = r.Metadata(message_id, "CANCEL", self._system(sender).party,
-                                  self._clock(), recipient.party, "cancelled")  # fmt: skip
+            metadata = r.Metadata(
+                message_id,
+                "CANCEL",
+                self._system(sender).party,
+                self._clock(),
+                recipient.party,
+                "cancelled",
+            )
             reference = etree.Element("MessageReference")
             reference.text = message_reference
             letter = Letter(message_id, kinds, None, reference, SmevVersion.V1_2, metadata)
@@ -759,13 +765,26 @@ class Exchange:
         signature = self._sender_signature(letter, data, version) if delivery else None
         if letter.original is None:
             return r.request_delivery(
-                version, data, metadata, letter.reply_to or "", letter.attachments, signer,
-                file_access=letter.file_access, sender_signature=signature, style=self._style,
-            )  # fmt: skip
+                version,
+                data,
+                metadata,
+                letter.reply_to or "",
+                letter.attachments,
+                signer,
+                file_access=letter.file_access,
+                sender_signature=signature,
+                style=self._style,
+            )
         return r.response_delivery(
-            version, data, metadata, letter.original, letter.attachments, signer,
-            sender_signature=signature, style=self._style,
-        )  # fmt: skip
+            version,
+            data,
+            metadata,
+            letter.original,
+            letter.attachments,
+            signer,
+            sender_signature=signature,
+            style=self._style,
+        )
 
     def _delivered(self, metadata: r.Metadata, version: SmevVersion) -> r.Metadata:
         # The genuine capture's MessageMetadata says when and that the message was delivered.

@@ -196,7 +196,7 @@ def _file_access(doc: _Doc, parent: etree._Element, documents: Sequence[FileAcce
             ("Password", document.password),
             ("FileName", document.file_name),
         ):
-            _sub(entry, doc.ns.basic, name, value)  # fmt: skip
+            _sub(entry, doc.ns.basic, name, value)
 
 
 def cancel_delivery(

@@ -53,10 +53,14 @@ def _zags(element: etree._Element) -> Callable[[], Any]:
 
 @pytest.mark.parametrize(
     ("first", "bound"),
-    [(HUGE, "longer than 100"), (SCRIPT, "allows letters"), (CONTROL, "allows letters"),
-     (DIGITS, "allows letters")],
+    [
+        (HUGE, "longer than 100"),
+        (SCRIPT, "allows letters"),
+        (CONTROL, "allows letters"),
+        (DIGITS, "allows letters"),
+    ],
     ids=["300,000 characters", "markup", "control character", "digit"],
-)  # fmt: skip
+)
 def test_zags_a_childs_first_name_out_of_bounds_is_no_mismatch(first: str, bound: str) -> None:
     answer = zags.answer(zags.record(name=("СЕМЕНОВА", first, "ИГОРЕВНА")))
     refused(_zags(answer), "name.first", bound, value=first)
@@ -118,12 +122,14 @@ def test_zags_a_notice_dated_out_of_range_is_refused() -> None:
 
 @pytest.mark.parametrize(
     ("tag", "value", "field", "bound"),
-    [("FirstName", HUGE, "name.first", "longer than 100"),
-     ("FamilyName", SCRIPT, "name.last", "allows letters"),
-     ("Patronymic", CONTROL, "name.middle", "allows letters"),
-     ("BirthDate", "1850-01-01", "birth_date", "before 1900-01-01")],
+    [
+        ("FirstName", HUGE, "name.first", "longer than 100"),
+        ("FamilyName", SCRIPT, "name.last", "allows letters"),
+        ("Patronymic", CONTROL, "name.middle", "allows letters"),
+        ("BirthDate", "1850-01-01", "birth_date", "before 1900-01-01"),
+    ],
     ids=["too long", "markup", "control character", "date out of range"],
-)  # fmt: skip
+)
 def test_pfr_an_answer_out_of_bounds_is_refused(
     tag: str, value: str, field: str, bound: str
 ) -> None:
@@ -138,18 +144,35 @@ CHILD = "ApplicationRequest/ChildInfo"
 
 @pytest.mark.parametrize(
     ("changes", "field", "bound", "value"),
-    [({"ChildInfo/ChildName": HUGE}, f"{CHILD}/ChildName", "longer than 100", HUGE),
-     ({"ChildInfo/ChildName": SCRIPT}, f"{CHILD}/ChildName", "allows letters", SCRIPT),
-     ({"ChildInfo/ChildSurname": DIGITS}, f"{CHILD}/ChildSurname", "allows letters", DIGITS),
-     ({"ChildInfo/ChildBirthDate": "1899-01-01"}, f"{CHILD}/ChildBirthDate", "before 1900",
-      "1899-01-01"),
-     ({"PersonInfo/PersonPhone": "+7 (843) " + "1" * 30}, "PersonInfo/PersonPhone",
-      "longer than 21", "1" * 30),
-     ({"EduOrganization/Name": f"Школа {SCRIPT}"}, "EduOrganization/Name", "no < or >", SCRIPT),
-     ({"EntryParams/EntryDate": "2099-09-01"}, "EntryParams/EntryDate", "ahead", "2099-09-01")],
-    ids=["name too long", "markup", "digit in a name", "birth date out of range",
-         "phone too long", "markup in a school's name", "entry date out of range"],
-)  # fmt: skip
+    [
+        ({"ChildInfo/ChildName": HUGE}, f"{CHILD}/ChildName", "longer than 100", HUGE),
+        ({"ChildInfo/ChildName": SCRIPT}, f"{CHILD}/ChildName", "allows letters", SCRIPT),
+        ({"ChildInfo/ChildSurname": DIGITS}, f"{CHILD}/ChildSurname", "allows letters", DIGITS),
+        (
+            {"ChildInfo/ChildBirthDate": "1899-01-01"},
+            f"{CHILD}/ChildBirthDate",
+            "before 1900",
+            "1899-01-01",
+        ),
+        (
+            {"PersonInfo/PersonPhone": "+7 (843) " + "1" * 30},
+            "PersonInfo/PersonPhone",
+            "longer than 21",
+            "1" * 30,
+        ),
+        ({"EduOrganization/Name": f"Школа {SCRIPT}"}, "EduOrganization/Name", "no < or >", SCRIPT),
+        ({"EntryParams/EntryDate": "2099-09-01"}, "EntryParams/EntryDate", "ahead", "2099-09-01"),
+    ],
+    ids=[
+        "name too long",
+        "markup",
+        "digit in a name",
+        "birth date out of range",
+        "phone too long",
+        "markup in a school's name",
+        "entry date out of range",
+    ],
+)
 def test_gosuslugi_an_application_out_of_bounds_is_refused(
     changes: dict[str, str], field: str, bound: str, value: str
 ) -> None:
@@ -163,11 +186,19 @@ def test_gosuslugi_too_many_guardians_are_refused() -> None:
     assert guardian is not None
     for _ in range(4):  # five in all: the schema's maxOccurs is 4
         guardian.addnext(copy.deepcopy(guardian))
-    refused(lambda: translate_application(element, epgu.REPLY), "OtherRepresentative",
-            "more than 4", value="Ольга")  # fmt: skip
+    refused(
+        lambda: translate_application(element, epgu.REPLY),
+        "OtherRepresentative",
+        "more than 4",
+        value="Ольга",
+    )
 
 
 def test_gosuslugi_a_cancellation_reason_beyond_its_bound_is_refused() -> None:
     element = epgu.cancel(reason="Передумали. " * 100)
-    refused(lambda: translate_cancel(element), "CancelRequest/Reason", "longer than 1000",
-            value="Передумали")  # fmt: skip
+    refused(
+        lambda: translate_cancel(element),
+        "CancelRequest/Reason",
+        "longer than 1000",
+        value="Передумали",
+    )

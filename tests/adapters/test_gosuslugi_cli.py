@@ -23,8 +23,13 @@ pytestmark = pytest.mark.integration
 
 PROJECT = Path(__file__).resolve().parents[2]
 REPLY_TO = "eyJzaWQiOjEsIm1uZW1vbmljIjoiRVBHVSJ9"
-STATUS = {"type": "report_enrollment_status", "request_id": "req-status-1",
-          "order_number": ORDER, "status_code": 15, "comment": "Приложите справку"}  # fmt: skip
+STATUS = {
+    "type": "report_enrollment_status",
+    "request_id": "req-status-1",
+    "order_number": ORDER,
+    "status_code": 15,
+    "comment": "Приложите справку",
+}
 
 
 def hub(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -55,8 +60,9 @@ def test_a_bare_application_prints_its_event(tmp_path: Path) -> None:
     [event] = lines(written(tmp_path, "application.xml", application()))
     validate_event(event)
     assert (event["type"], event["subject"]) == (
-        "enrollment.application.received", f"application:{ORDER}"
-    )  # fmt: skip
+        "enrollment.application.received",
+        f"application:{ORDER}",
+    )
     assert event["data"]["child_birth_certificate"]["series"] == "IV-АН"
 
 
@@ -70,8 +76,10 @@ def test_an_application_as_smev_delivers_it_prints_the_event_and_the_answer(
     validate_event(event)
     assert event["type"] == "enrollment.application.received"
     assert (answer["agency"], answer["kind"], answer["reply_to"]) == (
-        "gosuslugi", "application-accepted", REPLY_TO
-    )  # fmt: skip
+        "gosuslugi",
+        "application-accepted",
+        REPLY_TO,
+    )
     assert answer["request"].startswith("reply:")
     schemas.validate(parse_xml(answer["content"].encode()))
 
@@ -84,11 +92,16 @@ def test_a_cancellation_prints_its_event(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("changes", "reason"),
-    [({"ChildInfo/ChildSNILS": "112-233-445 96"},
-      "GosuslugiContentError: ApplicationRequest/ChildInfo/ChildSNILS is not valid: check number"),
-     ({"ChildInfo": None}, "AgencySchemaError: ЕПГУ school enrollment 1.0.0 (the hub's schema)")],
+    [
+        (
+            {"ChildInfo/ChildSNILS": "112-233-445 96"},
+            "GosuslugiContentError: ApplicationRequest/ChildInfo/ChildSNILS is not valid: "
+            "check number",
+        ),
+        ({"ChildInfo": None}, "AgencySchemaError: ЕПГУ school enrollment 1.0.0 (the hub's schema)"),
+    ],
     ids=["invalid SNILS", "no child"],
-)  # fmt: skip
+)
 def test_an_application_that_cannot_be_used_exits_2_with_the_reason(
     tmp_path: Path, changes: dict[str, str | None], reason: str
 ) -> None:
@@ -104,8 +117,10 @@ def test_the_status_command_prints_the_order_status_event_it_sends(tmp_path: Pat
     command.write_text(json.dumps(STATUS, ensure_ascii=False), encoding="utf-8")
     [request] = lines("--command", command)
     assert (request["request"], request["agency"], request["kind"]) == (
-        "req-status-1", "gosuslugi", "order-status"
-    )  # fmt: skip
+        "req-status-1",
+        "gosuslugi",
+        "order-status",
+    )
     sent = parse_xml(request["content"].encode())
     schemas.validate(sent)
     assert sent.findtext(f"{{{schemas.EVENT_NS}}}orderId") == ORDER
@@ -117,5 +132,6 @@ def test_epgus_response_read_against_the_command_prints_delivered(tmp_path: Path
     [event] = lines(written(tmp_path, "response.xml", status_response("0")), "--command", command)
     validate_event(event)
     assert (event["type"], event["data"]["status"]) == (
-        "enrollment.status.delivered", "correction_needed"
-    )  # fmt: skip
+        "enrollment.status.delivered",
+        "correction_needed",
+    )

@@ -45,8 +45,13 @@ from tests.support.smev import get_cancel, get_request, get_response
 pytestmark = pytest.mark.unit
 
 REPLY_TO = "eyJzaWQiOjEsIm1uZW1vbmljIjoiRVBHVSJ9"
-COMMAND = {"type": "report_enrollment_status", "request_id": "req-status-1",
-           "order_number": ORDER, "status_code": 3, "comment": "Зачислен"}  # fmt: skip
+COMMAND = {
+    "type": "report_enrollment_status",
+    "request_id": "req-status-1",
+    "order_number": ORDER,
+    "status_code": 3,
+    "comment": "Зачислен",
+}
 
 
 def smev_request(element: etree._Element, reply_to: str | None = REPLY_TO) -> bytes:
@@ -79,10 +84,16 @@ def test_register_routes_the_requests_the_command_and_the_answer() -> None:
 
 @pytest.mark.parametrize(
     ("element", "expected", "key"),
-    [(application_xml(), "enrollment.application.received", f"gosuslugi:order:{ORDER}:received:"),
-     (cancel(), "enrollment.application.cancelled", f"gosuslugi:order:{ORDER}:cancelled")],
+    [
+        (
+            application_xml(),
+            "enrollment.application.received",
+            f"gosuslugi:order:{ORDER}:received:",
+        ),
+        (cancel(), "enrollment.application.cancelled", f"gosuslugi:order:{ORDER}:cancelled"),
+    ],
     ids=["application", "cancellation"],
-)  # fmt: skip
+)
 def test_a_request_becomes_its_event_and_the_acceptance_to_its_reply_to(
     element: etree._Element, expected: str, key: str
 ) -> None:
@@ -94,8 +105,11 @@ def test_a_request_becomes_its_event_and_the_acceptance_to_its_reply_to(
     assert outcome.business_key is not None and outcome.business_key.startswith(key)
     [reply] = outcome.outbound
     assert (reply.request_id, reply.agency, reply.kind, reply.reply_to) == (
-        f"reply:{message.inbox_id}", "gosuslugi", "application-accepted", REPLY_TO
-    )  # fmt: skip
+        f"reply:{message.inbox_id}",
+        "gosuslugi",
+        "application-accepted",
+        REPLY_TO,
+    )
     answer = parse_xml(reply.payload)
     assert answer.tag == schemas.ACCEPTED
     assert answer.findtext(f"{{{schemas.NS}}}orderId") == ORDER
@@ -145,8 +159,9 @@ def test_smevs_cancel_of_an_application_is_its_cancellation(version: str) -> Non
     [event] = outcome.events
     assert (event.routing_key, event.subject) == (APPLICATION_CANCELLED, f"application:{ORDER}")
     assert json.loads(event.payload)["data"] == {
-        "order_number": ORDER, "reason": SMEV_CANCEL_REASON
-    }  # fmt: skip
+        "order_number": ORDER,
+        "reason": SMEV_CANCEL_REASON,
+    }
     # The same fact as a CancelRequest of that order, in the application's scope; no answer.
     cancel_request = processor().process(inbox(smev_request(cancel())))
     assert outcome.business_key == cancel_request.business_key
@@ -177,8 +192,9 @@ def test_a_resend_under_a_new_message_id_has_the_same_key_and_its_own_answer() -
     one, other = processor().process(first), processor().process(again)
     assert one.business_key == other.business_key  # the journal keeps the second a duplicate
     assert [r.request_id for r in (*one.outbound, *other.outbound)] == [
-        f"reply:{first.inbox_id}", f"reply:{again.inbox_id}"
-    ]  # fmt: skip
+        f"reply:{first.inbox_id}",
+        f"reply:{again.inbox_id}",
+    ]
 
 
 def test_a_request_without_reply_to_is_kept_without_answer() -> None:
@@ -267,11 +283,18 @@ def test_a_command_becomes_one_pending_status_event_and_no_event() -> None:
     assert outcome.failure is None and not outcome.events
     [request] = outcome.outbound
     assert (request.request_id, request.agency, request.kind, request.reply_to) == (
-        "req-status-1", "gosuslugi", "order-status", None
-    )  # fmt: skip
+        "req-status-1",
+        "gosuslugi",
+        "order-status",
+        None,
+    )
     trace_id = request.context["hub_trace_id"]  # the command's trace follows the request
-    assert request.context == {"request_id": "req-status-1", "order_number": ORDER,
-                               "status_code": 3, "hub_trace_id": trace_id}  # fmt: skip
+    assert request.context == {
+        "request_id": "req-status-1",
+        "order_number": ORDER,
+        "status_code": 3,
+        "hub_trace_id": trace_id,
+    }
     assert trace_id and "req-status-1" not in trace_id
     sent = parse_xml(request.payload)
     assert sent.tag == schemas.STATUS_EVENT
@@ -280,11 +303,15 @@ def test_a_command_becomes_one_pending_status_event_and_no_event() -> None:
 
 @pytest.mark.parametrize(
     ("changes", "field"),
-    [({"status_code": 5}, "status_code"), ({"status_code": "3"}, "status_code"),
-     ({"order_number": "ЕПГУ-17"}, "order_number"), ({"order_number": None}, "order_number"),
-     ({"comment": "я" * 2049}, "comment")],
+    [
+        ({"status_code": 5}, "status_code"),
+        ({"status_code": "3"}, "status_code"),
+        ({"order_number": "ЕПГУ-17"}, "order_number"),
+        ({"order_number": None}, "order_number"),
+        ({"comment": "я" * 2049}, "comment"),
+    ],
     ids=["unknown code", "code as text", "order not a number", "no order", "long comment"],
-)  # fmt: skip
+)
 def test_a_bad_command_fails_and_sends_nothing(changes: dict[str, Any], field: str) -> None:
     bad = {**COMMAND, **changes}
     with pytest.raises(PermanentError) as caught:
@@ -296,19 +323,26 @@ def test_a_bad_command_fails_and_sends_nothing(changes: dict[str, Any], field: s
 
 
 def test_a_command_of_another_type_is_refused() -> None:
-    other = {"type": "verify_snils", "request_id": "r", "person_id": "p", "role": "guardian",
-             "person": {"name": {"last": "Ли", "first": "Ян"}},
-             "document": {"kind": "passport", "series": "9204", "number": "123456"}}  # fmt: skip
+    other = {
+        "type": "verify_snils",
+        "request_id": "r",
+        "person_id": "p",
+        "role": "guardian",
+        "person": {"name": {"last": "Ли", "first": "Ян"}},
+        "document": {"kind": "passport", "series": "9204", "number": "123456"},
+    }
     with pytest.raises(PermanentError, match="report_enrollment_status"):
         report_enrollment_status(other, command_record(other))
 
 
 @pytest.mark.parametrize(
     ("code", "expected", "state"),
-    [("0", "enrollment.status.delivered", OutboundState.ANSWERED),
-     ("3", "agency.request.rejected", OutboundState.REJECTED)],
+    [
+        ("0", "enrollment.status.delivered", OutboundState.ANSWERED),
+        ("3", "agency.request.rejected", OutboundState.REJECTED),
+    ],
     ids=["taken", "refused"],
-)  # fmt: skip
+)
 def test_epgus_response_becomes_the_event_and_settles_the_request(
     code: str, expected: str, state: OutboundState
 ) -> None:
@@ -327,9 +361,10 @@ def test_delivered_names_the_order_and_the_status() -> None:
     answer = etree.tostring(status_response("0"), encoding="UTF-8")
     [event] = processor(asked).process(inbox(get_response(asked.smev_message_id, answer))).events
     envelope = json.loads(event.payload)
-    assert (envelope["subject"], envelope["data"]) == ("application:7", {
-        "request_id": "req-status-1", "order_number": "7", "status_code": 3,
-        "status": "executed"})  # fmt: skip
+    assert (envelope["subject"], envelope["data"]) == (
+        "application:7",
+        {"request_id": "req-status-1", "order_number": "7", "status_code": 3, "status": "executed"},
+    )
 
 
 def test_smevs_rejection_of_the_status_event_is_agency_request_rejected() -> None:
@@ -339,8 +374,10 @@ def test_smevs_rejection_of_the_status_event_is_agency_request_rejected() -> Non
     [event] = outcome.events
     data = json.loads(event.payload)["data"]
     assert (event.routing_key, data["code"], data["kind"]) == (
-        "agency.request.rejected", "NO_DATA", "order-status"
-    )  # fmt: skip
+        "agency.request.rejected",
+        "NO_DATA",
+        "order-status",
+    )
     assert outcome.settles is not None and outcome.settles.state == OutboundState.REJECTED
 
 
@@ -399,8 +436,12 @@ def test_an_application_carries_its_documents_references_never_their_credentials
     body = json.loads(event.payload)
     assert body["schemaversion"] == "2"
     assert body["data"]["attachments"] == [
-        {"uuid": FILE_ID, "file_name": "scan.pdf", "hash": "aGFzaA==",
-         "mime_type": "application/pdf"},
-    ]  # fmt: skip
+        {
+            "uuid": FILE_ID,
+            "file_name": "scan.pdf",
+            "hash": "aGFzaA==",
+            "mime_type": "application/pdf",
+        },
+    ]
     written = event.payload.decode() + repr(outcome)
     assert FTP_USER not in written and FTP_PASSWORD not in written

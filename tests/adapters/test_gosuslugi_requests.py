@@ -29,8 +29,12 @@ from hub.xml import parse_xml
 pytestmark = pytest.mark.unit
 
 AT = datetime(2026, 3, 1, 7, 15, 30, 123456, tzinfo=UTC)
-COMMAND = {"type": "report_enrollment_status", "request_id": "req-status-1",
-           "order_number": "1234567890", "status_code": 3}  # fmt: skip
+COMMAND = {
+    "type": "report_enrollment_status",
+    "request_id": "req-status-1",
+    "order_number": "1234567890",
+    "status_code": 3,
+}
 
 
 def command(**changes: Any) -> ReportEnrollmentStatus:
@@ -53,22 +57,30 @@ def parts(element: etree._Element) -> list[tuple[str, str | None]]:
 def test_the_status_event_in_the_schemas_order() -> None:
     request = order_status_request(command(comment="Ребёнок зачислен в 1 «А» класс"), AT)
     assert (request.request_id, request.agency, request.kind, request.reply_to) == (
-        "req-status-1", "gosuslugi", "order-status", None
-    )  # fmt: skip
+        "req-status-1",
+        "gosuslugi",
+        "order-status",
+        None,
+    )
     root = parse_xml(request.content)
     assert root.tag == STATUS_EVENT
     assert all(etree.QName(c).namespace == EVENT_NS for c in root.iter())
     assert parts(root) == [
-        ("orderId", "1234567890"), ("eventDate", "2026-03-01T07:15:30+00:00"),
-        ("eventComment", "Ребёнок зачислен в 1 «А» класс"), ("statusCode", None),
+        ("orderId", "1234567890"),
+        ("eventDate", "2026-03-01T07:15:30+00:00"),
+        ("eventComment", "Ребёнок зачислен в 1 «А» класс"),
+        ("statusCode", None),
         ("techCode", "3"),
-    ]  # fmt: skip
+    ]
 
 
 def test_the_context_correlates_the_response_by_order_number() -> None:
     request = order_status_request(command(order_number="00042", status_code=15), AT)
-    assert request.context == {"request_id": "req-status-1", "order_number": "42",
-                               "status_code": 15}  # fmt: skip
+    assert request.context == {
+        "request_id": "req-status-1",
+        "order_number": "42",
+        "status_code": 15,
+    }
     assert parse_xml(request.content).findtext(f"{{{EVENT_NS}}}orderId") == "42"
 
 
@@ -81,14 +93,17 @@ def test_every_epgu_status_code_is_sent_as_its_tech_code(code: int) -> None:
 @pytest.mark.parametrize("comment", [None, "", "   "], ids=["none", "empty", "blank"])
 def test_no_comment_no_event_comment(comment: str | None) -> None:
     assert [etree.QName(c).localname for c in sent(comment=comment)] == [
-        "orderId", "eventDate", "statusCode"
-    ]  # fmt: skip
+        "orderId",
+        "eventDate",
+        "statusCode",
+    ]
 
 
 def test_the_comment_is_stripped_and_may_be_as_long_as_epgu_takes() -> None:
-    assert sent(comment="  Ждём оригиналы\nдокументов  ").findtext(
-        f"{{{EVENT_NS}}}eventComment"
-    ) == "Ждём оригиналы\nдокументов"  # fmt: skip
+    assert (
+        sent(comment="  Ждём оригиналы\nдокументов  ").findtext(f"{{{EVENT_NS}}}eventComment")
+        == "Ждём оригиналы\nдокументов"
+    )
     longest = "я" * COMMENT_MAX
     assert sent(comment=longest).findtext(f"{{{EVENT_NS}}}eventComment") == longest
 
@@ -124,9 +139,17 @@ def test_the_same_command_at_the_same_time_is_the_same_bytes() -> None:
         ({"comment": "строка\x0bдругая"}, "comment"),  # a control character XML cannot carry
         ({"comment": "\ud800"}, "comment"),  # a lone surrogate, as JSON may spell it
     ],
-    ids=["zero", "negative", "letters", "too big", "other digits", "too long", "control",
-         "surrogate"],
-)  # fmt: skip
+    ids=[
+        "zero",
+        "negative",
+        "letters",
+        "too big",
+        "other digits",
+        "too long",
+        "control",
+        "surrogate",
+    ],
+)
 def test_what_epgu_cannot_take_is_refused_naming_the_field(
     changes: dict[str, Any], field: str
 ) -> None:
@@ -143,10 +166,21 @@ def test_a_status_code_epgu_does_not_know_is_refused_even_past_the_parser() -> N
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("1", "1"), ("000123", "123"), (" +42 ", "42"), ("9223372036854775807", "9223372036854775807"),
-     ("0", None), ("-1", None), ("", None), (None, None), ("1 234", None), ("1e3", None),
-     ("9223372036854775808", None), ("12345678901234567890", None)],
-)  # fmt: skip
+    [
+        ("1", "1"),
+        ("000123", "123"),
+        (" +42 ", "42"),
+        ("9223372036854775807", "9223372036854775807"),
+        ("0", None),
+        ("-1", None),
+        ("", None),
+        (None, None),
+        ("1 234", None),
+        ("1e3", None),
+        ("9223372036854775808", None),
+        ("12345678901234567890", None),
+    ],
+)
 def test_order_id_has_one_spelling(text: str | None, expected: str | None) -> None:
     assert order_id(text) == expected
 
@@ -159,10 +193,18 @@ def test_the_acceptance_answers_the_message_at_its_reply_to() -> None:
     assert target.request_id == "reply:6f1d2c7e-0000-5000-8000-0000000000aa"
     answer = application_accepted("42", target)
     assert (answer.request_id, answer.agency, answer.kind, answer.reply_to, answer.context) == (
-        target.request_id, "gosuslugi", "application-accepted", "eyJzaWQiOjF9", {}
-    )  # fmt: skip
+        target.request_id,
+        "gosuslugi",
+        "application-accepted",
+        "eyJzaWQiOjF9",
+        {},
+    )
     root = parse_xml(answer.content)
     assert root.tag == ACCEPTED and all(etree.QName(c).namespace == NS for c in root.iter())
-    assert parts(root) == [("orderId", "42"), ("AcceptedAt", "2026-03-01T07:15:30+00:00"),
-                           ("statusCode", None), ("techCode", "1")]  # fmt: skip
+    assert parts(root) == [
+        ("orderId", "42"),
+        ("AcceptedAt", "2026-03-01T07:15:30+00:00"),
+        ("statusCode", None),
+        ("techCode", "1"),
+    ]
     assert application_accepted("42", target) == answer  # the same bytes when processed again

@@ -17,12 +17,14 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize(
     ("root", "name"),
-    [(schemas.APPLICATION, "school-enrollment-1.0.0.xsd"),
-     (schemas.CANCEL, "school-enrollment-1.0.0.xsd"),
-     (schemas.ACCEPTED, "school-enrollment-1.0.0.xsd"),
-     (schemas.STATUS_EVENT, "order-status-3.1.1.xsd"),
-     (schemas.STATUS_RESPONSE, "order-status-3.1.1.xsd")],
-)  # fmt: skip
+    [
+        (schemas.APPLICATION, "school-enrollment-1.0.0.xsd"),
+        (schemas.CANCEL, "school-enrollment-1.0.0.xsd"),
+        (schemas.ACCEPTED, "school-enrollment-1.0.0.xsd"),
+        (schemas.STATUS_EVENT, "order-status-3.1.1.xsd"),
+        (schemas.STATUS_RESPONSE, "order-status-3.1.1.xsd"),
+    ],
+)
 def test_each_root_has_the_hubs_own_schema_of_its_namespace(root: str, name: str) -> None:
     path = schemas.xsd_path(etree.Element(root))
     assert path == PROJECT / "schemas" / "gosuslugi" / name and path.is_file()
@@ -35,10 +37,12 @@ def test_the_order_event_keeps_epgus_namespace() -> None:
 
 @pytest.mark.parametrize(
     "element",
-    [etree.Element("{http://epgu.gosuslugi.ru/concentrator/kindergarten/3.2.1}FormData"),
-     etree.Element("ApplicationRequest")],
+    [
+        etree.Element("{http://epgu.gosuslugi.ru/concentrator/kindergarten/3.2.1}FormData"),
+        etree.Element("ApplicationRequest"),
+    ],
     ids=["another EPGU namespace", "no namespace"],
-)  # fmt: skip
+)
 def test_an_element_of_another_namespace_has_no_schema(element: etree._Element) -> None:
     with pytest.raises(SchemaValidationError, match="no Gosuslugi namespace") as caught:
         schemas.validate(element)

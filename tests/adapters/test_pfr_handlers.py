@@ -29,12 +29,24 @@ from tests.support.smev import get_response
 pytestmark = pytest.mark.unit
 
 COMMAND = {
-    "type": "verify_snils", "request_id": "req-1", "person_id": "p-1", "role": "guardian",
-    "person": {"name": {"last": "Семёнова", "first": "Анна", "middle": "Петровна"},
-               "birth_date": "1988-01-30", "sex": "female", "snils": "062-160-930 30"},
-    "document": {"kind": "passport", "series": "9204", "number": "123456",
-                 "issued_on": "2020-02-03", "issuer": "МВД"},
-}  # fmt: skip
+    "type": "verify_snils",
+    "request_id": "req-1",
+    "person_id": "p-1",
+    "role": "guardian",
+    "person": {
+        "name": {"last": "Семёнова", "first": "Анна", "middle": "Петровна"},
+        "birth_date": "1988-01-30",
+        "sex": "female",
+        "snils": "062-160-930 30",
+    },
+    "document": {
+        "kind": "passport",
+        "series": "9204",
+        "number": "123456",
+        "issued_on": "2020-02-03",
+        "issuer": "МВД",
+    },
+}
 ANSWER = (
     '<p:SnilsByAdditionalDataResponse xmlns:p="http://kvs.pfr.com/snils-by-additionalData/1.0.1"'
     ' xmlns:c="urn://x-artefacts-smev-gov-ru/supplementary/commons/1.0.1">'
@@ -67,8 +79,10 @@ def test_a_command_becomes_one_pending_request_and_no_event() -> None:
     assert outcome.failure is None and not outcome.events
     [request] = outcome.outbound
     assert (request.request_id, request.agency, request.kind) == (
-        "req-1", "pfr", "snils-by-additional-data"
-    )  # fmt: skip
+        "req-1",
+        "pfr",
+        "snils-by-additional-data",
+    )
     assert b"SnilsByAdditionalDataRequest" in request.payload
 
 
@@ -92,8 +106,12 @@ def test_a_bad_command_fails_and_asks_nothing(changes: dict[str, Any], field: st
 
 
 def test_a_command_of_another_type_is_refused() -> None:
-    other = {"type": "report_enrollment_status", "request_id": "r", "order_number": "1",
-             "status_code": 3}  # fmt: skip
+    other = {
+        "type": "report_enrollment_status",
+        "request_id": "r",
+        "order_number": "1",
+        "status_code": 3,
+    }
     with pytest.raises(PermanentError, match="verify_snils"):
         verify_snils(other, command_record(other))
 
@@ -135,8 +153,12 @@ def test_an_answer_without_content_is_a_translation_error() -> None:
 
 def test_answer_handler_returns_events_and_the_request_it_answers() -> None:
     message = read_message(get_response(str(uuid.uuid1()), ANSWER.format(snils="").encode()))
-    context = {"request_id": "req-1", "person_id": "p-1", "role": "guardian",
-               "person": COMMAND["person"]}  # fmt: skip
+    context = {
+        "request_id": "req-1",
+        "person_id": "p-1",
+        "role": "guardian",
+        "person": COMMAND["person"],
+    }
     translation = snils_answer(message, AnsweredRequest("req-1", "pfr", "k", context, "m-1"))
     assert translation.answers == "req-1" and not translation.rejected
     assert [e.type for e in translation.events] == ["person.snils.not_found"]

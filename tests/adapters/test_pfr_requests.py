@@ -15,20 +15,37 @@ from hub.xml import parse_xml
 
 pytestmark = pytest.mark.unit
 
-PASSPORT = {"kind": "passport", "series": "92 04", "number": "123456", "issued_on": "2020-02-03",
-            "issuer": "МВД по Республике Татарстан"}  # fmt: skip
-CERTIFICATE = {"kind": "birth_certificate", "series": "ІV-ан", "number": "654321",
-               "issued_on": "2015-05-01"}  # fmt: skip
+PASSPORT = {
+    "kind": "passport",
+    "series": "92 04",
+    "number": "123456",
+    "issued_on": "2020-02-03",
+    "issuer": "МВД по Республике Татарстан",
+}
+CERTIFICATE = {
+    "kind": "birth_certificate",
+    "series": "ІV-ан",
+    "number": "654321",
+    "issued_on": "2015-05-01",
+}
 
 
 def command(document: dict[str, Any] | None = None, **person: Any) -> VerifySnils:
     data = {
-        "type": "verify_snils", "request_id": "r-1", "person_id": "p-1", "role": "guardian",
-        "person": {"name": {"last": "Семёнова", "first": "Анна", "middle": "Петровна"},
-                   "birth_date": "1988-01-30", "sex": "female", "snils": "062-160-930 30",
-                   "birth_place": "г. Казань", **person},
+        "type": "verify_snils",
+        "request_id": "r-1",
+        "person_id": "p-1",
+        "role": "guardian",
+        "person": {
+            "name": {"last": "Семёнова", "first": "Анна", "middle": "Петровна"},
+            "birth_date": "1988-01-30",
+            "sex": "female",
+            "snils": "062-160-930 30",
+            "birth_place": "г. Казань",
+            **person,
+        },
         "document": document or PASSPORT,
-    }  # fmt: skip
+    }
     parsed = parse_command(data)
     assert isinstance(parsed, VerifySnils)
     return parsed
@@ -55,32 +72,46 @@ def test_a_passport_request_in_schema_order() -> None:
     root = built(command())
     assert root.tag == REQUEST
     assert [child.tag for child in root] == [
-        c("FamilyName"), c("FirstName"), c("Patronymic"), t("BirthDate"), t("Gender"),
-        t("BirthPlace"), c("PassportRF"),
-    ]  # fmt: skip
+        c("FamilyName"),
+        c("FirstName"),
+        c("Patronymic"),
+        t("BirthDate"),
+        t("Gender"),
+        t("BirthPlace"),
+        c("PassportRF"),
+    ]
     assert [child.text for child in root][:5] == [
-        "Семёнова", "Анна", "Петровна", "1988-01-30", "Female"
-    ]  # fmt: skip
+        "Семёнова",
+        "Анна",
+        "Петровна",
+        "1988-01-30",
+        "Female",
+    ]
     assert children(root.find(c("PassportRF"))) == [
-        (c("Series"), "9204"), (c("Number"), "123456"), (c("IssueDate"), "2020-02-03"),
+        (c("Series"), "9204"),
+        (c("Number"), "123456"),
+        (c("IssueDate"), "2020-02-03"),
         (c("Issuer"), "МВД по Республике Татарстан"),
-    ]  # fmt: skip
+    ]
 
 
 def test_a_birth_certificate_with_its_normalized_series_and_an_unknown_issuer() -> None:
     root = built(command(CERTIFICATE, sex="male"))
     assert root.findtext(t("Gender")) == "Male"
     assert children(root.find(c("BirthCertificate"))) == [
-        (c("Series"), "IV-АН"), (c("Number"), "654321"), (c("IssueDate"), "2015-05-01"),
+        (c("Series"), "IV-АН"),
+        (c("Number"), "654321"),
+        (c("IssueDate"), "2015-05-01"),
         (c("Issuer"), "Нет данных"),
-    ]  # fmt: skip
+    ]
 
 
 def test_a_free_text_birth_place_is_pfrs_special_kind() -> None:
     place = built(command()).find(t("BirthPlace"))
     assert children(place) == [
-        (f"{{{PFR_NS}}}PlaceType", "ОСОБОЕ"), (f"{{{PFR_NS}}}Settlement", "г. Казань")
-    ]  # fmt: skip
+        (f"{{{PFR_NS}}}PlaceType", "ОСОБОЕ"),
+        (f"{{{PFR_NS}}}Settlement", "г. Казань"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -89,10 +120,12 @@ def test_a_free_text_birth_place_is_pfrs_special_kind() -> None:
         ({"name": {"last": "Ли", "first": "Ян"}}, c("Patronymic")),
         ({"birth_place": None}, t("BirthPlace")),
         ({"birth_place": "   "}, t("BirthPlace")),
-        ({"birth_place": "с. Большие Кайбицы Кайбицкого района Республики Татарстан"},
-         t("BirthPlace")),  # over 50 characters: left out, never cut short
+        (
+            {"birth_place": "с. Большие Кайбицы Кайбицкого района Республики Татарстан"},
+            t("BirthPlace"),
+        ),  # over 50 characters: left out, never cut short
     ],
-)  # fmt: skip
+)
 def test_optional_parts_the_hub_does_not_have_are_left_out(
     changes: dict[str, Any], absent: str
 ) -> None:
@@ -129,8 +162,10 @@ def test_names_are_sent_as_spelled_with_one_kind_of_hyphen_and_apostrophe() -> N
     name = {"last": "Римская – Корсакова", "first": "Анна-Мария", "middle": "Д’Артаньян"}
     root = built(command(name=name))
     assert [root.findtext(c(tag)) for tag in ("FamilyName", "FirstName", "Patronymic")] == [
-        "Римская-Корсакова", "Анна-Мария", "Д'Артаньян"
-    ]  # fmt: skip
+        "Римская-Корсакова",
+        "Анна-Мария",
+        "Д'Артаньян",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -156,8 +191,11 @@ def test_a_person_pfr_cannot_be_asked_about_is_refused_naming_the_field(
 def test_the_request_names_agency_kind_and_id() -> None:
     request = snils_request(command())
     assert (request.request_id, request.agency, request.kind, request.reply_to) == (
-        "r-1", "pfr", "snils-by-additional-data", None
-    )  # fmt: skip
+        "r-1",
+        "pfr",
+        "snils-by-additional-data",
+        None,
+    )
     assert not request.content.startswith(b"<?xml")
 
 
@@ -176,10 +214,19 @@ def test_the_context_holds_only_what_the_answer_is_compared_with() -> None:
 
 
 def test_a_registry_snils_failing_its_check_never_becomes_a_request() -> None:
-    data = {"type": "verify_snils", "request_id": "r-1", "person_id": "p-1", "role": "student",
-            "person": {"name": {"last": "Ли", "first": "Ян"}, "birth_date": "2015-01-01",
-                       "sex": "male", "snils": "062-160-930 31"},
-            "document": CERTIFICATE}  # fmt: skip
+    data = {
+        "type": "verify_snils",
+        "request_id": "r-1",
+        "person_id": "p-1",
+        "role": "student",
+        "person": {
+            "name": {"last": "Ли", "first": "Ян"},
+            "birth_date": "2015-01-01",
+            "sex": "male",
+            "snils": "062-160-930 31",
+        },
+        "document": CERTIFICATE,
+    }
     with pytest.raises(PermanentError) as caught:
         parse_command(data)
     assert caught.value.details["field"] == "person.snils"

@@ -28,12 +28,19 @@ OTHER_SNILS = "12794130666"  # valid, someone else's
 def context(**person: Any) -> dict[str, Any]:
     """The context the request leaves for its answer; ``person`` overrides the registry's."""
     data = {
-        "type": "verify_snils", "request_id": "r-1", "person_id": "p-1", "role": "student",
-        "person": {"name": {"last": "Семёнова", "first": "Алёна", "middle": "Игоревна"},
-                   "birth_date": "2015-04-12", "sex": "female", "snils": REGISTRY_SNILS,
-                   **person},
+        "type": "verify_snils",
+        "request_id": "r-1",
+        "person_id": "p-1",
+        "role": "student",
+        "person": {
+            "name": {"last": "Семёнова", "first": "Алёна", "middle": "Игоревна"},
+            "birth_date": "2015-04-12",
+            "sex": "female",
+            "snils": REGISTRY_SNILS,
+            **person,
+        },
         "document": {"kind": "birth_certificate", "series": "IV-АН", "number": "123456"},
-    }  # fmt: skip
+    }
     command = parse_command(data)
     assert isinstance(command, VerifySnils)
     return snils_context(command)
@@ -43,24 +50,44 @@ def answer(snils: str | None = "11223344595", **fields: str | None) -> etree._El
     """PFR's answer as it writes them: upper case, the request's data, a document with
     placeholders. ``fields`` replace (or, given None, drop) children by local name."""
     values: dict[str, str | None] = {
-        "FamilyName": "СЕМЕНОВА", "FirstName": "АЛЕНА", "Patronymic": "ИГОРЕВНА",
-        "Snils": snils, "BirthDate": "2015-04-12", "Gender": "Female", **fields,
-    }  # fmt: skip
+        "FamilyName": "СЕМЕНОВА",
+        "FirstName": "АЛЕНА",
+        "Patronymic": "ИГОРЕВНА",
+        "Snils": snils,
+        "BirthDate": "2015-04-12",
+        "Gender": "Female",
+        **fields,
+    }
     root = etree.Element(RESPONSE, nsmap={"tns": NS, "smev": COMMONS_NS})
     for tag in ("FamilyName", "FirstName", "Patronymic", "Snils", "BirthDate", "Gender"):
         if values[tag] is not None:
             ns = COMMONS_NS if tag in {"FamilyName", "FirstName", "Patronymic"} else NS
             etree.SubElement(root, f"{{{ns}}}{tag}").text = values[tag]
     document = etree.SubElement(root, f"{{{COMMONS_NS}}}BirthCertificate")
-    for tag, text in (("Series", "IV-АН"), ("Number", "123456"), ("IssueDate", "0001-01-01"),
-                      ("Issuer", "Нет данных")):  # fmt: skip
+    for tag, text in (
+        ("Series", "IV-АН"),
+        ("Number", "123456"),
+        ("IssueDate", "0001-01-01"),
+        ("Issuer", "Нет данных"),
+    ):
         etree.SubElement(document, f"{{{COMMONS_NS}}}{tag}").text = text
     return root
 
 
 def envelope(draft: EventDraft) -> dict[str, Any]:
-    record = InboxRecord("6f1d2c7e-0000-5000-8000-000000000001", "smev", "m-1", b"", "pfr",
-                         None, None, {}, datetime.now(UTC), InboxStatus.RECEIVED, 1)  # fmt: skip
+    record = InboxRecord(
+        "6f1d2c7e-0000-5000-8000-000000000001",
+        "smev",
+        "m-1",
+        b"",
+        "pfr",
+        None,
+        None,
+        {},
+        datetime.now(UTC),
+        InboxStatus.RECEIVED,
+        1,
+    )
     return cloud_event(event_id_for(record.inbox_id, 0), record, draft, datetime.now(UTC))
 
 
@@ -75,23 +102,29 @@ CASES = {
     "other dash, extra spaces": (
         answer(FamilyName="ИВАНОВА — ПЕТРОВА"),
         {"name": {"last": "Иванова-Петрова", "first": "Алёна", "middle": "Игоревна"}},
-        VERIFIED, [],
+        VERIFIED,
+        [],
     ),
     "formatted snils in the answer": (answer("112-233-445 95"), {}, VERIFIED, []),
     "snils at or below 001-001-998 carries no check": (
-        answer("00100199800"), {"snils": None}, VERIFIED, []
+        answer("00100199800"),
+        {"snils": None},
+        VERIFIED,
+        [],
     ),
     # placeholders are absence, never data
     "birth date placeholder": (answer(BirthDate="0001-01-01"), {}, VERIFIED, []),
     "patronymic placeholder, registry has none": (
         answer(Patronymic="НЕТ ДАННЫХ"),
         {"name": {"last": "Семёнова", "first": "Алёна"}},
-        VERIFIED, [],
+        VERIFIED,
+        [],
     ),
     "patronymic placeholder, lower case": (
         answer(Patronymic="Нет данных"),
         {"name": {"last": "Семёнова", "first": "Алёна"}},
-        VERIFIED, [],
+        VERIFIED,
+        [],
     ),
     "gender placeholder": (answer(Gender="Нет данных"), {}, VERIFIED, []),
     # mismatch: one Difference per field
@@ -99,20 +132,30 @@ CASES = {
     "different family name": (answer(FamilyName="ПЕТРОВА"), {}, MISMATCH, ["name.last"]),
     "different first name": (answer(FirstName="АННА"), {}, MISMATCH, ["name.first"]),
     "patronymic placeholder, registry has one": (
-        answer(Patronymic="НЕТ ДАННЫХ"), {}, MISMATCH, ["name.middle"]
+        answer(Patronymic="НЕТ ДАННЫХ"),
+        {},
+        MISMATCH,
+        ["name.middle"],
     ),
     "patronymic missing, registry has one": (
-        answer(Patronymic=None), {}, MISMATCH, ["name.middle"]
+        answer(Patronymic=None),
+        {},
+        MISMATCH,
+        ["name.middle"],
     ),
     "different birth date": (answer(BirthDate="2015-04-13"), {}, MISMATCH, ["birth_date"]),
     "different sex": (answer(Gender="MALE"), {}, MISMATCH, ["sex"]),
     "everything differs": (
         answer(OTHER_SNILS, FamilyName="ПЕТРОВА", BirthDate="2014-04-12"),
         {},
-        MISMATCH, ["snils", "name.last", "birth_date"],
+        MISMATCH,
+        ["snils", "name.last", "birth_date"],
     ),
     "other snils, registry has none, name differs": (
-        answer(FirstName="АЛИНА"), {"snils": None}, MISMATCH, ["name.first"]
+        answer(FirstName="АЛИНА"),
+        {"snils": None},
+        MISMATCH,
+        ["name.first"],
     ),
     # not found: the schema requires Snils, PFR sends it empty when it found nobody
     "empty snils": (answer(""), {}, NOT_FOUND, []),
@@ -120,7 +163,7 @@ CASES = {
     "no snils": (answer(None), {}, NOT_FOUND, []),
     "all-zero snils": (answer("00000000000"), {}, NOT_FOUND, []),
     "snils placeholder": (answer("Нет данных"), {}, NOT_FOUND, []),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize(("given", "registry", "expected", "fields"), CASES.values(), ids=CASES)
@@ -143,8 +186,9 @@ def test_a_mismatch_shows_both_sides_of_every_difference() -> None:
     given = answer(OTHER_SNILS, FamilyName="ПЕТРОВА", BirthDate="2015-04-13", Gender="Male")
     [event] = translate_snils_response(given, context())
     assert (event.data["registry_snils"], event.data["agency_snils"]) == (
-        REGISTRY_SNILS, "127-941-306 66"
-    )  # fmt: skip
+        REGISTRY_SNILS,
+        "127-941-306 66",
+    )
     assert event.data["differences"] == [
         {"field": "snils", "registry": REGISTRY_SNILS, "agency": "127-941-306 66"},
         {"field": "name.last", "registry": "Семёнова", "agency": "ПЕТРОВА"},

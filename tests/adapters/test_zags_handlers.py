@@ -38,11 +38,15 @@ pytestmark = pytest.mark.unit
 BASE = "urn://x-artefacts-smev-gov-ru/services/message-exchange/types"
 REPLY_TO = "eyJzaWQiOjEsIm1uZW1vbmljIjoiRk5TIn0="
 COMMAND = {
-    "type": "verify_birth_record", "request_id": "req-1", "student_id": "s-1",
-    "child": {"name": {"last": "Семёнова", "first": "Алёна", "middle": "Игоревна"},
-              "birth_date": "2015-04-12"},
+    "type": "verify_birth_record",
+    "request_id": "req-1",
+    "student_id": "s-1",
+    "child": {
+        "name": {"last": "Семёнова", "first": "Алёна", "middle": "Игоревна"},
+        "birth_date": "2015-04-12",
+    },
     "birth_certificate": {"series": "IV-АН", "number": "123456"},
-}  # fmt: skip
+}
 
 
 def get_request(content: etree._Element, reply_to: str | None = REPLY_TO) -> bytes:
@@ -83,8 +87,11 @@ def test_a_command_becomes_one_pending_request_and_no_event() -> None:
     assert outcome.failure is None and not outcome.events
     [request] = outcome.outbound
     assert (request.request_id, request.agency, request.kind, request.reply_to) == (
-        "req-1", "zags", "rogdinf", None
-    )  # fmt: skip
+        "req-1",
+        "zags",
+        "rogdinf",
+        None,
+    )
     assert parse_xml(request.payload).tag == schemas.REQUEST
 
 
@@ -121,19 +128,25 @@ def test_a_bad_command_fails_and_asks_nothing() -> None:
 
 
 def test_a_command_of_another_type_is_refused() -> None:
-    other = {"type": "report_enrollment_status", "request_id": "r", "order_number": "1",
-             "status_code": 3}  # fmt: skip
+    other = {
+        "type": "report_enrollment_status",
+        "request_id": "r",
+        "order_number": "1",
+        "status_code": 3,
+    }
     with pytest.raises(PermanentError, match="verify_birth_record"):
         verify_birth_record(other, command_record(other))
 
 
 @pytest.mark.parametrize(
     ("element", "expected"),
-    [(answer(birth_record()), "student.birth.verified"),
-     (answer(birth_record(birth="2014-04-12")), "student.birth.mismatch"),
-     (answer(code="2"), "student.birth.not_found")],
+    [
+        (answer(birth_record()), "student.birth.verified"),
+        (answer(birth_record(birth="2014-04-12")), "student.birth.mismatch"),
+        (answer(code="2"), "student.birth.not_found"),
+    ],
     ids=["verified", "mismatch", "not found"],
-)  # fmt: skip
+)
 def test_the_answer_becomes_the_event_and_settles_the_request(
     element: etree._Element, expected: str
 ) -> None:
@@ -155,10 +168,13 @@ def test_an_answer_without_content_is_a_translation_error() -> None:
 
 @pytest.mark.parametrize(
     ("notice", "types"),
-    [(Notice.BIRTH, []), (Notice.DEATH, ["person.death.registered"]),
-     (Notice.NAME_CHANGE, ["person.name.changed"]),
-     (Notice.PATERNITY, ["person.paternity.established", "person.name.changed"])],
-)  # fmt: skip
+    [
+        (Notice.BIRTH, []),
+        (Notice.DEATH, ["person.death.registered"]),
+        (Notice.NAME_CHANGE, ["person.name.changed"]),
+        (Notice.PATERNITY, ["person.paternity.established", "person.name.changed"]),
+    ],
+)
 def test_a_notification_becomes_its_events_and_an_answer(notice: Notice, types: list[str]) -> None:
     message = inbox(get_request(notification(notice)))
     outcome = processor().process(message)
@@ -167,8 +183,11 @@ def test_a_notification_becomes_its_events_and_an_answer(notice: Notice, types: 
     assert outcome.business_key == f"zags:{RECORD_ID}:2"
     [reply] = outcome.outbound
     assert (reply.request_id, reply.agency, reply.kind, reply.reply_to) == (
-        f"reply:{message.inbox_id}", "zags", "zags-notification-ack", REPLY_TO
-    )  # fmt: skip
+        f"reply:{message.inbox_id}",
+        "zags",
+        "zags-notification-ack",
+        REPLY_TO,
+    )
     answer_ = parse_xml(reply.payload)
     assert answer_.tag == f"{{{KINDS[notice].namespace}}}{KINDS[notice].answer}"
     assert (answer_.get("ИдСвед"), answer_.get("КодОбр")) == (RECORD_ID, "1")

@@ -132,8 +132,13 @@ def record(notice: Notice, **options: Any) -> etree._Element:
     """The record inside RecordContent; ``options``: name, died, new, before, father."""
     kind = KINDS[notice]
     found = etree.Element(etree.QName(kind.namespace, kind.record), nsmap={None: kind.namespace})
-    attributes = {"ИдСвед": RECORD_ID, "НомерЗаписЕГР": ACT_NUMBER, "НомерВерс": "2",
-                  "ДатаВерс": "2026-02-28", "КодСостСтат": "0101"}  # fmt: skip
+    attributes = {
+        "ИдСвед": RECORD_ID,
+        "НомерЗаписЕГР": ACT_NUMBER,
+        "НомерВерс": "2",
+        "ДатаВерс": "2026-02-28",
+        "КодСостСтат": "0101",
+    }
     for key, value in attributes.items():
         found.set(key, value)
     _add(found, "ДатаЗапис", "2026-02-28")
@@ -160,8 +165,19 @@ def wrap(*records: etree._Element, namespace: str | None = None) -> etree._Eleme
 
 
 def envelope(draft: EventDraft) -> dict[str, Any]:
-    inbox = InboxRecord("6f1d2c7e-0000-5000-8000-000000000001", "smev", "m-1", b"", "zags",
-                        None, None, {}, datetime.now(UTC), InboxStatus.RECEIVED, 1)  # fmt: skip
+    inbox = InboxRecord(
+        "6f1d2c7e-0000-5000-8000-000000000001",
+        "smev",
+        "m-1",
+        b"",
+        "zags",
+        None,
+        None,
+        {},
+        datetime.now(UTC),
+        InboxStatus.RECEIVED,
+        1,
+    )
     return cloud_event(event_id_for(inbox.inbox_id, 0), inbox, draft, datetime.now(UTC))
 
 
@@ -186,9 +202,11 @@ def test_death_becomes_death_registered() -> None:
     assert event.data["death_date"] == "2026-02-27"
     assert event.data["person"] == {
         "name": {"last": "Семёнова", "first": "Алёна", "middle": "Игоревна"},
-        "birth_date": "2015-04-12", "sex": "female", "snils": "112-233-445 95",
+        "birth_date": "2015-04-12",
+        "sex": "female",
+        "snils": "112-233-445 95",
         "birth_place": None,
-    }  # fmt: skip
+    }
     validate_event(envelope(event))
 
 
@@ -222,13 +240,17 @@ def test_paternity_becomes_paternity_established_and_the_childs_name_change() ->
     assert paternity.type == "person.paternity.established"
     assert paternity.subject == subject(NEW_NAME, "2015-04-12")
     assert paternity.data["child"]["name"]["last"] == "Кузнецова"
-    assert paternity.data["father"]["name"] == {"last": "Кузнецов", "first": "Игорь",
-                                                "middle": "Викторович"}  # fmt: skip
+    assert paternity.data["father"]["name"] == {
+        "last": "Кузнецов",
+        "first": "Игорь",
+        "middle": "Викторович",
+    }
     assert paternity.data["father"]["birth_date"] == "1985"
     assert (renamed.type, renamed.subject) == ("person.name.changed", subject(PERSON, "2015-04-12"))
     assert (renamed.data["old_name"]["last"], renamed.data["new_name"]["last"]) == (
-        "Семёнова", "Кузнецова"
-    )  # fmt: skip
+        "Семёнова",
+        "Кузнецова",
+    )
     for event in (paternity, renamed):
         validate_event(envelope(event))
 
@@ -276,8 +298,11 @@ def test_every_event_carries_the_act_records_version(notice: Notice) -> None:
     events = translate_notification(notification(notice)).events
     assert events
     for event in events:
-        assert event.data["record_version"] == {"version_number": "2", "version_date": "2026-02-28",
-                                                "state_code": "0101"}  # fmt: skip
+        assert event.data["record_version"] == {
+            "version_number": "2",
+            "version_date": "2026-02-28",
+            "state_code": "0101",
+        }
         assert event.schema_version == "2"
         validate_event(envelope(event))
 
@@ -342,26 +367,29 @@ REFUSED_CASES = {
     "no record id": (_without(Notice.DEATH, "ИдСвед"), "СведРегСмерт/@ИдСвед"),
     "no version": (_without(Notice.NAME_CHANGE, "НомерВерс"), "СведРегПерИмя/@НомерВерс"),
     "no act-record number": (
-        _without(Notice.DEATH, "НомерЗаписЕГР"), "СведРегСмерт/@НомерЗаписЕГР"
+        _without(Notice.DEATH, "НомерЗаписЕГР"),
+        "СведРегСмерт/@НомерЗаписЕГР",
     ),
     "deceased without family name": (
         notification(Notice.DEATH, name=(None, "Алёна", None)),
         "СведРегСмерт/ПрдСведРег/ФИОУмер/Фамилия",
     ),
     "no date of death": (
-        notification(Notice.DEATH, died=None), "СведРегСмерт/ПрдСведРег/ДатаСмерт"
+        notification(Notice.DEATH, died=None),
+        "СведРегСмерт/ПрдСведРег/ДатаСмерт",
     ),
     "new name without first name": (
         notification(Notice.NAME_CHANGE, new=("Кузнецова", None, None)),
         "СведРегПерИмя/ПрдСведРег/ФИОПосле/Имя",
     ),
     "paternity without father": (
-        notification(Notice.PATERNITY, father=False), "СведРегОтцов/ПрдСведРег/СведОтец"
+        notification(Notice.PATERNITY, father=False),
+        "СведРегОтцов/ПрдСведРег/СведОтец",
     ),
     "empty RecordContent": (_emptied(Notice.DEATH), "Registry/RegistryRecord/Record/RecordContent"),
     "a record of another kind inside": (_foreign(Notice.DEATH), "RecordContent"),
     "not a ZAGS record": (etree.Element("{urn://elsewhere}Thing"), "RecordContent"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize(("element", "field"), REFUSED_CASES.values(), ids=REFUSED_CASES)

@@ -18,11 +18,19 @@ from hub.xml import parse_xml
 
 pytestmark = pytest.mark.unit
 
-CHILD = {"name": {"last": "Семёнова", "first": "Алёна", "middle": "Игоревна"},
-         "birth_date": "2015-04-12", "sex": "female"}  # fmt: skip
+CHILD = {
+    "name": {"last": "Семёнова", "first": "Алёна", "middle": "Игоревна"},
+    "birth_date": "2015-04-12",
+    "sex": "female",
+}
 CERTIFICATE = {"series": "IV-АН", "number": "123456"}
-COMMAND = {"type": "verify_birth_record", "request_id": "r-1", "student_id": "s-1",
-           "child": CHILD, "birth_certificate": CERTIFICATE}  # fmt: skip
+COMMAND = {
+    "type": "verify_birth_record",
+    "request_id": "r-1",
+    "student_id": "s-1",
+    "child": CHILD,
+    "birth_certificate": CERTIFICATE,
+}
 ACT = {"number": "170", "date": "2015-05-01", "office": "Отдел ЗАГС Кировского района"}
 PASSPORT = {"series": "4510", "number": "123456", "issued_on": "2019-05-01", "issuer": "МВД"}
 
@@ -118,10 +126,16 @@ def test_the_childs_passport_and_snils() -> None:
     person = find(sent(identity_document=PASSPORT, child_snils="112-233-445 95"), ".//r:СведФЛ")
     assert person.get("СНИЛС") == "112-233-445 95"
     document = find(person, "r:УдЛичнФЛ")
-    assert dict(document.attrib) == {"КодВидДок": "21", "СерДок": "45 10", "НомДок": "123456",
-                                     "ДатаДок": "2019-05-01", "ВыдДок": "МВД"}  # fmt: skip
-    bare = find(sent(identity_document={**PASSPORT, "issued_on": None, "issuer": None}),
-                ".//r:УдЛичнФЛ")  # fmt: skip
+    assert dict(document.attrib) == {
+        "КодВидДок": "21",
+        "СерДок": "45 10",
+        "НомДок": "123456",
+        "ДатаДок": "2019-05-01",
+        "ВыдДок": "МВД",
+    }
+    bare = find(
+        sent(identity_document={**PASSPORT, "issued_on": None, "issuer": None}), ".//r:УдЛичнФЛ"
+    )
     assert set(bare.attrib) == {"КодВидДок", "СерДок", "НомДок"}
 
 
@@ -134,12 +148,14 @@ def test_a_basis_document_replaces_the_absent_flag() -> None:
 
 @pytest.mark.parametrize(
     ("changes", "field"),
-    [({"child_name": {"last": "А" * 61, "first": "Анна"}}, "child.name.last"),
-     ({"child_name": {"last": "Ли", "first": "Анна", "middle": "Б" * 61}}, "child.name.middle"),
-     ({"child_birth_date": "1825-01-01"}, "child.birth_date"),
-     # beyond the canonical bounds (hub.canonical.bounds) already: refused as it is read
-     ({"act_record": {**ACT, "number": "1" * 23}}, "act_record.number")],
-)  # fmt: skip
+    [
+        ({"child_name": {"last": "А" * 61, "first": "Анна"}}, "child.name.last"),
+        ({"child_name": {"last": "Ли", "first": "Анна", "middle": "Б" * 61}}, "child.name.middle"),
+        ({"child_birth_date": "1825-01-01"}, "child.birth_date"),
+        # beyond the canonical bounds (hub.canonical.bounds) already: refused as it is read
+        ({"act_record": {**ACT, "number": "1" * 23}}, "act_record.number"),
+    ],
+)
 def test_what_the_schema_cannot_carry_is_refused_by_field(
     changes: dict[str, Any], field: str
 ) -> None:
@@ -152,8 +168,11 @@ def test_what_the_schema_cannot_carry_is_refused_by_field(
 def test_the_request_and_its_context() -> None:
     request = rogdinf_request(command(identity_document=PASSPORT))
     assert (request.request_id, request.agency, request.kind, request.reply_to) == (
-        "r-1", "zags", "rogdinf", None
-    )  # fmt: skip
+        "r-1",
+        "zags",
+        "rogdinf",
+        None,
+    )
     assert request.context == {
         "request_id": "r-1",
         "student_id": "s-1",

@@ -29,11 +29,16 @@ ACT_NUMBER = "120150000000000170001"  # 21 characters, as ЕГР ЗАГС number
 OTHER_ACT = "120150000000000170002"
 OFFICE = "Отдел ЗАГС Кировского района г. Казани"
 COMMAND = {
-    "type": "verify_birth_record", "request_id": "r-1", "student_id": "s-1",
-    "child": {"name": {"last": "Семёнова", "first": "Алёна", "middle": "Игоревна"},
-              "birth_date": "2015-04-12", "sex": "female"},
+    "type": "verify_birth_record",
+    "request_id": "r-1",
+    "student_id": "s-1",
+    "child": {
+        "name": {"last": "Семёнова", "first": "Алёна", "middle": "Игоревна"},
+        "birth_date": "2015-04-12",
+        "sex": "female",
+    },
     "birth_certificate": {"series": "IV-АН", "number": "123456"},
-}  # fmt: skip
+}
 MOTHER = ("СЕМЕНОВА", "ОЛЬГА", "ПЕТРОВНА")
 FATHER = ("СЕМЕНОВ", "ИГОРЬ", "ВИКТОРОВИЧ")
 
@@ -111,8 +116,14 @@ def record(
     out)."""
     found = etree.Element(f"{{{NS}}}СведРегРожд")
     number, dated, state = version
-    attributes = {"РазделЕГР": "1", "НомерЗаписЕГР": act_number, "НомАГССвид": "170",
-                  "НомерВерс": number, "ДатаВерс": dated, "КодСостСтат": state}  # fmt: skip
+    attributes = {
+        "РазделЕГР": "1",
+        "НомерЗаписЕГР": act_number,
+        "НомАГССвид": "170",
+        "НомерВерс": number,
+        "ДатаВерс": dated,
+        "КодСостСтат": state,
+    }
     for key, value in attributes.items():
         if value is not None:
             found.set(key, value)
@@ -148,8 +159,12 @@ def record(
 def answer(*records: etree._Element, code: str = "1", request_id: str = "r-1") -> etree._Element:
     """A ROGDINFResponse with one СведОтветАГС holding ``records``."""
     root = etree.Element(RESPONSE, nsmap={"tns": NS, "fnst": TYPES_NS})
-    for key, value in (("ИдЗапрос", request_id), ("ДатаСвед", "2026-03-01"), ("КолДок", "1"),
-                       ("ТипАГСЗапрос", "01")):  # fmt: skip
+    for key, value in (
+        ("ИдЗапрос", request_id),
+        ("ДатаСвед", "2026-03-01"),
+        ("КолДок", "1"),
+        ("ТипАГСЗапрос", "01"),
+    ):
         root.set(key, value)
     holder = _add(root, NS, "СведОтветАГС")
     holder.set("ИдДок", "d-1")
@@ -159,8 +174,19 @@ def answer(*records: etree._Element, code: str = "1", request_id: str = "r-1") -
 
 
 def envelope(draft: EventDraft) -> dict[str, Any]:
-    record_ = InboxRecord("6f1d2c7e-0000-5000-8000-000000000001", "smev", "m-1", b"", "zags",
-                          None, None, {}, datetime.now(UTC), InboxStatus.RECEIVED, 1)  # fmt: skip
+    record_ = InboxRecord(
+        "6f1d2c7e-0000-5000-8000-000000000001",
+        "smev",
+        "m-1",
+        b"",
+        "zags",
+        None,
+        None,
+        {},
+        datetime.now(UTC),
+        InboxStatus.RECEIVED,
+        1,
+    )
     return cloud_event(event_id_for(record_.inbox_id, 0), record_, draft, datetime.now(UTC))
 
 
@@ -246,13 +272,18 @@ def test_verified_carries_zags_record_certificate_and_parents() -> None:
     [event] = translate_rogdinf_response(answer(record()), context())
     data = event.data
     assert data["act_record"] == {"number": ACT_NUMBER, "date": "2015-05-01", "office": OFFICE}
-    assert data["birth_certificate"] == {"series": "IV-АН", "number": "123456",
-                                         "issued_on": "2015-05-01"}  # fmt: skip
+    assert data["birth_certificate"] == {
+        "series": "IV-АН",
+        "number": "123456",
+        "issued_on": "2015-05-01",
+    }
     assert data["child"] == {
         "name": {"last": "СЕМЕНОВА", "first": "АЛЕНА", "middle": "ИГОРЕВНА"},
-        "birth_date": "2015-04-12", "sex": "female", "snils": "112-233-445 95",
+        "birth_date": "2015-04-12",
+        "sex": "female",
+        "snils": "112-233-445 95",
         "birth_place": "г. Казань",
-    }  # fmt: skip
+    }
     relations = [(p["relation"], p["person"]["name"]["first"]) for p in data["parents"]]
     assert relations == [("mother", "ОЛЬГА"), ("father", "ИГОРЬ")]
     assert data["parents"][0]["person"]["birth_date"] == "1988-01-30"
@@ -260,9 +291,13 @@ def test_verified_carries_zags_record_certificate_and_parents() -> None:
 
 @pytest.mark.parametrize(
     ("mother", "father", "relations"),
-    [(None, FATHER, ["father"]), (MOTHER, None, ["mother"]), (None, None, []),
-     (("СЕМЕНОВА", None, None), FATHER, ["father"])],  # a parent without a first name
-)  # fmt: skip
+    [
+        (None, FATHER, ["father"]),
+        (MOTHER, None, ["mother"]),
+        (None, None, []),
+        (("СЕМЕНОВА", None, None), FATHER, ["father"]),
+    ],  # a parent without a first name
+)
 def test_parents_are_those_the_record_names(
     mother: tuple[str, ...] | None, father: tuple[str, ...] | None, relations: list[str]
 ) -> None:
@@ -289,16 +324,19 @@ def test_a_certificate_the_model_cannot_hold_is_a_mismatch_without_certificate()
     [event] = translate_rogdinf_response(answer(record(certificates=(("АБ", "12"),))), context())
     assert event.type == MISMATCH and event.data["birth_certificate"] is None
     assert [(d["field"], d["agency"]) for d in event.data["differences"]] == [
-        (SERIES, "АБ"), (NUMBER, "12")
-    ]  # fmt: skip
+        (SERIES, "АБ"),
+        (NUMBER, "12"),
+    ]
 
 
 @pytest.mark.parametrize(
     ("code", "reason"),
-    [("2", "ZAGS holds no birth record for the child's data"),
-     ("1", "ZAGS holds no birth record for the child's data"),
-     ("4", "ZAGS answered without a birth record (result code 4)")],
-)  # fmt: skip
+    [
+        ("2", "ZAGS holds no birth record for the child's data"),
+        ("1", "ZAGS holds no birth record for the child's data"),
+        ("4", "ZAGS answered without a birth record (result code 4)"),
+    ],
+)
 def test_not_found_says_why(code: str, reason: str) -> None:
     [event] = translate_rogdinf_response(answer(code=code), context())
     assert (event.type, event.data["reason"]) == (NOT_FOUND, reason)
@@ -328,8 +366,9 @@ def test_another_element_or_a_broken_context_is_a_translation_error() -> None:
     with pytest.raises(TranslationError, match="ROGDINFResponse"):
         translate_rogdinf_response(record(), context())
     with pytest.raises(TranslationError, match="birth_certificate"):
-        translate_rogdinf_response(answer(record()), {"request_id": "r", "student_id": "s",
-                                                      "child": {}})  # fmt: skip
+        translate_rogdinf_response(
+            answer(record()), {"request_id": "r", "student_id": "s", "child": {}}
+        )
 
 
 # --- versions of one act record ------------------------------------------------------------
@@ -428,15 +467,13 @@ def test_the_superseded_version_names_its_own_act_record() -> None:
     assert event.data["act_record"]["number"] == ACT_NUMBER
     assert _version(event.data) == V2
     assert _version(event.data, "matched_superseded_version") == V1
-    assert [d["field"] for d in event.data["differences"]] == [
-        NUMBER, "name.last", "name.first"
-    ]  # fmt: skip
+    assert [d["field"] for d in event.data["differences"]] == [NUMBER, "name.last", "name.first"]
 
 
 @pytest.mark.parametrize(
-    ("attribute", "value"), [("ДатаВерс", "2019-13-40"), ("КодСостСтат", "01020"),
-                             ("НомерВерс", "1000")],
-)  # fmt: skip
+    ("attribute", "value"),
+    [("ДатаВерс", "2019-13-40"), ("КодСостСтат", "01020"), ("НомерВерс", "1000")],
+)
 def test_a_version_the_hub_cannot_carry_is_refused_without_showing_it(
     attribute: str, value: str
 ) -> None:

@@ -164,15 +164,31 @@ def test_an_event_as_the_relay_publishes_it_matches_the_document(
     router.register_command("verify_birth_record", lambda _c, _r: Translation([draft]))
     processor = Processor(router, None, XmlLimits(), frozenset())
     record = InboxRecord(
-        "6f1d2c7e-0000-5000-8000-000000000009", Source.REGISTRY, "req-9",
-        b'{"type": "verify_birth_record"}', None, None, "application/json", {},
-        datetime.now(UTC), InboxStatus.RECEIVED, 1,
-    )  # fmt: skip
+        "6f1d2c7e-0000-5000-8000-000000000009",
+        Source.REGISTRY,
+        "req-9",
+        b'{"type": "verify_birth_record"}',
+        None,
+        None,
+        "application/json",
+        {},
+        datetime.now(UTC),
+        InboxStatus.RECEIVED,
+        1,
+    )
     [new] = processor.process(record).events
     outgoing = _message(
-        OutboxEvent(new.event_id, record.inbox_id, new.routing_key, new.subject, 1,
-                    new.payload, new.headers, datetime.now(UTC))
-    )  # fmt: skip
+        OutboxEvent(
+            new.event_id,
+            record.inbox_id,
+            new.routing_key,
+            new.subject,
+            1,
+            new.payload,
+            new.headers,
+            datetime.now(UTC),
+        )
+    )
     channel = document["channels"][draft.type]
     message = document["components"]["messages"][draft.type]
     assert outgoing.routing_key == channel["address"]

@@ -23,8 +23,9 @@ FREE = st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="<>
 def name_of(length: int) -> st.SearchStrategy[str]:
     """A name ``length`` characters long: letters, with marks inside, never at the ends
     (``FullName.parse`` squeezes spaces, so an outer or doubled space would shorten it)."""
-    inner = st.lists(st.one_of(NAME_LETTERS, NAME_LETTERS, NAME_MARKS), min_size=length - 2,
-                     max_size=length - 2).map("".join)  # fmt: skip
+    inner = st.lists(
+        st.one_of(NAME_LETTERS, NAME_LETTERS, NAME_MARKS), min_size=length - 2, max_size=length - 2
+    ).map("".join)
     return st.tuples(NAME_LETTERS, inner, NAME_LETTERS).map("".join).filter(lambda s: "  " not in s)
 
 
@@ -55,9 +56,20 @@ def test_a_place_is_taken_exactly_up_to_its_bound(place: str) -> None:
             Person(name, birth_place=place)
 
 
-@given(st.sampled_from([bounds.NAME_PART, bounds.PLACE, bounds.ACT_NUMBER, bounds.PHONE,
-                        bounds.REASON, bounds.SCHOOL_CODE, bounds.EMAIL]),
-       st.text(max_size=120))  # fmt: skip
+@given(
+    st.sampled_from(
+        [
+            bounds.NAME_PART,
+            bounds.PLACE,
+            bounds.ACT_NUMBER,
+            bounds.PHONE,
+            bounds.REASON,
+            bounds.SCHOOL_CODE,
+            bounds.EMAIL,
+        ]
+    ),
+    st.text(max_size=120),
+)
 def test_the_published_bound_says_what_the_check_does(bound: bounds.TextBound, text: str) -> None:
     schema = Draft202012Validator({"type": "string", **bound.json_schema()})
     try:
@@ -76,9 +88,19 @@ def test_markup_and_control_characters_are_no_free_text(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["Римская-Корсакова", "Д'Артаньян", "Д’Артаньян", "Анна Мария", "Семёнова",
-             "O'Connor", "Müller", "Сен-Жюст", "мл."],
-)  # fmt: skip
+    "name",
+    [
+        "Римская-Корсакова",
+        "Д'Артаньян",
+        "Д’Артаньян",
+        "Анна Мария",
+        "Семёнова",
+        "O'Connor",
+        "Müller",
+        "Сен-Жюст",
+        "мл.",
+    ],
+)
 def test_genuine_names_are_in_the_alphabet(name: str) -> None:
     assert bounds.NAME_PART.check(name, "name") == name
 
@@ -87,8 +109,9 @@ def test_genuine_names_are_in_the_alphabet(name: str) -> None:
     ("year", "month", "day", "why"),
     [(1899, 12, 31, "before 1900-01-01"), (2999, 1, 1, "ahead"), (1900, None, None, None)],
 )
-def test_a_birth_date_is_in_range(year: int, month: int | None, day: int | None,
-                                  why: str | None) -> None:  # fmt: skip
+def test_a_birth_date_is_in_range(
+    year: int, month: int | None, day: int | None, why: str | None
+) -> None:
     if why is None:
         bounds.BIRTH.check(year, month, day, "birth_date")
         return

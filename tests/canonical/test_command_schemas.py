@@ -39,9 +39,12 @@ BIRTH: dict[str, Any] = {
     "birth_certificate": {"series": "IV-АН", "number": "123456", "issued_on": "2015-04-20"},
     "act_record": {"number": "120159160001500012001", "date": "2015-04-20", "office": "ЗАГС"},
     "identity_document": {
-        "series": "9204", "number": "123456", "issued_on": "2019-04-20", "issuer": "МВД",
+        "series": "9204",
+        "number": "123456",
+        "issued_on": "2019-04-20",
+        "issuer": "МВД",
     },
-}  # fmt: skip
+}
 SNILS: dict[str, Any] = {
     "type": "verify_snils",
     "request_id": "req-2",
@@ -49,10 +52,13 @@ SNILS: dict[str, Any] = {
     "role": "guardian",
     "person": CHILD,
     "document": {
-        "kind": "passport", "series": "9204", "number": "123456", "issued_on": "2020-02-03",
+        "kind": "passport",
+        "series": "9204",
+        "number": "123456",
+        "issued_on": "2020-02-03",
         "issuer": "МВД",
     },
-}  # fmt: skip
+}
 STATUS: dict[str, Any] = {
     "type": "report_enrollment_status",
     "request_id": "req-3",

@@ -39,9 +39,12 @@ pytestmark = pytest.mark.unit
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas" / "canonical"
 CHILD = Person(
-    FullName("Семёнова", "Алёна", None), PartialDate(2015, 4, 12), Sex.FEMALE,
-    Snils("11223344595"), "Казань",
-)  # fmt: skip
+    FullName("Семёнова", "Алёна", None),
+    PartialDate(2015, 4, 12),
+    Sex.FEMALE,
+    Snils("11223344595"),
+    "Казань",
+)
 MOTHER = Person(FullName("Семёнова", "Анна", "Петровна"), PartialDate(1988))
 ACT = ActRecord("120159160001500012001", PartialDate(2015, 4, 20), "Отдел ЗАГС Казани")
 CERT = BirthCertificate.parse("ІV-ан", "123456", "2015-04-20")
@@ -91,8 +94,19 @@ DRAFTS: dict[str, EventDraft] = {
 
 
 def envelope(draft: EventDraft) -> dict[str, Any]:
-    record = InboxRecord("6f1d2c7e-0000-5000-8000-000000000001", "smev", "m-1", b"", "zags",
-                         None, None, {}, datetime.now(UTC), InboxStatus.RECEIVED, 1)  # fmt: skip
+    record = InboxRecord(
+        "6f1d2c7e-0000-5000-8000-000000000001",
+        "smev",
+        "m-1",
+        b"",
+        "zags",
+        None,
+        None,
+        {},
+        datetime.now(UTC),
+        InboxStatus.RECEIVED,
+        1,
+    )
     return cloud_event(event_id_for(record.inbox_id, 0), record, draft, datetime.now(UTC))
 
 
@@ -133,9 +147,17 @@ def test_the_published_schema_files_are_up_to_date() -> None:
 # The registry's consumer-driven contract: the fields it reads, per event type. Renaming or
 # dropping one (in the models, hence the schemas) fails here.
 RELIED_ON = {
-    "student.birth.verified": ["request_id", "student_id", "child.name.last", "child.birth_date",
-                               "birth_certificate.series", "birth_certificate.number",
-                               "act_record.number", "act_record.date", "parents"],
+    "student.birth.verified": [
+        "request_id",
+        "student_id",
+        "child.name.last",
+        "child.birth_date",
+        "birth_certificate.series",
+        "birth_certificate.number",
+        "act_record.number",
+        "act_record.date",
+        "parents",
+    ],
     "student.birth.mismatch": ["request_id", "student_id", "differences"],
     "student.birth.not_found": ["request_id", "student_id", "reason"],
     "person.snils.verified": ["request_id", "person_id", "role", "snils"],
@@ -144,13 +166,20 @@ RELIED_ON = {
     "person.name.changed": ["record_id", "old_name.last", "new_name.last", "person.birth_date"],
     "person.death.registered": ["record_id", "person.name.last", "death_date"],
     "person.paternity.established": ["record_id", "child.name.last", "father.name.last"],
-    "enrollment.application.received": ["order_number", "child.name.last", "child.snils",
-                                        "child_birth_certificate.number", "school.code", "grade",
-                                        "requested_date", "applicant.relation"],
+    "enrollment.application.received": [
+        "order_number",
+        "child.name.last",
+        "child.snils",
+        "child_birth_certificate.number",
+        "school.code",
+        "grade",
+        "requested_date",
+        "applicant.relation",
+    ],
     "enrollment.application.cancelled": ["order_number"],
     "agency.request.rejected": ["request_id", "agency", "code", "reason"],
     "enrollment.status.delivered": ["request_id", "order_number", "status_code"],
-}  # fmt: skip
+}
 
 
 def _required(schema: dict[str, Any], node: dict[str, Any], dotted: str) -> bool:

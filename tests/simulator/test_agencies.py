@@ -164,8 +164,13 @@ def test_applications_go_out_at_the_set_rate(
     epgu_side = GosuslugiEmulator(population, count=5, rate=2.0, mnemonic="EPGU2")
     exchange.register_system("EPGU2")
     assert [len(epgu_side.step(exchange, t)) for t in (10.0, 10.4, 11.0, 11.2, 99.0, 100.0)] == [
-        1, 0, 2, 0, 2, 0,
-    ]  # fmt: skip
+        1,
+        0,
+        2,
+        0,
+        2,
+        0,
+    ]
     assert epgu_side.done and len(hub.requests) == 5
     assert epgu_side.due(1000.0) == 0
 
@@ -213,8 +218,9 @@ def test_status_events_are_answered_with_code_0_and_kept(
         request = order_status_request(command, datetime(2026, 3, 2, 10, 0, tzinfo=UTC))
         answer = ask(exchange, hub, request)
         epgu.validate(answer)
-        answered = AnsweredRequest(request.request_id, request.agency, request.kind,
-                                   request.context, "m")  # fmt: skip
+        answered = AnsweredRequest(
+            request.request_id, request.agency, request.kind, request.context, "m"
+        )
         translation = translate_status_response(answer, answered)
         assert [e.type for e in translation.events] == [STATUS_DELIVERED]
     statuses = [(s.order_number, s.code, s.comment) for s in agencies.gosuslugi.statuses]

@@ -202,9 +202,13 @@ def test_smev_signs_what_it_returns(
 
 @pytest.mark.parametrize("version", ["1.1", "1.2"])
 def test_a_cancel_reaches_its_requests_recipient_signed_by_smev(  # noqa: PLR0917 - fixtures
-    exchange: Exchange, hub: Party, zags: Party, version: str, fast_backend: GostBackend,
+    exchange: Exchange,
+    hub: Party,
+    zags: Party,
+    version: str,
+    fast_backend: GostBackend,
     reference_dir: Path,
-) -> None:  # fmt: skip
+) -> None:
     sent = send(exchange, hub, version)
     request = poll(exchange, zags, version)
     assert ack(exchange, zags, request.message_id, version).kind == "ack"
@@ -212,8 +216,10 @@ def test_a_cancel_reaches_its_requests_recipient_signed_by_smev(  # noqa: PLR091
     assert poll(exchange, zags, "1.3").kind == "empty"  # 1.3 has no Cancel to deliver
     cancel = poll(exchange, zags, version)
     assert (cancel.kind, cancel.message_id, cancel.original_message_id) == (
-        "cancel", cancel_id, sent.message_id
-    )  # fmt: skip
+        "cancel",
+        cancel_id,
+        sent.message_id,
+    )
     assert cancel.metadata is not None and cancel.metadata.sender == hub.mnemonic
     assert_valid_reply(serialize_message(cancel), version, reference_dir / "smev" / "xsd")
     [report] = XmlVerifier(fast_backend).verify_all(cancel.root)

@@ -103,8 +103,16 @@ def signer_subject(message: SmevMessage, holder: str, backend: GostBackend) -> s
 def test_smevs_async_rejection_has_the_genuine_shape_and_the_hub_trusts_it(
     fast_backend: GostBackend, reference_dir: Path, smev_samples_dir: Path, hub: Party, zags: Party
 ) -> None:
-    exchange = quirky(fast_backend, reference_dir, hub, zags, sender_signatures=True,
-                      smev_codes=True, delivery_metadata=True, newer_statuses=True)  # fmt: skip
+    exchange = quirky(
+        fast_backend,
+        reference_dir,
+        hub,
+        zags,
+        sender_signatures=True,
+        smev_codes=True,
+        delivery_metadata=True,
+        newer_statuses=True,
+    )
     content = birth_request()
     content.set("КолДок", "много")  # breaks the registered schema: SMEV-403
     sent = send(exchange, hub, "1.2", content=content)
@@ -128,8 +136,9 @@ def test_smevs_async_rejection_has_the_genuine_shape_and_the_hub_trusts_it(
 def test_the_senders_signature_comes_inside_request_and_response(
     fast_backend: GostBackend, reference_dir: Path, smev_samples_dir: Path, hub: Party, zags: Party
 ) -> None:
-    exchange = quirky(fast_backend, reference_dir, hub, zags, sender_signatures=True,
-                      delivery_metadata=True)  # fmt: skip
+    exchange = quirky(
+        fast_backend, reference_dir, hub, zags, sender_signatures=True, delivery_metadata=True
+    )
     send(exchange, hub, "1.2")
     request = poll(exchange, zags, "1.2")
     assert _name(request.root.find(".//{*}Request")[-1]) == "SenderInformationSystemSignature"  # type: ignore[index]
@@ -194,8 +203,9 @@ def test_a_soap_fault_has_smevs_code_string_as_in_the_genuine_capture(
 def test_1_2_replies_carry_1_3_statuses_as_real_smev_writes_them(
     fast_backend: GostBackend, reference_dir: Path, hub: Party, zags: Party
 ) -> None:
-    exchange = quirky(fast_backend, reference_dir, hub, zags, newer_statuses=True,
-                      delivery_metadata=True)  # fmt: skip
+    exchange = quirky(
+        fast_backend, reference_dir, hub, zags, newer_statuses=True, delivery_metadata=True
+    )
     send(exchange, hub, "1.2")
     request = poll(exchange, zags, "1.2")
     assert request.metadata is not None and request.metadata.status == "messageIsDelivered"
@@ -230,8 +240,9 @@ def test_a_delivery_says_when_it_was_delivered(
     fast_backend: GostBackend, reference_dir: Path, hub: Party, zags: Party
 ) -> None:
     clock = FakeClock()
-    exchange = world(fast_backend, reference_dir, hub, zags, clock,
-                     quirks=Quirks(delivery_metadata=True))  # fmt: skip
+    exchange = world(
+        fast_backend, reference_dir, hub, zags, clock, quirks=Quirks(delivery_metadata=True)
+    )
     send(exchange, hub, "1.3")
     clock.advance(90)
     request = poll(exchange, zags, "1.3")

@@ -207,8 +207,9 @@ def test_cxf_mtom_replies_are_read_by_the_hubs_transport(
     exchange = exchange_for(fast_backend, reference_dir, hub, zags, mtom=ids)
     scan = b"%PDF-1.4 \x00\r\n--not-a-boundary binary"
     attachment = MtomAttachment("scan-1", "application/pdf", scan)
-    sent = build_send_request(SendRequest(birth_request(), attachments=(attachment,)), "1.3",
-                              hub.signer)  # fmt: skip
+    sent = build_send_request(
+        SendRequest(birth_request(), attachments=(attachment,)), "1.3", hub.signer
+    )
     with SimulatorServer(exchange) as server:
         transport = HttpTransport(server.endpoint("1.3"), timeout=WAIT)
         accepted = transport.call_raw(serialize(sent))
@@ -219,7 +220,10 @@ def test_cxf_mtom_replies_are_read_by_the_hubs_transport(
     for reply in (accepted, taken, empty):
         assert (reply.content_type or "").startswith("multipart/related")
     assert (accepted.message.kind, taken.message.kind, empty.message.kind) == (
-        "accepted", "request", "empty")  # fmt: skip
+        "accepted",
+        "request",
+        "empty",
+    )
     [part] = parse_message(taken.body, taken.content_type).attachments
     assert part.data == scan and "@" in part.content_id
     assert b"%40cxf.apache.org" in taken.body  # the href is the name percent-encoded
@@ -315,9 +319,18 @@ def test_hub_simulator_serve_answers_until_terminated(
     certificate = tmp_path / "hub.pem"
     certificate.write_bytes(hub.certificate.to_pem())
     command = [
-        sys.executable, "-m", "hub", "simulator", "serve", "--port", "0",
-        "--system", f"HUB={certificate}", "--route", f"{ZAGS_NS}=ZAGS",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "hub",
+        "simulator",
+        "serve",
+        "--port",
+        "0",
+        "--system",
+        f"HUB={certificate}",
+        "--route",
+        f"{ZAGS_NS}=ZAGS",
+    ]
     environment = {**os.environ, "HUB_LOG_FORMAT": "json"}
     process = subprocess.Popen(
         command,
@@ -351,13 +364,31 @@ def test_hub_simulator_serve_with_a_population_answers_and_sends(
     certificate = tmp_path / "hub.pem"
     certificate.write_bytes(hub.certificate.to_pem())
     command = [
-        sys.executable, "-m", "hub", "simulator", "serve", "--port", "0",
-        "--system", f"HUB={certificate}", "--population", "6", "--applications", "2",
-        "--rate", "50",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "hub",
+        "simulator",
+        "serve",
+        "--port",
+        "0",
+        "--system",
+        f"HUB={certificate}",
+        "--population",
+        "6",
+        "--applications",
+        "2",
+        "--rate",
+        "50",
+    ]
     environment = {**os.environ, "HUB_REFERENCE_DIR": str(reference_dir)}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=environment, cwd=PROJECT)  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+        cwd=PROJECT,
+    )
     try:
         first = process.stdout.readline() if process.stdout else ""
         assert first.startswith("SMEV 3 simulator on http://127.0.0.1:"), process.stderr
@@ -400,8 +431,12 @@ def test_hub_simulator_serve_refuses_bad_options(tmp_path: Path) -> None:
     ):
         result = subprocess.run(
             [sys.executable, "-m", "hub", "simulator", "serve", *options],
-            capture_output=True, text=True, check=False, cwd=PROJECT, timeout=60,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=PROJECT,
+            timeout=60,
+        )
         assert result.returncode == 2 and "hub: error:" in result.stderr, options
 
 

@@ -52,11 +52,26 @@ def _hub(*args: str) -> list[str]:
 def _smev_signer(state: Path, hub_pem: Path, body: bytes) -> str:
     """Start ``hub simulator serve --state``, send one request, stop: the base64 certificate
     SMEV signed its answer with."""
-    command = _hub("simulator", "serve", "--port", "0", "--state", str(state),
-                   "--system", f"HUB={hub_pem}", "--route", f"{ZAGS_NS}=ZAGS")  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env={**os.environ, "HUB_LOG_FORMAT": "json"},
-                               cwd=PROJECT)  # fmt: skip
+    command = _hub(
+        "simulator",
+        "serve",
+        "--port",
+        "0",
+        "--state",
+        str(state),
+        "--system",
+        f"HUB={hub_pem}",
+        "--route",
+        f"{ZAGS_NS}=ZAGS",
+    )
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HUB_LOG_FORMAT": "json"},
+        cwd=PROJECT,
+    )
     try:
         first = process.stdout.readline() if process.stdout else ""
         assert first.startswith("SMEV 3 simulator on "), process.stderr
@@ -71,9 +86,14 @@ def _smev_signer(state: Path, hub_pem: Path, body: bytes) -> str:
 
 def test_a_restarted_simulator_signs_with_the_pinned_certificate(tmp_path: Path) -> None:
     state = tmp_path / "simulator"
-    printed = subprocess.run(_hub("simulator", "certificate", "--state", str(state)),
-                             capture_output=True, text=True, check=True, cwd=PROJECT,
-                             timeout=60).stdout  # fmt: skip
+    printed = subprocess.run(
+        _hub("simulator", "certificate", "--state", str(state)),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=PROJECT,
+        timeout=60,
+    ).stdout
     assert printed.startswith("-----BEGIN CERTIFICATE-----")
     pinned = load_certificate(printed.encode()).to_base64()
     hub = make_party(BACKEND, "HUB")

@@ -22,8 +22,9 @@ NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
 def inbox_record(raw: bytes, source: str = "smev", agency: str | None = None) -> InboxRecord:
     """A message as the worker hands it to processing (first attempt)."""
-    return InboxRecord(str(uuid.uuid4()), source, "m-1", raw, agency, None, None, {}, NOW,
-                       InboxStatus.RECEIVED, 1)  # fmt: skip
+    return InboxRecord(
+        str(uuid.uuid4()), source, "m-1", raw, agency, None, None, {}, NOW, InboxStatus.RECEIVED, 1
+    )
 
 
 def command_record(command: dict[str, Any]) -> InboxRecord:
@@ -38,17 +39,31 @@ def adapter_processor(
     answer lookup finds ``asked`` (the hub's request an answer answers), if given."""
     router = Router(Settings())
     register(router)
-    return Processor(router, None, XmlLimits(), frozenset({agency}), lambda: NOW,
-                     lambda message_id: asked if asked and asked.smev_message_id == message_id
-                     else None)  # fmt: skip
+    return Processor(
+        router,
+        None,
+        XmlLimits(),
+        frozenset({agency}),
+        lambda: NOW,
+        lambda message_id: asked if asked and asked.smev_message_id == message_id else None,
+    )
 
 
 def asked_by(outcome: Outcome) -> OutboundRequest:
     """The one outbound request ``outcome`` asked for, as sent and accepted by SMEV."""
     [new] = outcome.outbound
-    return OutboundRequest(new.request_id, new.agency, new.kind, OutboundState.ACCEPTED,
-                           new.smev_message_id, new.payload, 1, NOW, NOW,
-                           context=new.context)  # fmt: skip
+    return OutboundRequest(
+        new.request_id,
+        new.agency,
+        new.kind,
+        OutboundState.ACCEPTED,
+        new.smev_message_id,
+        new.payload,
+        1,
+        NOW,
+        NOW,
+        context=new.context,
+    )
 
 
 def unwrapped(handlers: Mapping[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:

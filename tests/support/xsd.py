@@ -56,8 +56,10 @@ def named_types(schemas: list[tuple[Path, etree._ElementTree]]) -> dict[str, str
     found: dict[str, str | None] = {}
     for _path, tree in schemas:
         for node in tree.getroot().iterchildren(*_NAMED_TYPES):
-            base = next((b.get("base") for b in node.iter(f"{{{XS}}}restriction",
-                                                          f"{{{XS}}}extension")), None)  # fmt: skip
+            base = next(
+                (b.get("base") for b in node.iter(f"{{{XS}}}restriction", f"{{{XS}}}extension")),
+                None,
+            )
             found[node.get("name", "")] = _local(base) if base else None
     return found
 
@@ -85,10 +87,13 @@ def _type_of(node: etree._Element) -> tuple[str | None, bool]:
     given = node.get("type")
     if given is None:  # an inline type: what it restricts or extends
         base = next(
-            (b for b in node.iterdescendants(f"{{{XS}}}restriction", f"{{{XS}}}extension")
-             if _owner(b) is node),
+            (
+                b
+                for b in node.iterdescendants(f"{{{XS}}}restriction", f"{{{XS}}}extension")
+                if _owner(b) is node
+            ),
             None,
-        )  # fmt: skip
+        )
         given = base.get("base") if base is not None else None
     if given is None:
         return None, False

@@ -47,11 +47,24 @@ _BY_NAMESPACE = {NS: ENROLLMENT_SCHEMA, EVENT_NS: ORDER_STATUS_SCHEMA}
 # and everything inside them. A test walks both schemas: every element of a type in
 # PERSONAL_TYPES (or of xs:date) must be named here or in NOT_PERSONAL, and every name here
 # must be declared.
-_NAMES = ("PersonSurname", "PersonName", "PersonMiddleName", "ChildSurname", "ChildName",
-          "ChildMiddleName")  # fmt: skip
+_NAMES = (
+    "PersonSurname",
+    "PersonName",
+    "PersonMiddleName",
+    "ChildSurname",
+    "ChildName",
+    "ChildMiddleName",
+)
 # contacts and documents; free text from or to the parent; benefits (which may tell of health)
-_OTHER = ("PersonPhone", "PersonEmail", "PersonIdentityDocInfo", "ChildBirthDocRF", "Reason",
-          "eventComment", "BenefitCategory")  # fmt: skip
+_OTHER = (
+    "PersonPhone",
+    "PersonEmail",
+    "PersonIdentityDocInfo",
+    "ChildBirthDocRF",
+    "Reason",
+    "eventComment",
+    "BenefitCategory",
+)
 PERSONAL: Mapping[str, Personal] = {
     **dict.fromkeys(_NAMES, Personal.NAME),
     **dict.fromkeys(("PersonBirthDate", "ChildBirthDate"), Personal.DATE),

@@ -86,11 +86,15 @@ _PASSPORT_PARTS = {
 }
 # The canonical field a bound names → the element it was read from (``_document``).
 _APPLICATION_PARTS = {
-    "order_number": "orderId", "submitted_at": "FilingDate", "code": "EduOrganization/Code",
-    "name": "EduOrganization/Name", "requested_date": "EntryParams/EntryDate",
-    "other_guardians": "OtherRepresentative", "benefits": "BenefitInfo",
+    "order_number": "orderId",
+    "submitted_at": "FilingDate",
+    "code": "EduOrganization/Code",
+    "name": "EduOrganization/Name",
+    "requested_date": "EntryParams/EntryDate",
+    "other_guardians": "OtherRepresentative",
+    "benefits": "BenefitInfo",
     "benefits[]": "BenefitInfo/BenefitCategory",
-}  # fmt: skip
+}
 _PERSON_PARTS = {"birth_date": "PersonBirthDate", "phone": "PersonPhone", "email": "PersonEmail"}
 _SPACES = re.compile(r"\s+")
 _T = TypeVar("_T")

@@ -32,12 +32,23 @@ XSD = Path("agencies/pfr/snils-by-additionalData-1.0.1.xsd")
 # element of a type in PERSONAL_TYPES (or of xs:date) must be named here or in NOT_PERSONAL,
 # and every name here must be declared.
 _DOCUMENTS = (
-    "PrimaryIdentityDocument", "IdentityDocument", "PassportRF", "ForeignPassport",
-    "ResidencePermitRF", "InternationalPassportRF", "MilitaryPassport", "SailorPassport",
-    "SovietPassport", "BirthCertificate", "DrivingLicenseRF", "ReleaseCertificate",
-    "PassportLossCertificate", "Form9Certificate", "TemporaryIdentityCardRF",
+    "PrimaryIdentityDocument",
+    "IdentityDocument",
+    "PassportRF",
+    "ForeignPassport",
+    "ResidencePermitRF",
+    "InternationalPassportRF",
+    "MilitaryPassport",
+    "SailorPassport",
+    "SovietPassport",
+    "BirthCertificate",
+    "DrivingLicenseRF",
+    "ReleaseCertificate",
+    "PassportLossCertificate",
+    "Form9Certificate",
+    "TemporaryIdentityCardRF",
     "PfrIdentificationDocument",
-)  # fmt: skip
+)
 PERSONAL: Mapping[str, Personal] = {
     **dict.fromkeys(("FamilyName", "FirstName", "Patronymic"), Personal.NAME),
     "BirthDate": Personal.DATE,
@@ -49,13 +60,25 @@ PERSONAL: Mapping[str, Personal] = {
 # documents, contacts, a person's INN (and xs:date, always).
 PERSONAL_TYPES = frozenset(
     {
-        "rus-100", "SNILSType", "BirthPlaceType", "rus-and-num-500", "PassportRFType",
-        "NotRestrictedDocumentType", "SovietPassportType", "InternationalPassportRFType",
-        "MilitaryPassportDocumentType", "DrivingLicenseRFType", "IdentificationDocumentType",
-        "PrimaryIdentityDocumentType", "AnyIdentityDocumentType", "PhoneNumberRFType",
-        "EmailAddressType", "PhysicalPersonINNType", "PostalCodeRFType",
+        "rus-100",
+        "SNILSType",
+        "BirthPlaceType",
+        "rus-and-num-500",
+        "PassportRFType",
+        "NotRestrictedDocumentType",
+        "SovietPassportType",
+        "InternationalPassportRFType",
+        "MilitaryPassportDocumentType",
+        "DrivingLicenseRFType",
+        "IdentificationDocumentType",
+        "PrimaryIdentityDocumentType",
+        "AnyIdentityDocumentType",
+        "PhoneNumberRFType",
+        "EmailAddressType",
+        "PhysicalPersonINNType",
+        "PostalCodeRFType",
     }
-)  # fmt: skip
+)
 NOT_PERSONAL: Mapping[str, str] = {}
 
 

@@ -66,9 +66,13 @@ def zags_notification(message: SmevMessage, record: InboxRecord) -> Translation:
     batch = read_notices(message.content)
     for failure in batch.failures:
         # Field and position only: the record's values are personal data.
-        log.warning("zags notice record refused", inbox_id=record.inbox_id,
-                    position=failure.position, field=failure.error.details.get("field"),
-                    reason=failure.error.code)  # fmt: skip
+        log.warning(
+            "zags notice record refused",
+            inbox_id=record.inbox_id,
+            position=failure.position,
+            field=failure.error.details.get("field"),
+            reason=failure.error.code,
+        )
     replies = []
     if message.reply_to is not None:
         answer = notices_answer(_results(batch), kind=batch.records[0].kind)
