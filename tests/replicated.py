@@ -141,6 +141,11 @@ class RabbitNode:
     dist_port: int
     folder: Path
     pid: int | None = None
+    serving: bool = True  # False between stop_app and start_app
+
+    @property
+    def up(self) -> bool:
+        return self.pid is not None and self.serving
 
     @property
     def url(self) -> str:
@@ -197,7 +202,7 @@ class RabbitCluster:
             for node in others:
                 self.ctl(node, "join_cluster", first.name)
             list(pool.map(self.start_app, others))
-        self.ctl(first, "await_online_nodes", str(self.size))
+        self.await_running()
         self.timings["cluster formed"] = time.monotonic() - began
 
     def stop(self) -> None:
@@ -261,9 +266,11 @@ class RabbitCluster:
         """Stop RabbitMQ on the node but keep its VM: to the others it is as gone as behind a
         partition, and ``start_app`` heals it."""
         self.ctl(node, "stop_app")
+        node.serving = False
 
     def start_app(self, node: RabbitNode) -> None:
         self.ctl(node, "start_app")
+        node.serving = True
 
     # --- questions
 
@@ -273,19 +280,41 @@ class RabbitCluster:
 
     def running_nodes(self, asking: RabbitNode | None = None) -> list[str]:
         """The nodes ``asking`` (default: the first live one) sees running in the cluster."""
-        node = asking or next(n for n in self.nodes if n.pid is not None)
+        node = asking or self._asking()
         output = self.ctl(node, "eval", "rabbit_nodes:all_running().")
         return sorted(name for name in _atoms(output))
 
-    def leader(self, queue: str, asking: RabbitNode | None = None) -> RabbitNode:
-        """The node that leads quorum queue ``queue`` now."""
-        node = asking or next(n for n in self.nodes if n.pid is not None)
+    def leader(self, queue: str, asking: RabbitNode | None = None) -> RabbitNode | None:
+        """The node that leads quorum queue ``queue`` now; None while none does (an election
+        after its leader died, or a leader the asking node still names but that is down)."""
+        node = asking or self._asking()
         output = self.ctl(node, "list_queues", "--no-table-headers", "name", "leader")
         for line in output.splitlines():
             name, _, leader = line.strip().partition("\t")
             if name == queue:
-                return self.node(leader.strip())
+                found = [n for n in self.nodes if n.name == leader.strip()]
+                return found[0] if found and found[0].up else None
         raise LookupError(f"no queue {queue} on {node.name}")
+
+    def await_leader(self, queue: str, other_than: RabbitNode | None = None) -> RabbitNode:
+        """Wait until a live node other than ``other_than`` leads ``queue``; that node."""
+        found: list[RabbitNode] = []
+
+        def elected() -> bool:
+            leader = self.leader(queue)
+            found[:] = [leader] if leader is not None and leader is not other_than else []
+            return bool(found)
+
+        _wait_until(elected, f"a new leader of {queue}")
+        return found[0]
+
+    def await_running(self) -> None:
+        """Wait until every node runs in the cluster again (after a restart or start_app)."""
+        self.ctl(self._asking(), "await_online_nodes", str(self.size))
+
+    def _asking(self) -> RabbitNode:
+        """A node to put questions to: the first one up."""
+        return next(node for node in self.nodes if node.up)
 
 
 def _atoms(erlang_list: str) -> list[str]:
