@@ -936,6 +936,19 @@ def open_connection(url: str, tls: BrokerTls | None = None) -> Connection:
 
 
 def _open(url: str, ssl_options: dict[str, Any] | bool) -> Connection:
+    """A connection to the first broker of ``url`` that answers: ``url`` may be kombu's
+    failover list of a cluster's nodes, ``amqp://h1;amqp://h2;amqp://h3``, tried in turn.
+
+    Not kombu's own failover: it moves to the next node only when retrying, which the bus
+    leaves to its callers, and it would open that node on kombu's transport, not ours."""
+    *others, last = url.split(";")
+    for one in others:
+        with contextlib.suppress(*_CONNECTION_ERRORS):
+            return _open_one(one, ssl_options)
+    return _open_one(last, ssl_options)
+
+
+def _open_one(url: str, ssl_options: dict[str, Any] | bool) -> Connection:
     memory = url.startswith("memory://")
     connection = Connection(
         url,
