@@ -12,9 +12,16 @@ from collections.abc import Iterator
 import pytest
 
 from hub.routing.api import Delivery, Outgoing
-from hub.routing.bus import KombuBus, create_bus
+from hub.routing.bus import KombuBus, create_bus, delete_topology
 from hub.routing.topology import Topology, build_topology
-from tests.replicated import RABBITMQ_TOOLS, RabbitCluster, missing_tools, rabbitmq_cluster, require
+from tests.replicated import (
+    RABBITMQ_TOOLS,
+    RabbitCluster,
+    free_ports,
+    missing_tools,
+    rabbitmq_cluster,
+    require,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -135,3 +142,18 @@ def test_a_queue_carries_on_while_a_node_is_cut_off_and_heals(
         assert len(cluster.running_nodes()) == 3
     finally:
         bus.close()
+
+
+def test_the_failover_list_passes_over_a_broker_that_is_not_there(
+    amqp_url: str, topology: Topology
+) -> None:
+    """The same on the machine's single broker, behind a port nothing listens on."""
+    dead = f"amqp://guest:guest@127.0.0.1:{free_ports(1)[0]}//"
+    bus = create_bus(f"{dead};{amqp_url}", topology)
+    try:
+        bus.declare()
+        sent = _publish(bus, topology, "dead")
+        assert sorted(_drain(bus, f"{topology.prefix}.commands", MESSAGES)) == sorted(sent)
+    finally:
+        bus.close()
+        delete_topology(amqp_url, topology)
