@@ -5,8 +5,9 @@ Single servers cannot show what the README promises of a cluster (quorum queues 
 across nodes, a database that fails over), so these helpers start real replicated servers of
 their own: random node names, free ports and a private folder under the system's temporary
 directory, never the machine's own broker (5672) or database (5432). Each is a context manager
-that tears everything down on the way out, a failing test included; the pytest fixtures at the
-end skip a test locally when the servers' tools are missing and fail it in CI (``CI=true``).
+that tears everything down on the way out, a failing test included; ``cluster_for_test`` and
+``pair_for_test``, for fixtures, skip a test locally when the servers' tools are missing and
+fail it in CI (``CI=true``).
 
 Both servers refuse to run as root: started by root, RabbitMQ's wrapper scripts switch to the
 ``rabbitmq`` user and PostgreSQL's tools run here as ``postgres``, so their folders belong to
@@ -509,17 +510,17 @@ def postgres_pair() -> Iterator[PostgresPair]:
 # --- pytest -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def rabbit_cluster() -> Iterator[RabbitCluster]:
-    """A three-node cluster shared by a module's tests (it takes seconds to form)."""
+@contextlib.contextmanager
+def cluster_for_test(size: int = 3) -> Iterator[RabbitCluster]:
+    """``rabbitmq_cluster`` for a fixture: skipped locally, failed in CI without the tools."""
     require(missing_tools(RABBITMQ_TOOLS, "rabbitmq"))
-    with rabbitmq_cluster() as cluster:
+    with rabbitmq_cluster(size) as cluster:
         yield cluster
 
 
-@pytest.fixture
-def pg_pair() -> Iterator[PostgresPair]:
-    """A primary and a synchronous standby of the test's own (a failover spends them)."""
-    require(missing_tools([str(PG_BIN / t) for t in ("initdb", "pg_ctl")], "postgres"))
+@contextlib.contextmanager
+def pair_for_test() -> Iterator[PostgresPair]:
+    """``postgres_pair`` for a fixture: skipped locally, failed in CI without the tools."""
+    require(missing_tools([str(PG_BIN / tool) for tool in ("initdb", "pg_ctl")], "postgres"))
     with postgres_pair() as pair:
         yield pair

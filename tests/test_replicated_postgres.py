@@ -17,7 +17,7 @@ from hub.journal.engine import make_engine
 from hub.journal.errors import DatabaseUnavailableError
 from hub.journal.records import InboundMessage
 from hub.journal.sql import SqlJournal
-from tests.replicated import PG_BIN, PostgresPair, missing_tools, postgres_pair, require
+from tests.replicated import PostgresPair, pair_for_test
 
 pytestmark = pytest.mark.integration
 
@@ -26,8 +26,7 @@ _T = TypeVar("_T")
 
 @pytest.fixture
 def pair() -> Iterator[PostgresPair]:
-    require(missing_tools([str(PG_BIN / tool) for tool in ("initdb", "pg_ctl")], "postgres"))
-    with postgres_pair() as running:
+    with pair_for_test() as running:
         print("\npair timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in running.timings.items()))
         yield running
 

@@ -14,14 +14,7 @@ import pytest
 from hub.routing.api import Delivery, Outgoing
 from hub.routing.bus import KombuBus, create_bus, delete_topology
 from hub.routing.topology import Topology, build_topology
-from tests.replicated import (
-    RABBITMQ_TOOLS,
-    RabbitCluster,
-    free_ports,
-    missing_tools,
-    rabbitmq_cluster,
-    require,
-)
+from tests.replicated import RabbitCluster, cluster_for_test, free_ports
 
 pytestmark = pytest.mark.integration
 
@@ -31,8 +24,7 @@ MESSAGES = 50
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[RabbitCluster]:
     """One cluster for the module: forming it takes most of the module's time."""
-    require(missing_tools(RABBITMQ_TOOLS, "rabbitmq"))
-    with rabbitmq_cluster() as running:
+    with cluster_for_test() as running:
         print(f"\ncluster timings: {_seconds(running.timings)}")
         yield running
 
