@@ -529,8 +529,21 @@ def _tls_rejection(exc: BaseException | None) -> ssl.SSLCertVerificationError | 
 
 
 def open_kombu(url: str, ssl_options: dict[str, Any] | bool) -> Connection:
-    """A connected kombu connection for ``url``: the batched transport for AMQP, no retrying
-    inside kombu (callers back off themselves: ``consume_forever``, ``hub.runtime``)."""
+    """A connected kombu connection to the first broker of ``url`` that answers: ``url`` may
+    be kombu's failover list of a cluster's nodes, ``amqp://h1;amqp://h2;amqp://h3``, tried in
+    turn.
+
+    Not kombu's own failover: it moves to the next node only when retrying, which the bus
+    leaves to its callers (``consume_forever``, ``hub.runtime``), and it would open that node
+    on kombu's transport, not the batched one."""
+    *others, last = url.split(";")
+    for one in others:
+        with contextlib.suppress(*CONNECTION_ERRORS):
+            return _open_one(one, ssl_options)
+    return _open_one(last, ssl_options)
+
+
+def _open_one(url: str, ssl_options: dict[str, Any] | bool) -> Connection:
     connection = Connection(
         url,
         transport=kombu_transport(url),
