@@ -52,10 +52,15 @@ def write(database: str, count: int, done: str) -> None:
     ]
     with running(hub.worker, hub.relay):
         hub.bus.publish(hub.topology.inbound_exchange.name, messages)
-        while not all(_settled(hub, inbox_id_for("smev", i)) for i in ids):
+        # Processed is not yet published: the relay counts an event once the broker confirms it.
+        while not all(_settled(hub, inbox_id_for("smev", i)) for i in ids) or _unpublished(hub):
             time.sleep(0.05)
     Path(done).write_text("done")
     time.sleep(600)  # until the supervisor stops it (an exit would be restarted)
+
+
+def _unpublished(hub: object) -> bool:
+    return bool(hub.journal.pending_events(1))  # type: ignore[attr-defined]
 
 
 def _settled(hub: object, inbox_id: str) -> bool:
