@@ -35,13 +35,14 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from hub.adapters.router import InboundHandler, Router, Translation
 from hub.bootstrap import Hub, bootstrap
 from hub.config import Settings
 from hub.crypto import GostBackend
 from hub.crypto.keys import Certificate, PrivateKey
 from hub.errors import RetryableError
 from hub.journal.migrate import upgrade
-from hub.journal.records import OutboundState
+from hub.journal.records import InboxRecord, OutboundState
 from hub.simulator import ExchangeConfig
 from hub.simulator.exchange import Agency
 from hub.simulator.population import Population, ZagsNotice, zags_notices
@@ -199,6 +200,23 @@ class Feeder:
             raise self.error
 
 
+def register_hesitant(router: Router) -> None:
+    """A plug-in (``HUB_ADAPTERS``) making every inbound message's adapter fail passingly on
+    its first attempt, as an agency's momentary hiccup would: the stream then carries
+    delayed retries through the hub's retry queues too, not only first deliveries."""
+    for name, handler in list(router.inbound.items()):
+        router.inbound[name] = _hesitant(handler)
+
+
+def _hesitant(handler: InboundHandler) -> InboundHandler:
+    def hesitant(message: SmevMessage, record: InboxRecord) -> Translation:
+        if record.attempts <= 1:
+            raise RetryableError("the agency's adapter hesitates on a first attempt")
+        return handler(message, record)
+
+    return hesitant
+
+
 # --- SMEV's side -----------------------------------------------------------------------------
 
 
@@ -299,6 +317,7 @@ def chaos_stage(  # noqa: PLR0917 - the fixtures a stage is made of
             "HUB_SMEV_POLL_INTERVAL": "0.05",
             "HUB_SMEV_RESEND_AFTER": "2",
             "HUB_RETRY_DELAYS": "[1,1,2]",
+            "HUB_ADAPTERS": '["tests.support.chaos:register_hesitant"]',
             "HUB_LOG_FORMAT": "json",
             "HUB_LOG_LEVEL": "INFO",
         }
