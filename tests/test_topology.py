@@ -146,8 +146,14 @@ def test_retry_queues_expire_back_to_their_target_exchange() -> None:
         "p.retry.commands.5s",
     ]
     queue = topology.retry_queue("commands", 5)
-    assert not queue.quorum
-    assert queue.broker_arguments == {"x-message-ttl": 5000, "x-dead-letter-exchange": "p.commands"}
+    assert queue.quorum  # replicated: a classic queue lives on one node of a cluster
+    assert queue.broker_arguments == {
+        "x-message-ttl": 5000,
+        "x-dead-letter-exchange": "p.commands",
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+        "x-queue-type": "quorum",
+    }
     assert ("p.retry", "commands.5s", "p.retry.commands.5s") in _bound(topology)
 
 

@@ -3,7 +3,7 @@
 registry ─▶ {p}.commands (topic) ─#─▶ {p}.commands                 (quorum)
 agencies ─▶ {p}.inbound (direct) ─agency─▶ {p}.inbound.<agency>     (quorum, one per agency)
                  └─ unknown agency ─▶ {p}.unrouted (fanout) ─▶ {p}.unrouted
-retries  ─▶ {p}.retry (direct) ─<target>.<n>s─▶ {p}.retry.<target>.<n>s  (classic, TTL n s)
+retries  ─▶ {p}.retry (direct) ─<target>.<n>s─▶ {p}.retry.<target>.<n>s  (quorum, TTL n s)
                  └─ expired: dead-lettered to the target exchange (inbound or commands)
 crashes  ─▶ work and command queues past their delivery limit, or rejected ─▶ {p}.dead
 events   ─▶ {p}.events (topic, e.g. student.birth.verified) ─#─▶ {p}.registry   (quorum)
@@ -339,14 +339,24 @@ def _pairs(delays: Sequence[int]) -> list[tuple[str, int]]:
 
 
 def _retry_queues(prefix: str, delays: Sequence[int]) -> list[Queue]:
-    # Classic queues: one fixed TTL per queue expires messages in arrival order; and no
-    # x-dead-letter-routing-key, so every message returns with its own routing key.
+    # One fixed TTL per queue expires messages in arrival order; no x-dead-letter-routing-key,
+    # so every message returns with its own routing key. Quorum queues, replicated like the
+    # work queues: a classic one lives on one node of a cluster, and while that node is down
+    # every delayed retry is refused (the retry schedule collapses into immediate redelivery).
+    # At-least-once dead-lettering (which needs reject-publish) keeps an expiring message
+    # until its target queue has it.
     return [
         Queue(
             f"{prefix}.retry.{target}.{delay}s",
             arguments=_frozen(
-                {"x-message-ttl": delay * 1000, "x-dead-letter-exchange": f"{prefix}.{target}"}
+                {
+                    "x-message-ttl": delay * 1000,
+                    "x-dead-letter-exchange": f"{prefix}.{target}",
+                    "x-dead-letter-strategy": "at-least-once",
+                    "x-overflow": "reject-publish",
+                }
             ),
+            quorum=True,
         )
         for target, delay in _pairs(delays)
     ]
