@@ -128,11 +128,12 @@ class SteadyPublisher:
         while not self.stop.is_set():
             time.sleep(max(0.0, start + n / self.rate - time.perf_counter()))
             numbers = range(n, n + BATCH)
-            self._publish(numbers)
-            self.confirmed.update(numbers)
+            if self._publish(numbers):
+                self.confirmed.update(numbers)
             n += BATCH
 
-    def _publish(self, numbers: range) -> None:
+    def _publish(self, numbers: range) -> bool:
+        """Whether the broker confirmed ``numbers`` (False: stopped while retrying)."""
         while True:
             sent = time.time()
             try:
@@ -143,10 +144,10 @@ class SteadyPublisher:
                         for n in numbers
                     ],
                 )
-                return
+                return True
             except RetryableError:
                 if self.stop.is_set():
-                    return
+                    return False
                 time.sleep(0.1)
 
 
