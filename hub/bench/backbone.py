@@ -105,7 +105,8 @@ class Collector:
     def _run_pika(self) -> None:
         # pika, with one multiple-ack per burst: the registry's consumer, not kombu's
         # per-message overhead, is what a deployment would run.
-        connection = pika.BlockingConnection(pika_parameters(self.url))
+        # A cluster's ';'-separated list: its first node (each node serves every queue).
+        connection = pika.BlockingConnection(pika_parameters(self.url.split(";")[0]))
         channel = connection.channel()
         channel.basic_qos(prefetch_count=1000)
         channel.basic_consume(self.queue_name, self._on_message)

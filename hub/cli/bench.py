@@ -18,8 +18,10 @@ from hub.errors import HubError
 
 def bench(  # noqa: PLR0917 - each parameter is a command-line option
     suite: Annotated[
-        Literal["smev", "translate", "backbone", "e2e", "encryption", "all"],
-        typer.Option(help="what to measure"),
+        Literal["smev", "translate", "backbone", "e2e", "encryption", "cluster", "all"],
+        typer.Option(
+            help="what to measure ('all' leaves out cluster, which starts RabbitMQ nodes)"
+        ),
     ] = "all",
     seconds: Annotated[float, typer.Option(help="time per SMEV measurement")] = 2.0,
     backend: Annotated[
@@ -48,9 +50,14 @@ def bench(  # noqa: PLR0917 - each parameter is a command-line option
         str, typer.Option(help="e2e: the simulator checks the hub's signatures: on, off, both")
     ] = "on",
     as_json: Annotated[bool, typer.Option("--json", help="e2e: results as JSON on stdout")] = False,
+    latency_seconds: Annotated[
+        float, typer.Option(min=1, help="cluster: seconds of the latency phase per stack")
+    ] = 10.0,
 ) -> None:
     """SMEV hot paths (5 KB signed response), translation into canonical events, and the
-    inbound path on both stacks."""
+    inbound path on both stacks; ``cluster`` (only when asked for: it starts a local
+    three-node RabbitMQ cluster, as root or the rabbitmq user) the inbound path on it beside
+    the single broker, and the recovery from a node's death."""
     if suite in ("smev", "all"):
         from hub.bench.smev import run  # noqa: PLC0415
 
@@ -74,6 +81,8 @@ def bench(  # noqa: PLR0917 - each parameter is a command-line option
         from hub.bench.encryption import run as run_encryption  # noqa: PLC0415
 
         run_encryption(_stdout, pg_admin_url, messages)
+    if suite == "cluster":
+        _bench_cluster(pg_admin_url, amqp_url, messages, latency_seconds)
     if suite in ("e2e", "all"):
         _bench_e2e(
             pg_admin_url,
@@ -84,6 +93,17 @@ def bench(  # noqa: PLR0917 - each parameter is a command-line option
             simulator_verify,
             as_json=as_json,
         )
+
+
+def _bench_cluster(pg_admin_url: str, amqp_url: str, messages: int, seconds: float) -> None:
+    from hub.bench.cluster import run  # noqa: PLC0415
+
+    try:
+        run(_stdout, pg_admin_url, amqp_url, messages, latency_seconds=seconds)
+    except (HubError, OSError, SQLAlchemyError, RuntimeError) as exc:
+        # TimeoutError is an OSError; RuntimeError: a RabbitMQ tool or node failed.
+        _stdout.print(f"cluster benchmark failed: {exc}", style="yellow")
+        raise typer.Exit(EXIT_INVALID) from exc
 
 
 def _bench_e2e(  # noqa: PLR0917 - the e2e suite's options

@@ -15,6 +15,7 @@ connection; a dead peer is noticed by TCP.
 from __future__ import annotations
 
 import contextlib
+import random
 import socket
 import ssl
 import threading
@@ -517,6 +518,11 @@ def bytes_of(body: Any) -> bytes:
 
 
 def _masked(url: str) -> str:
+    """``url`` without credentials, each broker of a failover list (``a;b;c``) on its own."""
+    return ";".join(_masked_one(one) for one in url.split(";"))
+
+
+def _masked_one(url: str) -> str:
     head, at, tail = url.rpartition("@")
     return f"{head.split('://')[0]}://***@{tail}" if at else url
 
@@ -529,18 +535,28 @@ def _tls_rejection(exc: BaseException | None) -> ssl.SSLCertVerificationError | 
 
 
 def open_kombu(url: str, ssl_options: dict[str, Any] | bool) -> Connection:
-    """A connected kombu connection to the first broker of ``url`` that answers: ``url`` may
-    be kombu's failover list of a cluster's nodes, ``amqp://h1;amqp://h2;amqp://h3``, tried in
-    turn.
+    """A connected kombu connection to a broker of ``url`` that answers: ``url`` may be
+    kombu's failover list of a cluster's nodes, ``amqp://h1;amqp://h2;amqp://h3``, tried in
+    turn, in an order shuffled for each connection.
+
+    Shuffled, because every hub process would otherwise connect to the first node: all the
+    connections would drop together when it dies, and every quorum queue the hub declares
+    would be led by it (RabbitMQ places a new queue's leader on the declaring client's node
+    unless ``queue_leader_locator`` says otherwise). Any node of a cluster serves any queue,
+    so the order is no promise worth keeping; kombu's own ``shuffle`` strategy does the same.
 
     Not kombu's own failover: it moves to the next node only when retrying, which the bus
     leaves to its callers (``consume_forever``, ``hub.runtime``), and it would open that node
     on kombu's transport, not the batched one."""
-    *others, last = url.split(";")
+    *others, last = _shuffled(url.split(";"))
     for one in others:
         with contextlib.suppress(*CONNECTION_ERRORS):
             return _open_one(one, ssl_options)
     return _open_one(last, ssl_options)
+
+
+def _shuffled(urls: list[str]) -> list[str]:
+    return random.sample(urls, len(urls))
 
 
 def _open_one(url: str, ssl_options: dict[str, Any] | bool) -> Connection:
