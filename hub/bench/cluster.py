@@ -254,14 +254,17 @@ def run(
     latency_seconds: float = 10.0,
     recovery_rate: float = 200.0,
     settle_seconds: float = 3.0,
+    single_node: bool = True,
 ) -> ClusterRun:
-    """The single broker at ``amqp_url``, then a three-node cluster started for the run (one
-    throw-away PostgreSQL database each); the tables printed, the figures returned."""
+    """The single broker at ``amqp_url`` (unless not ``single_node``), then a three-node
+    cluster started for the run (one throw-away PostgreSQL database each); the tables printed,
+    the figures returned."""
     if (reason := missing_rabbitmq()) is not None:
         raise ConfigurationError(f"the cluster benchmark starts RabbitMQ nodes: {reason}")
     stacks = []
-    with bench_database(pg_admin_url) as database, bench_hub(database, amqp_url) as hub:
-        stacks.append(measure_stack("single node", hub, messages, latency_seconds, console))
+    if single_node:
+        with bench_database(pg_admin_url) as database, bench_hub(database, amqp_url) as hub:
+            stacks.append(measure_stack("single node", hub, messages, latency_seconds, console))
     console.print("starting a three-node RabbitMQ cluster…")
     with rabbitmq_cluster() as cluster:
         console.print(f"cluster formed in {cluster.timings['cluster formed']:.1f} s")
