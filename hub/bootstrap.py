@@ -112,7 +112,8 @@ class Hub:
         from hub.protection import sealer_from_settings  # noqa: PLC0415 - loads cryptography
 
         url = self.settings.database_url.get_secret_value()
-        return SqlJournal.open(url, sealer=sealer_from_settings(self.settings))
+        sealer = sealer_from_settings(self.settings)
+        return SqlJournal.open(url, sealer=sealer, timeout=self.settings.database_timeout)
 
     @cached_property
     def topology(self) -> Topology:

@@ -28,6 +28,12 @@ class Settings(BaseSettings):
         SecretStr("sqlite:///hub.db"),
         description="SQLAlchemy URL: sqlite:///file.db (embedded) or postgresql+psycopg://…",
     )
+    database_timeout: float = Field(
+        30.0,
+        ge=0,
+        description="seconds a PostgreSQL statement or commit may take before the hub counts "
+        "the database as unavailable and retries (0: no limit)",
+    )
     broker_url: SecretStr = Field(
         SecretStr("memory://"),
         description="kombu URL: memory:// (in-process) or amqp://user:pass@host:5672/vhost",

@@ -24,6 +24,7 @@ log = structlog.get_logger("hub.runtime")
 CRASHED = 70  # the exit code of a process one of whose threads crashed (sysexits' EX_SOFTWARE)
 HEALTHY_AFTER = 30.0  # seconds an operation ran before failing: it was up, back off afresh
 STOP_TIMEOUT = 30.0  # seconds the services get to finish once stopped
+LONGEST_BACKOFF = 15.0  # seconds a service waits at most between attempts after failures
 
 
 class ServiceCrashedError(PermanentError):
@@ -61,11 +62,17 @@ def retry_until_done(operation: Callable[[], object], stop: threading.Event, nam
     return True
 
 
-def backoff_forever(operation: Callable[[], None], stop: threading.Event, name: str) -> None:
+def backoff_forever(
+    operation: Callable[[], None],
+    stop: threading.Event,
+    name: str,
+    longest: float = LONGEST_BACKOFF,
+) -> None:
     """Run ``operation`` again and again until ``stop``; passing failures back off
-    exponentially with jitter. For loops that must survive broker or database outages: an
-    operation that ran ``HEALTHY_AFTER`` seconds before it failed was up, so the back-off
-    starts afresh (a service's tenth outage in a month waits no longer than its first)."""
+    exponentially with jitter, up to ``longest`` seconds. For loops that must survive broker
+    or database outages: an operation that ran ``HEALTHY_AFTER`` seconds before it failed was
+    up, so the back-off starts afresh (a service's tenth outage in a month waits no longer
+    than its first)."""
     failures = 0
     while not stop.is_set():
         began = time.monotonic()
@@ -74,11 +81,10 @@ def backoff_forever(operation: Callable[[], None], stop: threading.Event, name: 
             failures = 0
         except RetryableError as error:
             failures = failures_after(failures, time.monotonic() - began)
-            _back_off(stop, name, error, failures)
+            _back_off(stop, name, error, backoff_delay(failures, longest))
 
 
-def _back_off(stop: threading.Event, name: str, error: RetryableError, failures: int) -> None:
-    delay = backoff_delay(failures)
+def _back_off(stop: threading.Event, name: str, error: RetryableError, delay: float) -> None:
     log.warning("service retrying", service=name, error=str(error), in_seconds=round(delay, 2))
     stop.wait(delay)  # a stop request cuts the back-off short
 
@@ -88,11 +94,12 @@ def failures_after(failures: int, ran_for: float) -> int:
     return 1 if ran_for >= HEALTHY_AFTER else failures + 1
 
 
-def backoff_delay(failures: int) -> float:
-    """Seconds to wait after ``failures`` consecutive failures: 0.2 s doubling up to 15 s,
-    plus up to a second of jitter (processes that lost the same server do not return as one)."""
+def backoff_delay(failures: int, longest: float = LONGEST_BACKOFF) -> float:
+    """Seconds to wait after ``failures`` consecutive failures: 0.2 s doubling up to
+    ``longest``, plus up to a second of jitter (processes that lost the same server do not
+    return as one)."""
     exponential = 0.2 * 2.0 ** min(failures - 1, 16)
-    return min(15.0, exponential + random.uniform(0.0, 1.0))  # noqa: S311 - jitter, not a secret
+    return min(longest, exponential + random.uniform(0.0, 1.0))  # noqa: S311 - jitter
 
 
 def _sleep(stop: threading.Event, seconds: float) -> None:

@@ -4,12 +4,18 @@ Events about one subject leave in the order they were written only if one relay 
 them. Every ``hub run`` process starts a relay; the one that holds the lock publishes, the
 others wait as hot standbys and take over when its connection (and so its lock) goes away.
 SQLite serves one process, which always leads.
+
+The lock lives on the server, not in the data: after a failover nobody holds it on the new
+primary, and every relay must find that out itself. A standby between two tries sleeps on
+its connection's socket, so it learns at once that the old primary is gone (not at its next
+try) and contends for the lock on the new one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,6 +26,7 @@ from hub.journal.errors import DatabaseUnavailableError
 
 _TRY_LOCK = text("SELECT pg_try_advisory_lock(:key)")
 _ALIVE = text("SELECT 1")
+_WATCH_SLICE = 0.25  # longest a standby sleeping on its connection goes without seeing stop
 # Sent by every transaction that writes events (at its commit): the leading relay wakes at
 # once instead of polling the outbox.
 OUTBOX_CHANNEL = "hub_outbox"
@@ -93,8 +100,20 @@ def _wait_for_lock(connection: Connection, role: str, stop: threading.Event, pol
             connection.commit()
         if taken:
             return True
-        stop.wait(poll)
+        _sleep_watching(connection, stop, poll)
     return False
+
+
+def _sleep_watching(connection: Connection, stop: threading.Event, seconds: float) -> None:
+    """Wait ``seconds`` (less if ``stop``) on the connection's socket: a connection that dies
+    meanwhile (its server stopped, a failover) raises ``DatabaseUnavailableError`` at once.
+    No channel is listened to on it yet: only the server's going away wakes it early."""
+    deadline = time.monotonic() + seconds
+    with _unavailable("lost the database while waiting", driver_errors(connection)):
+        driver = connection.connection.driver_connection
+        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            for _ in driver.notifies(timeout=min(left, _WATCH_SLICE)):  # type: ignore[union-attr]
+                pass
 
 
 @contextmanager

@@ -26,7 +26,13 @@ from hub.journal._rows import AnyRow
 from hub.journal._sealing import Vault
 from hub.journal._statements import Statements
 from hub.journal.api import Journal
-from hub.journal.engine import READ_ONLY, make_engine, sqlite_path, transaction
+from hub.journal.engine import (
+    DATABASE_TIMEOUT,
+    READ_ONLY,
+    make_engine,
+    sqlite_path,
+    transaction,
+)
 from hub.journal.errors import (
     InvalidTransitionError,
     JournalIntegrityError,
@@ -112,6 +118,8 @@ class SqlJournal:
     ``create=True`` migrates the database to the newest schema first. ``sealer`` seals the
     columns that hold personal data (default: none, stored in clear); before anything is
     written the journal checks that its keys open what is stored (``ConfigurationError``).
+    ``timeout``: seconds a PostgreSQL statement or commit may take before it fails as
+    ``DatabaseUnavailableError`` (see ``hub.journal.engine``; None: no limit).
     Safe to share between threads; for several processes use PostgreSQL.
     """
 
@@ -122,8 +130,9 @@ class SqlJournal:
         create: bool = False,
         pool_size: int = 5,
         sealer: Sealer | None = None,
+        timeout: float | None = DATABASE_TIMEOUT,
     ) -> None:
-        self._engine = make_engine(url, pool_size=pool_size)
+        self._engine = make_engine(url, pool_size=pool_size, timeout=timeout)
         self._reader = self._engine.execution_options(**{READ_ONLY: True})
         self._q = Statements(self._engine.dialect.name)
         self._vault = Vault(sealer or PlainSealer())
@@ -139,14 +148,21 @@ class SqlJournal:
                 raise
 
     @classmethod
-    def open(cls, url: str, *, pool_size: int = 5, sealer: Sealer | None = None) -> SqlJournal:
+    def open(
+        cls,
+        url: str,
+        *,
+        pool_size: int = 5,
+        sealer: Sealer | None = None,
+        timeout: float | None = DATABASE_TIMEOUT,
+    ) -> SqlJournal:
         """Open the journal at ``url``, ready to use.
 
         The embedded SQLite journal creates its file and schema on first use and upgrades
         itself; a PostgreSQL database must already be migrated (``SchemaOutdatedError``).
         """
         if sqlite_path(url) is not None:
-            journal = cls(url, create=True, pool_size=pool_size, sealer=sealer)
+            journal = cls(url, create=True, pool_size=pool_size, sealer=sealer, timeout=timeout)
         else:
             at, head = current_revision(url), head_revision()
             if at != head:
@@ -156,7 +172,7 @@ class SqlJournal:
                     current=at,
                     head=head,
                 )
-            journal = cls(url, pool_size=pool_size, sealer=sealer)
+            journal = cls(url, pool_size=pool_size, sealer=sealer, timeout=timeout)
         try:
             journal.check_keys()
         except BaseException:

@@ -45,6 +45,10 @@ class Relay:
     notified_wait: float = 0.5  # with notifications (PostgreSQL): a safety net only
 
     check_lead_every: float = 1.0
+    # Longest back-off between attempts to lead: after a failover the new primary holds no
+    # lock, and a relay asleep in a long back-off would leave the journal without a relay
+    # past the two seconds the README promises. An attempt costs one connection.
+    lead_backoff: float = 1.0
     metrics: HubMetrics = field(default_factory=HubMetrics)
     retention: timedelta | None = None  # processed messages older than this are purged
     purge_every: float = 3600.0
@@ -56,7 +60,7 @@ class Relay:
     def run(self, stop: threading.Event) -> None:
         """Publish while this relay leads, until ``stop``; wait as a standby while another
         leads; reconnect by itself after outages."""
-        backoff_forever(lambda: self._lead(stop), stop, "relay")
+        backoff_forever(lambda: self._lead(stop), stop, "relay", self.lead_backoff)
 
     def _lead(self, stop: threading.Event) -> None:
         with self.journal.lead("relay", stop) as lease:
