@@ -120,6 +120,10 @@ class SteadyPublisher:
         return self
 
     def __exit__(self, *_: object) -> None:
+        self.finish()
+
+    def finish(self) -> None:
+        """Stop, and wait for the batch in hand: ``confirmed`` is final afterwards."""
         self.stop.set()
         self._thread.join(60)
 
@@ -173,7 +177,7 @@ def measure_recovery(
         killed = _kill(cluster, leader)
         _await(lambda: any(sent > killed for sent, _ in collector.arrivals), "the first event")
         time.sleep(settle_seconds)
-        publisher.stop.set()
+        publisher.finish()  # a batch confirmed after the check below would count as lost
         _await(lambda: publisher.confirmed <= collector.seen, "every event", timeout=60.0)
     arrivals = sorted(arrived for _, arrived in collector.arrivals)
     return Recovery(
