@@ -204,14 +204,21 @@ class _Watchdog:
         with self._changed:
             self._start()
             heapq.heappush(self._due, watch)
-            self._changed.notify()
+            if self._due[0] is watch:  # the thread sleeps until the earliest deadline: a
+                self._changed.notify()  # later one (every commit but the first) needs no wake
         try:
             yield watch
         finally:
             with self._changed:
-                if watch in self._due:
-                    self._due.remove(watch)
-                    heapq.heapify(self._due)
+                self._forget(watch)
+
+    def _forget(self, watch: _Watch) -> None:
+        # Commits end mostly in the order they began: the finished one is usually the top.
+        if self._due and self._due[0] is watch:
+            heapq.heappop(self._due)
+        elif watch in self._due:
+            self._due.remove(watch)
+            heapq.heapify(self._due)
 
     def _start(self) -> None:
         if self._pid != os.getpid():  # never started, or started before a fork
