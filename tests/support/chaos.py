@@ -51,6 +51,7 @@ from hub.simulator.server import SimulatorServer
 from hub.simulator.world import World, build_world
 from hub.smev.read import SmevMessage
 from tests.support.bus import delete_topology
+from tests.support.simulator import key_files
 from tests.support.waiting import holds_within
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -313,7 +314,7 @@ def chaos_stage(  # noqa: PLR0917 - the fixtures a stage is made of
             "HUB_TOPOLOGY_PREFIX": prefix,
             "HUB_SMEV_ENDPOINT": server.endpoint("1.3"),
             "HUB_REFERENCE_DIR": str(reference_dir),
-            **_key_files(folder, key, certificate, world),
+            **key_files(folder, key, certificate, world),
             "HUB_SMEV_POLL_INTERVAL": "0.05",
             "HUB_SMEV_RESEND_AFTER": "2",
             "HUB_RETRY_DELAYS": "[1,1,2]",
@@ -334,24 +335,6 @@ def chaos_stage(  # noqa: PLR0917 - the fixtures a stage is made of
             with contextlib.suppress(Exception):
                 delete_topology(broker_url, hub.topology)
             hub.close()
-
-
-def _key_files(
-    folder: Path, key: PrivateKey, certificate: Certificate, world: World
-) -> dict[str, str]:
-    """The hub's key pair, and SMEV's certificate pinned as the one the hub trusts."""
-    smev = world.exchange.certificate
-    assert smev is not None
-    paths = {name: folder / name for name in ("key.pem", "cert.pem", "smev.pem")}
-    paths["key.pem"].write_bytes(key.to_pem())
-    paths["key.pem"].chmod(0o600)
-    paths["cert.pem"].write_bytes(certificate.to_pem())
-    paths["smev.pem"].write_bytes(smev.to_pem())
-    return {
-        "HUB_SIGNING_KEY": str(paths["key.pem"]),
-        "HUB_SIGNING_CERT": str(paths["cert.pem"]),
-        "HUB_TRUSTED_CERTIFICATES": json.dumps([str(paths["smev.pem"])]),
-    }
 
 
 # --- the counts ------------------------------------------------------------------------------

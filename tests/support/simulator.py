@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,10 +15,11 @@ from hub.bootstrap import Hub, bootstrap
 from hub.config import Settings
 from hub.crypto import GostBackend
 from hub.crypto.devcert import generate_private_key, self_signed_certificate
-from hub.crypto.keys import Certificate
+from hub.crypto.keys import Certificate, PrivateKey
 from hub.crypto.xmldsig import LocalKeySigner, XmlSigner
 from hub.simulator import Exchange, ExchangeConfig
 from hub.simulator.transport import ExchangeTransport
+from hub.simulator.world import World
 from hub.smev import SmevMessage, read_message, serialize
 from hub.smev.schemas import validate
 from hub.xml import parse_xml
@@ -160,3 +162,21 @@ def hub_on_exchange(
     hub = bootstrap(base, key_signer=signer, transport=transport)
     hub.bus.declare()
     return hub
+
+
+def key_files(
+    folder: Path, key: PrivateKey, certificate: Certificate, world: World
+) -> dict[str, str]:
+    """The hub's key pair, and SMEV's certificate pinned as the one the hub trusts."""
+    smev = world.exchange.certificate
+    assert smev is not None
+    paths = {name: folder / name for name in ("key.pem", "cert.pem", "smev.pem")}
+    paths["key.pem"].write_bytes(key.to_pem())
+    paths["key.pem"].chmod(0o600)
+    paths["cert.pem"].write_bytes(certificate.to_pem())
+    paths["smev.pem"].write_bytes(smev.to_pem())
+    return {
+        "HUB_SIGNING_KEY": str(paths["key.pem"]),
+        "HUB_SIGNING_CERT": str(paths["cert.pem"]),
+        "HUB_TRUSTED_CERTIFICATES": json.dumps([str(paths["smev.pem"])]),
+    }
