@@ -22,7 +22,7 @@ from hub.routing.bus import KombuBus
 from hub.routing.topology import Topology, build_topology
 from hub.services.relay import Relay
 from tests.support.notices import running
-from tests.support.replicated import RabbitCluster, cluster_for_test
+from tests.support.replicated import RabbitCluster, RabbitNode, cluster_for_test
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -106,7 +106,6 @@ def test_no_event_is_marked_published_without_a_confirm_when_a_node_dies(
     cluster: RabbitCluster, topology_prefix: str, tmp_path: Path
 ) -> None:
     topology = build_topology(topology_prefix, agencies=("zags",))
-    victim = cluster.nodes[0]  # first in the list: the node the relay's connection is on
     bus = ConfirmLedger(cluster.url, topology)
     bus.declare()
     journal = CheckedJournal(f"sqlite:///{tmp_path / 'hub.db'}", create=True)
@@ -118,7 +117,7 @@ def test_no_event_is_marked_published_without_a_confirm_when_a_node_dies(
             writer = threading.Thread(target=_write, args=(journal, stop, ids))
             writer.start()
             wait_for(lambda: len(bus.confirmed) >= EVENTS // 4, timeout=30)
-            cluster.kill(victim)  # mid-stream: batches are in flight
+            cluster.kill(_publishing_node(cluster, bus))  # mid-stream: batches in flight
             writer.join(60)
             wait_for(lambda: not journal.pending_events(1), timeout=60)
         assert bus.failures >= 1  # the node's death did hit the relay's publishing
@@ -135,3 +134,11 @@ def test_no_event_is_marked_published_without_a_confirm_when_a_node_dies(
         bus.close()
         journal.close()
     print(f"\n{EVENTS} events, {bus.failures} publishes failed with the node: none lost")
+
+
+def _publishing_node(cluster: RabbitCluster, bus: ConfirmLedger) -> RabbitNode:
+    """The node the relay's publishing connection is on: each connection tries the nodes in
+    its own shuffled order, so it is not the first of the list."""
+    connection = bus._publisher
+    assert connection is not None
+    return next(node for node in cluster.nodes if node.port == connection.port)
